@@ -1,0 +1,1 @@
+"""An internet radio station: media library -> scheduler -> playout -> stream -> listeners."""

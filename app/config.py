@@ -1,0 +1,68 @@
+"""Station settings, read once from the environment (prefix RADIO_) and validated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RADIO_", env_file=".env", extra="ignore")
+
+    # Where things live.
+    media_dir: Path = PROJECT_ROOT / "media"
+    playlists_dir: Path = PROJECT_ROOT / "playlists"
+    state_dir: Path = PROJECT_ROOT / "state"
+    database_url: str = ""  # empty: SQLite file in state_dir
+
+    # The HTTP server.
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    public_url: str = ""  # how listeners reach us; empty: http://host:port
+
+    # What the station says about itself (Icecast-style icy-* headers).
+    station_name: str = "Radio Station"
+    station_description: str = "Music, jingles and news, around the clock."
+    station_genre: str = "Various"
+    station_url: str = "https://example.org/"
+    station_public: bool = False
+
+    # Playout.
+    loudness_target_lufs: float = Field(-16.0, ge=-40.0, le=-5.0)
+    crossfade_seconds: float = Field(2.0, ge=0.0, le=15.0)
+    skip_fade_seconds: float = Field(0.3, ge=0.0, le=2.0)
+    block_seconds: float = Field(0.2, ge=0.02, le=1.0)
+    silence_threshold_db: float = Field(-50.0, le=-20.0)
+    demo_library: bool = True  # synthesize a demo library when media/ has no music
+    scan_interval_seconds: float = Field(30.0, ge=0.2)
+
+    # The stream.
+    bitrate_kbps: int = 128
+    sample_rate: int = 44100
+    burst_bytes: int = Field(65536, ge=0)
+    buffer_seconds: float = Field(30.0, ge=2.0)
+    icy_metaint: int = 16000
+    listener_sndbuf_bytes: int = Field(65536, ge=4096)
+
+    # Hosts. Until host accounts exist, this bearer token guards host actions.
+    admin_token: str = ""
+
+    ffmpeg: str = ""  # path to ffmpeg; empty: ffmpeg on PATH, else the bundled one
+
+    @field_validator("media_dir", "playlists_dir", "state_dir")
+    @classmethod
+    def _absolute(cls, path: Path) -> Path:
+        return path.expanduser().resolve()
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.state_dir / 'radio.sqlite3'}"
+
+    @property
+    def listen_url(self) -> str:
+        base = self.public_url or f"http://{self.host}:{self.port}"
+        return base.rstrip("/")
