@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     silence_threshold_db: float = Field(-50.0, le=-20.0)
     demo_library: bool = True  # synthesize a demo library when media/ has no music
     scan_interval_seconds: float = Field(30.0, ge=0.2)
+    jingle_every: int = Field(4, ge=0)  # a station jingle after every N songs; 0: never
+    mp3_quality: int = Field(5, ge=0, le=9)  # LAME -q: 0 best and slowest, 9 fastest
 
     # The stream.
     bitrate_kbps: int = 128
@@ -61,8 +63,3 @@ class Settings(BaseSettings):
     @property
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite:///{self.state_dir / 'radio.sqlite3'}"
-
-    @property
-    def listen_url(self) -> str:
-        base = self.public_url or f"http://{self.host}:{self.port}"
-        return base.rstrip("/")

@@ -1,0 +1,229 @@
+"""Keeping the tracks table in step with the files under media_dir.
+
+Two phases: tags for every new or changed file (fast, mutagen), then one ffmpeg analysis per
+track still `new`, in parallel threads. Results are written as they arrive, so a scan that is
+interrupted loses little and the next one resumes with the tracks still `new`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import delete, func, select
+
+from app.db import SessionFactory
+from app.library.analysis import Analysis, analyse
+from app.library.errors import AnalysisError, UnreadableAudio
+from app.library.tags import read_tags
+from app.models import Track, TrackKind, TrackStatus, utcnow
+
+AUDIO_EXTENSIONS = frozenset({".mp3", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".aac", ".wav"})
+JINGLES_DIR = "jingles"
+NEWS_DIR = "news"  # generated speech, owned by the news desk, not the library
+COMMIT_EVERY = 200
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class ScanReport:
+    """What one scan did. `ready` and `unplayable` count the tracks analysed by this scan."""
+
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    ready: int = 0
+    unplayable: int = 0
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+    def mark_unplayable(self, path: str, reason: str) -> None:
+        log.info("unplayable: %s: %s", path, reason)
+        self.unplayable += 1
+        self.problems.append((path, reason))
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryStats:
+    ready: int
+    new: int
+    unplayable: int
+
+
+@dataclass(frozen=True, slots=True)
+class _File:
+    path: Path
+    relative: str  # POSIX, relative to media_dir: the key in the tracks table
+    size: int
+    mtime: float
+
+
+def scan(
+    media_dir: Path,
+    sessions: SessionFactory,
+    ffmpeg: str,
+    silence_threshold_db: float,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> ScanReport:
+    """Bring the tracks table up to date with media_dir; never raises for one bad file."""
+    report = ScanReport()
+    if not media_dir.is_dir():
+        # An unmounted or mistyped media dir must not wipe the library and its analyses.
+        log.warning("media dir %s does not exist; library left as it is", media_dir)
+        return report
+    files = list(_audio_files(media_dir))
+    _sync_rows(files, sessions, report, progress)
+    _analyse_new(media_dir, sessions, ffmpeg, silence_threshold_db, report, progress, workers)
+    return report
+
+
+def library_stats(sessions: SessionFactory) -> LibraryStats:
+    with sessions() as session:
+        rows = session.execute(select(Track.status, func.count()).group_by(Track.status))
+        counts: dict[TrackStatus, int] = {status: count for status, count in rows}
+    return LibraryStats(
+        ready=counts.get(TrackStatus.ready, 0),
+        new=counts.get(TrackStatus.new, 0),
+        unplayable=counts.get(TrackStatus.unplayable, 0),
+    )
+
+
+def count_ready(sessions: SessionFactory) -> int:
+    return library_stats(sessions).ready
+
+
+def track_kind(relative: str) -> TrackKind:
+    return TrackKind.jingle if relative.split("/", 1)[0] == JINGLES_DIR else TrackKind.music
+
+
+def _audio_files(media_dir: Path) -> Iterator[_File]:
+    for root, dirs, names in os.walk(media_dir):
+        top = Path(root) == media_dir
+        # Pruning in place stops os.walk from descending into hidden dirs and news/.
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (top and d == NEWS_DIR))
+        for name in sorted(names):
+            if name.startswith(".") or Path(name).suffix.lower() not in AUDIO_EXTENSIONS:
+                continue
+            path = Path(root, name)
+            try:
+                stat = path.stat()
+            except OSError:
+                continue  # vanished between listing and stat: the next scan sees it as removed
+            relative = path.relative_to(media_dir).as_posix()
+            yield _File(path, relative, stat.st_size, stat.st_mtime)
+
+
+def _sync_rows(
+    files: list[_File], sessions: SessionFactory, report: ScanReport, progress: Progress | None
+) -> None:
+    """Phase one: insert new files, re-read changed ones, delete rows of removed ones."""
+    with sessions() as session:
+        known = {track.path: track for track in session.scalars(select(Track))}
+        for done, file in enumerate(files, start=1):
+            track = known.pop(file.relative, None)
+            if track is None:
+                track = Track(path=file.relative, kind=track_kind(file.relative))
+                session.add(track)
+                report.added += 1
+            elif track.size != file.size or track.mtime != file.mtime:
+                report.changed += 1
+            else:
+                report.unchanged += 1
+                _report(progress, "tags", done, len(files))
+                continue
+            _read_into(track, file, report)
+            if done % COMMIT_EVERY == 0:
+                session.commit()
+            _report(progress, "tags", done, len(files))
+        if known:
+            removed = [track.id for track in known.values()]
+            session.execute(delete(Track).where(Track.id.in_(removed)))
+            report.removed = len(removed)
+        session.commit()
+
+
+def _read_into(track: Track, file: _File, report: ScanReport) -> None:
+    """Fresh tags for a new or changed file; its old analysis no longer applies."""
+    track.size, track.mtime = file.size, file.mtime
+    track.loudness_lufs, track.cue_in, track.cue_out, track.analysed_at = None, 0.0, None, None
+    try:
+        tags = read_tags(file.path)
+    except UnreadableAudio as exc:
+        track.artist, track.title, track.album, track.duration = "", file.path.stem, "", None
+        track.status, track.error = TrackStatus.unplayable, exc.reason
+        report.mark_unplayable(file.relative, exc.reason)
+        return
+    track.artist, track.title, track.album = tags.artist, tags.title, tags.album
+    track.duration = tags.duration
+    track.status, track.error = TrackStatus.new, None
+
+
+def _analyse_new(
+    media_dir: Path,
+    sessions: SessionFactory,
+    ffmpeg: str,
+    silence_threshold_db: float,
+    report: ScanReport,
+    progress: Progress | None,
+    workers: int | None,
+) -> None:
+    """Phase two: one ffmpeg process per track, `workers` at a time; the caller's thread
+    does all the writing, so the database sees a single writer."""
+    with sessions() as session:
+        pending = session.execute(
+            select(Track.id, Track.path, Track.duration).where(Track.status == TrackStatus.new)
+        ).all()
+    if not pending:
+        return
+    _report(progress, "analysis", 0, len(pending))
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        futures: dict[Future[Analysis], int] = {
+            pool.submit(analyse, media_dir / path, ffmpeg, silence_threshold_db, duration): id_
+            for id_, path, duration in pending
+        }
+        try:
+            for done, future in enumerate(as_completed(futures), start=1):
+                _store_result(sessions, futures[future], future, report)
+                _report(progress, "analysis", done, len(pending))
+        except BaseException:
+            # Not a bad file (those are AnalysisError) but a broken setup, e.g. no ffmpeg.
+            pool.shutdown(cancel_futures=True)
+            raise
+
+
+def _store_result(
+    sessions: SessionFactory, track_id: int, future: Future[Analysis], report: ScanReport
+) -> None:
+    with sessions() as session:
+        track = session.get(Track, track_id)
+        if track is None:  # removed by a concurrent scan meanwhile
+            return
+        try:
+            _apply(track, future.result())
+            report.ready += 1
+        except AnalysisError as exc:
+            track.status, track.error = TrackStatus.unplayable, exc.reason
+            report.mark_unplayable(track.path, exc.reason)
+        track.analysed_at = utcnow()
+        session.commit()
+
+
+def _apply(track: Track, analysis: Analysis) -> None:
+    track.status, track.error = TrackStatus.ready, None
+    track.loudness_lufs = analysis.loudness_lufs
+    track.cue_in, track.cue_out = analysis.cue_in, analysis.cue_out
+    if track.duration is None:  # some containers (raw AAC) carry no length in their headers
+        track.duration = analysis.decoded_duration
+
+
+def _report(progress: Progress | None, phase: str, done: int, total: int) -> None:
+    if progress is not None:
+        progress(phase, done, total)

@@ -1,0 +1,53 @@
+"""create_app(settings): the FastAPI app, whose lifespan puts the station on air."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app.api import router
+from app.api.auth import ensure_admin_token
+from app.config import Settings
+from app.db import make_engine, make_sessions, upgrade
+from app.station import Station
+from app.stream.http import HUB_STATE_KEY
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        engine = make_engine(settings.sqlalchemy_url)
+        await asyncio.to_thread(upgrade, engine)
+        station = Station(settings, make_sessions(engine))
+        await station.start()
+        try:
+            yield {
+                "settings": settings,
+                "station": station,
+                "admin_token": ensure_admin_token(settings),
+                HUB_STATE_KEY: station.hub,
+            }
+        finally:
+            await station.stop()
+            engine.dispose()
+
+    app = FastAPI(title=settings.station_name, lifespan=lifespan)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "HEAD", "OPTIONS"],
+        allow_headers=["Icy-MetaData", "Range"],
+        expose_headers=["icy-metaint", "icy-name", "icy-br"],
+    )
+    app.include_router(router)
+    return app

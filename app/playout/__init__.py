@@ -1,0 +1,1 @@
+"""Playout: sources of PCM, operators over them, and the one real-time clock."""

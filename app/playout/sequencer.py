@@ -1,0 +1,177 @@
+"""The programme as one endless source: items from the scheduler, crossfaded, with fallback.
+
+Transitions belong here: a natural end overlaps the next item for the crossfade time, a
+skip fades the current item out quickly, and when no item can play the safety source
+takes over until one can. A failing item is reported and passed over, never aired.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from app.playout.deck import Deck
+from app.playout.fades import fade_in, fade_out
+from app.playout.source import Block, Pcm, Source, silence
+from app.scheduler.item import Item, ItemKind
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8  # failing items tried in a row before the safety source covers
+PREFETCH_SECONDS = 0.5  # an ending track is noticed this long before its crossfade
+RETRY_SECONDS = 1.0  # how often the safety source asks the scheduler again
+
+
+class Sequencer:
+    def __init__(
+        self,
+        next_item: Callable[[], Item | None],
+        open_source: Callable[[Item], Source],
+        safety: Source,
+        sample_rate: int,
+        crossfade_seconds: float,
+        skip_fade_seconds: float,
+        on_failure: Callable[[Item, str], None] = lambda item, reason: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._next_item = next_item
+        self._open_source = open_source
+        self._safety = Deck(safety)
+        self._crossfade = round(crossfade_seconds * sample_rate)
+        self._skip_fade = round(skip_fade_seconds * sample_rate)
+        self._prefetch = round(PREFETCH_SECONDS * sample_rate)
+        self._on_failure = on_failure
+        self._clock = clock
+        self._deck: Deck | None = None
+        self._prepared: Deck | None = None
+        self._tail = silence(0)  # the outgoing item, already faded, still to be mixed in
+        self._tail_pos = 0
+        self._fade_in = silence(0)
+        self._skip_requested = threading.Event()
+        self._last_retry = -RETRY_SECONDS
+
+    @property
+    def current(self) -> Item | None:
+        return self._deck.item if self._deck is not None else None
+
+    @property
+    def upcoming(self) -> Item | None:
+        """The item already lined up to follow, if the ending of the current one has begun."""
+        prepared = self._prepared
+        return prepared.item if prepared is not None else None
+
+    def skip(self) -> None:
+        """Ask for the next item; takes effect at the next read. Safe from any thread."""
+        self._skip_requested.set()
+
+    def read(self, frames: int) -> Block:
+        block = Block(silence(frames))
+        pos = 0
+        while pos < frames:
+            deck = self._deck
+            if deck is None or self._skip_requested.is_set():
+                self._skip_requested.clear()
+                self._transition(self._skip_fade if deck is not None else 0, block, pos)
+                continue
+            if deck is self._safety and self._music_available():
+                self._transition(self._crossfade, block, pos)
+                continue
+            run = self._frames_before_tail(deck, frames - pos)
+            if run == 0:
+                self._transition(min(self._crossfade, deck.buffered), block, pos)
+                continue
+            block.pcm[pos : pos + run] = self._play(run)
+            pos += run
+        return block
+
+    def close(self) -> None:
+        for deck in (self._deck, self._prepared, self._safety):
+            if deck is not None:
+                deck.close()
+
+    def _frames_before_tail(self, deck: Deck, wanted: int) -> int:
+        """How many frames may play before the current item's ending transition starts."""
+        if deck is self._safety:
+            return wanted
+        deck.fill(wanted + self._crossfade + self._prefetch)
+        if not deck.ended:
+            return min(wanted, deck.buffered - self._crossfade)
+        if self._prepared is None:
+            self._prepared = self._open_next()  # start decoding early so the overlap is ready
+        # A track shorter than two crossfades overlaps for half its length, so it is heard.
+        overlap = min(self._crossfade, (deck.played + deck.buffered) // 2)
+        return min(wanted, deck.buffered - overlap)
+
+    def _transition(self, overlap: int, block: Block, pos: int) -> None:
+        """Fade out what plays over `overlap` frames while the next item fades in."""
+        overlap = max(overlap, len(self._tail) - self._tail_pos)
+        outgoing = self._play(overlap) * fade_out(overlap) if overlap else silence(0)
+        if self._deck is not None and self._deck is not self._safety:
+            self._deck.close()
+        self._tail, self._tail_pos, self._fade_in = outgoing, 0, fade_in(overlap)
+        previous, self._deck = self._deck, self._take_next()
+        if self._deck is not previous:
+            block.starts.append((pos, self._deck.item))
+
+    def _take_next(self) -> Deck:
+        """The next deck that really produces audio, else the safety source."""
+        for _ in range(MAX_ATTEMPTS):
+            deck = self._prepared or self._open_next()
+            self._prepared = None
+            if deck is None:
+                break
+            deck.fill(1)
+            if not deck.failed:
+                return deck
+            self._fail(deck.item, _reason(deck))
+            deck.close()
+        self._last_retry = self._clock()
+        return self._safety
+
+    def _open_next(self) -> Deck | None:
+        for _ in range(MAX_ATTEMPTS):
+            item = self._next_item()
+            if item is None:
+                return None
+            try:
+                return Deck(self._open_source(item))
+            except Exception as error:  # one broken item must never stop the station
+                self._fail(item, str(error) or type(error).__name__)
+        return None
+
+    def _music_available(self) -> bool:
+        now = self._clock()
+        if now - self._last_retry < RETRY_SECONDS:
+            return False
+        self._last_retry = now
+        self._prepared = self._prepared or self._open_next()
+        return self._prepared is not None
+
+    def _play(self, frames: int) -> Pcm:
+        """The next frames of what is on air: the current deck plus any fading tail."""
+        assert self._deck is not None
+        out = self._deck.take(frames)
+        remaining = len(self._tail) - self._tail_pos
+        if remaining > 0:
+            n = min(frames, remaining)
+            window = slice(self._tail_pos, self._tail_pos + n)
+            out[:n] = out[:n] * self._fade_in[window] + self._tail[window]
+            self._tail_pos += n
+        return out
+
+    def _fail(self, item: Item, reason: str) -> None:
+        log.warning("skipping %r: %s", item.display_title, reason)
+        try:
+            self._on_failure(item, reason)
+        except Exception:
+            log.exception("failure callback raised")
+
+
+def _reason(deck: Deck) -> str:
+    error = getattr(deck.source, "error", None)
+    return error() if callable(error) else "produced no audio"
+
+
+__all__ = ["ItemKind", "Sequencer"]

@@ -1,0 +1,32 @@
+"""An item of the programme: what the scheduler hands to the playout."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ItemKind(enum.StrEnum):
+    music = "music"
+    jingle = "jingle"
+    safety = "safety"  # the fallback that plays when nothing else can
+
+
+@dataclass(frozen=True)
+class Item:
+    kind: ItemKind
+    title: str
+    artist: str = ""
+    album: str = ""
+    duration: float | None = None  # seconds on air, after silence trimming
+    track_id: int | None = None
+    path: Path | None = None
+    gain_db: float = 0.0
+    cue_in: float = 0.0
+    cue_out: float | None = None
+
+    @property
+    def display_title(self) -> str:
+        """'Artist - Title', the form stream clients show."""
+        return f"{self.artist} - {self.title}" if self.artist else self.title

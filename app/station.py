@@ -1,0 +1,175 @@
+"""The one wiring point: library -> scheduler -> playout -> stream hub -> listeners."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from app.config import Settings
+from app.db import SessionFactory
+from app.ffmpeg import ffmpeg_path
+from app.library import ensure_demo_library, scan
+from app.models import Play, Track, TrackStatus
+from app.playout.clock import PlayoutClock
+from app.playout.decoder import DecoderSource
+from app.playout.safety import SafetySource
+from app.playout.sequencer import Sequencer
+from app.scheduler.item import Item, ItemKind
+from app.scheduler.rotation import Rotation
+from app.stream.encoder import Mp3Encoder
+from app.stream.hub import StreamHub
+from app.stream.nowplaying import HISTORY_SIZE, Aired, NowPlaying
+from app.stream.response import StreamInfo
+
+log = logging.getLogger(__name__)
+
+
+class Station:
+    def __init__(self, settings: Settings, sessions: SessionFactory) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.ffmpeg = ffmpeg_path(settings.ffmpeg)
+        rate = settings.sample_rate
+        self.rotation = Rotation(
+            sessions, settings.media_dir, settings.loudness_target_lufs, settings.jingle_every
+        )
+        self.sequencer = Sequencer(
+            next_item=self.rotation.next_item,
+            open_source=lambda item: DecoderSource(item, self.ffmpeg, rate),
+            safety=SafetySource(rate, settings.station_name),
+            sample_rate=rate,
+            crossfade_seconds=settings.crossfade_seconds,
+            skip_fade_seconds=settings.skip_fade_seconds,
+            on_failure=self._mark_unplayable,
+        )
+        self.hub = StreamHub(
+            _stream_info(settings),
+            buffer_bytes=round(settings.buffer_seconds * settings.bitrate_kbps * 1000 / 8),
+            burst_bytes=settings.burst_bytes,
+            sndbuf_bytes=settings.listener_sndbuf_bytes,
+        )
+        self.now_playing = NowPlaying(
+            upcoming=self.upcoming,
+            listener_count=lambda: len(self.hub.listeners),
+            history=self._load_history(),
+            record=self._record_in_background,
+        )
+        self.hub.on_item_live.append(self.now_playing.on_item_live)
+        encoder = Mp3Encoder(settings.bitrate_kbps, rate, settings.mp3_quality)
+        self.clock = PlayoutClock(
+            self.sequencer.read, encoder.encode, self._publish, rate, settings.block_seconds
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.started_at = datetime.now(UTC)
+        self._library_task: asyncio.Task[None] | None = None
+        self.library_scanned = asyncio.Event()
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.started_at = datetime.now(UTC)
+        self.clock.start()  # on air at once: the safety source covers until the library is ready
+        self._library_task = asyncio.create_task(self._keep_library_fresh())
+
+    async def stop(self) -> None:
+        if self._library_task is not None:
+            self._library_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._library_task
+        await asyncio.to_thread(self.clock.stop)
+        self.sequencer.close()
+        self.hub.close()
+
+    def skip(self) -> None:
+        self.sequencer.skip()
+
+    def upcoming(self) -> Item | None:
+        return self.sequencer.upcoming or self.rotation.peek()
+
+    def _publish(self, data: bytes, starts: list[Item]) -> None:
+        """Called on the playout thread; the hub lives on the event loop."""
+        assert self._loop is not None
+        with contextlib.suppress(RuntimeError):  # the loop is closing at shutdown
+            self._loop.call_soon_threadsafe(self.hub.publish, data, starts)
+
+    async def _keep_library_fresh(self) -> None:
+        settings = self.settings
+        if settings.demo_library:
+            created = await asyncio.to_thread(ensure_demo_library, settings.media_dir, self.ffmpeg)
+            if created:
+                log.info("media/ had no music: created a demo library of %d files", len(created))
+        while True:
+            try:
+                report = await asyncio.to_thread(
+                    scan,
+                    settings.media_dir,
+                    self.sessions,
+                    self.ffmpeg,
+                    settings.silence_threshold_db,
+                )
+                if report.added or report.changed or report.removed:
+                    log.info("library: %s", report)
+                    self.rotation.forget_upcoming()
+            except Exception:
+                log.exception("library scan failed; trying again later")
+            self.library_scanned.set()
+            await asyncio.sleep(settings.scan_interval_seconds)
+
+    def _mark_unplayable(self, item: Item, reason: str) -> None:
+        if item.track_id is None:
+            return
+        with self.sessions.begin() as session:
+            track = session.get(Track, item.track_id)
+            if track is not None:
+                track.status, track.error = TrackStatus.unplayable, f"on air: {reason}"
+
+    def _record_in_background(self, aired: Aired) -> None:
+        if aired.item.kind is ItemKind.safety or self._loop is None:
+            return
+        self._loop.run_in_executor(None, self._record_play, aired)
+
+    def _record_play(self, aired: Aired) -> None:
+        item = aired.item
+        with self.sessions.begin() as session:
+            session.add(Play(track_id=item.track_id, kind=item.kind.value, artist=item.artist,
+                             title=item.title, album=item.album, duration=item.duration,
+                             started_at=aired.started_at))  # fmt: skip
+            track = session.get(Track, item.track_id) if item.track_id is not None else None
+            if track is not None:
+                track.last_played_at = aired.started_at
+
+    def _load_history(self) -> list[Aired]:
+        with self.sessions() as session:
+            plays = session.scalars(
+                select(Play).order_by(Play.started_at.desc()).limit(HISTORY_SIZE)
+            ).all()
+        return [
+            Aired(
+                Item(
+                    kind=ItemKind(p.kind),
+                    title=p.title,
+                    artist=p.artist,
+                    album=p.album,
+                    duration=p.duration,
+                    track_id=p.track_id,
+                ),
+                p.started_at,
+            )
+            for p in plays
+        ]
+
+
+def _stream_info(settings: Settings) -> StreamInfo:
+    return StreamInfo(
+        name=settings.station_name,
+        description=settings.station_description,
+        genre=settings.station_genre,
+        url=settings.station_url,
+        public=settings.station_public,
+        bitrate_kbps=settings.bitrate_kbps,
+        sample_rate=settings.sample_rate,
+        metaint=settings.icy_metaint,
+    )

@@ -1,0 +1,195 @@
+"""The fan-out hub: one shared buffer of encoded chunks, a cursor per listener.
+
+Runs in the event loop. The playout thread hands it chunks at real-time pace; the hub
+writes each chunk straight to every listener's transport. A listener whose socket is full
+stops being written to and keeps only its cursor; when it drains it catches up from the
+buffer, and if the buffer has moved past its cursor it is disconnected. So a slow listener
+costs no memory beyond its socket and never holds up anyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.scheduler.item import Item
+from app.stream.icy import IcyFramer, metadata_block
+from app.stream.response import StreamInfo, response_head, wants_icy
+
+log = logging.getLogger(__name__)
+
+WRITE_HIGH_WATER = 64 * 1024
+WRITE_LOW_WATER = 16 * 1024
+
+
+@dataclass(frozen=True)
+class Chunk:
+    offset: int  # of its first byte, counted from the start of the stream
+    data: bytes
+    metadata: bytes  # the ICY block in force while this chunk plays
+
+
+class StreamHub:
+    def __init__(
+        self,
+        info: StreamInfo,
+        buffer_bytes: int,
+        burst_bytes: int,
+        sndbuf_bytes: int,
+        url_for: Callable[[Item], str] = lambda item: "",
+    ) -> None:
+        self.info = info
+        self.listeners: set[Listener] = set()
+        self.listener_peak = 0
+        self.on_item_live: list[Callable[[Item], None]] = []
+        self._buffer_bytes = buffer_bytes
+        self._burst_bytes = burst_bytes
+        self._sndbuf_bytes = sndbuf_bytes
+        self._url_for = url_for
+        self._chunks: deque[Chunk] = deque()
+        self._buffered = 0
+        self._end = 0
+        self._metadata = metadata_block(info.name)
+
+    @property
+    def start(self) -> int:
+        """Offset of the oldest byte still buffered."""
+        return self._chunks[0].offset if self._chunks else self._end
+
+    @property
+    def end(self) -> int:
+        return self._end
+
+    def publish(self, data: bytes, starts: list[Item]) -> None:
+        """Take the next chunk from the playout: the live point moves on."""
+        for item in starts:
+            self._metadata = metadata_block(item.display_title, self._url_for(item))
+            for callback in self.on_item_live:
+                callback(item)
+        if not data:
+            return
+        chunk = Chunk(self._end, data, self._metadata)
+        self._chunks.append(chunk)
+        self._end += len(data)
+        self._buffered += len(data)
+        while self._buffered - len(self._chunks[0].data) >= self._buffer_bytes:
+            self._buffered -= len(self._chunks.popleft().data)
+        for listener in list(self.listeners):
+            if not listener.paused:
+                listener.send([chunk])
+            elif listener.cursor < self.start:
+                listener.drop("fell behind the buffer")
+
+    def attach(self, transport: asyncio.Transport, method: str, headers: list[tuple[bytes, bytes]],
+               client: str) -> None:  # fmt: skip
+        """Answer a stream request on this connection and keep it as a listener."""
+        icy = wants_icy(headers)
+        transport.write(response_head(self.info, icy))
+        if method == "HEAD":
+            transport.close()
+            return
+        _shrink_send_buffer(transport, self._sndbuf_bytes)
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER, low=WRITE_LOW_WATER)
+        user_agent = next((v.decode("latin-1") for n, v in headers if n == b"user-agent"), "")
+        listener = Listener(self, transport, IcyFramer(self.info.metaint) if icy else None,
+                            client, user_agent)  # fmt: skip
+        transport.set_protocol(listener)
+        self.listeners.add(listener)
+        self.listener_peak = max(self.listener_peak, len(self.listeners))
+        burst = self._burst()
+        if burst:
+            listener.send(burst)
+        else:
+            listener.cursor = self._end
+
+    def catch_up(self, listener: Listener) -> None:
+        if listener.cursor < self.start:
+            listener.drop("fell behind the buffer")
+            return
+        pending = [chunk for chunk in self._chunks if chunk.offset >= listener.cursor]
+        if pending:
+            listener.send(pending)
+
+    def detach(self, listener: Listener) -> None:
+        self.listeners.discard(listener)
+
+    def close(self) -> None:
+        for listener in list(self.listeners):
+            listener.transport.abort()
+        self.listeners.clear()
+
+    def _burst(self) -> list[Chunk]:
+        """The newest chunks holding at least burst_bytes, so a new player starts at once."""
+        burst: list[Chunk] = []
+        size = 0
+        for chunk in reversed(self._chunks):
+            if size >= self._burst_bytes:
+                break
+            burst.append(chunk)
+            size += len(chunk.data)
+        burst.reverse()
+        return burst
+
+
+class Listener(asyncio.Protocol):
+    """One connected stream client. Holds a cursor into the hub's buffer, never a queue."""
+
+    def __init__(self, hub: StreamHub, transport: asyncio.Transport, framer: IcyFramer | None,
+                 client: str, user_agent: str) -> None:  # fmt: skip
+        self.hub = hub
+        self.transport = transport
+        self.framer = framer
+        self.client = client
+        self.user_agent = user_agent
+        self.cursor = 0
+        self.bytes_sent = 0
+        self.paused = False
+
+    def send(self, chunks: list[Chunk]) -> None:
+        if self.framer is None:
+            pieces = [chunk.data for chunk in chunks]
+        else:
+            framer = self.framer
+            pieces = [
+                piece for chunk in chunks for piece in framer.frame(chunk.data, chunk.metadata)
+            ]
+        self.cursor = chunks[-1].offset + len(chunks[-1].data)
+        self.bytes_sent += sum(len(piece) for piece in pieces)
+        if len(pieces) == 1:
+            self.transport.write(pieces[0])
+        else:
+            self.transport.writelines(pieces)
+
+    def drop(self, reason: str) -> None:
+        log.info("dropping listener %s: %s", self.client, reason)
+        self.hub.detach(self)
+        self.transport.abort()
+
+    # asyncio.Protocol: the transport tells us when its buffer is full and when it drained.
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self.hub.catch_up(self)
+
+    def data_received(self, data: bytes) -> None:
+        pass  # stream clients have nothing more to say
+
+    def eof_received(self) -> bool:
+        return True  # a half-closed client may still be listening
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.hub.detach(self)
+
+
+def _shrink_send_buffer(transport: asyncio.Transport, size: int) -> None:
+    # The kernel's auto-tuned buffers could hold minutes of audio for a stalled client;
+    # a small fixed one makes a stalled client show up as backpressure within seconds.
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)

@@ -1,0 +1,92 @@
+"""Now playing, as heard at the live point of the stream, and its push channel."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from app.scheduler.item import Item
+
+HISTORY_SIZE = 10
+SUBSCRIBER_QUEUE = 16
+
+
+@dataclass(frozen=True)
+class Aired:
+    item: Item
+    started_at: datetime
+
+
+def item_json(item: Item | None) -> dict[str, Any] | None:
+    if item is None:
+        return None
+    return {
+        "kind": item.kind.value,
+        "artist": item.artist,
+        "title": item.title,
+        "album": item.album,
+        "display_title": item.display_title,
+        "duration": round(item.duration, 3) if item.duration is not None else None,
+        "track_id": item.track_id,
+    }
+
+
+class NowPlaying:
+    def __init__(
+        self,
+        upcoming: Callable[[], Item | None],
+        listener_count: Callable[[], int],
+        history: list[Aired],
+        record: Callable[[Aired], None] = lambda aired: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._upcoming = upcoming
+        self._listener_count = listener_count
+        self._record = record
+        self._clock = clock
+        self.current: Aired | None = None
+        self.history: deque[Aired] = deque(history[:HISTORY_SIZE], maxlen=HISTORY_SIZE)
+        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+
+    def on_item_live(self, item: Item) -> None:
+        """The first audio of `item` has just reached the live point."""
+        if self.current is not None:
+            self.history.appendleft(self.current)
+        self.current = Aired(item, datetime.fromtimestamp(self._clock(), UTC))
+        self._record(self.current)
+        snapshot = self.snapshot()
+        for queue in self._subscribers:
+            with contextlib.suppress(asyncio.QueueFull):  # a stuck subscriber misses updates
+                queue.put_nowait(snapshot)
+
+    def snapshot(self) -> dict[str, Any]:
+        now = self._clock()
+        current = None
+        if self.current is not None:
+            current = item_json(self.current.item) or {}
+            current["started_at"] = self.current.started_at.isoformat()
+            current["elapsed"] = round(now - self.current.started_at.timestamp(), 3)
+        return {
+            "current": current,
+            "next": item_json(self._upcoming()),
+            "history": [
+                {**(item_json(aired.item) or {}), "started_at": aired.started_at.isoformat()}
+                for aired in self.history
+            ],
+            "listeners": self._listener_count(),
+        }
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(SUBSCRIBER_QUEUE)
+        self._subscribers.add(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers.discard(queue)

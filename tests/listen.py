@@ -1,0 +1,181 @@
+"""A stream client for tests: raw socket capture, ICY parsing, and real ffmpeg decoding."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from app.ffmpeg import ffmpeg_path
+
+RATE = 44100
+BYTES_PER_SECOND = 16000  # 128 kbps CBR
+
+
+class StreamCapture(threading.Thread):
+    """Reads /stream on a raw socket, keeping every byte and when it arrived."""
+
+    def __init__(self, port: int, *, icy: bool = False, path: str = "/stream",
+                 extra_headers: str = "", rcvbuf: int | None = None,
+                 read_size: int = 65536) -> None:  # fmt: skip
+        super().__init__(daemon=True)
+        self.sock = socket.socket()
+        if rcvbuf is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.connect(("127.0.0.1", port))
+        request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: stream-test\r\n"
+        if icy:
+            request += "Icy-MetaData: 1\r\n"
+        self.sock.sendall((request + extra_headers + "\r\n").encode())
+        self.connected_at = time.monotonic()
+        self.head = b""
+        self.body = bytearray()
+        self.arrivals: list[tuple[float, int]] = []  # (monotonic time, body bytes so far)
+        self.closed_at: float | None = None
+        self._read_size = read_size
+        self._stop = threading.Event()
+        self.start()
+
+    @property
+    def status_line(self) -> str:
+        return self.head.split(b"\r\n", 1)[0].decode()
+
+    @property
+    def headers(self) -> dict[str, str]:
+        lines = self.head.decode("latin-1").split("\r\n")[1:]
+        return {
+            k.strip().lower(): v.strip()
+            for k, v in (line.split(":", 1) for line in lines if ":" in line)
+        }
+
+    def run(self) -> None:
+        buffer = b""
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(self._read_size)
+            except OSError:
+                data = b""
+            if not data:
+                self.closed_at = time.monotonic()
+                return
+            if not self.head:
+                buffer += data
+                if b"\r\n\r\n" not in buffer:
+                    continue
+                self.head, data = buffer.split(b"\r\n\r\n", 1)
+            self.body += data
+            self.arrivals.append((time.monotonic(), len(self.body)))
+
+    def bytes_at(self, when: float) -> int:
+        """How many body bytes had arrived by monotonic time `when`."""
+        received = 0
+        for t, total in self.arrivals:
+            if t > when:
+                break
+            received = total
+        return received
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.sock.close()
+        self.join(5)
+
+
+@dataclass
+class IcyStream:
+    audio: bytes
+    titles: list[tuple[int, str]] = field(default_factory=list)  # (audio offset, StreamTitle)
+    block_offsets: list[int] = field(default_factory=list)  # audio offset of every block
+
+
+def split_icy(body: bytes, metaint: int) -> IcyStream:
+    """Separate audio from metadata blocks, checking each block sits exactly at metaint."""
+    stream = IcyStream(b"")
+    audio = bytearray()
+    pos = 0
+    while pos + metaint < len(body):
+        audio += body[pos : pos + metaint]
+        pos += metaint
+        length = body[pos] * 16
+        block = body[pos + 1 : pos + 1 + length]
+        if len(block) < length:
+            break
+        stream.block_offsets.append(len(audio))
+        if length:
+            text = block.rstrip(b"\0").decode("utf-8")
+            match = re.match(r"StreamTitle='(.*?)';", text)
+            assert match, f"malformed metadata block {text!r}"
+            stream.titles.append((len(audio), match.group(1)))
+        pos += 1 + length
+    stream.audio = bytes(audio)
+    return stream
+
+
+def decode(mp3: bytes) -> tuple[np.ndarray, str]:
+    """Decode MP3 bytes with the real ffmpeg to mono float samples; also return its errors."""
+    result = subprocess.run(
+        [ffmpeg_path(), "-nostdin", "-hide_banner", "-loglevel", "error", "-f", "mp3", "-i",
+         "pipe:0", "-f", "f32le", "-ac", "1", "-ar", str(RATE), "pipe:1"],
+        input=mp3, capture_output=True, check=True,
+    )  # fmt: skip
+    return np.frombuffer(result.stdout, dtype=np.float32), result.stderr.decode()
+
+
+def window_rms_db(samples: np.ndarray, window: float = 0.05) -> np.ndarray:
+    size = int(RATE * window)
+    frames = samples[: len(samples) // size * size].reshape(-1, size)
+    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+    return 20 * np.log10(np.maximum(rms, 1e-9))
+
+
+def longest_quiet_run(
+    samples: np.ndarray, threshold_db: float = -45, window: float = 0.05
+) -> float:
+    """Seconds of the longest stretch whose level stays under `threshold_db`."""
+    quiet = window_rms_db(samples, window) < threshold_db
+    longest = run = 0
+    for is_quiet in quiet:
+        run = run + 1 if is_quiet else 0
+        longest = max(longest, run)
+    return longest * window
+
+
+def tone_levels(samples: np.ndarray, freqs: list[float], window: float = 0.1) -> np.ndarray:
+    """Per window, the magnitude of each of `freqs` (rows: windows, columns: freqs)."""
+    size = int(RATE * window)
+    frames = samples[: len(samples) // size * size].reshape(-1, size)
+    spectrum = np.abs(np.fft.rfft(frames * np.hanning(size), axis=1)) / size
+    bins = [round(f * size / RATE) for f in freqs]
+    return spectrum[:, bins]
+
+
+def dominant_tone(
+    samples: np.ndarray, freqs: list[float], window: float = 0.1
+) -> list[float | None]:
+    """Per window, which of `freqs` sounds (None when none clearly does)."""
+    levels = tone_levels(samples, freqs, window)
+    out: list[float | None] = []
+    for row in levels:
+        best = int(np.argmax(row))
+        out.append(freqs[best] if row[best] > 0.01 else None)
+    return out
+
+
+def mp3_frames_valid(data: bytes) -> int:
+    """Walk MPEG frame headers from byte 0; return the number of whole frames, or fail."""
+    from app.stream.mp3 import frame_length
+
+    pos = frames = 0
+    while pos + 4 <= len(data):
+        length = frame_length(data[pos : pos + 4])
+        assert length is not None, f"no MP3 frame header at byte {pos} of {len(data)}"
+        if pos + length > len(data):
+            break
+        pos += length
+        frames += 1
+    return frames

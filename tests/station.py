@@ -1,0 +1,109 @@
+"""Running the real station in a subprocess, as `radio serve` does, for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ADMIN_TOKEN = "test-host-token"
+STARTUP_SECONDS = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningStation:
+    url: str
+    port: int
+    media: Path
+    state: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.get(self.url + path, timeout=10, **kwargs)
+
+    def post(self, path: str, token: str | None = ADMIN_TOKEN, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.post(self.url + path, headers=headers, timeout=10, **kwargs)
+
+    def now_playing(self) -> dict[str, Any]:
+        response = self.get("/api/now-playing")
+        response.raise_for_status()
+        return response.json()  # type: ignore[no-any-return]
+
+    def wait_for(self, condition: Callable[[dict[str, Any]], bool], timeout: float = 20) -> dict:
+        """Poll now-playing until `condition` holds; fail with the last state otherwise."""
+        deadline = time.monotonic() + timeout
+        state: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            state = self.now_playing()
+            if condition(state):
+                return state
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting; now playing: {state}\n{self.log.read_text()}")
+
+    def wait_for_music(self, timeout: float = 20) -> dict[str, Any]:
+        return self.wait_for(lambda s: (s["current"] or {}).get("kind") == "music", timeout)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_station(root: Path, **settings: Any) -> RunningStation:
+    """Start `radio serve` on a free port with media/ and state/ under `root`."""
+    media, state = root / "media", root / "state"
+    media.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = {
+        **os.environ,
+        "RADIO_MEDIA_DIR": str(media),
+        "RADIO_STATE_DIR": str(state),
+        "RADIO_PLAYLISTS_DIR": str(root / "playlists"),
+        "RADIO_PORT": str(port),
+        "RADIO_ADMIN_TOKEN": ADMIN_TOKEN,
+        "RADIO_DEMO_LIBRARY": "false",
+        "RADIO_JINGLE_EVERY": "0",
+    }
+    env.update({f"RADIO_{key.upper()}": str(value) for key, value in settings.items()})
+    log = root / "station.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve"], env=env, stdout=out, stderr=out
+        )
+    station = RunningStation(f"http://127.0.0.1:{port}", port, media, state, process, log)
+    _wait_until_up(station)
+    return station
+
+
+def _wait_until_up(station: RunningStation) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if station.process.poll() is not None:
+            raise RuntimeError(f"station exited:\n{station.log.read_text()}")
+        try:
+            if station.get("/api/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    station.stop()
+    raise RuntimeError(f"station did not start:\n{station.log.read_text()}")
