@@ -38,7 +38,7 @@ class StreamCapture(threading.Thread):
         self.arrivals: list[tuple[float, int]] = []  # (monotonic time, body bytes so far)
         self.closed_at: float | None = None
         self._read_size = read_size
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
         self.start()
 
     @property
@@ -55,7 +55,7 @@ class StreamCapture(threading.Thread):
 
     def run(self) -> None:
         buffer = b""
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             try:
                 data = self.sock.recv(self._read_size)
             except OSError:
@@ -81,7 +81,7 @@ class StreamCapture(threading.Thread):
         return received
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
         self.sock.close()
         self.join(5)
 

@@ -1,0 +1,39 @@
+"""Fixtures shared by the end-to-end tests: a real station on a free port, real audio files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.audio import write_tone
+from tests.station import RunningStation, start_station
+
+
+@pytest.fixture
+def launch(tmp_path: Path) -> Iterator[Callable[..., RunningStation]]:
+    """Start `radio serve` with the given RADIO_* settings; stopped after the test."""
+    started: list[RunningStation] = []
+
+    def launch(**settings: Any) -> RunningStation:
+        station = start_station(tmp_path, **settings)
+        started.append(station)
+        return station
+
+    yield launch
+    for station in started:
+        station.stop()
+
+
+def tone_library(media: Path, tones: list[tuple[float, float, str]], ext: str = "mp3") -> dict:
+    """Write (frequency, seconds, title) tones into media/music; return {title: path}."""
+    music = media / "music"
+    music.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for freq, seconds, title in tones:
+        path = music / f"tone-{int(freq)}.{ext}"
+        write_tone(path, seconds, freq, tags={"artist": "Tones", "title": title, "album": "Test"})
+        paths[title] = path
+    return paths

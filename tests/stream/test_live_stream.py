@@ -1,0 +1,200 @@
+"""The live stream as stream clients see it: one real station, real sockets, real ffmpeg."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.ffmpeg import ffmpeg_path
+from tests.conftest import tone_library
+from tests.listen import StreamCapture, decode, mp3_frames_valid, split_icy
+from tests.station import RunningStation, start_station
+
+pytestmark = [pytest.mark.realtime, pytest.mark.xdist_group("live-stream")]
+
+HOSTILE = "Don't Stop';Believe \"Live\""
+TITLES = ["Low Tone", "Middle Tone", HOSTILE]
+
+
+@pytest.fixture(scope="module")
+def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStation]:
+    root = tmp_path_factory.mktemp("live")
+    tone_library(root / "media", [(440, 12, TITLES[0]), (660, 12, TITLES[1]), (880, 12, HOSTILE)])
+    running = start_station(root)
+    try:
+        running.wait_for_music()
+        time.sleep(4.5)  # let the buffer grow past one burst
+        yield running
+    finally:
+        running.stop()
+
+
+def capture(station: RunningStation, seconds: float, **kwargs: object) -> StreamCapture:
+    client = StreamCapture(station.port, **kwargs)  # type: ignore[arg-type]
+    time.sleep(seconds)
+    client.stop()
+    return client
+
+
+def test_response_head_is_icecast_like_without_chunking(station: RunningStation) -> None:
+    client = capture(station, 0.5)
+    assert client.status_line == "HTTP/1.0 200 OK"
+    headers = client.headers
+    assert headers["content-type"] == "audio/mpeg"
+    assert "transfer-encoding" not in headers
+    assert "content-length" not in headers
+    assert "icy-metaint" not in headers  # only for clients that ask
+    assert headers["icy-br"] == "128"
+    assert headers["icy-name"] == "Radio Station"
+    for name in ("icy-description", "icy-genre", "icy-url", "icy-pub"):
+        assert name in headers
+    assert "no-cache" in headers["cache-control"]
+    assert headers["access-control-allow-origin"] == "*"
+    assert "icy-metaint" in headers["access-control-expose-headers"]
+
+
+def test_a_new_listener_gets_a_burst_of_valid_mp3_frames_from_the_first_byte(
+    station: RunningStation,
+) -> None:
+    client = capture(station, 0.5)
+    assert len(client.body) >= 64 * 1024  # the burst: about four seconds, at once
+    frames = mp3_frames_valid(bytes(client.body))
+    assert frames > 150
+    audio, errors = decode(bytes(client.body))
+    assert errors == ""
+    assert abs(len(audio) / 44100 - len(client.body) / 16000) < 0.1
+
+
+def test_two_listeners_hear_identical_bytes_once_both_are_connected(
+    station: RunningStation,
+) -> None:
+    first = StreamCapture(station.port)
+    time.sleep(2.5)
+    second = StreamCapture(station.port)
+    time.sleep(3)
+    first.stop()
+    second.stop()
+    a, b = bytes(first.body), bytes(second.body)
+    start = a.find(b[:4096])
+    assert start > 0, "the second listener's burst is not part of the first one's stream"
+    common = min(len(a) - start, len(b))
+    assert common > 5 * 16000
+    assert a[start : start + common] == b[:common]
+
+
+def test_icy_blocks_land_every_16000_bytes_and_carry_the_title(station: RunningStation) -> None:
+    client = capture(station, 2.5, icy=True)
+    assert client.headers["icy-metaint"] == "16000"
+    stream = split_icy(bytes(client.body), 16000)
+    assert len(stream.block_offsets) >= 5
+    assert stream.block_offsets == [16000 * (i + 1) for i in range(len(stream.block_offsets))]
+    titles = {title for _, title in stream.titles}
+    assert titles, "the first block always names what is playing"
+    assert titles <= {f"Tones - {t}".replace("';", "' ;") for t in TITLES}
+    mp3_frames_valid(stream.audio)  # the audio between the blocks is still whole frames
+    assert decode(stream.audio)[1] == ""
+
+
+def test_a_title_with_quotes_and_semicolons_survives(station: RunningStation) -> None:
+    for _ in range(len(TITLES) + 1):
+        if station.now_playing()["current"]["title"] == HOSTILE:
+            break
+        station.post("/api/queue/skip").raise_for_status()
+        time.sleep(1.0)
+    state = station.now_playing()
+    assert state["current"]["title"] == HOSTILE  # JSON keeps it exactly
+    # The burst replays the last seconds before the skip; the live point has the new title.
+    stream = split_icy(bytes(capture(station, 5.5, icy=True).body), 16000)
+    assert stream.titles[-1][1] == "Tones - Don't Stop' ;Believe \"Live\""
+    shown = _ffmpeg_icy_title(station)
+    assert shown == "Tones - Don't Stop' ;Believe \"Live\""
+
+
+def _ffmpeg_icy_title(station: RunningStation) -> str:
+    """What ffmpeg (`-icy 1`), as a stream client, shows as the current title."""
+    result = subprocess.run(
+        [ffmpeg_path(), "-hide_banner", "-nostdin", "-icy", "1", "-i", f"{station.url}/stream",
+         "-t", "0.5", "-f", "null", "-"],
+        capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    match = re.search(r"StreamTitle\s*: (.*)", result.stderr)
+    assert match, result.stderr
+    return match.group(1).strip()
+
+
+def test_head_range_and_http_1_0_requests(station: RunningStation) -> None:
+    head = subprocess.run(
+        ["curl", "-sI", f"{station.url}/stream"], capture_output=True, text=True, timeout=10
+    )
+    assert head.stdout.startswith("HTTP/1.0 200 OK")  # and the connection ends: no body
+    assert "Content-Type: audio/mpeg" in head.stdout
+    ranged = capture(station, 0.5, extra_headers="Range: bytes=0-\r\n")
+    assert ranged.status_line == "HTTP/1.0 200 OK"  # Chrome's <audio> asks for a range
+    assert len(ranged.body) >= 64 * 1024
+    old = StreamCapture(station.port, path="/stream.mp3")
+    time.sleep(0.5)
+    old.stop()
+    assert len(old.body) >= 64 * 1024
+
+
+def test_playlist_files_point_at_the_stream(station: RunningStation) -> None:
+    m3u = station.get("/listen.m3u")
+    assert m3u.headers["content-type"].startswith("audio/x-mpegurl")
+    assert m3u.text.splitlines()[-1] == f"{station.url}/stream"
+    pls = station.get("/listen.pls")
+    assert pls.headers["content-type"].startswith("audio/x-scpls")
+    lines = pls.text.splitlines()
+    assert lines[0] == "[playlist]"
+    for expected in (f"File1={station.url}/stream", "Title1=Radio Station", "Length1=-1",
+                     "NumberOfEntries=1", "Version=2"):  # fmt: skip
+        assert expected in lines
+
+
+def test_now_playing_and_icecast_status(station: RunningStation) -> None:
+    listener = StreamCapture(station.port)
+    time.sleep(0.5)
+    try:
+        state = station.now_playing()
+        status = station.get("/status-json.xsl").json()["icestats"]["source"]
+    finally:
+        listener.stop()
+    current = state["current"]
+    assert current["title"] in TITLES
+    assert current["artist"] == "Tones"
+    assert current["album"] == "Test"
+    assert 0 < current["duration"] <= 12.1
+    assert 0 <= current["elapsed"] <= 12.1
+    assert current["started_at"]
+    assert state["next"]["title"] in TITLES
+    assert state["listeners"] >= 1
+    assert status["listeners"] >= 1
+    assert status["bitrate"] == 128
+    assert status["title"] == f"Tones - {current['title']}"
+    assert status["listenurl"] == f"{station.url}/stream"
+
+
+def test_skip_needs_the_host_token(station: RunningStation) -> None:
+    assert station.post("/api/queue/skip", token=None).status_code == 401
+    assert station.post("/api/queue/skip", token="wrong").status_code == 403
+
+
+def test_browsers_may_read_the_stream_cross_origin(station: RunningStation) -> None:
+    preflight = station.get("/api/now-playing", headers={"Origin": "https://elsewhere.example"})
+    assert preflight.headers["access-control-allow-origin"] == "*"
+
+
+def test_play_history_is_stored(station: RunningStation) -> None:
+    state = station.wait_for(lambda s: len(s["history"]) >= 2, timeout=30)
+    assert all(entry["started_at"] for entry in state["history"])
+    database = Path(station.state) / "radio.sqlite3"
+    import sqlite3
+
+    with sqlite3.connect(database) as db:
+        plays = db.execute("select title from plays order by started_at").fetchall()
+    assert len(plays) >= 2
+    assert {title for (title,) in plays} <= set(TITLES)
