@@ -22,7 +22,7 @@ class StreamCapture(threading.Thread):
 
     def __init__(self, port: int, *, icy: bool = False, path: str = "/stream",
                  extra_headers: str = "", rcvbuf: int | None = None,
-                 read_size: int = 65536) -> None:  # fmt: skip
+                 read_size: int = 65536, reading: bool = True) -> None:  # fmt: skip
         super().__init__(daemon=True)
         self.sock = socket.socket()
         if rcvbuf is not None:
@@ -39,7 +39,8 @@ class StreamCapture(threading.Thread):
         self.closed_at: float | None = None
         self._read_size = read_size
         self._stopping = threading.Event()
-        self.start()
+        if reading:  # a stalled client connects, asks, and then never reads
+            self.start()
 
     @property
     def status_line(self) -> str:
@@ -83,7 +84,8 @@ class StreamCapture(threading.Thread):
     def stop(self) -> None:
         self._stopping.set()
         self.sock.close()
-        self.join(5)
+        if self.is_alive():
+            self.join(5)
 
 
 @dataclass
@@ -91,6 +93,17 @@ class IcyStream:
     audio: bytes
     titles: list[tuple[int, str]] = field(default_factory=list)  # (audio offset, StreamTitle)
     block_offsets: list[int] = field(default_factory=list)  # audio offset of every block
+    block_sizes: list[int] = field(default_factory=list)  # bytes of every block, length included
+
+    def audio_offset(self, body_position: int) -> int:
+        """The audio offset of a position in the body as received (blocks included)."""
+        audio = body_position
+        for offset, size in zip(self.block_offsets, self.block_sizes, strict=True):
+            consumed = offset + sum(self.block_sizes[: self.block_offsets.index(offset)])
+            if consumed >= body_position:
+                break
+            audio -= min(size, body_position - consumed)
+        return audio
 
 
 def split_icy(body: bytes, metaint: int) -> IcyStream:
@@ -106,6 +119,7 @@ def split_icy(body: bytes, metaint: int) -> IcyStream:
         if len(block) < length:
             break
         stream.block_offsets.append(len(audio))
+        stream.block_sizes.append(1 + length)
         if length:
             text = block.rstrip(b"\0").decode("utf-8")
             match = re.match(r"StreamTitle='(.*?)';", text)

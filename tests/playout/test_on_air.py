@@ -1,0 +1,255 @@
+"""The programme on air, heard through the real stream: timing, skips, failures, fallback."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import sqlite3
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from app.ffmpeg import ffmpeg_path
+from tests.conftest import tone_library
+from tests.listen import (
+    RATE,
+    StreamCapture,
+    decode,
+    dominant_tone,
+    longest_quiet_run,
+    split_icy,
+    tone_levels,
+    window_rms_db,
+)
+from tests.station import RunningStation
+
+pytestmark = pytest.mark.realtime
+
+Launch = Callable[..., RunningStation]
+
+
+def test_stream_keeps_real_time_for_a_minute(tmp_path: Path, launch: Launch) -> None:
+    """ffmpeg decodes the live stream; its audio clock never drifts from the wall clock."""
+    tone_library(tmp_path / "media", [(440, 25, "A"), (550, 25, "B"), (660, 25, "C")])
+    station = launch()
+    station.wait_for_music()
+    time.sleep(5)  # a full burst's worth of programme in the buffer
+    ffmpeg = subprocess.Popen(
+        [ffmpeg_path(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i",
+         f"{station.url}/stream", "-t", "70", "-f", "s16le", "-ac", "1", "-ar", str(RATE),
+         "pipe:1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert ffmpeg.stdout is not None
+    samples = 0
+    points: list[tuple[float, float]] = []  # (wall seconds, audio seconds)
+    started = time.monotonic()
+    while (elapsed := time.monotonic() - started) < 64:
+        data = ffmpeg.stdout.read(RATE // 5 * 2)
+        assert data, "the stream ended"
+        samples += len(data) // 2
+        points.append((elapsed, samples / RATE))
+    ffmpeg.kill()
+    _, errors = ffmpeg.communicate()
+    assert errors.decode().strip() == ""
+    # After the burst, the audio clock runs with the wall clock.
+    lead = [audio - wall for wall, audio in points if wall >= 2.0]
+    assert 2.0 < lead[0] < 6.0  # the burst: seconds of audio at once
+    drift = max(abs(x - lead[0]) for x in lead)
+    assert drift < 0.5, f"stream drifted {drift:.2f} s from the wall clock over 62 s"
+
+
+def test_skip_changes_audio_and_title_within_a_second(tmp_path: Path, launch: Launch) -> None:
+    tones = {440.0: "Four Forty", 660.0: "Six Sixty", 880.0: "Eight Eighty"}
+    tone_library(tmp_path / "media", [(f, 30, title) for f, title in tones.items()])
+    station = launch(crossfade_seconds=2, skip_fade_seconds=0.3)
+    before = station.wait_for_music()["current"]["title"]
+    events = _collect_events(station)
+    listener = StreamCapture(station.port, icy=True)
+    time.sleep(6)  # past the burst: the listener is at the live point
+    skip_at = time.monotonic()
+    body_at_skip = listener.bytes_at(skip_at)
+    station.post("/api/queue/skip").raise_for_status()
+    time.sleep(3)
+    listener.stop()
+    stream = split_icy(bytes(listener.body), 16000)
+    skip_position = stream.audio_offset(body_at_skip) / 16000
+    audio, errors = decode(stream.audio)
+    assert errors == ""
+    tone_by_window = dominant_tone(audio, list(tones), window=0.05)
+    first = int(skip_position / 0.05)
+    old_tone = tone_by_window[first - 2]
+    assert tones[old_tone] == before  # type: ignore[index]
+    change = next(i for i in range(first, len(tone_by_window)) if tone_by_window[i] != old_tone)
+    heard = (change - first) * 0.05
+    assert heard < 1.0, f"the skip was heard {heard:.2f} s after it was asked for"
+    new_tone = tone_by_window[change + 10]  # after the short fade, only the new item
+    assert new_tone is not None
+    assert new_tone != old_tone
+    new_title = tones[new_tone]
+    # The title in the stream changes at the first metadata block after the audio does.
+    titles_after = [title for offset, title in stream.titles if offset >= change * 0.05 * 16000]
+    assert titles_after
+    assert titles_after[0] == f"Tones - {new_title}"
+    # The push channel tells the change when it reaches the live point.
+    pushed = [(t, e["current"]["title"]) for t, e in events if e["current"]]
+    announced = next(t for t, title in pushed if title == new_title)
+    assert announced - skip_at < 1.0
+    assert [title for _, title in pushed][-1] == new_title
+
+
+def _collect_events(station: RunningStation) -> list[tuple[float, dict]]:
+    """Subscribe to the push channel in the background; returns the list it fills."""
+    events: list[tuple[float, dict]] = []
+    ready = threading.Event()
+
+    def listen() -> None:
+        url = f"{station.url}/api/now-playing/events"
+        with contextlib.suppress(httpx.HTTPError), httpx.stream("GET", url, timeout=None) as r:
+            for line in r.iter_lines():
+                if line.startswith("data: "):
+                    events.append((time.monotonic(), json.loads(line[6:])))
+                    ready.set()
+
+    threading.Thread(target=listen, daemon=True).start()
+    assert ready.wait(10), "no first event from the push channel"
+    return events
+
+
+def test_broken_files_never_reach_air_and_leave_no_gap(tmp_path: Path, launch: Launch) -> None:
+    media = tmp_path / "media"
+    tones = {330.0: "T330", 440.0: "T440", 550.0: "T550", 660.0: "T660", 770.0: "T770"}
+    paths = tone_library(media, [(f, 10, title) for f, title in tones.items()])
+    (media / "music" / "empty.mp3").write_bytes(b"")
+    (media / "music" / "corrupt.ogg").write_bytes(np.random.default_rng(1).bytes(40_000))
+    (media / "music" / "notes.mp3").write_text("not audio at all\n" * 100)
+    station = launch(crossfade_seconds=1, scan_interval_seconds=3600)
+    station.wait_for_music()
+    listener = StreamCapture(station.port)
+    sabotaged: list[tuple[str, datetime]] = []
+    for damage in (_delete, _corrupt):
+        state = station.wait_for(lambda s: s["current"]["elapsed"] < 5 and s["next"], timeout=20)
+        victim = state["next"]["title"]
+        damage(paths[victim])
+        sabotaged.append((victim, datetime.now(UTC)))
+        passed = (victim, state["current"]["title"])  # wait until both are behind us
+        station.wait_for(lambda s, passed=passed: s["current"]["title"] not in passed, timeout=20)
+    time.sleep(1)
+    listener.stop()
+    history = station.now_playing()["history"]
+    for victim, damaged_at in sabotaged:
+        aired_since = [
+            e["title"] for e in history if datetime.fromisoformat(e["started_at"]) > damaged_at
+        ]
+        assert victim not in aired_since
+    audio, errors = decode(bytes(listener.body))
+    assert errors == ""
+    assert longest_quiet_run(audio) < 0.5
+    with sqlite3.connect(station.state / "radio.sqlite3") as db:
+        unplayable = dict(db.execute("select path, error from tracks where status='unplayable'"))
+    for name in ("empty.mp3", "corrupt.ogg", "notes.mp3"):
+        assert unplayable[f"music/{name}"], f"{name} has no reason recorded"
+    for victim, _ in sabotaged:
+        assert f"music/{paths[victim].name}" in unplayable
+
+
+def _delete(path: Path) -> None:
+    path.unlink()
+
+
+def _corrupt(path: Path) -> None:
+    path.write_bytes(b"\0" * path.stat().st_size)
+
+
+def test_an_empty_library_streams_the_safety_source_until_music_arrives(
+    tmp_path: Path, launch: Launch
+) -> None:
+    station = launch(scan_interval_seconds=0.5)
+    time.sleep(1)
+    state = station.now_playing()
+    assert state["current"]["kind"] == "safety"
+    listener = StreamCapture(station.port)
+    time.sleep(2)
+    safety_audio, errors = decode(bytes(listener.body))
+    assert errors == ""
+    assert window_rms_db(safety_audio).min() > -40  # never dead air
+    staging = tmp_path / "staging"
+    tone_library(staging, [(500, 20, "Arrived")])
+    shutil.copytree(staging / "music", station.media / "music", dirs_exist_ok=True)
+    state = station.wait_for_music(timeout=20)
+    assert state["current"]["title"] == "Arrived"
+    time.sleep(4)
+    listener.stop()
+    audio, _ = decode(bytes(listener.body))
+    assert dominant_tone(audio[-RATE:], [500.0])[-1] == 500.0
+    assert longest_quiet_run(audio) < 0.5
+
+
+def test_a_listener_that_stops_reading_is_dropped_while_others_keep_pace(
+    tmp_path: Path, launch: Launch
+) -> None:
+    tone_library(tmp_path / "media", [(440, 60, "Long")])
+    station = launch(buffer_seconds=3, listener_sndbuf_bytes=8192)
+    station.wait_for_music()
+    time.sleep(4)
+    steady = StreamCapture(station.port)
+    stalled = StreamCapture(station.port, rcvbuf=4096, reading=False)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and station.now_playing()["listeners"] > 1:
+        time.sleep(0.25)
+    dropped_after = time.monotonic() - stalled.connected_at
+    assert station.now_playing()["listeners"] == 1, "the stalled listener was never dropped"
+    # Burst plus socket and transport buffers take a few seconds to fill, then 3 s of buffer.
+    assert dropped_after < 15
+    time.sleep(3)
+    steady.stop()
+    stalled.stop()
+    window = [(t, n) for t, n in steady.arrivals if t - steady.connected_at > 5]
+    rate = (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0])
+    assert rate > 0.95 * 16000
+
+
+def test_crossfade_overlaps_tracks_and_zero_turns_it_off(tmp_path: Path, launch: Launch) -> None:
+    tone_library(tmp_path / "fade" / "media", [(440, 7, "A"), (660, 7, "B")])
+    tone_library(tmp_path / "cut" / "media", [(440, 7, "A"), (660, 7, "B")])
+    from tests.station import start_station
+
+    stations = [start_station(tmp_path / "fade", crossfade_seconds=2, jingle_every=0),
+                start_station(tmp_path / "cut", crossfade_seconds=0, jingle_every=0)]  # fmt: skip
+    try:
+        for station in stations:
+            station.wait_for_music()
+        listeners = [StreamCapture(station.port) for station in stations]
+        time.sleep(13)  # at least one boundary between A and B after the burst
+        for listener in listeners:
+            listener.stop()
+    finally:
+        for station in stations:
+            station.stop()
+    overlaps = []
+    for listener in listeners:
+        audio, errors = decode(bytes(listener.body))
+        assert errors == ""
+        audio = audio[RATE // 10 :]  # the first frame refers to bits from before the burst
+        assert longest_quiet_run(audio, threshold_db=-35) == 0  # never near silence
+        both = (tone_levels(audio, [440.0, 660.0], window=0.05) > 0.01).all(axis=1)
+        overlaps.append(_longest_true_run(both) * 0.05)
+    faded, cut = overlaps
+    assert faded >= 1.0, f"with a 2 s crossfade both tracks sounded together only {faded} s"
+    assert cut <= 0.15, f"with crossfade 0 the tracks still overlapped {cut} s"
+
+
+def _longest_true_run(flags: np.ndarray) -> int:
+    longest = run = 0
+    for flag in flags:
+        run = run + 1 if flag else 0
+        longest = max(longest, run)
+    return longest
