@@ -28,6 +28,7 @@ class PlayoutClock:
         sample_rate: int,
         block_seconds: float,
         now: Callable[[], float] = time.monotonic,
+        wait: Callable[[float], object] | None = None,
     ) -> None:
         self._read = read
         self._encode = encode
@@ -36,14 +37,19 @@ class PlayoutClock:
         self._frames = round(block_seconds * sample_rate)
         self._now = now
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="playout-clock", daemon=True)
+        self._wait = wait or self._stop.wait
+        self._thread = threading.Thread(target=self.run, name="playout-clock", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        self.stop_soon()
         self._thread.join(timeout=5)
+
+    def stop_soon(self) -> None:
+        """Ask the loop to end after the current block (safe from inside a callback)."""
+        self._stop.set()
 
     def tick(self) -> None:
         """Produce, encode and publish one block."""
@@ -54,7 +60,8 @@ class PlayoutClock:
             block = Block(silence(self._frames))
         self._publish(self._encode(block.pcm), [item for _, item in block.starts])
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        """The clock loop; `start()` runs it on its own thread."""
         started = self._now()
         produced = 0
         while not self._stop.is_set():
@@ -63,6 +70,8 @@ class PlayoutClock:
             delay = started + produced / self._rate - self._now()
             if delay < -MAX_LAG_SECONDS:
                 log.warning("playout fell %.1f s behind real time; resuming from now", -delay)
-                started, produced = self._now(), 0
-            elif delay > 0:
-                self._stop.wait(delay)
+                # Re-anchor the clock so the block just published starts its slot now.
+                started -= delay - self._frames / self._rate
+                delay = self._frames / self._rate
+            if delay > 0:
+                self._wait(delay)

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from app.ffmpeg import ffmpeg_path
+from tests.audio import write_tone
 from tests.conftest import tone_library
 from tests.listen import (
     RATE,
@@ -253,3 +254,32 @@ def _longest_true_run(flags: np.ndarray) -> int:
         run = run + 1 if flag else 0
         longest = max(longest, run)
     return longest
+
+
+def test_tracks_air_at_one_loudness_with_their_silence_trimmed(
+    tmp_path: Path, launch: Launch
+) -> None:
+    music = tmp_path / "media" / "music"
+    music.mkdir(parents=True)
+    write_tone(music / "quiet.flac", 6, 440, volume_db=-22, lead_silence=3, tail_silence=3,
+               tags={"artist": "Tones", "title": "Quiet"})  # fmt: skip
+    write_tone(music / "loud.ogg", 6, 660, volume_db=-3, lead_silence=2, tail_silence=4,
+               tags={"artist": "Tones", "title": "Loud"})  # fmt: skip
+    station = launch(crossfade_seconds=0)
+    station.wait_for_music()
+    time.sleep(4)
+    listener = StreamCapture(station.port)
+    time.sleep(14)  # two boundaries, each between two tracks padded with seconds of silence
+    listener.stop()
+    audio, _ = decode(bytes(listener.body))
+    audio = audio[RATE // 10 :]
+    assert longest_quiet_run(audio) < 0.3
+    tones = dominant_tone(audio, [440.0, 660.0], window=0.1)
+    rms = window_rms_db(audio, 0.1)
+    levels = {
+        f: np.median([r for r, t in zip(rms, tones, strict=False) if t == f])
+        for f in (440.0, 660.0)
+    }
+    # A sine's loudness in LUFS is close to its RMS level in dBFS at these frequencies.
+    for freq, level in levels.items():
+        assert abs(level - -16) < 1.5, f"{freq} Hz aired at {level:.1f} dBFS RMS, not -16"
