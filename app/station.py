@@ -66,7 +66,6 @@ class Station:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.started_at = datetime.now(UTC)
         self._library_task: asyncio.Task[None] | None = None
-        self.library_scanned = asyncio.Event()
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -115,7 +114,6 @@ class Station:
                     self.rotation.forget_upcoming()
             except Exception:
                 log.exception("library scan failed; trying again later")
-            self.library_scanned.set()
             await asyncio.sleep(settings.scan_interval_seconds)
 
     def _mark_unplayable(self, item: Item, reason: str) -> None:

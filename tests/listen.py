@@ -22,13 +22,16 @@ class StreamCapture(threading.Thread):
 
     def __init__(self, port: int, *, icy: bool = False, path: str = "/stream",
                  extra_headers: str = "", rcvbuf: int | None = None,
-                 read_size: int = 65536, reading: bool = True) -> None:  # fmt: skip
+                 read_size: int = 65536, reading: bool = True,
+                 http_version: str = "1.1") -> None:  # fmt: skip
         super().__init__(daemon=True)
         self.sock = socket.socket()
         if rcvbuf is not None:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.connect(("127.0.0.1", port))
-        request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: stream-test\r\n"
+        request = (
+            f"GET {path} HTTP/{http_version}\r\nHost: 127.0.0.1\r\nUser-Agent: stream-test\r\n"
+        )
         if icy:
             request += "Icy-MetaData: 1\r\n"
         self.sock.sendall((request + extra_headers + "\r\n").encode())

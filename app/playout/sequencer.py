@@ -15,7 +15,7 @@ from collections.abc import Callable
 from app.playout.deck import Deck
 from app.playout.fades import fade_in, fade_out
 from app.playout.source import Block, Pcm, Source, silence
-from app.scheduler.item import Item, ItemKind
+from app.scheduler.item import Item
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +172,3 @@ class Sequencer:
 def _reason(deck: Deck) -> str:
     error = getattr(deck.source, "error", None)
     return error() if callable(error) else "produced no audio"
-
-
-__all__ = ["ItemKind", "Sequencer"]
