@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     icy_metaint: int = 16000
     listener_sndbuf_bytes: int = Field(65536, ge=4096)
 
+    # Programming.
+    timezone: str = "UTC"  # the station's time zone, for dayparts and clock items
+    track_separation_hours: float = Field(3.0, ge=0)  # no track again within this
+    artist_separation_minutes: float = Field(30.0, ge=0)  # no artist again within this
+    queue_length: int = Field(10, ge=1, le=100)  # upcoming items kept planned
+
     # Hosts. Until host accounts exist, this bearer token guards host actions.
     admin_token: str = ""
 

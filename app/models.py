@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Enum, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Dialect, Enum, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -85,3 +86,128 @@ class Play(Base):
     album: Mapped[str] = mapped_column(String(512), default="")
     duration: Mapped[float | None] = mapped_column(Float)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+# --- Hosts: the people who run the station -------------------------------------------------
+
+
+class HostRole(enum.StrEnum):
+    admin = "admin"  # manages hosts and settings, and everything a host does
+    host = "host"  # manages library, playlists, queue and news
+
+
+class Host(Base):
+    __tablename__ = "hosts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[HostRole] = mapped_column(Enum(HostRole, native_enum=False, length=16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ApiToken(Base):
+    """A personal token for scripts and the CLI; only its hash is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex
+    prefix: Mapped[str] = mapped_column(String(16))  # shown in lists, to tell tokens apart
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class HostSession(Base):
+    """A signed-in browser: the cookie carries the secret, the database only its hash."""
+
+    __tablename__ = "host_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# --- Programming: playlists, the queue and the scheduler's memory ----------------------------
+
+
+class PlaylistRule(enum.StrEnum):
+    rotation = "rotation"  # general rotation, weighted against the other rotation playlists
+    every_songs = "every_songs"  # one item after every `every` songs
+    every_minutes = "every_minutes"  # one item once every `every` minutes
+    hourly = "hourly"  # one item at minute `minute` of every hour, within `window_minutes`
+
+
+class PlaylistOrder(enum.StrEnum):
+    shuffle = "shuffle"  # every item once, in random order, then reshuffle
+    random = "random"  # any item each time
+    sequential = "sequential"  # in playlist order, then from the top
+
+
+class Playlist(Base):
+    __tablename__ = "playlists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(default=True)
+    rule: Mapped[PlaylistRule] = mapped_column(
+        Enum(PlaylistRule, native_enum=False, length=16), default=PlaylistRule.rotation
+    )
+    order: Mapped[PlaylistOrder] = mapped_column(
+        Enum(PlaylistOrder, native_enum=False, length=16), default=PlaylistOrder.shuffle
+    )
+    weight: Mapped[int] = mapped_column(Integer, default=3)
+    every: Mapped[int | None] = mapped_column(Integer)  # songs or minutes, by rule
+    minute: Mapped[int | None] = mapped_column(Integer)  # for hourly
+    window_minutes: Mapped[int] = mapped_column(Integer, default=10)  # for hourly
+    # Dayparts in the station's time zone: [{"days": [0..6 (Monday=0)], "start": "06:00",
+    # "end": "10:00"}]; empty means always. An end before the start runs past midnight.
+    schedule: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    is_jingle: Mapped[bool] = mapped_column(default=False)  # keeps the now-playing title
+    source_file: Mapped[str | None] = mapped_column(String(1024))  # in playlists/, if synced
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class PlaylistEntry(Base):
+    __tablename__ = "playlist_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    playlist_id: Mapped[int] = mapped_column(
+        ForeignKey("playlists.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"), index=True)
+
+
+class QueueEntry(Base):
+    """An upcoming item. The queue survives restarts; the scheduler tops it up."""
+
+    __tablename__ = "queue"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, index=True)
+    track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"), index=True)
+    playlist_id: Mapped[int | None] = mapped_column(ForeignKey("playlists.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(String(16))  # host, rotation, interval, clock
+    is_jingle: Mapped[bool] = mapped_column(default=False)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    added_by: Mapped[int | None] = mapped_column(ForeignKey("hosts.id", ondelete="SET NULL"))
+
+
+class SchedulerMemory(Base):
+    """The scheduler's state (bags, counters, last fired), so a restart neither repeats nor
+    forgets. One row."""
+
+    __tablename__ = "scheduler_memory"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

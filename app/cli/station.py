@@ -1,9 +1,8 @@
-"""The `radio` command: run the station and manage it from a shell."""
+"""`radio serve` and `radio scan`: the station itself and its library."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable
 
@@ -12,21 +11,13 @@ from tqdm import tqdm
 from app.config import Settings
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="radio", description="Run and manage the station.")
-    commands = parser.add_subparsers(dest="command", required=True)
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = commands.add_parser("serve", help="put the station on air (HTTP server)")
     serve.add_argument("--host", help="address to listen on (default: RADIO_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: RADIO_PORT or 8000)")
     serve.set_defaults(run=_serve)
     scan = commands.add_parser("scan", help="scan media/ for added, changed and removed files")
     scan.set_defaults(run=_scan)
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    result: int = args.run(args)
-    return result
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -91,7 +82,3 @@ class _ProgressBars:
     def __exit__(self, *exc: object) -> None:
         for bar in self._bars.values():
             bar.close()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,32 @@
+"""The `radio` command: run the station and manage it from a shell.
+
+Each module below adds its subcommands; host actions on a running station go through its
+HTTP API (see app/cli/client.py), so the CLI can do nothing the API cannot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from app.cli import station
+
+COMMAND_MODULES = [station]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="radio", description="Run and manage the station.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for module in COMMAND_MODULES:
+        module.register(commands)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    result: int = args.run(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

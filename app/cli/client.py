@@ -1,0 +1,55 @@
+"""Talking to a running station's HTTP API from the CLI, as a host with a personal token.
+
+The station's URL comes from --url or RADIO_URL (default http://127.0.0.1:8000), the token
+from --token or RADIO_TOKEN.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+import httpx
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+class ApiError(SystemExit):
+    """Ends the command with the API's own message and a non-zero exit status."""
+
+
+def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", default=os.environ.get("RADIO_URL", DEFAULT_URL),
+                        help="the station (default: RADIO_URL or %(default)s)")  # fmt: skip
+    parser.add_argument("--token", default=os.environ.get("RADIO_TOKEN", ""),
+                        help="a personal API token (default: RADIO_TOKEN)")  # fmt: skip
+
+
+def api(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> Any:
+    """Call the API; print the error and exit 1 when it refuses."""
+    headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
+    try:
+        response = httpx.request(method, args.url.rstrip("/") + path, headers=headers,
+                                 timeout=60, **kwargs)  # fmt: skip
+    except httpx.TransportError as error:
+        raise ApiError(f"cannot reach the station at {args.url}: {error}") from error
+    if response.status_code >= 400:
+        try:
+            detail = response.json().get("detail", response.text)
+        except ValueError:
+            detail = response.text
+        raise ApiError(f"{response.status_code}: {detail}")
+    if response.status_code == 204 or not response.content:
+        return None
+    return response.json()
+
+
+def print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    """A plain aligned table, readable in a terminal and easy to grep."""
+    widths = {c: max([len(c)] + [len(str(row.get(c, ""))) for row in rows]) for c in columns}
+    print("  ".join(c.upper().ljust(widths[c]) for c in columns))
+    for row in rows:
+        print("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns))
+    sys.stdout.flush()
