@@ -198,6 +198,8 @@ class QueueEntry(Base):
     playlist_id: Mapped[int | None] = mapped_column(ForeignKey("playlists.id", ondelete="SET NULL"))
     reason: Mapped[str] = mapped_column(String(16))  # host, rotation, interval, clock
     is_jingle: Mapped[bool] = mapped_column(default=False)
+    # A clock item waits for its time: it airs at the first boundary at or after due_at.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     added_by: Mapped[int | None] = mapped_column(ForeignKey("hosts.id", ondelete="SET NULL"))
 
