@@ -263,8 +263,11 @@ class Rotation:
 def _weighted_order(
     playlists: Sequence[tuple[PlaylistInfo, Deck]], rng: random.Random
 ) -> list[tuple[PlaylistInfo, Deck]]:
-    """A weighted shuffle: the first by weight among all, the second among the rest, …"""
+    """A weighted shuffle: the first by weight among all, the second among the rest, …
+    Weight 0 never plays while a weighted playlist can; if none can, all play equally."""
     rest = [p for p in playlists if p[0].weight > 0]
+    if not rest:
+        return list(playlists)
     order: list[tuple[PlaylistInfo, Deck]] = []
     while rest:
         index = rng.choices(range(len(rest)), weights=[p[0].weight for p in rest])[0]
