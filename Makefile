@@ -26,6 +26,7 @@ bench: $(VENV)/.installed-dev
 	bash tests/bench/install.sh
 	$(BIN)/python -m tests.bench.listeners
 	$(BIN)/python -m tests.bench.playout
+	$(BIN)/python -m tests.bench.scheduler
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
