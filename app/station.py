@@ -19,6 +19,7 @@ from app.playout.decoder import DecoderSource
 from app.playout.safety import SafetySource
 from app.playout.sequencer import Sequencer
 from app.scheduler.item import Item, ItemKind
+from app.scheduler.playlists import sync_playlists_at_startup
 from app.scheduler.rotation import Rotation
 from app.stream.encoder import Mp3Encoder
 from app.stream.hub import StreamHub
@@ -100,6 +101,7 @@ class Station:
             created = await asyncio.to_thread(ensure_demo_library, settings.media_dir, self.ffmpeg)
             if created:
                 log.info("media/ had no music: created a demo library of %d files", len(created))
+        first_scan = True
         while True:
             try:
                 report = await asyncio.to_thread(
@@ -114,6 +116,9 @@ class Station:
                     self.rotation.forget_upcoming()
             except Exception:
                 log.exception("library scan failed; trying again later")
+            if first_scan:  # playlists/ once the tracks its files name are known
+                first_scan = False
+                await sync_playlists_at_startup(settings, self.sessions)
             await asyncio.sleep(settings.scan_interval_seconds)
 
     def _mark_unplayable(self, item: Item, reason: str) -> None:

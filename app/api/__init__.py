@@ -2,8 +2,9 @@
 
 from fastapi import APIRouter
 
-from app.api import host, public
+from app.api import playlists, public, queue
 
 router = APIRouter()
 router.include_router(public.router)
-router.include_router(host.router)
+router.include_router(queue.router)
+router.include_router(playlists.router)

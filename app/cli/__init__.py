@@ -10,9 +10,9 @@ import argparse
 import logging
 import sys
 
-from app.cli import station
+from app.cli import playlists, station
 
-COMMAND_MODULES = [station]
+COMMAND_MODULES = [station, playlists]
 
 
 def main(argv: list[str] | None = None) -> int:
