@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     track_separation_hours: float = Field(3.0, ge=0)  # no track again within this
     artist_separation_minutes: float = Field(30.0, ge=0)  # no artist again within this
     queue_length: int = Field(10, ge=1, le=100)  # upcoming items kept planned
+    upload_max_mb: float = Field(200.0, gt=0)  # largest audio file a host may upload
 
     # Hosts. Until host accounts exist, this bearer token guards host actions.
     admin_token: str = ""

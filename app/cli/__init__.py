@@ -10,9 +10,9 @@ import argparse
 import logging
 import sys
 
-from app.cli import playlists, station
+from app.cli import library, playlists, station
 
-COMMAND_MODULES = [station, playlists]
+COMMAND_MODULES = [station, playlists, library]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from app.db import SessionFactory
 from app.library.analysis import Analysis, analyse
@@ -83,6 +84,61 @@ def scan(
     _sync_rows(files, sessions, report, progress)
     _analyse_new(media_dir, sessions, ffmpeg, silence_threshold_db, report, progress, workers)
     return report
+
+
+def add_file(
+    media_dir: Path,
+    path: Path,
+    sessions: SessionFactory,
+    ffmpeg: str,
+    silence_threshold_db: float,
+    progress: Progress | None = None,
+) -> Track:
+    """Add (or refresh) one file under media_dir and analyse it now, as a scan would.
+
+    Returns the stored track, `ready` or `unplayable` with the reason in `error`."""
+    relative = path.relative_to(media_dir).as_posix()
+    stat = path.stat()
+    file = _File(path, relative, stat.st_size, stat.st_mtime)
+    report = ScanReport()
+    track_id = _upsert_row(file, sessions, report)
+    _report(progress, "tags", 1, 1)
+    with sessions() as session:
+        track = session.get(Track, track_id)
+        pending = track is not None and track.status is TrackStatus.new
+        duration = track.duration if track is not None else None
+    if pending:
+        _report(progress, "analysis", 0, 1)
+        outcome: Analysis | AnalysisError
+        try:
+            outcome = analyse(path, ffmpeg, silence_threshold_db, duration)
+        except AnalysisError as exc:
+            outcome = exc
+        _store_result(sessions, track_id, outcome, report)
+        _report(progress, "analysis", 1, 1)
+    with sessions() as session:
+        track = session.get(Track, track_id)
+        if track is None:
+            raise UnreadableAudio("the file was removed while it was being added")
+        return track
+
+
+def _upsert_row(file: _File, sessions: SessionFactory, report: ScanReport) -> int:
+    # A periodic scan may insert the same path at the same moment: then refresh its row.
+    for _attempt in range(2):
+        with sessions() as session:
+            track = session.scalar(select(Track).where(Track.path == file.relative))
+            if track is None:
+                track = Track(path=file.relative, kind=track_kind(file.relative))
+                session.add(track)
+            _read_into(track, file, report)
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                continue
+            return track.id
+    raise UnreadableAudio("the library is busy with this file; try again")
 
 
 def library_stats(sessions: SessionFactory) -> LibraryStats:
@@ -191,7 +247,7 @@ def _analyse_new(
         }
         try:
             for done, future in enumerate(as_completed(futures), start=1):
-                _store_result(sessions, futures[future], future, report)
+                _store_result(sessions, futures[future], _outcome(future), report)
                 _report(progress, "analysis", done, len(pending))
         except BaseException:
             # Not a bad file (those are AnalysisError) but a broken setup, e.g. no ffmpeg.
@@ -199,19 +255,29 @@ def _analyse_new(
             raise
 
 
+def _outcome(future: Future[Analysis]) -> Analysis | AnalysisError:
+    try:
+        return future.result()
+    except AnalysisError as exc:
+        return exc
+
+
 def _store_result(
-    sessions: SessionFactory, track_id: int, future: Future[Analysis], report: ScanReport
+    sessions: SessionFactory,
+    track_id: int,
+    outcome: Analysis | AnalysisError,
+    report: ScanReport,
 ) -> None:
     with sessions() as session:
         track = session.get(Track, track_id)
         if track is None:  # removed by a concurrent scan meanwhile
             return
-        try:
-            _apply(track, future.result())
+        if isinstance(outcome, AnalysisError):
+            track.status, track.error = TrackStatus.unplayable, outcome.reason
+            report.mark_unplayable(track.path, outcome.reason)
+        else:
+            _apply(track, outcome)
             report.ready += 1
-        except AnalysisError as exc:
-            track.status, track.error = TrackStatus.unplayable, exc.reason
-            report.mark_unplayable(track.path, exc.reason)
         track.analysed_at = utcnow()
         session.commit()
 

@@ -1,0 +1,388 @@
+"""Host routes for the music library: list and search tracks, edit tags, upload, delete, and
+watch the background jobs that uploads start."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import Select, delete, func, or_, select
+
+from app.api.auth import HostDep
+from app.api.deps import StationDep
+from app.library.errors import UnreadableAudio
+from app.library.jobs import Job, JobContext, JobRegistry, JobState
+from app.library.scanner import JINGLES_DIR, add_file
+from app.library.tags import read_tags, write_tags
+from app.library.uploads import (
+    UploadRefused,
+    audio_filename,
+    format_size,
+    place_file,
+    receive_upload,
+    sniff_audio,
+)
+from app.models import PlaylistEntry, Track, TrackKind, TrackStatus
+from app.station import Station
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api", dependencies=[HostDep], tags=["library"])
+
+UPLOAD_DIRS = {TrackKind.music: "music/uploads", TrackKind.jingle: JINGLES_DIR}
+# Room for the multipart boundaries and headers around the file itself.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+# --- Schemas -----------------------------------------------------------------------------
+
+
+class TrackOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    path: str = Field(description="relative to media/")
+    kind: TrackKind
+    status: TrackStatus
+    error: str | None = Field(description="why the track cannot go on air")
+    artist: str
+    title: str
+    album: str
+    duration: float | None
+    loudness_lufs: float | None
+    cue_in: float
+    cue_out: float | None
+    size: int
+    added_at: datetime
+    analysed_at: datetime | None
+    last_played_at: datetime | None
+
+
+class TrackPage(BaseModel):
+    total: int = Field(description="tracks matching the filters, across all pages")
+    limit: int
+    offset: int
+    items: list[TrackOut]
+
+
+class TagEdit(BaseModel):
+    """Only the fields given are changed; they are written into the file itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    artist: str | None = Field(None, max_length=512)
+    title: str | None = Field(None, min_length=1, max_length=512)
+    album: str | None = Field(None, max_length=512)
+
+    @field_validator("artist", "title", "album")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            raise ValueError("control characters are not allowed in tags")
+        return value.strip()
+
+    def changes(self) -> dict[str, str]:
+        return {key: value for key, value in self.model_dump().items() if value is not None}
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: str
+    state: JobState
+    progress: float = Field(ge=0, le=1)
+    message: str
+    track_id: int | None = Field(None, description="the track the job made, once known")
+    created_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, job: Job) -> JobOut:
+        return cls(id=job.id, kind=job.kind, state=job.state, progress=job.progress,
+                   message=job.message, track_id=job.result.get("track_id"),
+                   created_at=job.created_at, finished_at=job.finished_at)  # fmt: skip
+
+
+class UploadAccepted(BaseModel):
+    job: JobOut
+    path: str = Field(description="where the file was stored, relative to media/")
+    size: int
+
+
+# --- Dependencies ------------------------------------------------------------------------
+
+
+async def _jobs(request: Request) -> JobRegistry:
+    # TODO(lead): give the station a job registry (lifespan state "jobs") so speech rendering
+    # and imports share it; until then the app keeps one. Async, so no two threads race here.
+    registry: JobRegistry | None = getattr(request.state, "jobs", None)
+    if registry is None:
+        registry = getattr(request.app.state, "jobs", None)
+        if registry is None:
+            registry = request.app.state.jobs = JobRegistry()
+    return registry
+
+
+JobsDep = Annotated[JobRegistry, Depends(_jobs)]
+
+
+# --- Tracks ------------------------------------------------------------------------------
+
+
+@router.get("/tracks")
+def list_tracks(
+    station: StationDep,
+    q: Annotated[str | None, Query(description="in artist, title or album; any case")] = None,
+    artist: Annotated[str | None, Query(description="exact artist, any case")] = None,
+    album: Annotated[str | None, Query(description="exact album, any case")] = None,
+    playlist: Annotated[int | None, Query(description="tracks of this playlist, in order")] = None,
+    kind: TrackKind | None = None,
+    status_: Annotated[TrackStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> TrackPage:
+    """List and search the library, a page at a time."""
+    query = _filtered(select(Track), q, artist, album, playlist, kind, status_)
+    with station.sessions() as session:
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        if playlist is not None:
+            query = query.order_by(PlaylistEntry.position, PlaylistEntry.id)
+        else:
+            query = query.order_by(func.lower(Track.artist), func.lower(Track.title), Track.id)
+        tracks = session.scalars(query.limit(limit).offset(offset)).all()
+    return TrackPage(total=total, limit=limit, offset=offset,
+                     items=[TrackOut.model_validate(t) for t in tracks])  # fmt: skip
+
+
+def _filtered(
+    query: Select[tuple[Track]],
+    q: str | None,
+    artist: str | None,
+    album: str | None,
+    playlist: int | None,
+    kind: TrackKind | None,
+    status_: TrackStatus | None,
+) -> Select[tuple[Track]]:
+    if q:
+        pattern = f"%{_escape_like(q.strip())}%"
+        columns = (Track.artist, Track.title, Track.album)
+        query = query.where(or_(*(column.ilike(pattern, escape="\\") for column in columns)))
+    if artist is not None:
+        query = query.where(func.lower(Track.artist) == artist.strip().lower())
+    if album is not None:
+        query = query.where(func.lower(Track.album) == album.strip().lower())
+    if playlist is not None:
+        query = query.join(PlaylistEntry, PlaylistEntry.track_id == Track.id).where(
+            PlaylistEntry.playlist_id == playlist
+        )
+    if kind is not None:
+        query = query.where(Track.kind == kind)
+    if status_ is not None:
+        query = query.where(Track.status == status_)
+    return query
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+@router.get("/tracks/{track_id}")
+def get_track(track_id: int, station: StationDep) -> TrackOut:
+    with station.sessions() as session:
+        return TrackOut.model_validate(_track_or_404(session.get(Track, track_id), track_id))
+
+
+@router.patch("/tracks/{track_id}", responses={409: {"description": "the file cannot be written"}})
+def edit_track(track_id: int, edit: TagEdit, station: StationDep) -> TrackOut:
+    """Change artist, title or album: written into the file first, then into the library, so
+    the next scan finds nothing changed."""
+    changes = edit.changes()
+    if not changes:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+                            "nothing to change: give artist, title or album")  # fmt: skip
+    with station.sessions() as session:
+        track = _track_or_404(session.get(Track, track_id), track_id)
+        path = _file_of(station, track)
+        try:
+            write_tags(path, changes)
+            tags = read_tags(path)
+            stat = path.stat()
+        except Exception as exc:  # mutagen raises many kinds; the message is what matters
+            session.rollback()
+            detail = f"cannot write tags to {track.path}: {_reason(exc)}"
+            raise HTTPException(status.HTTP_409_CONFLICT, detail) from exc
+        track.artist, track.title, track.album = tags.artist, tags.title, tags.album
+        track.size, track.mtime = stat.st_size, stat.st_mtime
+        session.commit()
+        return TrackOut.model_validate(track)
+
+
+@router.delete("/tracks/{track_id}", status_code=status.HTTP_204_NO_CONTENT,
+               responses={409: {"description": "the file cannot be deleted"}})  # fmt: skip
+def delete_track(track_id: int, station: StationDep) -> None:
+    """Delete the file and the track; its queue and playlist entries go with it."""
+    with station.sessions() as session:
+        track = _track_or_404(session.get(Track, track_id), track_id)
+        path = _file_of(station, track)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT,
+                                f"cannot delete {track.path}: {_reason(exc)}") from exc  # fmt: skip
+        session.execute(delete(Track).where(Track.id == track_id))
+        session.commit()
+    _library_changed(station)
+
+
+def _track_or_404(track: Track | None, track_id: int) -> Track:
+    if track is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no track {track_id}")
+    return track
+
+
+def _file_of(station: Station, track: Track) -> Path:
+    media = station.settings.media_dir
+    path = (media / track.path).resolve()
+    if not path.is_relative_to(media):  # a row must never lead outside media/
+        raise HTTPException(status.HTTP_409_CONFLICT, f"{track.path} is outside media/")
+    return path
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, UnreadableAudio):
+        return exc.reason
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(exc) or type(exc).__name__
+
+
+def _library_changed(station: Station) -> None:
+    """Let the scheduler drop plans made with the library as it was."""
+    # TODO(lead): a Station.library_changed() would spare this duck typing.
+    hook = getattr(station, "library_changed", None)
+    if hook is None:
+        hook = getattr(getattr(station, "rotation", None), "forget_upcoming", None)
+    if callable(hook):
+        hook()
+
+
+# --- Uploads and jobs --------------------------------------------------------------------
+
+_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "kind": {"type": "string", "enum": ["music", "jingle"]},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/tracks/upload",
+    status_code=status.HTTP_202_ACCEPTED,
+    openapi_extra=_UPLOAD_BODY,
+    responses={
+        400: {"description": "not a usable multipart upload"},
+        413: {"description": "larger than RADIO_UPLOAD_MAX_MB"},
+        415: {"description": "the content is not audio, whatever its name"},
+    },
+)
+async def upload_track(
+    request: Request,
+    station: StationDep,
+    jobs: JobsDep,
+    kind: Annotated[TrackKind | None, Query(description="music (default) or jingle")] = None,
+) -> JSONResponse:
+    """Upload one audio file (multipart field `file`). It is checked by content, stored
+    under media/ with a safe name, and analysed in the background: poll the job."""
+    settings = station.settings
+    max_bytes = int(settings.upload_max_mb * 1_000_000)
+    _refuse_declared_oversize(request, max_bytes)
+    try:
+        received = await receive_upload(request.stream(), request.headers.get("content-type", ""),
+                                        settings.media_dir, max_bytes)  # fmt: skip
+    except UploadRefused as exc:
+        raise HTTPException(exc.status_code, exc.reason) from exc
+    try:
+        kind = kind or _kind_field(received.fields.get("kind"))
+        audio = await asyncio.to_thread(sniff_audio, received.path, station.ffmpeg)
+        name = audio_filename(received.filename, audio)
+        target = settings.media_dir / UPLOAD_DIRS[kind]
+        stored = await asyncio.to_thread(place_file, received.path, target, name)
+    except UploadRefused as exc:
+        received.path.unlink(missing_ok=True)
+        raise HTTPException(exc.status_code, exc.reason) from exc
+    except BaseException:
+        received.path.unlink(missing_ok=True)
+        raise
+    relative = stored.relative_to(settings.media_dir).as_posix()
+    log.info("upload stored: %s (%s)", relative, format_size(received.size))
+    job = jobs.submit("upload", lambda context: _analyse_upload(station, stored, context))
+    body = UploadAccepted(job=JobOut.of(job), path=relative, size=received.size)
+    return JSONResponse(body.model_dump(mode="json"), status.HTTP_202_ACCEPTED,
+                        headers={"Location": f"/api/jobs/{job.id}"})  # fmt: skip
+
+
+def _refuse_declared_oversize(request: Request, max_bytes: int) -> None:
+    # Refuse before reading a byte when the client says up front that it is too big.
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes + MULTIPART_OVERHEAD:
+        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                            f"the file is larger than the upload limit of "
+                            f"{format_size(max_bytes)}")  # fmt: skip
+
+
+def _kind_field(value: str | None) -> TrackKind:
+    if not value:
+        return TrackKind.music
+    try:
+        return TrackKind(value)
+    except ValueError:
+        raise UploadRefused(f"kind must be music or jingle, not {value!r}") from None
+
+
+def _analyse_upload(station: Station, path: Path, context: JobContext) -> str:
+    """The job: tags, then loudness and silence, exactly as a scan would do them."""
+    settings = station.settings
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if phase == "tags":
+            context.progress(0.2, "tags read; analysing loudness and silence")
+        elif done == total:
+            context.progress(0.95, "analysed")
+
+    context.progress(0.05, "reading tags")
+    track = add_file(settings.media_dir, path, station.sessions, station.ffmpeg,
+                     settings.silence_threshold_db, progress)  # fmt: skip
+    context.set_result(track_id=track.id)
+    _library_changed(station)
+    if track.status is TrackStatus.unplayable:
+        return f"stored, but it cannot go on air: {track.error}"
+    return "ready"
+
+
+@router.get("/jobs/{job_id}")
+def get_job(job_id: str, jobs: JobsDep) -> JobOut:
+    """A background job: queued, running (with progress 0..1), done or failed."""
+    job = jobs.get(job_id)
+    if job is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id} (finished jobs are "
+                                                       "kept for a while only)")  # fmt: skip
+    return JobOut.of(job)

@@ -1,0 +1,361 @@
+"""Hosts manage the library through the real HTTP app, its real database and real files."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import mutagen
+import pytest
+from sqlalchemy import select
+
+from app.config import Settings
+from app.db import SessionFactory, make_engine, make_sessions
+from app.ffmpeg import ffmpeg_path
+from app.library import scan
+from app.models import Playlist, PlaylistEntry, Track
+from tests.audio import write_tone
+from tests.conftest import tone_library
+from tests.station import ADMIN_TOKEN, RunningStation
+
+Launch = Callable[..., RunningStation]
+
+
+def call(station: RunningStation, method: str, path: str, token: str | None = ADMIN_TOKEN,
+         **kwargs: Any) -> httpx.Response:  # fmt: skip
+    headers = {
+        **kwargs.pop("headers", {}),
+        **({"Authorization": f"Bearer {token}"} if token else {}),
+    }
+    return httpx.request(method, station.url + path, headers=headers, timeout=30, **kwargs)
+
+
+def tracks(station: RunningStation, **params: Any) -> dict[str, Any]:
+    response = call(station, "GET", "/api/tracks", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def wait_ready(station: RunningStation, count: int, timeout: float = 20) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        page = tracks(station, status="ready")
+        if page["total"] >= count:
+            return page["items"]  # type: ignore[no-any-return]
+        time.sleep(0.1)
+    raise AssertionError(f"library not ready: {tracks(station)}")
+
+
+def wait_job(station: RunningStation, job_id: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    seen: list[float] = []
+    while time.monotonic() < deadline:
+        job = call(station, "GET", f"/api/jobs/{job_id}").json()
+        seen.append(job["progress"])
+        if job["state"] in ("done", "failed"):
+            assert seen == sorted(seen), f"progress went backwards: {seen}"
+            return job  # type: ignore[no-any-return]
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def upload(station: RunningStation, path: Path, name: str | None = None,
+           **params: str) -> httpx.Response:  # fmt: skip
+    files = {"file": (name or path.name, path.read_bytes(), "audio/mpeg")}
+    return call(station, "POST", "/api/tracks/upload", files=files, params=params)
+
+
+def raw_upload(station: RunningStation, filename: bytes, content: bytes) -> httpx.Response:
+    """A multipart body written by hand, so the file name arrives exactly as given."""
+    boundary = b"radio-test-boundary"
+    body = (b"--" + boundary + b"\r\nContent-Disposition: form-data; name=\"file\"; filename=\""
+            + filename + b"\"\r\nContent-Type: audio/mpeg\r\n\r\n" + content + b"\r\n--"
+            + boundary + b"--\r\n")  # fmt: skip
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary.decode()}"}
+    return call(station, "POST", "/api/tracks/upload", content=body, headers=headers)
+
+
+def everything_in(media: Path) -> set[str]:
+    """Every file and folder under media/, hidden ones included."""
+    return {p.relative_to(media).as_posix() for p in media.rglob("*")}
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[SessionFactory]:
+    """The station's own database, opened beside it (WAL lets both in)."""
+    engine = make_engine(Settings(state_dir=tmp_path / "state").sqlalchemy_url)
+    yield make_sessions(engine)
+    engine.dispose()
+
+
+def rows(db: SessionFactory) -> dict[str, Track]:
+    with db() as session:
+        return {track.path: track for track in session.scalars(select(Track))}
+
+
+# --- Uploads -----------------------------------------------------------------------------
+
+
+def test_an_upload_becomes_a_ready_track_with_its_tags(
+    launch: Launch, tmp_path: Path, db: SessionFactory
+) -> None:
+    station = launch()
+    tags = {"artist": "Mira Okafor", "title": "Harbour Lights", "album": "Coast"}
+    song = write_tone(tmp_path / "Harbour Lights.mp3", 3.0, 523, tags=tags)
+
+    response = upload(station, song)
+
+    assert response.status_code == 202, response.text
+    accepted = response.json()
+    assert accepted["path"] == "music/uploads/Harbour Lights.mp3"
+    assert response.headers["location"] == f"/api/jobs/{accepted['job']['id']}"
+    job = wait_job(station, accepted["job"]["id"])
+    assert (job["state"], job["progress"], job["message"]) == ("done", 1.0, "ready")
+    track = call(station, "GET", f"/api/tracks/{job['track_id']}").json()
+    assert track["status"] == "ready"
+    assert track["kind"] == "music"
+    assert (track["artist"], track["title"], track["album"]) == (
+        "Mira Okafor", "Harbour Lights", "Coast")  # fmt: skip
+    assert track["duration"] == pytest.approx(3.0, abs=0.1)
+    assert track["loudness_lufs"] is not None
+    stored = station.media / "music" / "uploads" / "Harbour Lights.mp3"
+    assert stored.read_bytes() == song.read_bytes()
+    # The station's own scan agrees that nothing changed since.
+    report = scan(station.media, db, ffmpeg_path(), -50.0)
+    assert (report.added, report.changed, report.unchanged) == (0, 0, 1)
+
+
+def test_uploads_never_overwrite_and_jingles_go_to_jingles(launch: Launch, tmp_path: Path) -> None:
+    station = launch()
+    song = write_tone(tmp_path / "id.ogg", 1.5, 700, tags={"title": "Station ID"})
+
+    first = upload(station, song, "Station ID.ogg", kind="jingle")
+    second = upload(station, song, "Station ID.ogg", kind="jingle")
+    third = upload(station, song, "Sta tion ID.txt")  # content decides the extension
+
+    paths = [r.json()["path"] for r in (first, second, third)]
+    assert paths == ["jingles/Station ID.ogg", "jingles/Station ID-1.ogg",
+                     "music/uploads/Sta tion ID.ogg"]  # fmt: skip
+    for response in (first, second, third):
+        wait_job(station, response.json()["job"]["id"])
+    kinds = {t["path"]: t["kind"] for t in tracks(station)["items"]}
+    assert kinds == {paths[0]: "jingle", paths[1]: "jingle", paths[2]: "music"}
+
+
+@pytest.mark.parametrize(
+    ("filename", "why"),
+    [
+        (b"../../etc/passwd", "without folders or '..'"),
+        (b"../../../../tmp/evil.mp3", "without folders or '..'"),
+        (b"evil\x00.mp3", "control characters such as NUL"),
+        (b"x" * 300 + b".mp3", "at most 255 bytes"),
+    ],
+)
+def test_hostile_file_names_are_refused_and_leave_nothing_behind(
+    launch: Launch, tmp_path: Path, db: SessionFactory, filename: bytes, why: str
+) -> None:
+    station = launch()
+    before = everything_in(station.media)
+    song = write_tone(tmp_path / "song.mp3", 1.0).read_bytes()
+
+    response = raw_upload(station, filename, song)
+
+    assert response.status_code == 400, response.text
+    assert why in response.json()["detail"]
+    assert everything_in(station.media) == before
+    assert rows(db) == {}
+    assert not (tmp_path / "etc").exists()
+    assert not Path("/tmp/evil.mp3").exists()
+
+
+def test_an_oversized_upload_is_refused(launch: Launch, tmp_path: Path, db: SessionFactory) -> None:
+    station = launch(upload_max_mb=0.02)  # 20 kB
+    before = everything_in(station.media)
+    big = write_tone(tmp_path / "long.mp3", 5.0)  # about 100 kB
+    assert big.stat().st_size > 40_000
+
+    declared = upload(station, big)  # Content-Length says it is too big: refused at once
+    form = httpx.Request("POST", station.url, files={"file": ("long.mp3", big.read_bytes())})
+    body = form.read()
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: refused while counting
+        for start in range(0, len(body), 8192):
+            yield body[start : start + 8192]
+
+    streamed = call(station, "POST", "/api/tracks/upload", content=chunked(),
+                    headers={"Content-Type": form.headers["content-type"]})  # fmt: skip
+
+    for response in (declared, streamed):
+        assert response.status_code == 413, response.text
+        assert "larger than the upload limit of 20.0 KB" in response.json()["detail"]
+    assert everything_in(station.media) == before
+    assert rows(db) == {}
+
+
+def test_a_text_file_renamed_mp3_is_refused(
+    launch: Launch, tmp_path: Path, db: SessionFactory
+) -> None:
+    station = launch()
+    before = everything_in(station.media)
+    fake = tmp_path / "hit single.mp3"
+    fake.write_text("This is a shopping list, not a song.\n" * 100)
+
+    response = upload(station, fake)
+
+    assert response.status_code == 415, response.text
+    assert "not an audio file" in response.json()["detail"]
+    assert everything_in(station.media) == before
+    assert rows(db) == {}
+
+
+# --- Tags, deletion, search --------------------------------------------------------------
+
+
+def test_a_tag_edit_is_written_to_the_file_and_survives_a_rescan(
+    launch: Launch, tmp_path: Path, db: SessionFactory
+) -> None:
+    paths = tone_library(tmp_path / "media", [(440, 2, "One"), (550, 2, "Two")])
+    station = launch()
+    wait_ready(station, 2)
+    one = tracks(station, q="one")["items"][0]
+
+    response = call(station, "PATCH", f"/api/tracks/{one['id']}",
+                    json={"artist": "Elin Vass", "title": "Slow River"})  # fmt: skip
+
+    assert response.status_code == 200, response.text
+    edited = response.json()
+    assert (edited["artist"], edited["title"], edited["album"]) == ("Elin Vass", "Slow River",
+                                                                    "Test")  # fmt: skip
+    assert edited["status"] == "ready"  # the audio did not change: no new analysis
+    in_file = mutagen.File(paths["One"], easy=True)
+    assert (in_file["artist"], in_file["title"], in_file["album"]) == (
+        ["Elin Vass"], ["Slow River"], ["Test"])  # fmt: skip
+    report = scan(station.media, db, ffmpeg_path(), -50.0)
+    assert (report.changed, report.unchanged) == (0, 2)
+    after = call(station, "GET", f"/api/tracks/{one['id']}").json()
+    assert (after["artist"], after["title"]) == ("Elin Vass", "Slow River")
+
+
+def test_bad_tag_edits_change_nothing(launch: Launch, tmp_path: Path, db: SessionFactory) -> None:
+    tone_library(tmp_path / "media", [(440, 2, "One")])
+    broken = tmp_path / "media" / "music" / "broken.mp3"
+    broken.write_text("no audio here")
+    station = launch()
+    wait_ready(station, 1)
+    bad = tracks(station, status="unplayable")["items"][0]
+    good = tracks(station, status="ready")["items"][0]
+    before = rows(db)
+
+    unwritable = call(station, "PATCH", f"/api/tracks/{bad['id']}", json={"title": "New"})
+    missing = call(station, "PATCH", "/api/tracks/9999", json={"title": "New"})
+    empty = call(station, "PATCH", f"/api/tracks/{good['id']}", json={})
+    control = call(station, "PATCH", f"/api/tracks/{good['id']}", json={"title": "a\x00b"})
+    unknown = call(station, "PATCH", f"/api/tracks/{good['id']}", json={"genre": "Pop"})
+
+    assert unwritable.status_code == 409
+    assert unwritable.json()["detail"].startswith("cannot write tags to music/broken.mp3: ")
+    assert missing.status_code == 404
+    assert [r.status_code for r in (empty, control, unknown)] == [422, 422, 422]
+    assert broken.read_text() == "no audio here"
+    after = rows(db)
+    assert {p: (t.title, t.size, t.mtime) for p, t in after.items()} == {
+        p: (t.title, t.size, t.mtime) for p, t in before.items()
+    }
+
+
+def test_delete_removes_the_file_the_row_and_its_playlist_entries(
+    launch: Launch, tmp_path: Path, db: SessionFactory
+) -> None:
+    paths = tone_library(tmp_path / "media", [(440, 2, "One"), (550, 2, "Two")])
+    station = launch()
+    wait_ready(station, 2)
+    one = tracks(station, q="One")["items"][0]
+    with db.begin() as session:
+        playlist = Playlist(name="Morning")
+        session.add(playlist)
+        session.flush()
+        session.add(PlaylistEntry(playlist_id=playlist.id, position=0, track_id=one["id"]))
+
+    response = call(station, "DELETE", f"/api/tracks/{one['id']}")
+
+    assert response.status_code == 204, response.text
+    assert not paths["One"].exists()
+    assert paths["Two"].exists()
+    assert call(station, "GET", f"/api/tracks/{one['id']}").status_code == 404
+    assert call(station, "DELETE", f"/api/tracks/{one['id']}").status_code == 404
+    with db() as session:
+        assert session.scalars(select(PlaylistEntry)).all() == []
+    assert [t["title"] for t in tracks(station)["items"]] == ["Two"]
+
+
+def test_search_filters_and_pages(launch: Launch, tmp_path: Path, db: SessionFactory) -> None:
+    music = tmp_path / "media" / "music"
+    library = [
+        ("Elin Vass", "Slow River", "Rivers"),
+        ("Elin Vass", "Fast Creek", "Rivers"),
+        ("Mira Okafor", "Harbour Lights", "Coast"),
+        ("The Paper Lanterns", "Morning Tram", "Trams 100%"),
+    ]
+    for i, (artist, title, album) in enumerate(library):
+        write_tone(music / f"{i}.mp3", 1.0, 300 + 50 * i,
+                   tags={"artist": artist, "title": title, "album": album})  # fmt: skip
+    write_tone(tmp_path / "media" / "jingles" / "id.mp3", 1.0, tags={"title": "Station River"})
+    station = launch()
+    wait_ready(station, 5)
+
+    def titles(**params: Any) -> list[str]:
+        return [t["title"] for t in tracks(station, **params)["items"]]
+
+    # Sorted by artist, then title; the jingle has no artist.
+    assert titles(q="RIVER") == ["Station River", "Fast Creek", "Slow River"]
+    assert titles(q="harbour") == ["Harbour Lights"]
+    assert titles(q="100%") == ["Morning Tram"]
+    assert titles(q="%") == ["Morning Tram"]  # a wildcard character is matched literally
+    assert titles(artist="elin vass") == ["Fast Creek", "Slow River"]
+    assert titles(album="coast") == ["Harbour Lights"]
+    assert titles(kind="jingle") == ["Station River"]
+    assert titles(q="river", kind="music") == ["Fast Creek", "Slow River"]
+    assert titles(status="unplayable") == []
+    page = tracks(station, limit=2, offset=1)
+    assert page["total"] == 5
+    assert [t["title"] for t in page["items"]] == ["Fast Creek", "Slow River"]
+    assert call(station, "GET", "/api/tracks", params={"limit": 0}).status_code == 422
+
+    ids = {t["title"]: t["id"] for t in tracks(station)["items"]}
+    with db.begin() as session:
+        playlist = Playlist(name="Evening")
+        session.add(playlist)
+        session.flush()
+        for position, title in enumerate(["Morning Tram", "Slow River"]):
+            session.add(PlaylistEntry(playlist_id=playlist.id, position=position,
+                                      track_id=ids[title]))  # fmt: skip
+        playlist_id = playlist.id
+    assert titles(playlist=playlist_id) == ["Morning Tram", "Slow River"]
+    assert tracks(station, playlist=playlist_id, q="river")["total"] == 1
+
+
+def test_library_routes_need_a_host(launch: Launch, tmp_path: Path) -> None:
+    station = launch()
+    routes = [
+        ("GET", "/api/tracks"),
+        ("GET", "/api/tracks/1"),
+        ("PATCH", "/api/tracks/1"),
+        ("DELETE", "/api/tracks/1"),
+        ("POST", "/api/tracks/upload"),
+        ("GET", "/api/jobs/abc"),
+    ]
+    song = write_tone(tmp_path / "song.mp3", 1.0).read_bytes()
+    for method, path in routes:
+        kwargs: dict[str, Any] = {}
+        if method == "PATCH":
+            kwargs["json"] = {"title": "Hijacked"}
+        if method == "POST":
+            kwargs["files"] = {"file": ("song.mp3", song)}
+        nobody = call(station, method, path, token=None, **kwargs)
+        stranger = call(station, method, path, token="not-a-token", **kwargs)
+        assert nobody.status_code == 401, (method, path, nobody.text)
+        assert stranger.status_code in (401, 403), (method, path, stranger.text)
+    assert everything_in(station.media) == set()
