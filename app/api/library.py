@@ -265,12 +265,15 @@ def _reason(exc: BaseException) -> str:
 
 def _library_changed(station: Station) -> None:
     """Let the scheduler drop plans made with the library as it was."""
-    # TODO(lead): a Station.library_changed() would spare this duck typing.
-    hook = getattr(station, "library_changed", None)
-    if hook is None:
-        hook = getattr(getattr(station, "rotation", None), "forget_upcoming", None)
-    if callable(hook):
-        hook()
+    # TODO(lead): one Station.library_changed() would spare this duck typing across the
+    # scheduler's rewrite (rotation -> planner). Blocking: callers are in worker threads.
+    for owner, name in ((station, "library_changed"),
+                        (getattr(station, "planner", None), "library_changed"),
+                        (getattr(station, "rotation", None), "forget_upcoming")):  # fmt: skip
+        hook = getattr(owner, name, None)
+        if callable(hook):
+            hook()
+            return
 
 
 # --- Uploads and jobs --------------------------------------------------------------------
@@ -297,6 +300,7 @@ _UPLOAD_BODY: dict[str, Any] = {
 @router.post(
     "/tracks/upload",
     status_code=status.HTTP_202_ACCEPTED,
+    response_model=UploadAccepted,
     openapi_extra=_UPLOAD_BODY,
     responses={
         400: {"description": "not a usable multipart upload"},
@@ -320,6 +324,10 @@ async def upload_track(
                                         settings.media_dir, max_bytes)  # fmt: skip
     except UploadRefused as exc:
         raise HTTPException(exc.status_code, exc.reason) from exc
+    except RuntimeError as exc:  # "Stream consumed": something read the body as a form first
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "the upload was read before it could "
+                            "be stored; signed in by cookie, send the CSRF token in the "
+                            "X-CSRF-Token header, not as a form field") from exc  # fmt: skip
     try:
         kind = kind or _kind_field(received.fields.get("kind"))
         audio = await asyncio.to_thread(sniff_audio, received.path, station.ffmpeg)
