@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -19,8 +19,8 @@ from app.playout.decoder import DecoderSource
 from app.playout.safety import SafetySource
 from app.playout.sequencer import Sequencer
 from app.scheduler.item import Item, ItemKind
+from app.scheduler.planner import Planner
 from app.scheduler.playlists import sync_playlists_at_startup
-from app.scheduler.rotation import Rotation
 from app.stream.encoder import Mp3Encoder
 from app.stream.hub import StreamHub
 from app.stream.nowplaying import HISTORY_SIZE, Aired, NowPlaying
@@ -35,11 +35,10 @@ class Station:
         self.sessions = sessions
         self.ffmpeg = ffmpeg_path(settings.ffmpeg)
         rate = settings.sample_rate
-        self.rotation = Rotation(
-            sessions, settings.media_dir, settings.loudness_target_lufs, settings.jingle_every
-        )
+        self.planner = Planner(sessions, settings)
+        self.planner.on_air_until = self._on_air_until
         self.sequencer = Sequencer(
-            next_item=self.rotation.next_item,
+            next_item=self.planner.next_item,
             open_source=lambda item: DecoderSource(item, self.ffmpeg, rate),
             safety=SafetySource(rate, settings.station_name),
             sample_rate=rate,
@@ -87,7 +86,18 @@ class Station:
         self.sequencer.skip()
 
     def upcoming(self) -> Item | None:
-        return self.sequencer.upcoming or self.rotation.peek()
+        return self.sequencer.upcoming or self.planner.peek()
+
+    def _on_air_until(self) -> datetime:
+        """When the item on air is expected to hand over to the next one."""
+        now = datetime.now(UTC)
+        current = self.now_playing.airing
+        if current is None or current.item.duration is None:
+            return now
+        end = current.started_at + timedelta(
+            seconds=current.item.duration - self.settings.crossfade_seconds
+        )
+        return max(now, end)
 
     def _publish(self, data: bytes, starts: list[Item]) -> None:
         """Called on the playout thread; the hub lives on the event loop."""
@@ -113,7 +123,7 @@ class Station:
                 )
                 if report.added or report.changed or report.removed:
                     log.info("library: %s", report)
-                    self.rotation.forget_upcoming()
+                    await asyncio.to_thread(self.planner.library_changed)
             except Exception:
                 log.exception("library scan failed; trying again later")
             if first_scan:  # playlists/ once the tracks its files name are known

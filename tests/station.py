@@ -40,6 +40,12 @@ class RunningStation:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.post(self.url + path, headers=headers, timeout=10, **kwargs)
 
+    def delete(self, path: str, token: str | None = ADMIN_TOKEN, **kwargs: Any) -> httpx.Response:
+        return httpx.delete(self.url + path, headers=self.auth(token), timeout=10, **kwargs)
+
+    def auth(self, token: str | None = ADMIN_TOKEN) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
     def now_playing(self) -> dict[str, Any]:
         response = self.get("/api/now-playing")
         response.raise_for_status()

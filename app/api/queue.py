@@ -1,13 +1,87 @@
-"""Host actions. Every route here requires host authentication."""
+"""The queue and the programme forecast. Every route here requires host authentication."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, Field, model_validator
 
 from app.api.auth import HostDep
 from app.api.deps import StationDep
+from app.scheduler.planner import Upcoming
+from app.scheduler.queue import QueueError
 
-router = APIRouter(prefix="/api", dependencies=[HostDep], tags=["host"])
+router = APIRouter(prefix="/api", dependencies=[HostDep], tags=["queue"])
+
+
+class QueueItem(BaseModel):
+    id: int | None = Field(description="queue entry id; null for forecast items beyond the queue")
+    position: int
+    track_id: int | None
+    artist: str
+    title: str
+    album: str
+    duration: float | None
+    kind: str
+    reason: str = Field(description="host, rotation, interval or clock")
+    playlist_id: int | None
+    expected_start: datetime
+
+
+class QueueView(BaseModel):
+    items: list[QueueItem]
+
+
+class QueueAdd(BaseModel):
+    track_id: int | None = None
+    playlist_id: int | None = None
+    position: int | Literal["next", "end"] = "end"
+
+    @model_validator(mode="after")
+    def _one_thing(self) -> QueueAdd:
+        if (self.track_id is None) == (self.playlist_id is None):
+            raise ValueError("give either track_id or playlist_id")
+        return self
+
+
+class QueueMove(BaseModel):
+    position: int = Field(ge=0)
+
+
+def _view(upcoming: list[Upcoming]) -> QueueView:
+    return QueueView(items=[
+        QueueItem(id=u.entry_id, position=u.position, track_id=u.item.track_id,
+                  artist=u.item.artist, title=u.item.title, album=u.item.album,
+                  duration=u.item.duration, kind=u.item.kind.value, reason=u.reason,
+                  playlist_id=u.playlist_id, expected_start=u.expected_start)
+        for u in upcoming
+    ])  # fmt: skip
+
+
+def _bad_request(error: QueueError) -> HTTPException:
+    return HTTPException(status.HTTP_400_BAD_REQUEST, str(error))
+
+
+@router.get("/queue")
+def get_queue(station: StationDep) -> QueueView:
+    """The upcoming items, each with the time it is expected to start."""
+    return _view(station.planner.upcoming())
+
+
+@router.post("/queue", status_code=status.HTTP_201_CREATED)
+def add_to_queue(body: QueueAdd, station: StationDep) -> QueueView:
+    """Insert a track or a whole playlist: "next", at a position, or at the "end"."""
+    position = {"next": 0, "end": None}.get(body.position, body.position)  # type: ignore[call-overload]
+    try:
+        if body.track_id is not None:
+            station.planner.add_track(body.track_id, position)
+        else:
+            station.planner.add_playlist(body.playlist_id, position)  # type: ignore[arg-type]
+    except QueueError as error:
+        raise _bad_request(error) from error
+    return _view(station.planner.upcoming())
 
 
 @router.post("/queue/skip")
@@ -15,3 +89,34 @@ def skip(station: StationDep) -> dict[str, str]:
     """Skip what is on air: the next item is heard within a second, after a short fade."""
     station.skip()
     return {"status": "skipping"}
+
+
+@router.post("/queue/{entry_id}/move")
+def move_in_queue(entry_id: int, body: QueueMove, station: StationDep) -> QueueView:
+    try:
+        station.planner.move(entry_id, body.position)
+    except QueueError as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
+    return _view(station.planner.upcoming())
+
+
+@router.delete("/queue/{entry_id}")
+def remove_from_queue(entry_id: int, station: StationDep) -> QueueView:
+    try:
+        station.planner.remove(entry_id)
+    except QueueError as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
+    return _view(station.planner.upcoming())
+
+
+@router.delete("/queue")
+def clear_queue(station: StationDep) -> QueueView:
+    """Empty the queue; the scheduler plans it anew from now."""
+    station.planner.clear()
+    return _view(station.planner.upcoming())
+
+
+@router.get("/schedule/preview")
+def preview(station: StationDep, hours: Annotated[float, Query(gt=0, le=24 * 7)] = 24) -> QueueView:
+    """Simulate the coming programme from the current state, without changing anything."""
+    return _view(station.planner.preview(hours))

@@ -1,6 +1,6 @@
-"""What plays next: items and the rotation that picks them."""
+"""What plays next: the pure scheduler, the queue it keeps topped up, and the planner that
+joins them to the database and the wall clock."""
 
 from app.scheduler.item import Item, ItemKind
-from app.scheduler.rotation import Rotation, ShuffleBag
 
-__all__ = ["Item", "ItemKind", "Rotation", "ShuffleBag"]
+__all__ = ["Item", "ItemKind"]

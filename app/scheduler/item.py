@@ -27,6 +27,11 @@ class Item:
     cue_out: float | None = None
 
     @property
+    def keeps_title(self) -> bool:
+        """Jingles play under the title of what they follow, as listeners expect."""
+        return self.kind is ItemKind.jingle
+
+    @property
     def display_title(self) -> str:
         """'Artist - Title', the form stream clients show."""
         return f"{self.artist} - {self.title}" if self.artist else self.title

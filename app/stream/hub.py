@@ -67,7 +67,8 @@ class StreamHub:
     def publish(self, data: bytes, starts: list[Item]) -> None:
         """Take the next chunk from the playout: the live point moves on."""
         for item in starts:
-            self._metadata = metadata_block(item.display_title, self._url_for(item))
+            if not item.keeps_title:
+                self._metadata = metadata_block(item.display_title, self._url_for(item))
             for callback in self.on_item_live:
                 callback(item)
         if not data:

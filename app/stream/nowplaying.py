@@ -50,16 +50,20 @@ class NowPlaying:
         self._listener_count = listener_count
         self._record = record
         self._clock = clock
-        self.current: Aired | None = None
+        self.current: Aired | None = None  # what listeners are told is playing
+        self.airing: Aired | None = None  # what really is on air: a jingle too
         self.history: deque[Aired] = deque(history[:HISTORY_SIZE], maxlen=HISTORY_SIZE)
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
 
     def on_item_live(self, item: Item) -> None:
         """The first audio of `item` has just reached the live point."""
+        self.airing = Aired(item, datetime.fromtimestamp(self._clock(), UTC))
+        self._record(self.airing)
+        if item.keeps_title:
+            return
         if self.current is not None:
             self.history.appendleft(self.current)
-        self.current = Aired(item, datetime.fromtimestamp(self._clock(), UTC))
-        self._record(self.current)
+        self.current = self.airing
         snapshot = self.snapshot()
         for queue in self._subscribers:
             with contextlib.suppress(asyncio.QueueFull):  # a stuck subscriber misses updates

@@ -1,0 +1,283 @@
+"""The planner: keeps the queue topped up with the scheduler's picks, hands the playout its
+next item, and forecasts the programme.
+
+The scheduler itself (app/scheduler/engine.py) is pure; this is where it meets the
+database and the wall clock. The scheduler's state is the state *after the last planned
+entry*, so planning continues where it left off, also after a restart.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.db import SessionFactory
+from app.library.analysis import gain_db
+from app.models import Playlist, QueueEntry, SchedulerMemory, Track, TrackStatus
+from app.scheduler import queue
+from app.scheduler.engine import Pick, Scheduler, SchedulerState
+from app.scheduler.item import Item, ItemKind
+from app.scheduler.snapshot import load_scheduler
+
+log = logging.getLogger(__name__)
+
+MEMORY_ID = 1
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    entry_id: int | None  # None in a forecast beyond the queue
+    position: int
+    item: Item
+    reason: str
+    expected_start: datetime
+    playlist_id: int | None
+
+
+class Planner:
+    def __init__(self, sessions: SessionFactory, settings: Settings,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:  # fmt: skip
+        self._sessions = sessions
+        self._settings = settings
+        self._now = now
+        self._zone = ZoneInfo(settings.timezone)
+        self._lock = threading.RLock()
+        self._scheduler: Scheduler | None = None
+        self._state: SchedulerState | None = None
+        self._playlist_minutes: dict[int, int] = {}
+        self._durations_by_track: dict[int, float] = {}
+        # When the item on air ends, as far as the playout knows: planning starts there.
+        self.on_air_until: Callable[[], datetime] = self._now
+
+    # -- what the playout calls --------------------------------------------------------------
+
+    def next_item(self) -> Item | None:
+        """Take the item that starts now out of the queue, and plan further ahead."""
+        with self._lock:
+            now = self._now()
+            with self._sessions.begin() as session:
+                self._top_up(session, now)
+                entry = queue.take(session, now)
+                if entry is None:
+                    return None
+                track = session.get(Track, entry.track_id)
+                if entry.reason == queue.HOST:
+                    self._scheduler_for(session).record(now, entry.track_id, self._memory(session))
+                    self._save(session)
+                item = self._item(track, entry.is_jingle) if track is not None else None
+                self._top_up(session, self.on_air_until())
+            return item
+
+    def peek(self) -> Item | None:
+        upcoming = self.upcoming(limit=1)
+        return upcoming[0].item if upcoming else None
+
+    # -- what hosts see and change ------------------------------------------------------------
+
+    def upcoming(self, limit: int | None = None) -> list[Upcoming]:
+        """The queue, with the time each entry is expected to start."""
+        with self._lock, self._sessions.begin() as session:
+            self._top_up(session, self.on_air_until())
+            rows = queue.entries(session)[:limit]
+            tracks = self._tracks(session, [e.track_id for e in rows])
+            start = self.on_air_until()
+            out = []
+            for entry in rows:
+                track = tracks.get(entry.track_id)
+                if track is None:
+                    continue
+                if entry.due_at is not None and entry.due_at > start:
+                    start = entry.due_at
+                item = self._item(track, entry.is_jingle)
+                out.append(Upcoming(entry.id, entry.position, item, entry.reason, start,
+                                    entry.playlist_id))  # fmt: skip
+                start += self._air_time(item)
+            return out
+
+    def preview(self, hours: float) -> list[Upcoming]:
+        """The coming programme: the queue, then what the scheduler would pick, untouched."""
+        upcoming = self.upcoming()
+        start = (
+            upcoming[-1].expected_start + self._air_time(upcoming[-1].item)
+            if upcoming
+            else self.on_air_until()
+        )
+        until = self._now() + timedelta(hours=hours)
+        with self._lock, self._sessions() as session:
+            scheduler = self._scheduler_for(session)
+            state = copy.deepcopy(self._memory(session))
+            picks = scheduler.simulate(start, until, state, self._settings.crossfade_seconds)
+            tracks = self._tracks(session, [pick.track_id for _, pick in picks])
+        position = len(upcoming)
+        for at, pick in picks:
+            track = tracks.get(pick.track_id)
+            if track is not None:
+                upcoming.append(Upcoming(None, position, self._item(track, pick.is_jingle),
+                                         pick.reason, at, pick.playlist_id))  # fmt: skip
+                position += 1
+        return [u for u in upcoming if u.expected_start <= until]
+
+    def library_changed(self) -> None:
+        """Tracks or playlists changed: reload the scheduler and plan the queue anew."""
+        with self._lock, self._sessions.begin() as session:
+            self._scheduler = None
+            queue.clear_planned(session)
+            self._top_up(session, self.on_air_until())
+
+    def add_track(self, track_id: int, position: int | None, host_id: int | None = None) -> None:
+        with self._lock, self._sessions.begin() as session:
+            queue.playable_track(session, track_id)
+            entry = QueueEntry(track_id=track_id, reason=queue.HOST, added_by=host_id)
+            queue.insert(session, [entry], position)
+
+    def add_playlist(
+        self, playlist_id: int, position: int | None, host_id: int | None = None
+    ) -> int:
+        with self._lock, self._sessions.begin() as session:
+            if session.get(Playlist, playlist_id) is None:
+                raise queue.QueueError(f"no playlist {playlist_id}")
+            new = queue.host_entries_for_playlist(session, playlist_id, host_id)
+            if not new:
+                raise queue.QueueError(f"playlist {playlist_id} has no playable tracks")
+            queue.insert(session, new, position)
+            return len(new)
+
+    def remove(self, entry_id: int) -> None:
+        with self._lock, self._sessions.begin() as session:
+            queue.remove(session, entry_id)
+            self._top_up(session, self.on_air_until())
+
+    def move(self, entry_id: int, position: int) -> None:
+        with self._lock, self._sessions.begin() as session:
+            queue.move(session, entry_id, position)
+            entry = session.get(QueueEntry, entry_id)
+            if entry is not None and entry.due_at is None:
+                entry.reason = queue.HOST  # a host placed it: it stays where they put it
+
+    def clear(self) -> int:
+        with self._lock, self._sessions.begin() as session:
+            removed = queue.clear(session)
+            self._top_up(session, self.on_air_until())
+            return removed
+
+    # -- inside -------------------------------------------------------------------------------
+
+    def _top_up(self, session: Session, start: datetime) -> None:
+        """Plan until the queue holds queue_length entries."""
+        missing = self._settings.queue_length - queue.length(session)
+        if missing <= 0:
+            return
+        scheduler = self._scheduler_for(session)
+        state = self._memory(session)
+        at = max(start, self._planned_until(session, start))
+        new: list[QueueEntry] = []
+        durations = self._durations(session)
+        for _ in range(missing):
+            pick = scheduler.next(at, state)
+            if pick is None:
+                break
+            new.append(self._entry(pick, at))
+            at += timedelta(
+                seconds=max(
+                    durations.get(pick.track_id, 0.0) - self._settings.crossfade_seconds, 1.0
+                )
+            )
+        if new:
+            queue.insert(session, new)
+            self._save(session)
+
+    def _planned_until(self, session: Session, start: datetime) -> datetime:
+        at = start
+        durations = self._durations(session)
+        for entry in queue.entries(session):
+            if entry.due_at is not None and entry.due_at > at:
+                at = entry.due_at
+            at += timedelta(
+                seconds=max(
+                    durations.get(entry.track_id, 0.0) - self._settings.crossfade_seconds, 1.0
+                )
+            )
+        return at
+
+    def _entry(self, pick: Pick, at: datetime) -> QueueEntry:
+        due = self._clock_due(pick, at) if pick.reason == "clock" else None
+        return QueueEntry(track_id=pick.track_id, playlist_id=pick.playlist_id,
+                          reason=pick.reason, is_jingle=pick.is_jingle, due_at=due)  # fmt: skip
+
+    def _clock_due(self, pick: Pick, at: datetime) -> datetime:
+        """The minute of the hour the clock item belongs to, at or before `at`."""
+        minute = self._playlist_minutes.get(pick.playlist_id or -1, 0)
+        local = at.astimezone(self._zone)
+        due = local.replace(minute=minute, second=0, microsecond=0)
+        if due > local:
+            due -= timedelta(hours=1)
+        return due.astimezone(UTC)
+
+    def _scheduler_for(self, session: Session) -> Scheduler:
+        if self._scheduler is None:
+            self._scheduler = load_scheduler(self._sessions, self._settings)
+            self._playlist_minutes = {
+                p.id: p.minute for p in session.scalars(select(Playlist)) if p.minute is not None
+            }
+            rows = session.execute(select(Track.id, Track.duration, Track.cue_in, Track.cue_out)
+                                   .where(Track.status == TrackStatus.ready))  # fmt: skip
+            self._durations_by_track = {
+                i: (out if out is not None else (d or 0.0)) - cue for i, d, cue, out in rows
+            }
+        return self._scheduler
+
+    def _durations(self, session: Session) -> dict[int, float]:
+        self._scheduler_for(session)
+        return self._durations_by_track
+
+    def _memory(self, session: Session) -> SchedulerState:
+        if self._state is None:
+            row = session.get(SchedulerMemory, MEMORY_ID)
+            self._state = (
+                SchedulerState.from_json(row.state) if row and row.state else SchedulerState()
+            )
+        return self._state
+
+    def _save(self, session: Session) -> None:
+        assert self._state is not None
+        row = session.get(SchedulerMemory, MEMORY_ID)
+        if row is None:
+            session.add(SchedulerMemory(id=MEMORY_ID, state=self._state.to_json()))
+        else:
+            row.state = self._state.to_json()
+
+    def _tracks(self, session: Session, ids: list[int]) -> dict[int, Track]:
+        if not ids:
+            return {}
+        return {t.id: t for t in session.scalars(select(Track).where(Track.id.in_(set(ids))))}
+
+    def _air_time(self, item: Item) -> timedelta:
+        return timedelta(
+            seconds=max((item.duration or 0.0) - self._settings.crossfade_seconds, 1.0)
+        )
+
+    def _item(self, track: Track, is_jingle: bool) -> Item:
+        cue_out = track.cue_out if track.cue_out is not None else track.duration
+        loudness = track.loudness_lufs
+        target = self._settings.loudness_target_lufs
+        return Item(
+            kind=ItemKind.jingle if is_jingle or track.kind.value == "jingle" else ItemKind.music,
+            title=track.title,
+            artist=track.artist,
+            album=track.album,
+            duration=(cue_out - track.cue_in) if cue_out is not None else None,
+            track_id=track.id,
+            path=self._settings.media_dir / track.path,
+            gain_db=gain_db(loudness, target) if loudness is not None else 0.0,
+            cue_in=track.cue_in,
+            cue_out=cue_out,
+        )
