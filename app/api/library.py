@@ -265,15 +265,7 @@ def _reason(exc: BaseException) -> str:
 
 def _library_changed(station: Station) -> None:
     """Let the scheduler drop plans made with the library as it was."""
-    # TODO(lead): one Station.library_changed() would spare this duck typing across the
-    # scheduler's rewrite (rotation -> planner). Blocking: callers are in worker threads.
-    for owner, name in ((station, "library_changed"),
-                        (getattr(station, "planner", None), "library_changed"),
-                        (getattr(station, "rotation", None), "forget_upcoming")):  # fmt: skip
-        hook = getattr(owner, name, None)
-        if callable(hook):
-            hook()
-            return
+    station.planner.library_changed()
 
 
 # --- Uploads and jobs --------------------------------------------------------------------

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import SessionFactory
 from app.library.analysis import gain_db
-from app.models import Playlist, QueueEntry, SchedulerMemory, Track, TrackStatus
+from app.models import Playlist, PlaylistEntry, QueueEntry, SchedulerMemory, Track, TrackStatus
 from app.scheduler import queue
 from app.scheduler.engine import Pick, Scheduler, SchedulerState
 from app.scheduler.item import Item, ItemKind
@@ -55,6 +55,7 @@ class Planner:
         self._state: SchedulerState | None = None
         self._playlist_minutes: dict[int, int] = {}
         self._durations_by_track: dict[int, float] = {}
+        self._fingerprint: tuple[object, ...] | None = None
         # When the item on air ends, as far as the playout knows: planning starts there.
         self.on_air_until: Callable[[], datetime] = self._now
 
@@ -173,6 +174,7 @@ class Planner:
 
     def _top_up(self, session: Session, start: datetime) -> None:
         """Plan until the queue holds queue_length entries."""
+        self._notice_programme_changes(session)
         missing = self._settings.queue_length - queue.length(session)
         if missing <= 0:
             return
@@ -194,6 +196,15 @@ class Planner:
         if new:
             queue.insert(session, new)
             self._save(session)
+
+    def _notice_programme_changes(self, session: Session) -> None:
+        """Playlists edited anywhere (API, CLI, a sync): plan with them from now on."""
+        fingerprint = programme_fingerprint(session)
+        if fingerprint != self._fingerprint:
+            if self._fingerprint is not None:
+                self._scheduler = None
+                queue.clear_planned(session)
+            self._fingerprint = fingerprint
 
     def _planned_until(self, session: Session, start: datetime) -> datetime:
         at = start
@@ -281,3 +292,15 @@ class Planner:
             cue_in=track.cue_in,
             cue_out=cue_out,
         )
+
+
+def programme_fingerprint(session: Session) -> tuple[object, ...]:
+    """Changes whenever a playlist, its rules or its entries change."""
+    playlists = session.execute(
+        select(func.count(Playlist.id), func.max(Playlist.updated_at))
+    ).one()
+    entries = session.execute(
+        select(func.count(PlaylistEntry.id), func.max(PlaylistEntry.id),
+               func.sum(PlaylistEntry.track_id * (PlaylistEntry.position + 1)))
+    ).one()  # fmt: skip
+    return (*playlists, *entries)

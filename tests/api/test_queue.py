@@ -122,3 +122,21 @@ def test_a_killed_station_resumes_with_the_queue_it_had(tmp_path: Path) -> None:
         assert [item["track_id"] for item in queue(restarted)][: len(upcoming) - 1] == upcoming[1:]
     finally:
         restarted.stop()
+
+
+def test_playlists_edited_through_the_api_shape_the_planned_queue(tmp_path: Path) -> None:
+    tone_library(tmp_path / "media", TONES)
+    station = start_station(tmp_path)
+    try:
+        station.wait_for_music()
+        tracks = station.get("/api/tracks", params={"limit": 100}, headers=station.auth()).json()
+        ids = {t["title"]: t["id"] for t in tracks["items"]}
+        chosen = [ids["Tone 3"], ids["Tone 7"]]
+        created = station.post("/api/playlists", json={"name": "Just two", "track_ids": chosen})
+        assert created.status_code == 201, created.text
+        planned = [item for item in queue(station) if item["reason"] != "host"]
+        assert len(planned) >= 9
+        assert {item["track_id"] for item in planned} == set(chosen)
+        assert all(item["playlist_id"] == created.json()["id"] for item in planned)
+    finally:
+        station.stop()
