@@ -13,6 +13,7 @@ from app.config import Settings
 from app.db import SessionFactory
 from app.ffmpeg import ffmpeg_path
 from app.library import ensure_demo_library, scan
+from app.library.jobs import JobRegistry
 from app.models import Play, Track, TrackStatus
 from app.playout.clock import PlayoutClock
 from app.playout.decoder import DecoderSource
@@ -63,6 +64,7 @@ class Station:
         self.clock = PlayoutClock(
             self.sequencer.read, encoder.encode, self._publish, rate, settings.block_seconds
         )
+        self.jobs = JobRegistry()  # long work (analysis of uploads, ...) with progress
         self._loop: asyncio.AbstractEventLoop | None = None
         self.started_at = datetime.now(UTC)
         self._library_task: asyncio.Task[None] | None = None
@@ -79,6 +81,7 @@ class Station:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._library_task
         await asyncio.to_thread(self.clock.stop)
+        self.jobs.shutdown(wait=False)
         self.sequencer.close()
         self.hub.close()
 

@@ -119,15 +119,8 @@ class UploadAccepted(BaseModel):
 # --- Dependencies ------------------------------------------------------------------------
 
 
-async def _jobs(request: Request) -> JobRegistry:
-    # TODO(lead): give the station a job registry (lifespan state "jobs") so speech rendering
-    # and imports share it; until then the app keeps one. Async, so no two threads race here.
-    registry: JobRegistry | None = getattr(request.state, "jobs", None)
-    if registry is None:
-        registry = getattr(request.app.state, "jobs", None)
-        if registry is None:
-            registry = request.app.state.jobs = JobRegistry()
-    return registry
+def _jobs(station: StationDep) -> JobRegistry:
+    return station.jobs
 
 
 JobsDep = Annotated[JobRegistry, Depends(_jobs)]
