@@ -1,0 +1,56 @@
+"""`radio queue` against a running station, as a host with a personal token."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import tone_library
+from tests.station import ADMIN_TOKEN, RunningStation, start_station
+
+
+def radio(
+    station: RunningStation, *args: str, token: str = ADMIN_TOKEN
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RADIO_URL": station.url, "RADIO_TOKEN": token}
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+def test_hosts_run_the_queue_from_the_command_line(tmp_path: Path) -> None:
+    tone_library(tmp_path / "media", [(300 + 50 * i, 20, f"Tone {i}") for i in range(12)])
+    station = start_station(tmp_path)
+    try:
+        station.wait_for_music()
+        listed = radio(station, "queue", "list")
+        assert listed.returncode == 0, listed.stderr
+        rows = listed.stdout.splitlines()
+        assert rows[0].split()[:3] == ["ID", "POSITION", "STARTS"]
+        assert len(rows) >= 11
+        last_title = rows[-1].split("Tones")[1].strip().split("  ")[0]
+        track_id = next(
+            i["track_id"]
+            for i in station.get("/api/queue", headers=station.auth()).json()["items"]
+            if i["title"] == last_title
+        )
+        added = radio(station, "queue", "add", "--track", str(track_id), "--next")
+        assert added.returncode == 0, added.stderr
+        assert last_title in added.stdout.splitlines()[1]
+        assert "host" in added.stdout.splitlines()[1]
+        skipped = radio(station, "queue", "skip")
+        assert skipped.returncode == 0
+        station.wait_for(lambda s: s["current"]["title"] == last_title, timeout=5)
+        preview = radio(station, "queue", "preview", "--hours", "1")
+        assert preview.returncode == 0
+        assert len(preview.stdout.splitlines()) > len(rows)
+        assert radio(station, "queue", "clear").returncode == 0
+        refused = radio(station, "queue", "list", token="not-a-token")
+        assert refused.returncode != 0
+        assert "401" in refused.stderr or "403" in refused.stderr
+        missing = radio(station, "queue", "remove", "999999")
+        assert missing.returncode != 0
+        assert "no queue entry 999999" in missing.stderr
+    finally:
+        station.stop()
