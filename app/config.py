@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -57,8 +57,10 @@ class Settings(BaseSettings):
     queue_length: int = Field(10, ge=1, le=100)  # upcoming items kept planned
     upload_max_mb: float = Field(200.0, gt=0)  # largest audio file a host may upload
 
-    # Hosts. Until host accounts exist, this bearer token guards host actions.
-    admin_token: str = ""
+    # Hosts. "name:password" creates the first admin at start-up while there are no hosts
+    # yet, and is ignored afterwards; there is no default account or password.
+    setup_admin: SecretStr = SecretStr("")
+    session_hours: float = Field(12.0, gt=0, le=24 * 30)  # a browser sign-in lasts this long
 
     ffmpeg: str = ""  # path to ffmpeg; empty: ffmpeg on PATH, else the bundled one
 

@@ -11,8 +11,9 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from app.accounts.bootstrap import prepare_hosts
+from app.accounts.ratelimit import LoginThrottle
 from app.api import router
-from app.api.auth import ensure_admin_token
 from app.config import Settings
 from app.db import make_engine, make_sessions, upgrade
 from app.station import Station
@@ -28,13 +29,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         engine = make_engine(settings.sqlalchemy_url)
         await asyncio.to_thread(upgrade, engine)
-        station = Station(settings, make_sessions(engine))
+        sessions = make_sessions(engine)
+        await asyncio.to_thread(prepare_hosts, sessions, settings.setup_admin.get_secret_value())
+        station = Station(settings, sessions)
         await station.start()
         try:
             yield {
                 "settings": settings,
                 "station": station,
-                "admin_token": ensure_admin_token(settings),
+                "login_throttle": LoginThrottle(),
                 HUB_STATE_KEY: station.hub,
             }
         finally:

@@ -14,7 +14,10 @@ from typing import Any
 
 import httpx
 
-ADMIN_TOKEN = "test-host-token"
+# start_station() puts this admin and their personal token into the station's database.
+ADMIN_NAME = "admin"
+ADMIN_PASSWORD = "test-admin-password"
+ADMIN_TOKEN = "radio_test-admin-token-of-the-harness"
 STARTUP_SECONDS = 30.0
 
 
@@ -85,11 +88,11 @@ def start_station(root: Path, **settings: Any) -> RunningStation:
         "RADIO_STATE_DIR": str(state),
         "RADIO_PLAYLISTS_DIR": str(root / "playlists"),
         "RADIO_PORT": str(port),
-        "RADIO_ADMIN_TOKEN": ADMIN_TOKEN,
         "RADIO_DEMO_LIBRARY": "false",
         "RADIO_JINGLE_EVERY": "0",
     }
     env.update({f"RADIO_{key.upper()}": str(value) for key, value in settings.items()})
+    bootstrap_admin(state, str(settings.get("database_url", "")))
     log = root / "station.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -98,6 +101,29 @@ def start_station(root: Path, **settings: Any) -> RunningStation:
     station = RunningStation(f"http://127.0.0.1:{port}", port, media, state, process, log)
     _wait_until_up(station)
     return station
+
+
+def bootstrap_admin(state: Path, database_url: str = "") -> None:
+    """The admin host and its ADMIN_TOKEN, as `radio hosts add` and `radio tokens create`
+    would make them, but with a token the tests know beforehand."""
+    from app.accounts.hosts import create_host, find_host
+    from app.accounts.tokens import find_token, issue_token
+    from app.config import Settings
+    from app.db import make_engine, make_sessions, upgrade
+    from app.models import HostRole
+
+    engine = make_engine(Settings(state_dir=state, database_url=database_url).sqlalchemy_url)
+    try:
+        upgrade(engine)
+        with make_sessions(engine)() as db:
+            admin = find_host(db, ADMIN_NAME) or create_host(
+                db, ADMIN_NAME, ADMIN_PASSWORD, HostRole.admin
+            )
+            if find_token(db, ADMIN_TOKEN) is None:
+                issue_token(db, admin, "test harness", secret=ADMIN_TOKEN)
+            db.commit()
+    finally:
+        engine.dispose()
 
 
 def _wait_until_up(station: RunningStation) -> None:

@@ -1,53 +1,105 @@
-"""Host authentication. Until host accounts exist, one bearer token guards host actions."""
+"""Who is asking. A host authenticates with a personal API token (`Authorization: Bearer`)
+or, in a browser, with the session cookie; a cookie request with an unsafe method must also
+carry the session's CSRF token, because the browser attaches the cookie on its own.
+
+Routers guard their routes with `dependencies=[HostDep]` (any host) or `[AdminDep]`; a
+route that needs the host itself takes a `CurrentHost` (or `CurrentAdmin`) parameter.
+"""
 
 from __future__ import annotations
 
-import hmac
-import logging
-import os
-import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.config import Settings
+from app.accounts.sessions import COOKIE_NAME, CSRF_FIELD, CSRF_HEADER, csrf_matches, find_session
+from app.accounts.tokens import authenticate_token
+from app.db import SessionFactory
+from app.models import Host, HostRole, HostSession
 
-log = logging.getLogger(__name__)
-
-TOKEN_FILE = "admin-token"
-
-
-def ensure_admin_token(settings: Settings) -> str:
-    """RADIO_ADMIN_TOKEN, or one generated once and kept in the state folder (mode 600)."""
-    if settings.admin_token:
-        return settings.admin_token
-    path = settings.state_dir / TOKEN_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as file:
-            file.write(secrets.token_urlsafe(32))
-    log.info("host token: see %s (or set RADIO_ADMIN_TOKEN)", path)
-    return path.read_text().strip()
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-bearer = HTTPBearer(auto_error=False)
+@dataclass(frozen=True)
+class Authenticated:
+    host: Host
+    session: HostSession | None = None  # the browser session, when signed in by cookie
+    token_id: int | None = None  # the personal token, when sent as a bearer token
 
 
-def require_host(
+bearer = HTTPBearer(auto_error=False, description="a personal API token (POST /api/tokens)")
+
+
+def unauthenticated(detail: str, error: str = "") -> HTTPException:
+    challenge = f'Bearer error="{error}"' if error else "Bearer"
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, {"WWW-Authenticate": challenge})
+
+
+async def _presented_csrf(request: Request) -> str | None:
+    """The CSRF token a cookie request carries: the header, else a form field. Async only
+    because reading a form is; the form is parsed once and cached for the route."""
+    if request.method in SAFE_METHODS or "authorization" in request.headers:
+        return None
+    if COOKIE_NAME not in request.cookies:
+        return None
+    if header := request.headers.get(CSRF_HEADER):
+        return header
+    if request.headers.get("content-type", "").startswith(FORM_TYPES):
+        value = (await request.form()).get(CSRF_FIELD)
+        return value if isinstance(value, str) else None
+    return None
+
+
+def authenticate(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> None:
-    expected: str = request.state.admin_token
-    if credentials is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "host authentication required",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    if not hmac.compare_digest(credentials.credentials.encode(), expected.encode()):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "wrong token")
+    csrf: Annotated[str | None, Depends(_presented_csrf)],
+) -> Authenticated:
+    sessions: SessionFactory = request.state.station.sessions
+    now = datetime.now(UTC)
+    cookie = request.cookies.get(COOKIE_NAME)
+    if credentials is not None:
+        with sessions() as db:
+            live = authenticate_token(db, credentials.credentials, now)
+            db.commit()  # last_used_at
+        if live is None:
+            raise unauthenticated("invalid or revoked token", "invalid_token")
+        token, host = live
+        return Authenticated(host, token_id=token.id)
+    if cookie:
+        with sessions() as db:
+            found = find_session(db, cookie, now)
+        if found is None:
+            raise unauthenticated("your session has ended: sign in again")
+        session, host = found
+        if request.method not in SAFE_METHODS and not csrf_matches(session, csrf):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"missing or wrong CSRF token: send it in the {CSRF_HEADER} header "
+                f"or the {CSRF_FIELD} form field",
+            )
+        return Authenticated(host, session=session)
+    raise unauthenticated("sign in, or send a personal API token as 'Authorization: Bearer …'")
 
 
-HostDep = Depends(require_host)
+AuthDep = Annotated[Authenticated, Depends(authenticate)]
+
+
+def current_host(auth: AuthDep) -> Host:
+    return auth.host
+
+
+def current_admin(auth: AuthDep) -> Host:
+    if auth.host.role != HostRole.admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only an admin may do this")
+    return auth.host
+
+
+CurrentHost = Annotated[Host, Depends(current_host)]
+CurrentAdmin = Annotated[Host, Depends(current_admin)]
+HostDep = Depends(current_host)
+AdminDep = Depends(current_admin)

@@ -1,0 +1,343 @@
+"""Host accounts over HTTP: signing in and out, managing hosts (admins), personal tokens."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy.orm import Session
+
+from app.accounts import hosts as accounts
+from app.accounts.passwords import WeakPassword
+from app.accounts.ratelimit import LoginThrottle
+from app.accounts.sessions import (
+    COOKIE_NAME,
+    end_session,
+    end_sessions_of,
+    purge_expired,
+    start_session,
+)
+from app.accounts.tokens import issue_token, list_tokens, revoke_token
+from app.api.auth import AdminDep, AuthDep, CurrentHost, HostDep, unauthenticated
+from app.api.deps import SettingsDep
+from app.db import SessionFactory
+from app.models import ApiToken, Host, HostRole
+
+public = APIRouter(prefix="/api", tags=["hosts"])
+guarded = APIRouter(prefix="/api", dependencies=[HostDep], tags=["hosts"])
+
+
+# --- Schemas --------------------------------------------------------------------------------
+
+
+class Credentials(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class HostOut(BaseModel):
+    id: int
+    username: str
+    role: HostRole
+    created_at: datetime
+
+
+class SessionOut(BaseModel):
+    host: HostOut
+    via: Literal["session", "token"]
+    csrf_token: str | None = None  # echo it in X-CSRF-Token on POST/PUT/PATCH/DELETE
+    expires_at: datetime | None = None
+
+
+class NewHost(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str
+    role: HostRole = HostRole.host
+
+
+class RoleChange(BaseModel):
+    role: HostRole
+
+
+class PasswordChange(BaseModel):
+    password: str
+    current_password: str | None = None  # required when changing one's own password
+
+
+class NewToken(BaseModel):
+    name: str = Field(min_length=1, max_length=128)
+
+
+class TokenOut(BaseModel):
+    id: int
+    host_id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class IssuedTokenOut(TokenOut):
+    token: str  # the secret: shown this once, never again
+
+
+def _host_out(host: Host) -> HostOut:
+    return HostOut(id=host.id, username=host.username, role=host.role, created_at=host.created_at)
+
+
+def _token_out(token: ApiToken) -> TokenOut:
+    return TokenOut.model_validate(token, from_attributes=True)
+
+
+# --- Dependencies ---------------------------------------------------------------------------
+
+
+def _database(request: Request) -> Iterator[Session]:
+    sessions: SessionFactory = request.state.station.sessions
+    with sessions() as db:
+        yield db
+
+
+Database = Annotated[Session, Depends(_database)]
+
+
+def _throttle(request: Request) -> LoginThrottle:
+    return request.state.login_throttle  # type: ignore[no-any-return]
+
+
+Throttle = Annotated[LoginThrottle, Depends(_throttle)]
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _refuse(error: ValueError) -> HTTPException:
+    if isinstance(error, accounts.HostNotFound):
+        return HTTPException(status.HTTP_404_NOT_FOUND, str(error))
+    if isinstance(error, accounts.HostExists | accounts.LastAdmin):
+        return HTTPException(status.HTTP_409_CONFLICT, str(error))
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error))
+
+
+def _host_by_id(db: Session, host_id: int) -> Host:
+    host = db.get(Host, host_id)
+    if host is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no host with id {host_id}")
+    return host
+
+
+# --- Signing in and out ---------------------------------------------------------------------
+
+LOGIN_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            media: {"schema": Credentials.model_json_schema()}
+            for media in ("application/json", "application/x-www-form-urlencoded")
+        },
+    }
+}
+
+
+async def _read_credentials(request: Request) -> Credentials:
+    """From JSON (scripts, the dashboard) or a plain HTML form."""
+    try:
+        if request.headers.get("content-type", "").startswith("application/json"):
+            data = json.loads(await request.body() or b"null")
+        else:
+            data = dict(await request.form())
+        return Credentials.model_validate(data)
+    except (ValueError, ValidationError) as error:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "send a username and a password, as JSON or as a form",
+        ) from error
+
+
+@public.post("/session", openapi_extra=LOGIN_BODY, response_model=SessionOut)
+async def sign_in(request: Request, settings: SettingsDep, throttle: Throttle) -> Response:
+    """Sign in: sets the HttpOnly session cookie and returns the CSRF token to send with
+    every POST/PUT/PATCH/DELETE made with that cookie."""
+    credentials = await _read_credentials(request)
+    username, address = credentials.username.strip().lower(), _address(request)
+    if wait := throttle.retry_after(address, username):
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many failed sign-ins: try again in {wait} seconds",
+            headers={"Retry-After": str(wait)},
+        )
+    sessions: SessionFactory = request.state.station.sessions
+    lifetime = timedelta(hours=settings.session_hours)
+    started = await run_in_threadpool(_start, sessions, credentials, lifetime)
+    if started is None:
+        throttle.failed(address, username)
+        # The same answer whether or not the name exists: it must not reveal who is a host.
+        raise unauthenticated("wrong username or password")
+    throttle.succeeded(username)
+    out, secret = started
+    response = Response(out.model_dump_json(), media_type="application/json")
+    response.set_cookie(
+        COOKIE_NAME,
+        secret,
+        max_age=int(lifetime.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https" or settings.public_url.startswith("https:"),
+    )
+    return response
+
+
+def _start(
+    sessions: SessionFactory, credentials: Credentials, lifetime: timedelta
+) -> tuple[SessionOut, str] | None:
+    now = datetime.now(UTC)
+    with sessions() as db:
+        host = accounts.authenticate(db, credentials.username, credentials.password)
+        if host is None:
+            return None
+        purge_expired(db, now)
+        new = start_session(db, host, now, lifetime)
+        db.commit()
+        out = SessionOut(host=_host_out(host), via="session", csrf_token=new.session.csrf_token,
+                         expires_at=new.session.expires_at)  # fmt: skip
+        return out, new.secret
+
+
+@guarded.get("/session")
+def who_am_i(auth: AuthDep) -> SessionOut:
+    """The signed-in host; for a browser session also its CSRF token (after a reload)."""
+    if auth.session is None:
+        return SessionOut(host=_host_out(auth.host), via="token")
+    session = auth.session
+    return SessionOut(
+        host=_host_out(auth.host),
+        via="session",
+        csrf_token=session.csrf_token,
+        expires_at=session.expires_at,
+    )
+
+
+@guarded.delete("/session", status_code=status.HTTP_204_NO_CONTENT)
+def sign_out(auth: AuthDep, db: Database, response: Response) -> None:
+    """Sign out this browser. (A personal token stays valid: revoke it instead.)"""
+    if auth.session is not None:
+        end_session(db, auth.session.id)
+        db.commit()
+    response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="lax")
+
+
+# --- Hosts (admins) -------------------------------------------------------------------------
+
+
+@guarded.get("/hosts", dependencies=[AdminDep])
+def hosts(db: Database) -> list[HostOut]:
+    return [_host_out(host) for host in accounts.list_hosts(db)]
+
+
+@guarded.post("/hosts", dependencies=[AdminDep], status_code=status.HTTP_201_CREATED)
+def add_host(new: NewHost, db: Database) -> HostOut:
+    try:
+        host = accounts.create_host(db, new.username, new.password, new.role)
+    except (accounts.AccountError, WeakPassword) as error:
+        raise _refuse(error) from error
+    db.commit()
+    return _host_out(host)
+
+
+@guarded.patch("/hosts/{host_id}", dependencies=[AdminDep])
+def change_role(host_id: int, change: RoleChange, db: Database) -> HostOut:
+    host = _host_by_id(db, host_id)
+    try:
+        accounts.set_role(db, host, change.role)
+    except accounts.AccountError as error:
+        raise _refuse(error) from error
+    db.commit()
+    return _host_out(host)
+
+
+@guarded.delete("/hosts/{host_id}", dependencies=[AdminDep],
+                status_code=status.HTTP_204_NO_CONTENT)  # fmt: skip
+def remove_host(host_id: int, db: Database) -> None:
+    host = _host_by_id(db, host_id)
+    try:
+        accounts.remove_host(db, host)
+    except accounts.AccountError as error:
+        raise _refuse(error) from error
+    db.commit()
+
+
+@guarded.put("/hosts/{host_id}/password", status_code=status.HTTP_204_NO_CONTENT)
+def change_password(
+    host_id: int, change: PasswordChange, auth: AuthDep, db: Database, throttle: Throttle,
+    request: Request,
+) -> None:  # fmt: skip
+    """An admin sets anyone's password; a host changes their own with the current one.
+    The host's other browser sessions end."""
+    me = auth.host
+    if me.id != host_id and me.role != HostRole.admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "you may change only your own password")
+    host = _host_by_id(db, host_id)
+    if me.id == host_id:
+        _check_current_password(db, me, change.current_password, throttle, _address(request))
+    try:
+        accounts.set_password(db, host, change.password)
+    except WeakPassword as error:
+        raise _refuse(error) from error
+    end_sessions_of(db, host, keep=auth.session.id if auth.session else None)
+    db.commit()
+
+
+def _check_current_password(
+    db: Session, me: Host, current: str | None, throttle: LoginThrottle, address: str
+) -> None:
+    if wait := throttle.retry_after(address, me.username):
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                            f"too many wrong passwords: try again in {wait} seconds",
+                            headers={"Retry-After": str(wait)})  # fmt: skip
+    if not current or accounts.authenticate(db, me.username, current) is None:
+        throttle.failed(address, me.username)
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "the current password is wrong")
+
+
+# --- Personal API tokens --------------------------------------------------------------------
+
+
+@guarded.post("/tokens", status_code=status.HTTP_201_CREATED)
+def create_token(new: NewToken, host: CurrentHost, db: Database) -> IssuedTokenOut:
+    """A new personal token for the signed-in host. The secret is in this answer only."""
+    try:
+        issued = issue_token(db, host, new.name)
+    except ValueError as error:
+        raise _refuse(error) from error
+    db.commit()
+    return IssuedTokenOut(**_token_out(issued.token).model_dump(), token=issued.secret)
+
+
+@guarded.get("/tokens")
+def tokens(host: CurrentHost, db: Database) -> list[TokenOut]:
+    """Your tokens (an admin sees everyone's), revoked ones included; never the secrets."""
+    mine = None if host.role == HostRole.admin else host
+    return [_token_out(token) for token in list_tokens(db, mine)]
+
+
+@guarded.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke(token_id: int, host: CurrentHost, db: Database) -> None:
+    """Revoke a token: it stops working at once. Admins may revoke anyone's."""
+    token = db.get(ApiToken, token_id)
+    if token is None or (token.host_id != host.id and host.role != HostRole.admin):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no token with id {token_id}")
+    revoke_token(db, token, datetime.now(UTC))
+    db.commit()
+
+
+router = APIRouter()
+router.include_router(public)
+router.include_router(guarded)
