@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -31,6 +32,17 @@ from app.scheduler.snapshot import load_scheduler
 log = logging.getLogger(__name__)
 
 MEMORY_ID = 1
+
+
+# A planned item that starts this far from its planned time has the rest planned anew, so
+# clock items, intervals and dayparts are decided on the times that really happen.
+REPLAN_DRIFT = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    at: datetime  # when the scheduler expected the entry to start
+    state_before: dict[str, Any]  # its memory just before it picked the entry
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,8 @@ class Planner:
         self._playlist_minutes: dict[int, int] = {}
         self._durations_by_track: dict[int, float] = {}
         self._fingerprint: tuple[object, ...] | None = None
+        self._previous_take: datetime | None = None  # None after a restart
+        self._plans: dict[int, _Plan] = {}  # by queue entry id; empty after a restart
         # When the item on air ends, as far as the playout knows: planning starts there.
         self.on_air_until: Callable[[], datetime] = self._now
 
@@ -65,17 +79,23 @@ class Planner:
         """Take the item that starts now out of the queue, and plan further ahead."""
         with self._lock:
             now = self._now()
+            starts = max(now, self.on_air_until())
             with self._sessions.begin() as session:
-                self._top_up(session, now)
-                entry = queue.take(session, now)
+                self._top_up(session, starts)
+                entry = queue.take(session, now, self._previous_take)
+                self._previous_take = now
                 if entry is None:
                     return None
+                planned = self._plans.pop(entry.id, None)
+                if planned is not None and abs(planned.at - starts) > REPLAN_DRIFT:
+                    self._replan(session)  # skips or long items moved the clock: plan anew
                 track = session.get(Track, entry.track_id)
                 if entry.reason == queue.HOST:
                     self._scheduler_for(session).record(now, entry.track_id, self._memory(session))
                     self._save(session)
                 item = self._item(track, entry.is_jingle) if track is not None else None
-                self._top_up(session, self.on_air_until())
+                ends = starts + (self._air_time(item) if item else timedelta(0))
+                self._top_up(session, ends)
             return item
 
     def peek(self) -> Item | None:
@@ -131,7 +151,7 @@ class Planner:
         """Tracks or playlists changed: reload the scheduler and plan the queue anew."""
         with self._lock, self._sessions.begin() as session:
             self._scheduler = None
-            queue.clear_planned(session)
+            self._replan(session)
             self._top_up(session, self.on_air_until())
 
     def add_track(self, track_id: int, position: int | None, host_id: int | None = None) -> None:
@@ -181,21 +201,33 @@ class Planner:
         scheduler = self._scheduler_for(session)
         state = self._memory(session)
         at = max(start, self._planned_until(session, start))
-        new: list[QueueEntry] = []
+        new: list[tuple[QueueEntry, _Plan]] = []
         durations = self._durations(session)
         for _ in range(missing):
+            before = state.to_json()
             pick = scheduler.next(at, state)
             if pick is None:
                 break
-            new.append(self._entry(pick, at))
+            new.append((self._entry(pick, at), _Plan(at, before)))
             at += timedelta(
                 seconds=max(
                     durations.get(pick.track_id, 0.0) - self._settings.crossfade_seconds, 1.0
                 )
             )
         if new:
-            queue.insert(session, new)
+            queue.insert(session, [entry for entry, _ in new])
+            session.flush()
+            self._plans.update({entry.id: plan for entry, plan in new})
             self._save(session)
+
+    def _replan(self, session: Session) -> None:
+        """Forget the planned entries and the scheduler's memory of planning them."""
+        planned = [e for e in queue.entries(session) if e.reason != queue.HOST]
+        first = next((self._plans[e.id] for e in planned if e.id in self._plans), None)
+        if first is not None:
+            self._state = SchedulerState.from_json(first.state_before)
+        self._plans.clear()
+        queue.clear_planned(session)
 
     def _notice_programme_changes(self, session: Session) -> None:
         """Playlists edited anywhere (API, CLI, a sync): plan with them from now on."""
@@ -203,7 +235,7 @@ class Planner:
         if fingerprint != self._fingerprint:
             if self._fingerprint is not None:
                 self._scheduler = None
-                queue.clear_planned(session)
+                self._replan(session)
             self._fingerprint = fingerprint
 
     def _planned_until(self, session: Session, start: datetime) -> datetime:

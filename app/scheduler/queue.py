@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from app.models import PlaylistEntry, QueueEntry, Track, TrackStatus
 
 HOST = "host"
-# A clock item still airs this long after its time (a long track, a restart); later, it is
-# dropped rather than airing out of its hour.
+# A clock item whose minute passed while the station was off the air (or that missed its
+# turn) still airs this late; later, it is dropped rather than airing out of its hour. One
+# whose minute passed during the item on air always airs next, however long that item was.
 CLOCK_GRACE = timedelta(minutes=20)
 
 
@@ -95,13 +96,20 @@ def clear_planned(session: Session) -> None:
     _renumber(entries(session))
 
 
-def take(session: Session, now: datetime) -> QueueEntry | None:
+def take(session: Session, now: datetime, previous_take: datetime | None) -> QueueEntry | None:
     """Remove and return the entry that should start now.
 
     A clock entry that is due jumps ahead; one whose time has not come is passed over until
-    it has; one whose grace has passed (the station was off the air) is dropped.
+    it has; one that could have aired before the item now ending but did not (the station
+    was off the air) is dropped once its grace has passed.
     """
-    stale = [e for e in entries(session) if e.due_at is not None and e.due_at < now - CLOCK_GRACE]
+    stale = [
+        e
+        for e in entries(session)
+        if e.due_at is not None
+        and e.due_at < now - CLOCK_GRACE
+        and (previous_take is None or e.due_at < previous_take)
+    ]
     for entry in stale:
         session.delete(entry)
     session.flush()

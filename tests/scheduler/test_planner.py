@@ -1,0 +1,102 @@
+"""The planner on the real database, driven by a fake clock: what the playout really gets."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from app.config import Settings
+from app.db import SessionFactory, make_engine, make_sessions, upgrade
+from app.models import Playlist, PlaylistEntry, PlaylistRule, Track, TrackKind, TrackStatus
+from app.scheduler.planner import Planner
+
+START = datetime(2026, 3, 2, 10, 37, tzinfo=UTC)
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> SessionFactory:
+    engine = make_engine(f"sqlite:///{tmp_path / 'radio.sqlite3'}")
+    upgrade(engine)
+    return make_sessions(engine)
+
+
+def add_track(sessions: SessionFactory, title: str, minutes: float, artist: str = "") -> int:
+    with sessions.begin() as session:
+        track = Track(path=f"music/{title}.mp3", kind=TrackKind.music, status=TrackStatus.ready,
+                      size=1, mtime=0.0, artist=artist or title, title=title,
+                      duration=minutes * 60, loudness_lufs=-16.0)  # fmt: skip
+        session.add(track)
+        session.flush()
+        return track.id
+
+
+def add_playlist(sessions: SessionFactory, name: str, track_ids: list[int], **rule: object) -> int:
+    with sessions.begin() as session:
+        playlist = Playlist(name=name, **rule)
+        session.add(playlist)
+        session.flush()
+        for position, track_id in enumerate(track_ids):
+            session.add(
+                PlaylistEntry(playlist_id=playlist.id, position=position, track_id=track_id)
+            )
+        return playlist.id
+
+
+def run_station(planner: Planner, hours: float) -> list[tuple[datetime, str, str]]:
+    """Play item after item on the fake clock; return (start, title, reason)."""
+    clock = {"now": START, "end": START}
+    planner._now = lambda: clock["now"]  # type: ignore[method-assign]
+    planner.on_air_until = lambda: clock["end"]
+    aired = []
+    while clock["now"] < START + timedelta(hours=hours):
+        item = planner.next_item()
+        assert item is not None
+        upcoming = planner.upcoming(limit=1)
+        aired.append((clock["now"], item.title, upcoming[0].reason if upcoming else ""))
+        clock["end"] = clock["now"] + timedelta(seconds=item.duration or 0)
+        clock["now"] = clock["end"]
+    return aired
+
+
+def test_the_hourly_item_airs_once_every_hour_at_the_first_boundary_after_its_minute(
+    tmp_path: Path, sessions: SessionFactory
+) -> None:
+    songs = [add_track(sessions, f"Song {i}", 3 + (i % 5) * 0.5, artist=f"A{i}") for i in range(40)]
+    long_mix = add_track(sessions, "Long Mix", 45, artist="DJ")
+    station_id = add_track(sessions, "Station ID", 0.25, artist="")
+    add_playlist(sessions, "Music", [*songs, long_mix])
+    add_playlist(sessions, "Top of the hour", [station_id], rule=PlaylistRule.hourly, minute=0)
+    settings = Settings(media_dir=tmp_path, state_dir=tmp_path, crossfade_seconds=0,
+                        jingle_every=0, track_separation_hours=1, artist_separation_minutes=10)  # fmt: skip
+    aired = run_station(Planner(sessions, settings), hours=30)
+    ids = [(start, i) for i, (start, title, _) in enumerate(aired) if title == "Station ID"]
+    hours_with_id = Counter(start.replace(minute=0, second=0, microsecond=0) for start, _ in ids)
+    first_hour = START.replace(minute=0) + timedelta(hours=1)
+    expected = {first_hour + timedelta(hours=h) for h in range(29)}
+    assert set(hours_with_id) >= expected  # every hour...
+    assert max(hours_with_id.values()) == 1  # ...and never twice
+    for start, index in ids:
+        hour = start.replace(minute=0, second=0, microsecond=0)
+        previous_start = aired[index - 1][0]
+        assert previous_start < hour, "the station ID waited past the first boundary after :00"
+    overran = [s for s, i in ids if aired[i - 1][1] == "Long Mix" and s.minute >= 20]
+    assert overran, "the 45-minute mix never crossed the hour late: the test proves too little"
+
+
+def test_a_restart_neither_replays_nor_forgets(tmp_path: Path, sessions: SessionFactory) -> None:
+    songs = [add_track(sessions, f"Song {i}", 3, artist=f"A{i}") for i in range(30)]
+    add_playlist(sessions, "Music", songs)
+    settings = Settings(media_dir=tmp_path, state_dir=tmp_path, crossfade_seconds=0)
+    first = Planner(sessions, settings)
+    before = run_station(first, hours=1)
+    queued = [u.item.track_id for u in first.upcoming()]
+    second = Planner(sessions, settings)  # a new process: only the database carries over
+    second._now = first._now  # type: ignore[method-assign]
+    second.on_air_until = first.on_air_until
+    assert [u.item.track_id for u in second.upcoming()] == queued
+    just_played = {title for _, title, _ in before[-10:]}
+    after = run_station(second, hours=0.5)
+    assert not just_played & {title for _, title, _ in after}
