@@ -21,7 +21,9 @@ from app.db import SessionFactory
 from app.models import Host, HostRole, HostSession
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# Only plain forms may carry the CSRF token as a field: a multipart body (an upload) must
+# send the header, so no file is read before the request is known to be genuine.
+FORM_TYPES = ("application/x-www-form-urlencoded",)
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,10 @@ def test_cookie_requests_that_change_things_need_the_csrf_token(client: TestClie
     # A plain HTML form sends the token as a field.
     assert client.post("/api/queue/skip", data={"csrf_token": csrf}).status_code == 200
     assert client.post("/api/queue/skip", data={"csrf_token": "nope"}).status_code == 403
+    # An upload must send the header: its body is not read to look for a field.
+    upload = client.post("/api/tracks/upload", data={"csrf_token": csrf},
+                         files={"file": ("a.mp3", b"\xff\xfb" * 1000, "audio/mpeg")})  # fmt: skip
+    assert upload.status_code == 403
 
 
 def test_signing_out_ends_the_session(client: TestClient) -> None:
