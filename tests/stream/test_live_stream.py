@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -193,9 +194,12 @@ def test_play_history_is_stored(station: RunningStation) -> None:
     state = station.wait_for(lambda s: len(s["history"]) >= 2, timeout=30)
     assert all(entry["started_at"] for entry in state["history"])
     database = Path(station.state) / "radio.sqlite3"
-    import sqlite3
-
-    with sqlite3.connect(database) as db:
-        plays = db.execute("select title from plays order by started_at").fetchall()
+    deadline = time.monotonic() + 5  # the play is written in the background
+    while True:
+        with sqlite3.connect(database) as db:
+            plays = db.execute("select title from plays order by started_at").fetchall()
+        if len(plays) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert len(plays) >= 2
     assert {title for (title,) in plays} <= set(TITLES)
