@@ -69,8 +69,14 @@ def test_the_hourly_item_airs_once_every_hour_at_the_first_boundary_after_its_mi
     station_id = add_track(sessions, "Station ID", 0.25, artist="")
     add_playlist(sessions, "Music", [*songs, long_mix])
     add_playlist(sessions, "Top of the hour", [station_id], rule=PlaylistRule.hourly, minute=0)
-    settings = Settings(media_dir=tmp_path, state_dir=tmp_path, crossfade_seconds=0,
-                        jingle_every=0, track_separation_hours=1, artist_separation_minutes=10)  # fmt: skip
+    settings = Settings(
+        media_dir=tmp_path,
+        state_dir=tmp_path,
+        crossfade_seconds=0,
+        jingle_every=0,
+        track_separation_hours=1,
+        artist_separation_minutes=10,
+    )
     aired = run_station(Planner(sessions, settings), hours=30)
     ids = [(start, i) for i, (start, title, _) in enumerate(aired) if title == "Station ID"]
     hours_with_id = Counter(start.replace(minute=0, second=0, microsecond=0) for start, _ in ids)
