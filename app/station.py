@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -12,8 +13,9 @@ from sqlalchemy import select
 from app.config import Settings
 from app.db import SessionFactory
 from app.ffmpeg import ffmpeg_path
-from app.library import ensure_demo_library, scan
+from app.library import ScanReport, ensure_demo_library, scan
 from app.library.jobs import JobRegistry
+from app.library.scanner import Progress
 from app.models import Play, Track, TrackStatus
 from app.playout.clock import PlayoutClock
 from app.playout.decoder import DecoderSource
@@ -64,6 +66,7 @@ class Station:
         self.clock = PlayoutClock(
             self.sequencer.read, encoder.encode, self._publish, rate, settings.block_seconds
         )
+        self._scan_lock = threading.Lock()
         self.jobs = JobRegistry()  # long work (analysis of uploads, ...) with progress
         self._loop: asyncio.AbstractEventLoop | None = None
         self.started_at = datetime.now(UTC)
@@ -117,22 +120,23 @@ class Station:
         first_scan = True
         while True:
             try:
-                report = await asyncio.to_thread(
-                    scan,
-                    settings.media_dir,
-                    self.sessions,
-                    self.ffmpeg,
-                    settings.silence_threshold_db,
-                )
-                if report.added or report.changed or report.removed:
-                    log.info("library: %s", report)
-                    await asyncio.to_thread(self.planner.library_changed)
+                await asyncio.to_thread(self.scan_library)
             except Exception:
                 log.exception("library scan failed; trying again later")
             if first_scan:  # playlists/ once the tracks its files name are known
                 first_scan = False
                 await sync_playlists_at_startup(settings, self.sessions)
             await asyncio.sleep(settings.scan_interval_seconds)
+
+    def scan_library(self, progress: Progress | None = None) -> ScanReport:
+        """Scan media/ (one scan at a time) and let the scheduler know what changed."""
+        with self._scan_lock:
+            report = scan(self.settings.media_dir, self.sessions, self.ffmpeg,
+                          self.settings.silence_threshold_db, progress=progress)  # fmt: skip
+        if report.added or report.changed or report.removed:
+            log.info("library: %s", report)
+            self.planner.library_changed()
+        return report
 
     def _mark_unplayable(self, item: Item, reason: str) -> None:
         if item.track_id is None:

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Select, delete, func, or_, select
@@ -100,13 +100,14 @@ class JobOut(BaseModel):
     progress: float = Field(ge=0, le=1)
     message: str
     track_id: int | None = Field(None, description="the track the job made, once known")
+    result: dict[str, Any] = Field(default_factory=dict, description="what the job produced")
     created_at: datetime
     finished_at: datetime | None
 
     @classmethod
     def of(cls, job: Job) -> JobOut:
         return cls(id=job.id, kind=job.kind, state=job.state, progress=job.progress,
-                   message=job.message, track_id=job.result.get("track_id"),
+                   message=job.message, track_id=job.result.get("track_id"), result=job.result,
                    created_at=job.created_at, finished_at=job.finished_at)  # fmt: skip
 
 
@@ -369,6 +370,27 @@ def _analyse_upload(station: Station, path: Path, context: JobContext) -> str:
     if track.status is TrackStatus.unplayable:
         return f"stored, but it cannot go on air: {track.error}"
     return "ready"
+
+
+@router.post("/library/scan", status_code=status.HTTP_202_ACCEPTED)
+def scan_library(station: StationDep, jobs: JobsDep, response: Response) -> JobOut:
+    """Scan media/ for added, changed and removed files now (as `radio scan` does), in the
+    background; follow its progress at the job's URL."""
+
+    def work(context: JobContext) -> str:
+        def progress(phase: str, done: int, total: int) -> None:
+            share = 0.2 if phase == "tags" else 0.8
+            base = 0.0 if phase == "tags" else 0.2
+            context.progress(base + share * done / max(total, 1), f"{phase}: {done} of {total}")
+
+        report = station.scan_library(progress)
+        context.set_result(added=report.added, changed=report.changed, removed=report.removed,
+                           unplayable=report.unplayable)  # fmt: skip
+        return str(report)
+
+    job = jobs.submit("scan", work)
+    response.headers["Location"] = f"/api/jobs/{job.id}"
+    return JobOut.of(job)
 
 
 @router.get("/jobs/{job_id}")

@@ -359,3 +359,20 @@ def test_library_routes_need_a_host(launch: Launch, tmp_path: Path) -> None:
         assert nobody.status_code == 401, (method, path, nobody.text)
         assert stranger.status_code in (401, 403), (method, path, stranger.text)
     assert everything_in(station.media) == set()
+
+
+def test_hosts_can_rescan_the_library_over_http(launch: Launch, tmp_path: Path) -> None:
+    tone_library(tmp_path / "media", [(440, 3, "Old")])
+    station = launch(scan_interval_seconds=3600)
+    wait_ready(station, 1)
+    write_tone(tmp_path / "media" / "music" / "new.flac", 3, 550,
+               tags={"artist": "Tones", "title": "New"})  # fmt: skip
+    started = call(station, "POST", "/api/library/scan")
+    assert started.status_code == 202, started.text
+    assert started.headers["location"] == f"/api/jobs/{started.json()['id']}"
+    job = wait_job(station, started.json()["id"])
+    assert job["state"] == "done", job
+    assert job["result"]["added"] == 1
+    assert job["progress"] == 1.0
+    assert {t["title"] for t in wait_ready(station, 2)} == {"Old", "New"}
+    assert call(station, "POST", "/api/library/scan", token=None).status_code == 401
