@@ -96,10 +96,13 @@ def test_skip_changes_audio_and_title_within_a_second(tmp_path: Path, launch: La
     assert new_tone is not None
     assert new_tone != old_tone
     new_title = tones[new_tone]
-    # The title in the stream changes at the first metadata block after the audio does.
-    titles_after = [title for offset, title in stream.titles if offset >= change * 0.05 * 16000]
-    assert titles_after
-    assert titles_after[0] == f"Tones - {new_title}"
+
+    # The title in the stream changes by the first metadata block after the audio does.
+    def title_at(offset: float) -> str:
+        return [title for at, title in stream.titles if at <= offset][-1]
+
+    assert title_at(skip_position * 16000) == f"Tones - {before}"
+    assert title_at(change * 0.05 * 16000 + 16000) == f"Tones - {new_title}"
     # The push channel tells the change when it reaches the live point.
     pushed = [(t, e["current"]["title"]) for t, e in events if e["current"]]
     announced = next(t for t, title in pushed if title == new_title)
