@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from app.db import SessionFactory, make_engine, make_sessions, upgrade
 from tests.audio import write_tone
 from tests.station import RunningStation, start_station
 
@@ -25,6 +26,15 @@ def launch(tmp_path: Path) -> Iterator[Callable[..., RunningStation]]:
     yield launch
     for station in started:
         station.stop()
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> Iterator[SessionFactory]:
+    """A real, migrated SQLite database where the station would keep it."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'state' / 'radio.sqlite3'}")
+    upgrade(engine)
+    yield make_sessions(engine)
+    engine.dispose()
 
 
 def tone_library(media: Path, tones: list[tuple[float, float, str]], ext: str = "mp3") -> dict:

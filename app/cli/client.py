@@ -27,8 +27,10 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a personal API token (default: RADIO_TOKEN)")  # fmt: skip
 
 
-def api(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> Any:
-    """Call the API; print the error and exit 1 when it refuses."""
+def api(args: argparse.Namespace, method: str, path: str, *, raw: bool = False,
+        **kwargs: Any) -> Any:  # fmt: skip
+    """Call the API; print the error and exit 1 when it refuses. `raw`: the body as text
+    (a file to save), else the decoded JSON."""
     headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
     try:
         response = httpx.request(method, args.url.rstrip("/") + path, headers=headers,
@@ -41,6 +43,8 @@ def api(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> Any:
         except ValueError:
             detail = response.text
         raise ApiError(f"{response.status_code}: {detail}")
+    if raw:
+        return response.text
     if response.status_code == 204 or not response.content:
         return None
     return response.json()

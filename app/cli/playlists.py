@@ -10,8 +10,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from app.cli.client import ApiError, add_connection_arguments, api, print_table
 
 RULES = ["rotation", "every_songs", "every_minutes", "hourly"]
@@ -175,30 +173,14 @@ def _print_problems(filename: str, problems: list[dict[str, Any]]) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    text = _download(args, f"/api/playlists/{args.id}/export", {"format": args.format})
+    text = api(args, "GET", f"/api/playlists/{args.id}/export", raw=True,
+               params={"format": args.format})  # fmt: skip
     if args.output is None:
         sys.stdout.write(text)
     else:
         args.output.write_text(text, encoding="utf-8")
         print(f"wrote {args.output}", file=sys.stderr)
     return 0
-
-
-def _download(args: argparse.Namespace, path: str, params: dict[str, str]) -> str:
-    """Like client.api, for an answer that is a file rather than JSON."""
-    headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
-    try:
-        response = httpx.get(args.url.rstrip("/") + path, params=params, headers=headers,
-                             timeout=60)  # fmt: skip
-    except httpx.TransportError as error:
-        raise ApiError(f"cannot reach the station at {args.url}: {error}") from error
-    if response.status_code >= 400:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
-        raise ApiError(f"{response.status_code}: {detail}")
-    return response.text
 
 
 def _sync(args: argparse.Namespace) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,7 +10,7 @@ import pytest
 from sqlalchemy import insert
 
 from app.config import Settings
-from app.db import SessionFactory, make_engine, make_sessions, upgrade
+from app.db import SessionFactory
 from app.models import (
     Playlist,
     PlaylistEntry,
@@ -26,14 +25,6 @@ from app.scheduler.engine import SchedulerState
 from app.scheduler.snapshot import load_scheduler
 
 BERLIN = ZoneInfo("Europe/Berlin")
-
-
-@pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[SessionFactory]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'state' / 'radio.sqlite3'}")
-    upgrade(engine)
-    yield make_sessions(engine)
-    engine.dispose()
 
 
 @pytest.fixture

@@ -6,21 +6,12 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from app.config import Settings
-from app.db import SessionFactory, make_engine, make_sessions, upgrade
+from app.db import SessionFactory
 from app.models import Playlist, PlaylistEntry, PlaylistRule, Track, TrackKind, TrackStatus
 from app.scheduler.planner import Planner
 
 START = datetime(2026, 3, 2, 10, 37, tzinfo=UTC)
-
-
-@pytest.fixture
-def sessions(tmp_path: Path) -> SessionFactory:
-    engine = make_engine(f"sqlite:///{tmp_path / 'radio.sqlite3'}")
-    upgrade(engine)
-    return make_sessions(engine)
 
 
 def add_track(sessions: SessionFactory, title: str, minutes: float, artist: str = "") -> int:
