@@ -13,7 +13,8 @@ from sqlalchemy import select
 from app.config import Settings
 from app.db import SessionFactory
 from app.ffmpeg import ffmpeg_path
-from app.library import ScanReport, ensure_demo_library, scan
+from app.library import ScanReport, scan
+from app.library.demo import ensure_demo_library_in_child
 from app.library.jobs import JobRegistry
 from app.library.scanner import Progress
 from app.models import Play, Track, TrackStatus
@@ -114,9 +115,11 @@ class Station:
     async def _keep_library_fresh(self) -> None:
         settings = self.settings
         if settings.demo_library:
-            created = await asyncio.to_thread(ensure_demo_library, settings.media_dir, self.ffmpeg)
+            created = await asyncio.to_thread(
+                ensure_demo_library_in_child, settings.media_dir, self.ffmpeg
+            )
             if created:
-                log.info("media/ had no music: created a demo library of %d files", len(created))
+                log.info("media/ had no music: created a demo library of %d files", created)
         first_scan = True
         while True:
             try:

@@ -7,7 +7,9 @@ noise drums), so it needs no network and sounds the same on every machine.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,14 +64,32 @@ def ensure_demo_library(media_dir: Path, ffmpeg: str) -> list[Path]:
     """Synthesize the demo tracks and a station ID when media_dir holds no music yet."""
     if _has_music(media_dir):
         return []
-    jobs: list[tuple[Path, np.ndarray, dict[str, str]]] = [
-        (media_dir / "music" / "demo" / song.file, render_song(song), _tags(song)) for song in SONGS
+    jobs: list[tuple[Path, Callable[[], np.ndarray], dict[str, str]]] = [
+        (
+            media_dir / "music" / "demo" / song.file,
+            functools.partial(render_song, song),
+            _tags(song),
+        )
+        for song in SONGS
     ]
     jingle_tags = {"artist": "Demo Station", "title": "Station ID", "album": ALBUM}
-    jobs.append((media_dir / JINGLES_DIR / "station-id.mp3", render_jingle(), jingle_tags))
-    # ffmpeg does the slow part outside the GIL, so the encoders can overlap.
+    jobs.append((media_dir / JINGLES_DIR / "station-id.mp3", render_jingle, jingle_tags))
+    # ffmpeg does the slow part outside the GIL, so the encoders can overlap; each song is
+    # rendered only when its worker is ready for it, so only a few are in memory at once.
     with ThreadPoolExecutor(max_workers=4) as pool:
-        return list(pool.map(lambda job: _write(ffmpeg, *job), jobs))
+        return list(pool.map(lambda job: _write(ffmpeg, job[0], job[1](), job[2]), jobs))
+
+
+def ensure_demo_library_in_child(media_dir: Path, ffmpeg: str) -> int:
+    """ensure_demo_library in a child process: synthesis briefly needs a few hundred MB,
+    which a long-running station would otherwise keep. Returns how many files it made."""
+    if _has_music(media_dir):
+        return 0
+    result = subprocess.run(
+        [sys.executable, "-m", "app.library.demo", str(media_dir), ffmpeg],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    return int(result.stdout.strip() or 0)
 
 
 def _has_music(media_dir: Path) -> bool:
@@ -241,3 +261,7 @@ def _finish(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     fade = min(samples.shape[0], SAMPLE_RATE)
     samples[-fade:] *= np.linspace(1.0, 0.0, fade)[:, None] ** 0.5
     return samples * (PEAK / max(float(np.abs(samples).max()), 1e-9))
+
+
+if __name__ == "__main__":
+    print(len(ensure_demo_library(Path(sys.argv[1]), sys.argv[2])))
