@@ -6,7 +6,18 @@ import enum
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Enum, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    Enum,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -194,7 +205,14 @@ class QueueEntry(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     position: Mapped[int] = mapped_column(Integer, index=True)
-    track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"), index=True)
+    # A track, or (news) an article's speech; a bulletin's spoken opening has neither.
+    track_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tracks.id", ondelete="CASCADE"), index=True
+    )
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    speech_path: Mapped[str | None] = mapped_column(String(1024))  # relative to media_dir
+    title: Mapped[str | None] = mapped_column(String(300))  # for entries that are not tracks
+    duration: Mapped[float | None] = mapped_column(Float)  # for entries that are not tracks
     playlist_id: Mapped[int | None] = mapped_column(ForeignKey("playlists.id", ondelete="SET NULL"))
     reason: Mapped[str] = mapped_column(String(16))  # host, rotation, interval, clock
     is_jingle: Mapped[bool] = mapped_column(default=False)
@@ -213,3 +231,143 @@ class SchedulerMemory(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+# --- The news desk ----------------------------------------------------------------------------
+
+
+class ArticleStatus(enum.StrEnum):
+    draft = "draft"
+    scheduled = "scheduled"  # published automatically at publish_at
+    published = "published"
+    retracted = "retracted"  # gone from pages, feeds and bulletins; kept for the record
+
+
+class Article(Base):
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    category: Mapped[str] = mapped_column(String(100), default="News", index=True)
+    author: Mapped[str] = mapped_column(String(200), default="")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")  # Markdown or plain paragraphs
+    status: Mapped[ArticleStatus] = mapped_column(
+        Enum(ArticleStatus, native_enum=False, length=16), default=ArticleStatus.draft, index=True
+    )
+    publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sources: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)  # label, url
+    # Bumped when the words change: a bulletin repeats a story only when it was updated.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    guid: Mapped[str | None] = mapped_column(String(1024), unique=True)  # from an imported feed
+    feed_id: Mapped[int | None] = mapped_column(ForeignKey("feeds.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class RelatedArticle(Base):
+    """An explicit "related story" link; automatic ones come from shared tags and category."""
+
+    __tablename__ = "related_articles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
+    related_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SpeechStatus(enum.StrEnum):
+    pending = "pending"
+    rendering = "rendering"
+    ready = "ready"
+    failed = "failed"
+
+
+class Speech(Base):
+    """The read-aloud audio of an article, cached under media/news/ by text and voice."""
+
+    __tablename__ = "speech"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), unique=True
+    )
+    text_hash: Mapped[str] = mapped_column(String(64))  # sha256 of prepared text + voice
+    voice: Mapped[str] = mapped_column(String(128))
+    status: Mapped[SpeechStatus] = mapped_column(
+        Enum(SpeechStatus, native_enum=False, length=16), default=SpeechStatus.pending
+    )
+    path: Mapped[str | None] = mapped_column(String(1024))  # relative to media_dir
+    duration: Mapped[float | None] = mapped_column(Float)
+    loudness_lufs: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    rendered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Rating(Base):
+    """One listener's 1-5 stars for an article; a second vote replaces the first."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (UniqueConstraint("article_id", "listener"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
+    listener: Mapped[str] = mapped_column(String(64))  # hash of the listener cookie
+    stars: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class CommentStatus(enum.StrEnum):
+    pending = "pending"  # waits for a host
+    approved = "approved"
+    rejected = "rejected"
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254))  # never published, never in public JSON
+    website: Mapped[str | None] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[CommentStatus] = mapped_column(
+        Enum(CommentStatus, native_enum=False, length=16), default=CommentStatus.pending
+    )
+    client: Mapped[str] = mapped_column(String(64), default="")  # hash of the address
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class Feed(Base):
+    """An RSS or Atom feed whose new items become articles."""
+
+    __tablename__ = "feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(1024), unique=True)  # http(s) URL or a file path
+    title: Mapped[str] = mapped_column(String(300), default="")
+    publish: Mapped[bool] = mapped_column(default=False)  # new items published, else drafts
+    category: Mapped[str] = mapped_column(String(100), default="News")
+    enabled: Mapped[bool] = mapped_column(default=True)
+    last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Bulletin(Base):
+    """A news bulletin that went on air, with the stories (and versions) it carried."""
+
+    __tablename__ = "bulletins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    stories: Mapped[list[dict[str, int]]] = mapped_column(JSON, default=list)  # id, version
