@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.api import hosts, library, playlists, public, queue
+from app.api import feeds, hosts, library, news, pages, playlists, public, queue
 
 router = APIRouter()
 router.include_router(public.router)
@@ -10,3 +10,6 @@ router.include_router(hosts.router)
 router.include_router(queue.router)
 router.include_router(playlists.router)
 router.include_router(library.router)
+router.include_router(news.router)
+router.include_router(pages.router)
+router.include_router(feeds.router)

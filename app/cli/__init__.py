@@ -10,9 +10,9 @@ import argparse
 import logging
 import sys
 
-from app.cli import hosts, library, playlists, queue, station
+from app.cli import hosts, library, news, playlists, queue, station
 
-COMMAND_MODULES = [station, queue, playlists, library, hosts]
+COMMAND_MODULES = [station, queue, playlists, library, hosts, news]
 
 
 def main(argv: list[str] | None = None) -> int:

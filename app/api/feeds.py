@@ -1,0 +1,5 @@
+"""News desk routes (feeds)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

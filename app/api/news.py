@@ -1,0 +1,5 @@
+"""News desk routes (news)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""News desk routes (pages)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

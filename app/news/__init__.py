@@ -1,0 +1,1 @@
+"""The news desk: articles, their speech, bulletins and feeds."""
