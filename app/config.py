@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,12 +56,32 @@ class Settings(BaseSettings):
     track_separation_hours: float = Field(3.0, ge=0)  # no track again within this
     artist_separation_minutes: float = Field(30.0, ge=0)  # no artist again within this
     queue_length: int = Field(10, ge=1, le=100)  # upcoming items kept planned
+
+    # News bulletins: at minute `bulletin_minute` of every hour (-1: not by the clock) and/or
+    # after every `bulletin_every_songs` songs (0: not by count), `bulletin_stories` stories.
+    bulletin_minute: int = Field(0, ge=-1, le=59)
+    bulletin_window_minutes: int = Field(10, ge=1, le=59)
+    bulletin_every_songs: int = Field(0, ge=0)
+    bulletin_stories: int = Field(3, ge=1, le=20)
+    sample_news: bool = True  # write a few sample stories when there are no articles
     upload_max_mb: float = Field(200.0, gt=0)  # largest audio file a host may upload
 
     # Hosts. "name:password" creates the first admin at start-up while there are no hosts
     # yet, and is ignored afterwards; there is no default account or password.
     setup_admin: SecretStr = SecretStr("")
     session_hours: float = Field(12.0, gt=0, le=24 * 30)  # a browser sign-in lasts this long
+
+    # Imported news feeds: how often each is fetched, and how long and large a fetch may be.
+    feed_interval_minutes: float = Field(30.0, gt=0)
+    feed_timeout_seconds: float = Field(10.0, gt=0, le=120)
+    feed_max_bytes: int = Field(5_000_000, ge=1024)
+
+    # News speech. Piper needs a voice model file (.onnx) here; nothing is downloaded.
+    tts_engine: Literal["espeak", "piper"] = "espeak"
+    tts_voice: str = "en-us"  # an eSpeak NG voice name
+    tts_rate_wpm: int = Field(175, ge=80, le=450)
+    tts_pitch: int = Field(50, ge=0, le=99)
+    piper_model: Path | None = None
 
     ffmpeg: str = ""  # path to ffmpeg; empty: ffmpeg on PATH, else the bundled one
 

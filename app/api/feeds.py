@@ -1,5 +1,160 @@
-"""News desk routes (feeds)."""
+"""Feeds: the station's own RSS and podcast feeds (public), and the RSS/Atom feeds hosts
+import stories from (host routes under /api/feeds)."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+
+from app.api.auth import HostDep
+from app.api.deps import SettingsDep, StationDep
+from app.config import Settings
+from app.models import Feed
+from app.news import feeds
+from app.news.feed_import import ImportReport, is_web_url, refresh_feed
+
+RSS_TYPE = "application/rss+xml"
+
+public = APIRouter(tags=["news"])
+hosts = APIRouter(prefix="/api/feeds", dependencies=[HostDep], tags=["feeds"])
+
+
+def site_url(settings: Settings, request: Request) -> str:
+    return (settings.public_url or str(request.base_url)).rstrip("/")
+
+
+# --- Public: what listeners and podcast apps subscribe to ------------------------------------
+
+
+@public.get("/news/feed.xml", response_class=Response,
+            responses={200: {"content": {RSS_TYPE: {}}}})  # fmt: skip
+def rss(request: Request, station: StationDep, settings: SettingsDep) -> Response:
+    """RSS 2.0 of the freshest published stories."""
+    with station.sessions() as session:
+        articles = feeds.published_articles(session, datetime.now(UTC))
+        body = feeds.rss_feed(articles, site_url(settings, request), settings.station_name,
+                              settings.station_description)  # fmt: skip
+    return Response(body, media_type=RSS_TYPE)
+
+
+@public.get("/news/podcast.xml", response_class=Response,
+            responses={200: {"content": {RSS_TYPE: {}}}})  # fmt: skip
+def podcast(request: Request, station: StationDep, settings: SettingsDep) -> Response:
+    """The spoken stories as a podcast: one episode per story whose speech is ready."""
+    with station.sessions() as session:
+        episodes = feeds.podcast_episodes(session, settings.media_dir, datetime.now(UTC))
+        body = feeds.podcast_feed(episodes, site_url(settings, request), settings.station_name,
+                                  settings.station_description)  # fmt: skip
+    return Response(body, media_type=RSS_TYPE)
+
+
+# --- Hosts: feeds to import stories from -----------------------------------------------------
+
+
+class FeedCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(min_length=1, max_length=1024,
+                     description="an http(s) URL, or the absolute path of a file on the "
+                                 "station's machine")  # fmt: skip
+    title: str = Field("", max_length=300, description="empty: the feed's own title")
+    publish: bool = Field(False, description="new items published at once, else drafts")
+    category: str = Field("News", min_length=1, max_length=100)
+    enabled: bool = Field(True, description="fetched on the schedule")
+
+
+class FeedOut(BaseModel):
+    id: int
+    url: str
+    title: str
+    publish: bool
+    category: str
+    enabled: bool
+    last_fetched_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+
+
+class ReportOut(BaseModel):
+    added: int
+    duplicates: int
+    problems: list[str] = Field(description="items left out, and why")
+
+
+def _out(feed: Feed) -> FeedOut:
+    return FeedOut.model_validate(feed, from_attributes=True)
+
+
+def _checked_location(url: str) -> str:
+    """An http(s) URL as given, or an existing file's absolute path; else a 422."""
+    url = url.strip()
+    if is_web_url(url):
+        return url
+    if "://" in url:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            "only http and https feed URLs, or a local file path")  # fmt: skip
+    path = Path(url).expanduser()
+    if not path.is_absolute():
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            "a feed file must be given by its absolute path")  # fmt: skip
+    if not path.is_file():
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"no such file: {path}")
+    return str(path.resolve())
+
+
+@hosts.get("")
+def list_feeds(station: StationDep) -> list[FeedOut]:
+    with station.sessions() as session:
+        return [_out(feed) for feed in session.scalars(select(Feed).order_by(Feed.id))]
+
+
+@hosts.post("", status_code=status.HTTP_201_CREATED)
+def add_feed(body: FeedCreate, station: StationDep) -> FeedOut:
+    """Add a feed; it is fetched on the next round of the schedule (or POST .../fetch)."""
+    location = _checked_location(body.url)
+    with station.sessions() as session:
+        feed = Feed(url=location, title=body.title.strip(), publish=body.publish,
+                    category=body.category.strip() or "News", enabled=body.enabled)  # fmt: skip
+        session.add(feed)
+        try:
+            session.commit()
+        except IntegrityError as error:
+            raise HTTPException(status.HTTP_409_CONFLICT,
+                                f"that feed is already added: {location}") from error  # fmt: skip
+        return _out(feed)
+
+
+@hosts.delete("/{feed_id}", status_code=status.HTTP_204_NO_CONTENT)
+def remove_feed(feed_id: int, station: StationDep) -> None:
+    """Stop importing from a feed; the stories already imported stay."""
+    with station.sessions() as session:
+        feed = session.get(Feed, feed_id)
+        if feed is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such feed")
+        session.delete(feed)
+        session.commit()
+
+
+@hosts.post("/{feed_id}/fetch", responses={502: {"description": "the feed could not be read"}})
+async def fetch_now(feed_id: int, station: StationDep, settings: SettingsDep) -> ReportOut:
+    """Fetch and import the feed now. A feed that cannot be fetched or read answers 502 with
+    the reason, which is also kept as the feed's last_error."""
+    with station.sessions() as session:
+        if session.get(Feed, feed_id) is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such feed")
+    report: ImportReport = await run_in_threadpool(
+        refresh_feed, settings, station.sessions, feed_id, datetime.now(UTC)
+    )
+    if report.error:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, report.error)
+    return ReportOut(added=report.added, duplicates=report.duplicates, problems=report.problems)
+
 
 router = APIRouter()
+router.include_router(public)
+router.include_router(hosts)

@@ -1,0 +1,69 @@
+"""`radio feeds`: the RSS/Atom feeds the news desk imports stories from, through the
+station's HTTP API."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from app.cli.client import add_connection_arguments, api, print_table
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser("feeds", help="news feeds to import stories from")
+    actions = parser.add_subparsers(dest="action", required=True)
+
+    def action(name: str, help: str, run: Any) -> argparse.ArgumentParser:
+        sub = actions.add_parser(name, help=help, description=help)
+        add_connection_arguments(sub)
+        sub.set_defaults(run=run)
+        return sub
+
+    action("list", "the feeds, when each was last fetched and its last error", _list)
+    add = action("add", "import stories from an RSS or Atom feed", _add)
+    add.add_argument("location", metavar="URL",
+                     help="an http(s) URL, or a feed file on the station's machine")  # fmt: skip
+    add.add_argument("--publish", action="store_true",
+                     help="publish new stories at once (default: drafts)")  # fmt: skip
+    add.add_argument("--category", default="News", help="category of its stories")
+    add.add_argument("--title", default="", help="default: the feed's own title")
+    remove = action("remove", "stop importing a feed (its stories stay)", _remove)
+    remove.add_argument("id", type=int)
+    fetch = action("fetch", "fetch a feed now and import its new stories", _fetch)
+    fetch.add_argument("id", type=int)
+
+
+def _list(args: argparse.Namespace) -> int:
+    feeds = api(args, "GET", "/api/feeds")
+    rows = [{**feed, "publish": "yes" if feed["publish"] else "draft",
+             "last_fetched_at": feed["last_fetched_at"] or "never",
+             "last_error": feed["last_error"] or ""} for feed in feeds]  # fmt: skip
+    print_table(rows, ["id", "title", "url", "category", "publish", "last_fetched_at",
+                       "last_error"])  # fmt: skip
+    return 0
+
+
+def _add(args: argparse.Namespace) -> int:
+    url = args.location  # (args.url is the station's)
+    if "://" not in url:  # a file: the station needs its absolute path
+        url = str(Path(url).expanduser().resolve())
+    feed = api(args, "POST", "/api/feeds", json={"url": url, "publish": args.publish,
+                                                 "category": args.category,
+                                                 "title": args.title})  # fmt: skip
+    print(f"added feed {feed['id']}: {feed['url']}")
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    api(args, "DELETE", f"/api/feeds/{args.id}")
+    print(f"removed feed {args.id}")
+    return 0
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    report = api(args, "POST", f"/api/feeds/{args.id}/fetch")
+    print(f"{report['added']} new, {report['duplicates']} already imported")
+    for problem in report["problems"]:
+        print(f"left out: {problem}")
+    return 0

@@ -1,0 +1,222 @@
+"""The station's RSS and podcast feeds: valid XML with the published stories only, each
+linking to its article page, and an enclosure and iTunes tags per story with ready speech.
+Also the host routes that manage imported feeds, through the real app."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from app.db import SessionFactory, make_engine, make_sessions
+from app.models import Article, ArticleStatus, Speech, SpeechStatus
+from app.news.feeds import podcast_episodes, podcast_feed, published_articles, rss_feed
+from tests.accounts.harness import TestClient, bearer, running_app
+
+ITUNES = "{http://www.itunes.com/dtds/podcast-1.0.dtd}"
+SITE = "https://radio.example.org"
+NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
+MP3_BYTES = b"ID3" + bytes(4093)  # the feed states the file's size, not its sound
+
+
+def story(slug: str, status: ArticleStatus, minutes_ago: int, **fields: object) -> Article:
+    return Article(slug=slug, title=fields.pop("title", slug.replace("-", " ").title()),
+                   status=status, publish_at=NOW - timedelta(minutes=minutes_ago),
+                   category="Local", author="Kim Lee", summary=f"About {slug}.",
+                   body=f"The story of {slug}.", **fields)  # fmt: skip
+
+
+def add_stories(sessions: SessionFactory, media: Path) -> None:
+    """Two published stories (one with ready speech), and four that must never show."""
+    with sessions() as session:
+        spoken = story("harbour-reopens", ArticleStatus.published, 10,
+                       title='Harbour <reopens> & "ferries" return')  # fmt: skip
+        session.add_all([
+            spoken,
+            story("market-moves", ArticleStatus.published, 30),
+            story("draft-story", ArticleStatus.draft, 5),
+            story("retracted-story", ArticleStatus.retracted, 20),
+            story("scheduled-story", ArticleStatus.scheduled, -60),
+            story("published-later", ArticleStatus.published, -60),
+        ])  # fmt: skip
+        session.flush()
+        (media / "news").mkdir(parents=True, exist_ok=True)
+        (media / "news" / "harbour.mp3").write_bytes(MP3_BYTES)
+        session.add(Speech(article_id=spoken.id, text_hash="x", voice="en-us", duration=75.4,
+                           status=SpeechStatus.ready, path="news/harbour.mp3"))  # fmt: skip
+        session.commit()
+
+
+def items(document: bytes) -> list[ET.Element]:
+    root = ET.fromstring(document)
+    assert root.tag == "rss"
+    assert root.get("version") == "2.0"
+    channel = root.find("channel")
+    assert channel is not None
+    return channel.findall("item")
+
+
+def text(element: ET.Element, tag: str) -> str:
+    found = element.find(tag)
+    assert found is not None, tag
+    return found.text or ""
+
+
+def test_rss_carries_published_stories_newest_first(
+    sessions: SessionFactory, tmp_path: Path
+) -> None:
+    add_stories(sessions, tmp_path)
+    with sessions() as session:
+        document = rss_feed(published_articles(session, NOW), SITE, "Valley Radio")
+
+    harbour, market = items(document)
+    assert text(harbour, "title") == 'Harbour <reopens> & "ferries" return'
+    assert text(harbour, "link") == f"{SITE}/news/harbour-reopens"
+    guid = harbour.find("guid")
+    assert guid is not None
+    assert guid.get("isPermaLink") == "true"
+    assert guid.text == f"{SITE}/news/harbour-reopens"
+    assert parsedate_to_datetime(text(harbour, "pubDate")) == NOW - timedelta(minutes=10)
+    assert text(harbour, "description") == "About harbour-reopens."
+    assert text(harbour, "category") == "Local"
+    assert text(market, "link") == f"{SITE}/news/market-moves"
+    assert b"draft-story" not in document
+    assert b"retracted-story" not in document
+    assert b"scheduled-story" not in document
+    assert b"published-later" not in document
+
+
+def test_podcast_has_an_enclosure_per_spoken_story(
+    sessions: SessionFactory, tmp_path: Path
+) -> None:
+    add_stories(sessions, tmp_path)
+    with sessions() as session:
+        episodes = podcast_episodes(session, tmp_path, NOW)
+        document = podcast_feed(episodes, SITE, "Valley Radio", "Spoken news.")
+
+    channel = ET.fromstring(document).find("channel")
+    assert channel is not None
+    assert text(channel, f"{ITUNES}author") == "Valley Radio"
+    assert text(channel, f"{ITUNES}explicit") == "false"
+    category = channel.find(f"{ITUNES}category")
+    assert category is not None
+    assert category.get("text") == "News"
+    [episode] = items(document)  # the story without speech is no episode
+    assert text(episode, "title") == 'Harbour <reopens> & "ferries" return'
+    enclosure = episode.find("enclosure")
+    assert enclosure is not None
+    assert enclosure.attrib == {"url": f"{SITE}/news/harbour-reopens.mp3",
+                                "length": str(len(MP3_BYTES)), "type": "audio/mpeg"}  # fmt: skip
+    assert text(episode, f"{ITUNES}duration") == "00:01:15"
+    assert text(episode, f"{ITUNES}author") == "Kim Lee"
+    assert text(episode, f"{ITUNES}summary") == "About harbour-reopens."
+
+
+def test_speech_that_failed_or_is_missing_on_disk_is_no_episode(
+    sessions: SessionFactory, tmp_path: Path
+) -> None:
+    add_stories(sessions, tmp_path)
+    (tmp_path / "news" / "harbour.mp3").unlink()
+    with sessions() as session:
+        assert podcast_episodes(session, tmp_path, NOW) == []
+        (tmp_path / "news" / "harbour.mp3").write_bytes(MP3_BYTES)
+        speech = session.scalars(select(Speech)).one()
+        speech.status = SpeechStatus.failed
+        session.commit()
+        assert podcast_episodes(session, tmp_path, NOW) == []
+
+
+# --- Through the real app --------------------------------------------------------------------
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    with running_app(tmp_path, sample_news=False, public_url=SITE) as client:
+        yield client
+
+
+def station_sessions(root: Path) -> SessionFactory:
+    return make_sessions(make_engine(f"sqlite:///{root / 'state' / 'radio.sqlite3'}"))
+
+
+def test_feeds_are_served_to_anyone(client: TestClient, tmp_path: Path) -> None:
+    sessions = station_sessions(tmp_path)
+    add_stories(sessions, tmp_path / "media")
+    with sessions() as session:  # the fixed clock above is in the past of the real one
+        for article in session.scalars(select(Article)):
+            article.publish_at = datetime.now(UTC) + (article.publish_at - NOW)
+        session.commit()
+
+    response = client.get("/news/feed.xml")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/rss+xml")
+    links = [text(item, "link") for item in items(response.content)]
+    assert links == [f"{SITE}/news/harbour-reopens", f"{SITE}/news/market-moves"]
+
+    response = client.get("/news/podcast.xml")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/rss+xml")
+    [episode] = items(response.content)
+    enclosure = episode.find("enclosure")
+    assert enclosure is not None
+    assert enclosure.get("url") == f"{SITE}/news/harbour-reopens.mp3"
+
+
+def test_hosts_add_fetch_and_remove_feeds(client: TestClient, tmp_path: Path) -> None:
+    feed_file = tmp_path / "gazette.xml"
+    feed_file.write_text(
+        "<rss version='2.0'><channel><title>Gazette</title><item><title>Bridge repaired"
+        "</title><link>https://example.org/bridge</link><guid>b1</guid></item></channel></rss>"
+    )
+    new = {"url": str(feed_file), "publish": True, "category": "Town"}
+    assert client.post("/api/feeds", json=new).status_code == 401
+    assert client.get("/api/feeds").status_code == 401
+
+    response = client.post("/api/feeds", json=new, headers=bearer())
+    assert response.status_code == 201, response.text
+    feed = response.json()
+    assert (feed["url"], feed["publish"], feed["category"]) == (str(feed_file), True, "Town")
+    assert client.post("/api/feeds", json=new, headers=bearer()).status_code == 409
+
+    fetched = client.post(f"/api/feeds/{feed['id']}/fetch", headers=bearer())
+    assert fetched.json() == {"added": 1, "duplicates": 0, "problems": []}
+    again = client.post(f"/api/feeds/{feed['id']}/fetch", headers=bearer())
+    assert again.json() == {"added": 0, "duplicates": 1, "problems": []}
+    rss = client.get("/news/feed.xml").content
+    assert [text(item, "title") for item in items(rss)] == ["Bridge repaired"]
+
+    feed_file.write_text("<rss><channel><item>")
+    broken = client.post(f"/api/feeds/{feed['id']}/fetch", headers=bearer())
+    assert broken.status_code == 502
+    assert "not well-formed XML" in broken.json()["detail"]
+    [listed] = client.get("/api/feeds", headers=bearer()).json()
+    assert "not well-formed XML" in listed["last_error"]
+
+    assert client.delete(f"/api/feeds/{feed['id']}", headers=bearer()).status_code == 204
+    assert client.get("/api/feeds", headers=bearer()).json() == []
+    assert client.delete(f"/api/feeds/{feed['id']}", headers=bearer()).status_code == 404
+    # The imported story stays.
+    assert len(items(client.get("/news/feed.xml").content)) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("ftp://example.org/feed.xml", "only http and https"),
+        ("javascript:alert(1)", "absolute path"),
+        ("relative/feed.xml", "absolute path"),
+        ("/no/such/feed.xml", "no such file"),
+    ],
+)
+def test_a_feed_location_that_cannot_work_is_refused(
+    client: TestClient, url: str, message: str
+) -> None:
+    response = client.post("/api/feeds", json={"url": url}, headers=bearer())
+    assert response.status_code == 422
+    assert message in response.json()["detail"]
+    assert client.get("/api/feeds", headers=bearer()).json() == []
