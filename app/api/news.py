@@ -373,7 +373,7 @@ def approve_comment(comment_id: int, db: DbDep) -> CommentOut:
 
 @router.post("/comments/{comment_id}/reject")
 def reject_comment(comment_id: int, db: DbDep) -> CommentOut:
-    """Not shown; kept so a rejected commenter does not count as approved before."""
+    """Kept off the article page; the row stays (delete removes it) as a record of the decision."""
     return _moderated(db, comment_id, CommentStatus.rejected)
 
 
