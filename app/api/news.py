@@ -20,7 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.api.auth import HostDep
+from app.api.auth import CurrentHost, HostDep
 from app.api.deps import StationDep
 from app.models import Article, ArticleStatus, Comment, CommentStatus, Speech, SpeechStatus
 from app.news import articles as service
@@ -305,8 +305,8 @@ def set_related(
 
 
 @router.post("/articles/{article_id}/play-next")
-def play_next(article_id: int, db: DbDep, station: StationDep) -> QueuedOut:
-    """Put the story (its speech) on air next."""
+def play_next(article_id: int, db: DbDep, station: StationDep, host: CurrentHost) -> QueuedOut:
+    """Put the story (its speech) on air next; refused until its speech is ready."""
     with _errors():
         article = service.get_article(db, article_id)
     if article.status != ArticleStatus.published:
@@ -317,7 +317,7 @@ def play_next(article_id: int, db: DbDep, station: StationDep) -> QueuedOut:
     if add_story is None:
         raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, "this station cannot queue stories")
     try:
-        add_story(article.id, position=0)
+        add_story(article.id, position=0, host_id=host.id)
     except ValueError as error:  # the queue's own refusals, e.g. no speech yet
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
     return QueuedOut(article_id=article.id, status="next")
