@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -105,6 +106,7 @@ def fetch_feed(feed: Feed, settings: Settings) -> bytes:
 def _download(url: str, timeout: float, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
+    deadline = time.monotonic() + 3 * timeout
     try:
         with httpx.stream("GET", url, timeout=timeout, follow_redirects=True,
                           headers={"Accept": ACCEPT}) as response:  # fmt: skip
@@ -114,6 +116,8 @@ def _download(url: str, timeout: float, limit: int) -> bytes:
             if declared.isdigit() and int(declared) > limit:
                 raise FeedError(f"the feed is larger than {limit} bytes")
             for chunk in response.iter_bytes():
+                if time.monotonic() > deadline:  # httpx's timeout is per read: a slow drip
+                    raise FeedError(f"the feed took longer than {3 * timeout:g} s to arrive")
                 size += len(chunk)
                 if size > limit:  # a server may lie about, or omit, its length
                     raise FeedError(f"the feed is larger than {limit} bytes")

@@ -18,6 +18,7 @@ from app.models import Article, ArticleStatus, Speech, SpeechStatus
 
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 ATOM = "http://www.w3.org/2005/Atom"
+DC = "http://purl.org/dc/elements/1.1/"
 FEED_LIMIT = 50  # the freshest stories; podcast apps and readers keep their own history
 SUMMARY_CHARS = 600  # a description made from the body when an article has no summary
 
@@ -69,6 +70,7 @@ def podcast_feed(episodes: Sequence[Episode], site_url: str, station_name: str,
 def _channel(site_url: str, title: str, description: str,
              self_path: str) -> tuple[ET.Element, ET.Element]:  # fmt: skip
     ET.register_namespace("atom", ATOM)
+    ET.register_namespace("dc", DC)
     rss = ET.Element("rss", version="2.0")
     channel = ET.SubElement(rss, "channel")
     _sub(channel, "title", title)
@@ -89,8 +91,8 @@ def _item(channel: ET.Element, article: Article, site_url: str) -> ET.Element:
     ET.SubElement(item, "guid", isPermaLink="true").text = link
     _sub(item, "pubDate", format_datetime(_published(article), usegmt=True))
     _sub(item, "description", _description(article))
-    if article.author:
-        _sub(item, "author", article.author)
+    if article.author:  # RSS's own <author> must be an email address; a name goes here
+        _sub(item, f"{{{DC}}}creator", article.author)
     if article.category:
         _sub(item, "category", article.category)
     return item

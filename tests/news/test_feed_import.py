@@ -103,6 +103,14 @@ class FeedServer(BaseHTTPRequestHandler):
                   "/laughs": BILLION_LAUGHS, "/huge": HUGE, "/huge-unsized": HUGE}  # fmt: skip
         if self.path == "/slow":
             time.sleep(2)
+        if self.path == "/drip":  # each read is in time, the whole never ends
+            self.send_response(200)
+            self.end_headers()
+            for _ in range(40):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.1)
+            return
         body = routes.get(self.path)
         if body is None:
             self.send_response(404)
@@ -240,6 +248,7 @@ def test_atom_entries_published_when_the_feed_says_so(
         ("/huge", f"larger than {LIMIT} bytes"),
         ("/huge-unsized", f"larger than {LIMIT} bytes"),
         ("/slow", "did not answer within 0.5 s"),
+        ("/drip", "took longer than 1.5 s to arrive"),
         ("/missing", "answered 404"),
     ],
 )
@@ -303,3 +312,15 @@ def test_only_due_and_enabled_feeds_are_fetched(
     # Half an hour later (the default interval) both are due again.
     later = fetch_due_feeds(settings, sessions, NOW + timedelta(minutes=30))
     assert set(later) == {due, recent, broken}
+
+
+def test_an_item_with_nothing_in_it_is_left_out_with_a_reason(
+    settings: Settings, sessions: SessionFactory, tmp_path: Path
+) -> None:
+    path = tmp_path / "feed.xml"
+    path.write_bytes(RSS.replace(b"<item>", b"<item><guid>empty</guid></item><item>", 1))
+
+    report = refresh_feed(settings, sessions, add_feed(sessions, str(path)), NOW)
+
+    assert (report.error, report.added, report.duplicates) == (None, 2, 1)
+    assert report.problems == ["item 1: no title and no text"]

@@ -84,6 +84,7 @@ def test_rss_carries_published_stories_newest_first(
     assert parsedate_to_datetime(text(harbour, "pubDate")) == NOW - timedelta(minutes=10)
     assert text(harbour, "description") == "About harbour-reopens."
     assert text(harbour, "category") == "Local"
+    assert text(harbour, "{http://purl.org/dc/elements/1.1/}creator") == "Kim Lee"
     assert text(market, "link") == f"{SITE}/news/market-moves"
     assert b"draft-story" not in document
     assert b"retracted-story" not in document
