@@ -68,6 +68,16 @@ class FeedCreate(BaseModel):
     enabled: bool = Field(True, description="fetched on the schedule")
 
 
+class FeedUpdate(BaseModel):
+    """Only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(None, max_length=300)
+    publish: bool | None = None
+    category: str | None = Field(None, min_length=1, max_length=100)
+    enabled: bool | None = None
+
+
 class FeedOut(BaseModel):
     id: int
     url: str
@@ -126,6 +136,19 @@ def add_feed(body: FeedCreate, station: StationDep) -> FeedOut:
         except IntegrityError as error:
             raise HTTPException(status.HTTP_409_CONFLICT,
                                 f"that feed is already added: {location}") from error  # fmt: skip
+        return _out(feed)
+
+
+@hosts.patch("/{feed_id}")
+def update_feed(feed_id: int, body: FeedUpdate, station: StationDep) -> FeedOut:
+    """Pause or resume a feed, or change what its new items become."""
+    with station.sessions() as session:
+        feed = session.get(Feed, feed_id)
+        if feed is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such feed")
+        for name, value in body.model_dump(exclude_none=True).items():
+            setattr(feed, name, value.strip() if isinstance(value, str) else value)
+        session.commit()
         return _out(feed)
 
 

@@ -28,6 +28,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                      help="publish new stories at once (default: drafts)")  # fmt: skip
     add.add_argument("--category", default="News", help="category of its stories")
     add.add_argument("--title", default="", help="default: the feed's own title")
+    update = action("update", "pause or resume a feed, or change what its items become",
+                    _update)  # fmt: skip
+    update.add_argument("id", type=int)
+    update.add_argument("--enabled", action=argparse.BooleanOptionalAction, default=None,
+                        help="fetched on the schedule")  # fmt: skip
+    update.add_argument("--publish", action=argparse.BooleanOptionalAction, default=None,
+                        help="new stories published at once, else drafts")  # fmt: skip
+    update.add_argument("--category")
+    update.add_argument("--title")
     remove = action("remove", "stop importing a feed (its stories stay)", _remove)
     remove.add_argument("id", type=int)
     fetch = action("fetch", "fetch a feed now and import its new stories", _fetch)
@@ -52,6 +61,16 @@ def _add(args: argparse.Namespace) -> int:
                                                  "category": args.category,
                                                  "title": args.title})  # fmt: skip
     print(f"added feed {feed['id']}: {feed['url']}")
+    return 0
+
+
+def _update(args: argparse.Namespace) -> int:
+    fields = {name: getattr(args, name) for name in ("enabled", "publish", "category", "title")}
+    feed = api(args, "PATCH", f"/api/feeds/{args.id}",
+               json={k: v for k, v in fields.items() if v is not None})  # fmt: skip
+    state = "enabled" if feed["enabled"] else "paused"
+    kind = "published" if feed["publish"] else "drafts"
+    print(f"feed {feed['id']}: {state}, new stories as {kind} in {feed['category']}")
     return 0
 
 

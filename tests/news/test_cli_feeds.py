@@ -51,5 +51,8 @@ def test_hosts_manage_feeds_from_the_shell(
         radio_feeds(capsys, station.url, "fetch", feed_id)
     assert "not well-formed XML" in radio_feeds(capsys, station.url, "list")
 
+    out = radio_feeds(capsys, station.url, "update", feed_id, "--no-enabled", "--no-publish")
+    assert out == f"feed {feed_id}: paused, new stories as drafts in Town\n"
+
     assert radio_feeds(capsys, station.url, "remove", feed_id) == f"removed feed {feed_id}\n"
     assert "Gazette" not in radio_feeds(capsys, station.url, "list")

@@ -191,6 +191,12 @@ def test_hosts_add_fetch_and_remove_feeds(client: TestClient, tmp_path: Path) ->
     rss = client.get("/news/feed.xml").content
     assert [text(item, "title") for item in items(rss)] == ["Bridge repaired"]
 
+    paused = client.patch(f"/api/feeds/{feed['id']}", headers=bearer(),
+                          json={"enabled": False, "publish": False})  # fmt: skip
+    assert (paused.json()["enabled"], paused.json()["publish"]) == (False, False)
+    assert client.patch(f"/api/feeds/{feed['id']}", json={"enabled": True}).status_code == 401
+    assert client.patch("/api/feeds/999", json={}, headers=bearer()).status_code == 404
+
     feed_file.write_text("<rss><channel><item>")
     broken = client.post(f"/api/feeds/{feed['id']}/fetch", headers=bearer())
     assert broken.status_code == 502
