@@ -259,12 +259,16 @@ def update_article(session: Session, article: Article, **fields: Any) -> Article
 
 
 def publish(article: Article, at: datetime | None = None, now: datetime | None = None) -> None:
-    """Published now, or with a past publication time `at` (an import keeps its date)."""
+    """Published now, or with a past publication time `at` (an import keeps its date).
+    Publishing a published article again keeps its time unless `at` is given, so it does
+    not jump to the top of the news by accident."""
     current = now or utcnow()
     if at is not None:
         _require_aware(at)
         if at > current:
             raise ArticleError("a publication time in the future is a schedule: use schedule")
+    if at is None and article.status == ArticleStatus.published and article.publish_at:
+        return
     article.status = ArticleStatus.published
     article.publish_at = at or current
 
@@ -272,6 +276,8 @@ def publish(article: Article, at: datetime | None = None, now: datetime | None =
 def schedule(article: Article, at: datetime, now: datetime | None = None) -> None:
     """Published automatically at `at` (by `publish_due`); until then not public."""
     _require_aware(at)
+    if article.status == ArticleStatus.published:
+        raise ArticleError("the article is already published; retract it first to schedule it")
     if at <= (now or utcnow()):
         raise ArticleError("a schedule needs a time in the future; to publish now, publish")
     article.status = ArticleStatus.scheduled

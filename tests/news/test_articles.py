@@ -95,6 +95,11 @@ def test_scheduled_articles_publish_when_their_time_comes(sessions: SessionFacto
         assert articles.freshest_published(session, 5, NOW + timedelta(minutes=6)) == [soon]
         assert articles.publish_due(session, NOW + timedelta(minutes=7)) == []
 
+        with pytest.raises(articles.ArticleError, match="already published"):
+            articles.schedule(soon, NOW + timedelta(days=1), now=NOW)
+        articles.publish(soon, now=NOW + timedelta(hours=1))  # again: keeps its time
+        assert soon.publish_at == NOW + timedelta(minutes=5)
+
         articles.retract(soon)
         assert articles.freshest_published(session, 5, NOW + timedelta(hours=3)) == []
         with pytest.raises(articles.ArticleError, match="retracted"):
