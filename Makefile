@@ -27,6 +27,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m tests.bench.listeners
 	$(BIN)/python -m tests.bench.playout
 	$(BIN)/python -m tests.bench.scheduler
+	$(BIN)/python -m tests.bench.speech
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
