@@ -205,7 +205,9 @@ class QueueEntry(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     position: Mapped[int] = mapped_column(Integer, index=True)
-    # A track, or (news) an article's speech; a bulletin's spoken opening has neither.
+    # track; story (an article's speech), sting and opening (parts of a news bulletin); or
+    # bulletin, which becomes intro, opening, the freshest stories and outro when it airs.
+    kind: Mapped[str] = mapped_column(String(16), default="track", server_default="track")
     track_id: Mapped[int | None] = mapped_column(
         ForeignKey("tracks.id", ondelete="CASCADE"), index=True
     )

@@ -18,6 +18,7 @@ from app.library.demo import ensure_demo_library_in_child
 from app.library.jobs import JobRegistry
 from app.library.scanner import Progress
 from app.models import Play, Track, TrackStatus
+from app.news.desk import NewsDesk
 from app.playout.clock import PlayoutClock
 from app.playout.decoder import DecoderSource
 from app.playout.safety import SafetySource
@@ -31,6 +32,8 @@ from app.stream.nowplaying import HISTORY_SIZE, Aired, NowPlaying
 from app.stream.response import StreamInfo
 
 log = logging.getLogger(__name__)
+
+NEWS_TICK_SECONDS = 30.0  # scheduled articles go live within this
 
 
 class Station:
@@ -69,21 +72,26 @@ class Station:
         )
         self._scan_lock = threading.Lock()
         self.jobs = JobRegistry()  # long work (analysis of uploads, ...) with progress
+        self.news = NewsDesk(settings, sessions, self.ffmpeg, self.jobs)
+        self.speech = self.news.speech
         self._loop: asyncio.AbstractEventLoop | None = None
         self.started_at = datetime.now(UTC)
         self._library_task: asyncio.Task[None] | None = None
+        self._news_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.started_at = datetime.now(UTC)
         self.clock.start()  # on air at once: the safety source covers until the library is ready
         self._library_task = asyncio.create_task(self._keep_library_fresh())
+        self._news_task = asyncio.create_task(self._run_news_desk())
 
     async def stop(self) -> None:
-        if self._library_task is not None:
-            self._library_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._library_task
+        for task in (self._library_task, self._news_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await asyncio.to_thread(self.clock.stop)
         self.jobs.shutdown(wait=False)
         self.sequencer.close()
@@ -130,6 +138,18 @@ class Station:
                 first_scan = False
                 await sync_playlists_at_startup(settings, self.sessions)
             await asyncio.sleep(settings.scan_interval_seconds)
+
+    async def _run_news_desk(self) -> None:
+        try:
+            await asyncio.to_thread(self.news.prepare)
+        except Exception:
+            log.exception("the news desk could not get ready; bulletins may lack parts")
+        while True:
+            await asyncio.sleep(NEWS_TICK_SECONDS)
+            try:
+                await asyncio.to_thread(self.news.tick)
+            except Exception:
+                log.exception("news desk tick failed; trying again later")
 
     def scan_library(self, progress: Progress | None = None) -> ScanReport:
         """Scan media/ (one scan at a time) and let the scheduler know what changed."""

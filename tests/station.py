@@ -89,6 +89,8 @@ def start_station(root: Path, **settings: Any) -> RunningStation:
         "RADIO_PLAYLISTS_DIR": str(root / "playlists"),
         "RADIO_PORT": str(port),
         "RADIO_DEMO_LIBRARY": "false",
+        "RADIO_SAMPLE_NEWS": "false",
+        "RADIO_BULLETIN_MINUTE": "-1",  # tests ask for news when they want it
         "RADIO_JINGLE_EVERY": "0",
     }
     env.update({f"RADIO_{key.upper()}": str(value) for key, value in settings.items()})

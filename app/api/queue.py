@@ -27,6 +27,8 @@ class QueueItem(BaseModel):
     kind: str
     reason: str = Field(description="host, rotation, interval or clock")
     playlist_id: int | None
+    article_id: int | None
+    url: str | None = Field(description="a story's article page")
     expected_start: datetime
 
 
@@ -37,12 +39,15 @@ class QueueView(BaseModel):
 class QueueAdd(BaseModel):
     track_id: int | None = None
     playlist_id: int | None = None
+    article_id: int | None = Field(None, description="a published story, read on its own")
+    bulletin: bool = Field(False, description="a news bulletin of the freshest stories")
     position: int | Literal["next", "end"] = "end"
 
     @model_validator(mode="after")
     def _one_thing(self) -> QueueAdd:
-        if (self.track_id is None) == (self.playlist_id is None):
-            raise ValueError("give either track_id or playlist_id")
+        given = [self.track_id, self.playlist_id, self.article_id, self.bulletin or None]
+        if sum(value is not None for value in given) != 1:
+            raise ValueError("give one of track_id, playlist_id, article_id or bulletin")
         return self
 
 
@@ -55,7 +60,8 @@ def _view(upcoming: list[Upcoming]) -> QueueView:
         QueueItem(id=u.entry_id, position=u.position, track_id=u.item.track_id,
                   artist=u.item.artist, title=u.item.title, album=u.item.album,
                   duration=u.item.duration, kind=u.item.kind.value, reason=u.reason,
-                  playlist_id=u.playlist_id, expected_start=u.expected_start)
+                  playlist_id=u.playlist_id, article_id=u.item.article_id,
+                  url=u.item.url or None, expected_start=u.expected_start)
         for u in upcoming
     ])  # fmt: skip
 
@@ -77,8 +83,12 @@ def add_to_queue(body: QueueAdd, station: StationDep) -> QueueView:
     try:
         if body.track_id is not None:
             station.planner.add_track(body.track_id, position)
+        elif body.playlist_id is not None:
+            station.planner.add_playlist(body.playlist_id, position)
+        elif body.article_id is not None:
+            station.planner.add_story(body.article_id, position)
         else:
-            station.planner.add_playlist(body.playlist_id, position)  # type: ignore[arg-type]
+            station.planner.add_bulletin(position)
     except QueueError as error:
         raise _bad_request(error) from error
     return _view(station.planner.upcoming())

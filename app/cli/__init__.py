@@ -10,9 +10,9 @@ import argparse
 import logging
 import sys
 
-from app.cli import hosts, library, news, playlists, queue, station
+from app.cli import feeds, hosts, library, news, playlists, queue, station
 
-COMMAND_MODULES = [station, queue, playlists, library, hosts, news]
+COMMAND_MODULES = [station, queue, playlists, library, hosts, news, feeds]
 
 
 def main(argv: list[str] | None = None) -> int:

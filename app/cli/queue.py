@@ -20,10 +20,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
     action("list", "the upcoming items and when each is expected to start").set_defaults(run=_list)
     action("skip", "skip what is on air").set_defaults(run=_skip)
-    add = action("add", "put a track or a whole playlist in the queue")
+    add = action("add", "put a track, a playlist, a story or a bulletin in the queue")
     what = add.add_mutually_exclusive_group(required=True)
     what.add_argument("--track", type=int, help="track id")
     what.add_argument("--playlist", type=int, help="playlist id")
+    what.add_argument("--article", type=int, help="a published story, read on its own")
+    what.add_argument("--bulletin", action="store_true", help="a news bulletin")
     where = add.add_mutually_exclusive_group()
     where.add_argument("--next", action="store_true", help="play next")
     where.add_argument("--position", type=int, help="0 is next")
@@ -65,7 +67,8 @@ def _add(args: argparse.Namespace) -> int:
     position: int | str = (
         "next" if args.next else args.position if args.position is not None else "end"
     )
-    body = {"track_id": args.track, "playlist_id": args.playlist, "position": position}
+    body = {"track_id": args.track, "playlist_id": args.playlist, "article_id": args.article,
+            "bulletin": args.bulletin, "position": position}  # fmt: skip
     return _show(api(args, "POST", "/api/queue", json=body))
 
 

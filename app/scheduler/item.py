@@ -10,6 +10,7 @@ from pathlib import Path
 class ItemKind(enum.StrEnum):
     music = "music"
     jingle = "jingle"
+    news = "news"  # a story, or the spoken opening of a bulletin
     safety = "safety"  # the fallback that plays when nothing else can
 
 
@@ -25,6 +26,8 @@ class Item:
     gain_db: float = 0.0
     cue_in: float = 0.0
     cue_out: float | None = None
+    url: str = ""  # a page about the item: a story's article page
+    article_id: int | None = None
 
     @property
     def keeps_title(self) -> bool:

@@ -12,7 +12,7 @@ import copy
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +23,21 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db import SessionFactory
 from app.library.analysis import gain_db
-from app.models import Playlist, PlaylistEntry, QueueEntry, SchedulerMemory, Track, TrackStatus
+from app.models import (
+    Article,
+    ArticleStatus,
+    Playlist,
+    PlaylistEntry,
+    QueueEntry,
+    SchedulerMemory,
+    Speech,
+    SpeechStatus,
+    Track,
+    TrackStatus,
+)
+from app.news import bulletins
+from app.news.desk import GENERIC_OPENING
+from app.news.speakable import opening_text
 from app.scheduler import queue
 from app.scheduler.engine import Pick, Scheduler, SchedulerState
 from app.scheduler.item import Item, ItemKind
@@ -33,6 +47,9 @@ log = logging.getLogger(__name__)
 
 MEMORY_ID = 1
 
+
+# In the queue and the forecast, a bulletin before it airs and opens up into its stories.
+BULLETIN_ITEM = Item(kind=ItemKind.news, title="News bulletin")
 
 # A planned item that starts this far from its planned time has the rest planned anew, so
 # clock items, intervals and dayparts are decided on the times that really happen.
@@ -82,21 +99,34 @@ class Planner:
             starts = max(now, self.on_air_until())
             with self._sessions.begin() as session:
                 self._top_up(session, starts)
-                entry = queue.take(session, now, self._previous_take)
-                self._previous_take = now
+                entry = self._take(session, now, starts)
                 if entry is None:
                     return None
-                planned = self._plans.pop(entry.id, None)
-                if planned is not None and abs(planned.at - starts) > REPLAN_DRIFT:
-                    self._replan(session)  # skips or long items moved the clock: plan anew
-                track = session.get(Track, entry.track_id)
-                if entry.reason == queue.HOST:
+                if entry.reason == queue.HOST and entry.track_id is not None:
                     self._scheduler_for(session).record(now, entry.track_id, self._memory(session))
                     self._save(session)
-                item = self._item(track, entry.is_jingle) if track is not None else None
+                item = self._entry_item(session, entry)
                 ends = starts + (self._air_time(item) if item else timedelta(0))
                 self._top_up(session, ends)
             return item
+
+    def _take(self, session: Session, now: datetime, starts: datetime) -> QueueEntry | None:
+        """The entry that starts now; a bulletin opens up into its parts as it airs."""
+        while True:
+            entry = queue.take(session, now, self._previous_take)
+            self._previous_take = now
+            if entry is None:
+                return None
+            planned = self._plans.pop(entry.id, None)
+            if planned is not None and abs(planned.at - starts) > REPLAN_DRIFT:
+                self._replan(session)  # skips or long items moved the clock: plan anew
+            if entry.kind != bulletins.KIND:
+                return entry
+            # Named after its time of the hour, as rendered ahead by the news desk.
+            opening = opening_text(entry.due_at, self._zone) if entry.due_at else GENERIC_OPENING
+            parts = bulletins.expand(session, self._settings, starts, opening, entry.reason)
+            queue.insert(session, parts, 0)
+            session.flush()
 
     def peek(self) -> Item | None:
         upcoming = self.upcoming(limit=1)
@@ -109,16 +139,14 @@ class Planner:
         with self._lock, self._sessions.begin() as session:
             self._top_up(session, self.on_air_until())
             rows = queue.entries(session)[:limit]
-            tracks = self._tracks(session, [e.track_id for e in rows])
             start = self.on_air_until()
             out = []
             for entry in rows:
-                track = tracks.get(entry.track_id)
-                if track is None:
+                item = self._entry_item(session, entry)
+                if item is None:
                     continue
                 if entry.due_at is not None and entry.due_at > start:
                     start = entry.due_at
-                item = self._item(track, entry.is_jingle)
                 out.append(Upcoming(entry.id, entry.position, item, entry.reason, start,
                                     entry.playlist_id))  # fmt: skip
                 start += self._air_time(item)
@@ -141,9 +169,12 @@ class Planner:
         position = len(upcoming)
         for at, pick in picks:
             track = tracks.get(pick.track_id)
-            if track is not None:
-                upcoming.append(Upcoming(None, position, self._item(track, pick.is_jingle),
-                                         pick.reason, at, pick.playlist_id))  # fmt: skip
+            if pick.kind == bulletins.KIND:
+                item: Item | None = BULLETIN_ITEM
+            else:
+                item = self._item(track, pick.is_jingle) if track is not None else None
+            if item is not None:
+                upcoming.append(Upcoming(None, position, item, pick.reason, at, pick.playlist_id))
                 position += 1
         return [u for u in upcoming if u.expected_start <= until]
 
@@ -171,6 +202,29 @@ class Planner:
                 raise queue.QueueError(f"playlist {playlist_id} has no playable tracks")
             queue.insert(session, new, position)
             return len(new)
+
+    def add_story(self, article_id: int, position: int | None, host_id: int | None = None) -> None:
+        """A published story whose speech is ready, read on its own."""
+        with self._lock, self._sessions.begin() as session:
+            article = session.get(Article, article_id)
+            speech = session.scalars(select(Speech).where(Speech.article_id == article_id)).first()
+            if article is None or article.status is not ArticleStatus.published:
+                raise queue.QueueError(f"no published article {article_id}")
+            if speech is None or speech.status is not SpeechStatus.ready or not speech.path:
+                why = speech.error if speech is not None and speech.error else "not rendered yet"
+                raise queue.QueueError(f"the story has no speech to play: {why}")
+            entry = QueueEntry(kind="story", article_id=article_id, title=article.title,
+                               speech_path=speech.path, duration=speech.duration,
+                               reason=queue.HOST, added_by=host_id)  # fmt: skip
+            queue.insert(session, [entry], position)
+
+    def add_bulletin(self, position: int | None, host_id: int | None = None) -> None:
+        """A bulletin of the freshest stories, made up when it airs."""
+        with self._lock, self._sessions.begin() as session:
+            entry = QueueEntry(kind=bulletins.KIND, title=BULLETIN_ITEM.title, reason=queue.HOST,
+                               added_by=host_id, duration=bulletins.estimated_seconds(
+                                   session, self._now(), self._settings))  # fmt: skip
+            queue.insert(session, [entry], position)
 
     def remove(self, entry_id: int) -> None:
         with self._lock, self._sessions.begin() as session:
@@ -208,12 +262,9 @@ class Planner:
             pick = scheduler.next(at, state)
             if pick is None:
                 break
-            new.append((self._entry(pick, at), _Plan(at, before)))
-            at += timedelta(
-                seconds=max(
-                    durations.get(pick.track_id, 0.0) - self._settings.crossfade_seconds, 1.0
-                )
-            )
+            entry = self._entry(session, pick, at)
+            new.append((entry, _Plan(at, before)))
+            at += self._entry_air_time(entry, durations)
         if new:
             queue.insert(session, [entry for entry, _ in new])
             session.flush()
@@ -244,21 +295,38 @@ class Planner:
         for entry in queue.entries(session):
             if entry.due_at is not None and entry.due_at > at:
                 at = entry.due_at
-            at += timedelta(
-                seconds=max(
-                    durations.get(entry.track_id, 0.0) - self._settings.crossfade_seconds, 1.0
-                )
-            )
+            at += self._entry_air_time(entry, durations)
         return at
 
-    def _entry(self, pick: Pick, at: datetime) -> QueueEntry:
+    def _entry_air_time(self, entry: QueueEntry, durations: dict[int, float]) -> timedelta:
+        seconds = durations.get(entry.track_id, 0.0) if entry.track_id else (entry.duration or 0)
+        return timedelta(seconds=max(seconds - self._settings.crossfade_seconds, 1.0))
+
+    def _entry(self, session: Session, pick: Pick, at: datetime) -> QueueEntry:
         due = self._clock_due(pick, at) if pick.reason == "clock" else None
+        if pick.kind == bulletins.KIND:
+            return QueueEntry(kind=bulletins.KIND, title=BULLETIN_ITEM.title, reason=pick.reason,
+                              due_at=due, duration=bulletins.estimated_seconds(
+                                  session, at, self._settings))  # fmt: skip
         return QueueEntry(track_id=pick.track_id, playlist_id=pick.playlist_id,
                           reason=pick.reason, is_jingle=pick.is_jingle, due_at=due)  # fmt: skip
 
+    def _entry_item(self, session: Session, entry: QueueEntry) -> Item | None:
+        """What the playout plays for a queue entry (None: its track is gone)."""
+        if entry.kind == bulletins.KIND:
+            return replace(BULLETIN_ITEM, duration=entry.duration)
+        if entry.track_id is None:
+            article = session.get(Article, entry.article_id) if entry.article_id else None
+            return bulletins.news_item(entry, self._settings, article.slug if article else None)
+        track = session.get(Track, entry.track_id)
+        return self._item(track, entry.is_jingle) if track is not None else None
+
     def _clock_due(self, pick: Pick, at: datetime) -> datetime:
         """The minute of the hour the clock item belongs to, at or before `at`."""
-        minute = self._playlist_minutes.get(pick.playlist_id or -1, 0)
+        if pick.kind == bulletins.KIND:
+            minute = self._settings.bulletin_minute
+        else:
+            minute = self._playlist_minutes.get(pick.playlist_id or -1, 0)
         local = at.astimezone(self._zone)
         due = local.replace(minute=minute, second=0, microsecond=0)
         if due > local:
@@ -267,7 +335,9 @@ class Planner:
 
     def _scheduler_for(self, session: Session) -> Scheduler:
         if self._scheduler is None:
-            self._scheduler = load_scheduler(self._sessions, self._settings)
+            self._scheduler = load_scheduler(
+                self._sessions, self._settings, extra_rules=bulletins.bulletin_rules(self._settings)
+            )
             self._playlist_minutes = {
                 p.id: p.minute for p in session.scalars(select(Playlist)) if p.minute is not None
             }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -30,6 +31,7 @@ from app.models import (
 )
 from app.scheduler.dayparts import Daypart, parse_dayparts
 from app.scheduler.engine import Scheduler
+from app.scheduler.rules import Rule
 from app.scheduler.types import PlaylistInfo, Rules, TrackInfo
 
 log = logging.getLogger(__name__)
@@ -38,7 +40,9 @@ IMPLICIT_ROTATION_ID = -1
 IMPLICIT_JINGLES_ID = -2
 
 
-def load_scheduler(sessions: SessionFactory, settings: Settings, seed: int = 0) -> Scheduler:
+def load_scheduler(
+    sessions: SessionFactory, settings: Settings, seed: int = 0, extra_rules: Sequence[Rule] = ()
+) -> Scheduler:
     with sessions() as session:
         rows = session.execute(
             select(
@@ -73,7 +77,7 @@ def load_scheduler(sessions: SessionFactory, settings: Settings, seed: int = 0) 
             by_playlist[playlist_id].append(track_id)
     infos = [_with_tracks(info, by_playlist.get(info.id, [])) for info in infos]
     infos += _implicit(infos, music, jingles, settings)
-    return Scheduler(tracks, infos, rules_from(settings), seed=seed)
+    return Scheduler(tracks, infos, rules_from(settings), seed=seed, extra_rules=extra_rules)
 
 
 def rules_from(settings: Settings) -> Rules:

@@ -40,7 +40,6 @@ class StreamHub:
         buffer_bytes: int,
         burst_bytes: int,
         sndbuf_bytes: int,
-        url_for: Callable[[Item], str] = lambda item: "",
     ) -> None:
         self.info = info
         self.listeners: set[Listener] = set()
@@ -49,7 +48,6 @@ class StreamHub:
         self._buffer_bytes = buffer_bytes
         self._burst_bytes = burst_bytes
         self._sndbuf_bytes = sndbuf_bytes
-        self._url_for = url_for
         self._chunks: deque[Chunk] = deque()
         self._buffered = 0
         self._end = 0
@@ -68,7 +66,7 @@ class StreamHub:
         """Take the next chunk from the playout: the live point moves on."""
         for item in starts:
             if not item.keeps_title:
-                self._metadata = metadata_block(item.display_title, self._url_for(item))
+                self._metadata = metadata_block(item.display_title, item.url)
             for callback in self.on_item_live:
                 callback(item)
         if not data:

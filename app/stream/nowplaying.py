@@ -34,6 +34,8 @@ def item_json(item: Item | None) -> dict[str, Any] | None:
         "display_title": item.display_title,
         "duration": round(item.duration, 3) if item.duration is not None else None,
         "track_id": item.track_id,
+        "url": item.url or None,  # a story's article page
+        "article_id": item.article_id,
     }
 
 

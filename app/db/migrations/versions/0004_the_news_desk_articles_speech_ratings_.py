@@ -167,6 +167,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("article_id"),
     )
     with op.batch_alter_table("queue", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("kind", sa.String(length=16), nullable=False, server_default="track")
+        )
         batch_op.add_column(sa.Column("article_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("speech_path", sa.String(length=1024), nullable=True))
         batch_op.add_column(sa.Column("title", sa.String(length=300), nullable=True))
@@ -186,6 +189,7 @@ def downgrade() -> None:
         batch_op.drop_column("title")
         batch_op.drop_column("speech_path")
         batch_op.drop_column("article_id")
+        batch_op.drop_column("kind")
 
     op.drop_table("speech")
     with op.batch_alter_table("related_articles", schema=None) as batch_op:

@@ -1,0 +1,167 @@
+"""News bulletins: when they air (scheduler rules) and what they carry (the freshest stories).
+
+A bulletin is planned as one placeholder in the queue and opened up when it airs, so it
+carries the stories that are freshest at air time: an intro sting, a spoken opening
+("News at five o'clock."), the stories, an outro sting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import mutagen
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.models import Bulletin, QueueEntry, Speech, SpeechStatus
+from app.news.articles import freshest_published
+from app.scheduler.item import Item, ItemKind
+from app.scheduler.rules import EverySongs, Hourly, Precedence, Rule, TriggeredRule
+from app.scheduler.types import Pick
+
+log = logging.getLogger(__name__)
+
+KIND = "bulletin"
+STINGS_DIR = Path("news") / "stings"  # under media/: intro.mp3 and outro.mp3
+
+
+def _on_the_hour(_context: object, _reason: str) -> Pick:
+    return Pick(track_id=0, playlist_id=None, reason="clock", kind=KIND)
+
+
+def _after_songs(_context: object, _reason: str) -> Pick:
+    # Clock precedence, but not tied to a minute: the queue must not hold it for one.
+    return Pick(track_id=0, playlist_id=None, reason="interval", kind=KIND)
+
+
+def bulletin_rules(settings: Settings) -> list[Rule]:
+    """News at clock times and/or every N songs, with the precedence of clock items."""
+    rules: list[Rule] = []
+    if settings.bulletin_minute >= 0:
+        trigger = Hourly(settings.bulletin_minute, settings.bulletin_window_minutes)
+        rules.append(TriggeredRule("news-hourly", Precedence.CLOCK, trigger, _on_the_hour))
+    if settings.bulletin_every_songs > 0:
+        every = EverySongs(settings.bulletin_every_songs)
+        rules.append(TriggeredRule("news-songs", Precedence.CLOCK, every, _after_songs))
+    return rules
+
+
+@dataclass(frozen=True)
+class Story:
+    article_id: int
+    version: int
+    title: str
+    slug: str
+    speech_path: str  # relative to media_dir
+    duration: float
+
+
+def choose_stories(session: Session, now: datetime, limit: int, report: bool = True
+                   ) -> list[Story]:  # fmt: skip
+    """The freshest published stories with speech, leaving out those the last bulletin
+    carried unless they were updated since. Stories whose speech failed are reported."""
+    last = session.scalars(select(Bulletin).order_by(Bulletin.started_at.desc()).limit(1)).first()
+    aired = {(s["id"], s["version"]) for s in last.stories} if last is not None else set()
+    articles = freshest_published(session, limit * 4 + len(aired), now)
+    speeches = {
+        speech.article_id: speech
+        for speech in session.scalars(
+            select(Speech).where(Speech.article_id.in_([a.id for a in articles]))
+        )
+    }
+    rows = [(article, speeches.get(article.id)) for article in articles]
+    stories: list[Story] = []
+    for article, speech in rows:
+        if (article.id, article.version) in aired:
+            continue
+        if speech is None or speech.status is not SpeechStatus.ready or not speech.path:
+            reason = speech.error if speech is not None and speech.error else "not rendered yet"
+            if report:
+                log.warning("news: %r left out of the bulletin: %s", article.title, reason)
+            continue
+        stories.append(Story(article.id, article.version, article.title, article.slug,
+                             speech.path, speech.duration or 0.0))  # fmt: skip
+        if len(stories) == limit:
+            break
+    return stories
+
+
+def record_bulletin(session: Session, at: datetime, stories: list[Story]) -> None:
+    session.add(Bulletin(started_at=at, stories=[{"id": s.article_id, "version": s.version}
+                                                 for s in stories]))  # fmt: skip
+
+
+# --- on air: queue entries for a bulletin, and the items the playout plays -----------------
+
+OPENINGS_DIR = Path("news") / "openings"  # spoken openings, cached by their text
+
+
+def estimated_seconds(session: Session, now: datetime, settings: Settings) -> float:
+    """How long a bulletin planned now would probably run, for expected start times."""
+    stories = choose_stories(session, now, settings.bulletin_stories, report=False)
+    return sum(s.duration for s in stories) + 10.0
+
+
+def expand(session: Session, settings: Settings, now: datetime, opening: str,
+           reason: str) -> list[QueueEntry]:  # fmt: skip
+    """The entries of a bulletin that airs now: intro, opening, stories, outro. Parts
+    whose audio is missing are left out; a bulletin without stories is no bulletin."""
+    stories = choose_stories(session, now, settings.bulletin_stories)
+    if not stories:
+        log.warning("news: no story is ready to be read; the bulletin is skipped")
+        return []
+    record_bulletin(session, now, stories)
+    intro, outro = STINGS_DIR / "intro.mp3", STINGS_DIR / "outro.mp3"
+    opening_file = opening_path(opening)
+    parts: list[QueueEntry] = []
+    if (settings.media_dir / intro).exists():
+        parts.append(_part("sting", intro, "News", reason))
+    if (settings.media_dir / opening_file).exists():
+        parts.append(_part("opening", opening_file, opening.rstrip("."), reason))
+    for story in stories:
+        parts.append(QueueEntry(kind="story", article_id=story.article_id, title=story.title,
+                                speech_path=story.speech_path, duration=story.duration,
+                                reason=reason))  # fmt: skip
+    if (settings.media_dir / outro).exists():
+        parts.append(_part("sting", outro, "News", reason))
+    return parts
+
+
+def opening_path(text: str) -> Path:
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return OPENINGS_DIR / f"{digest}.mp3"
+
+
+def _part(kind: str, path: Path, title: str, reason: str) -> QueueEntry:
+    return QueueEntry(kind=kind, speech_path=path.as_posix(), title=title, reason=reason,
+                      is_jingle=kind == "sting")  # fmt: skip
+
+
+def news_item(entry: QueueEntry, settings: Settings, slug: str | None) -> Item:
+    """What the playout plays for a news entry: speech and stings are already at the
+    station's loudness, so they play without gain or cues."""
+    path = settings.media_dir / (entry.speech_path or "")
+    kind = ItemKind.jingle if entry.kind == "sting" else ItemKind.news
+    return Item(kind=kind, title=entry.title or "News", artist=f"{settings.station_name} News",
+                duration=entry.duration or _duration_of(path), path=path,
+                url=article_url(settings, slug) if slug else "",
+                article_id=entry.article_id)  # fmt: skip
+
+
+def article_url(settings: Settings, slug: str) -> str:
+    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    return f"{base.rstrip('/')}/news/{slug}"
+
+
+def _duration_of(path: Path) -> float | None:
+    try:
+        audio = mutagen.File(path)
+    except (OSError, mutagen.MutagenError):
+        return None
+    length = getattr(getattr(audio, "info", None), "length", None)
+    return float(length) if length else None
