@@ -11,5 +11,6 @@ router.include_router(queue.router)
 router.include_router(playlists.router)
 router.include_router(library.router)
 router.include_router(news.router)
-router.include_router(pages.router)
+# Feeds before pages: /news/feed.xml must not be taken for an article's /news/{slug}.
 router.include_router(feeds.router)
+router.include_router(pages.router)

@@ -1,5 +1,464 @@
-"""News desk routes (pages)."""
+"""The public news pages: the index, the article page with its audio, rating and comments,
+and the article as JSON. Listeners need no account; the pages work without JavaScript."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+import json
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.api.deps import SettingsDep, StationDep
+from app.config import PROJECT_ROOT, Settings
+from app.models import Article, ArticleStatus, Speech, SpeechStatus, utcnow
+from app.news import comments, ratings
+from app.news.articles import related_articles
+from app.news.listeners import (
+    client_hash,
+    listener_hash,
+    listener_id,
+    new_listener_id,
+    remember_listener,
+)
+from app.news.markup import render_body_html
+
+router = APIRouter(tags=["news pages"])
+
+TEMPLATES_DIR = PROJECT_ROOT / "web" / "templates"
+STATIC_DIR = PROJECT_ROOT / "web" / "static"
+PAGE_SIZE = 10
+RELATED_LIMIT = 5
+PENDING_NOTICE = "Thank you! Your comment awaits moderation."
+APPROVED_NOTICE = "Thank you! Your comment is published."
+RATED_NOTICE = "Thank you for rating this story."
+
+
+# --- lookups -------------------------------------------------------------------------------
+
+
+def _public_articles(now: datetime) -> Any:
+    """Published and due: drafts, scheduled and retracted stories do not exist publicly."""
+    return select(Article).where(
+        Article.status == ArticleStatus.published, Article.publish_at <= now
+    )
+
+
+def _published_at(article: Article) -> datetime:
+    return article.publish_at or article.created_at  # publish_at is set on the public ones
+
+
+def _find(session: Session, slug: str) -> Article:
+    article = session.scalar(_public_articles(utcnow()).where(Article.slug == slug))
+    if article is None:
+        raise HTTPException(404, f"no published story at /news/{slug}")
+    return article
+
+
+def _ready_speech(session: Session, article: Article, media_dir: Path) -> Path | None:
+    speech = session.scalar(select(Speech).where(Speech.article_id == article.id))
+    if speech is None or speech.status != SpeechStatus.ready or not speech.path:
+        return None
+    path = (media_dir / speech.path).resolve()
+    # The path comes from the database; never serve anything outside the media folder.
+    if not path.is_relative_to(media_dir) or not path.is_file():
+        return None
+    return path
+
+
+# --- templates and URLs ----------------------------------------------------------------------
+
+
+def _templates(request: Request, settings: Settings) -> Environment:
+    """One Jinja2 environment per app, built on first use."""
+    env: Environment | None = getattr(request.app.state, "news_templates", None)
+    if env is None:
+        env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True)
+        zone = ZoneInfo(settings.timezone)
+        env.filters["date"] = lambda when: when.astimezone(zone).strftime("%-d %B %Y, %H:%M")
+        env.filters["isodate"] = lambda when: when.astimezone(UTC).isoformat()
+        env.filters["stars"] = lambda average: "★" * round(average) + "☆" * (5 - round(average))
+        request.app.state.news_templates = env
+    return env
+
+
+def _render(
+    request: Request, settings: Settings, name: str, status: int = 200, **context: Any
+) -> HTMLResponse:
+    template = _templates(request, settings).get_template(name)
+    html = template.render(station_name=settings.station_name, **context)
+    return HTMLResponse(html, status_code=status)
+
+
+def _base_url(request: Request, settings: Settings) -> str:
+    return (settings.public_url or str(request.base_url)).rstrip("/")
+
+
+def _article_path(article: Article) -> str:
+    return f"/news/{quote(article.slug)}"
+
+
+def _share_links(url: str, title: str) -> list[dict[str, str]]:
+    """Plain links that open each network's share form: no scripts, no tracking pixels."""
+    return [
+        {
+            "name": "Email",
+            "href": "mailto:?" + urlencode({"subject": title, "body": url}, quote_via=quote),
+        },
+        {
+            "name": "X",
+            "href": "https://twitter.com/intent/tweet?" + urlencode({"url": url, "text": title}),
+        },
+        {
+            "name": "Facebook",
+            "href": "https://www.facebook.com/sharer/sharer.php?" + urlencode({"u": url}),
+        },
+        {
+            "name": "LinkedIn",
+            "href": "https://www.linkedin.com/sharing/share-offsite/?" + urlencode({"url": url}),
+        },
+    ]
+
+
+def _json_ld(article: Article, url: str, audio_url: str | None, settings: Settings) -> Markup:
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": article.title,
+        "description": article.summary,
+        "articleSection": article.category,
+        "datePublished": _published_at(article).isoformat(),
+        "dateModified": article.updated_at.isoformat(),
+        "author": {"@type": "Person", "name": article.author} if article.author else None,
+        "publisher": {"@type": "Organization", "name": settings.station_name},
+        "mainEntityOfPage": url,
+        "url": url,
+        "keywords": list(article.tags or []),
+    }
+    if audio_url:
+        data["audio"] = {
+            "@type": "AudioObject",
+            "contentUrl": audio_url,
+            "encodingFormat": "audio/mpeg",
+        }
+    text = json.dumps({k: v for k, v in data.items() if v is not None}, ensure_ascii=False)
+    # Inside <script> the HTML parser acts on "</" and "<!--"; JSON reads "\u003c" as "<".
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+@router.get("/static/{name}")
+def static_file(name: str) -> FileResponse:
+    """The pages' style sheet and friends: one flat folder. A plain route rather than a
+    mounted StaticFiles app, so the route table stays one list whose access is decided."""
+    folder = STATIC_DIR.resolve()
+    path = (folder / name).resolve()
+    if path.parent != folder or not path.is_file():
+        raise HTTPException(404, f"no static file {name!r}")
+    return FileResponse(path)
+
+
+# --- the index -------------------------------------------------------------------------------
+
+
+def _page_number(request: Request) -> int:
+    raw = request.query_params.get("page", "1")
+    if not raw.isdigit() or int(raw) < 1:
+        raise HTTPException(400, "page must be a whole number from 1")
+    return int(raw)
+
+
+def _index(
+    request: Request, station: StationDep, settings: Settings, category: str | None
+) -> HTMLResponse:
+    page = _page_number(request)
+    now = utcnow()
+    with station.sessions() as session:
+        query = _public_articles(now)
+        if category is not None:
+            query = query.where(Article.category == category)
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        pages = max(1, math.ceil(total / PAGE_SIZE))
+        if page > pages or (category is not None and total == 0):
+            raise HTTPException(404, "no such page of stories")
+        articles = session.scalars(
+            query.order_by(Article.publish_at.desc(), Article.id.desc())
+            .offset((page - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE)
+        ).all()
+        categories = session.scalars(
+            _public_articles(now)
+            .with_only_columns(Article.category)
+            .distinct()
+            .order_by(Article.category)
+        ).all()
+        stories = [_listing(article) for article in articles]
+    base = "/news" if category is None else f"/news/category/{quote(category)}"
+    return _render(
+        request,
+        settings,
+        "news_index.html",
+        stories=stories,
+        category=category,
+        categories=categories,
+        page=page,
+        pages=pages,
+        previous_url=f"{base}?page={page - 1}" if page > 1 else None,
+        next_url=f"{base}?page={page + 1}" if page < pages else None,
+    )
+
+
+def _listing(article: Article) -> dict[str, Any]:
+    return {
+        "title": article.title,
+        "url": _article_path(article),
+        "category": article.category,
+        "category_url": f"/news/category/{quote(article.category)}",
+        "author": article.author,
+        "summary": article.summary,
+        "published_at": _published_at(article),
+    }
+
+
+@router.get("/news", response_class=HTMLResponse)
+def news_index(request: Request, station: StationDep, settings: SettingsDep) -> HTMLResponse:
+    """The latest stories first, PAGE_SIZE a page (?page=2 for older ones)."""
+    return _index(request, station, settings, None)
+
+
+@router.get("/news/category/{name}", response_class=HTMLResponse)
+def news_category(
+    name: str, request: Request, station: StationDep, settings: SettingsDep
+) -> HTMLResponse:
+    return _index(request, station, settings, name)
+
+
+# --- one article -----------------------------------------------------------------------------
+
+
+@router.get("/news/{slug}.mp3")
+def article_audio(slug: str, station: StationDep, settings: SettingsDep) -> FileResponse:
+    """The story read aloud; Range requests let players seek (206, or 416 past the end)."""
+    with station.sessions() as session:
+        path = _ready_speech(session, _find(session, slug), settings.media_dir)
+    if path is None:
+        raise HTTPException(404, "this story has no audio yet")
+    return FileResponse(
+        path, media_type="audio/mpeg", filename=f"{slug}.mp3", content_disposition_type="inline"
+    )
+
+
+def _article_view(
+    session: Session, request: Request, settings: Settings, article: Article
+) -> dict[str, Any]:
+    """Everything the page and the JSON show, read in one session."""
+    base = _base_url(request, settings)
+    url = base + _article_path(article)
+    has_audio = _ready_speech(session, article, settings.media_dir) is not None
+    listener = listener_id(request)
+    return {
+        "article": article,
+        "url": url,
+        "published_at": _published_at(article),
+        "body_html": Markup(render_body_html(article.body)),
+        "sources": [s for s in article.sources or [] if s.get("url")],
+        "audio_path": _article_path(article) + ".mp3" if has_audio else None,
+        "audio_url": url + ".mp3" if has_audio else None,
+        "related": [
+            _listing(related) for related in related_articles(session, article, RELATED_LIMIT)
+        ],
+        "rating": ratings.summary(session, article.id),
+        "your_stars": ratings.stars_of(
+            session, article.id, listener_hash(listener) if listener else None
+        ),
+        "comments": comments.approved(session, article.id),
+        "comment_count": comments.approved_count(session, article.id),
+    }
+
+
+def _article_page(
+    request: Request,
+    station: StationDep,
+    settings: Settings,
+    slug: str,
+    status: int = 200,
+    **extra: Any,
+) -> HTMLResponse:
+    with station.sessions() as session:
+        article = _find(session, slug)
+        view = _article_view(session, request, settings, article)
+        notice = {"pending": PENDING_NOTICE, "approved": APPROVED_NOTICE}.get(
+            request.query_params.get("comment", ""),
+            RATED_NOTICE if request.query_params.get("rated") else None,
+        )
+        extra.setdefault("form", {})
+        return _render(
+            request,
+            settings,
+            "article.html",
+            status=status,
+            notice=notice,
+            share=_share_links(view["url"], article.title),
+            json_ld=_json_ld(article, view["url"], view["audio_url"], settings),
+            honeypot=comments.HONEYPOT_FIELD,
+            **view,
+            **extra,
+        )
+
+
+@router.get("/news/{slug}", response_class=HTMLResponse)
+def article_page(
+    slug: str, request: Request, station: StationDep, settings: SettingsDep
+) -> HTMLResponse:
+    return _article_page(request, station, settings, slug)
+
+
+@router.get("/api/news/{slug}")
+def article_json(
+    slug: str, request: Request, station: StationDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """The article as the public sees it: approved comments without emails, the rating."""
+    with station.sessions() as session:
+        article = _find(session, slug)
+        view = _article_view(session, request, settings, article)
+        base = _base_url(request, settings)
+        return {
+            "slug": article.slug,
+            "title": article.title,
+            "category": article.category,
+            "author": article.author,
+            "summary": article.summary,
+            "body_html": str(view["body_html"]),
+            "tags": list(article.tags or []),
+            "sources": view["sources"],
+            "published_at": view["published_at"].isoformat(),
+            "updated_at": article.updated_at.isoformat(),
+            "url": view["url"],
+            "audio_url": view["audio_url"],
+            "rating": view["rating"].as_dict(),
+            "comment_count": view["comment_count"],
+            "comments": [comments.public(comment) for comment in view["comments"]],
+            "related": [
+                {
+                    "title": r["title"],
+                    "url": base + r["url"],
+                    "category": r["category"],
+                    "published_at": r["published_at"].isoformat(),
+                }
+                for r in view["related"]
+            ],
+        }
+
+
+# --- listeners' actions ----------------------------------------------------------------------
+
+
+async def _fields(request: Request) -> dict[str, str]:
+    """The submitted fields, from a plain form (no JavaScript) or a JSON body."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            data = await request.json()
+        except ValueError:
+            raise HTTPException(400, "the body is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise HTTPException(400, "send a JSON object")
+        return {str(key): str(value) for key, value in data.items() if value is not None}
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+@router.post("/news/{slug}/rating", response_model=None)
+async def rate_article(
+    slug: str, request: Request, station: StationDep, settings: SettingsDep
+) -> Response:
+    """1-5 stars; the same listener voting again changes their vote. 303 back to the page,
+    or the new average and count as JSON when the client asks for JSON."""
+    fields = await _fields(request)
+    try:
+        stars = ratings.parse_stars(fields.get("stars", ""))
+    except ValueError as error:
+        if _wants_json(request):
+            return JSONResponse({"detail": str(error)}, status_code=422)
+        return _article_page(request, station, settings, slug, status=422, rating_error=str(error))
+    listener = listener_id(request) or new_listener_id()
+    with station.sessions() as session:
+        article = _find(session, slug)
+        ratings.rate(session, article.id, listener_hash(listener), stars)
+        session.commit()
+        result = {**ratings.summary(session, article.id).as_dict(), "your_stars": stars}
+        path = _article_path(article)
+    response: Response
+    if _wants_json(request):
+        response = JSONResponse(result)
+    else:
+        response = RedirectResponse(f"{path}?rated=1#rating", status_code=303)
+    if listener_id(request) != listener:
+        remember_listener(response, request, listener)
+    return response
+
+
+@router.post("/news/{slug}/comments", response_model=None)
+async def comment_on_article(
+    slug: str, request: Request, station: StationDep, settings: SettingsDep
+) -> Response:
+    """A listener's comment: pending until a host approves it, unless this email was
+    approved before. A bot that fills the honeypot is told "thanks" and nothing is kept."""
+    fields = await _fields(request)
+    with station.sessions() as session:
+        article = _find(session, slug)
+        path = _article_path(article)
+        if comments.is_bot(fields):
+            return _comment_accepted(request, path, "pending")
+        try:
+            draft = comments.validate(
+                fields.get("name", ""),
+                fields.get("email", ""),
+                fields.get("website", ""),
+                fields.get("comment", ""),
+            )
+            comment = comments.post(session, article.id, draft, client_hash(request))
+        except comments.CommentError as error:
+            return _comment_refused(request, station, settings, slug, fields, str(error), 422)
+        except comments.RateLimited as error:
+            response = _comment_refused(request, station, settings, slug, fields, str(error), 429)
+            response.headers["Retry-After"] = str(error.retry_after)
+            return response
+        session.commit()
+        return _comment_accepted(request, path, comment.status.value)
+
+
+def _comment_accepted(request: Request, path: str, status: str) -> Response:
+    if _wants_json(request):
+        notice = APPROVED_NOTICE if status == "approved" else PENDING_NOTICE
+        return JSONResponse({"status": status, "message": notice}, status_code=202)
+    return RedirectResponse(f"{path}?comment={status}#comments", status_code=303)
+
+
+def _comment_refused(
+    request: Request,
+    station: StationDep,
+    settings: Settings,
+    slug: str,
+    fields: dict[str, str],
+    message: str,
+    status: int,
+) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"detail": message}, status_code=status)
+    # The page again, with the message and what they typed, so nothing is lost.
+    form = {key: fields.get(key, "") for key in ("name", "email", "website", "comment")}
+    return _article_page(
+        request, station, settings, slug, status=status, comment_error=message, form=form
+    )

@@ -30,6 +30,17 @@ PUBLIC = {
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/redoc"),
     ("POST", "/api/session"),  # signing in
+    # The news pages: listeners read, listen, rate and comment without an account.
+    ("GET", "/news"),
+    ("GET", "/news/category/{name}"),
+    ("GET", "/news/{slug}"),
+    ("GET", "/news/{slug}.mp3"),
+    ("GET", "/api/news/{slug}"),
+    ("POST", "/news/{slug}/rating"),
+    ("POST", "/news/{slug}/comments"),
+    ("GET", "/static/{name}"),
+    ("GET", "/news/feed.xml"),  # RSS of the articles
+    ("GET", "/news/podcast.xml"),  # the spoken news as a podcast
 }
 PUBLIC_PREFIXES = ("/stream",)  # the live stream (served below the router, listed for safety)
 
