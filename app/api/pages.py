@@ -244,7 +244,7 @@ def news_category(
 # --- one article -----------------------------------------------------------------------------
 
 
-@router.get("/news/{slug}.mp3")
+@router.api_route("/news/{slug}.mp3", methods=["GET", "HEAD"])  # players ask HEAD first
 def article_audio(slug: str, station: StationDep, settings: SettingsDep) -> FileResponse:
     """The story read aloud; Range requests let players seek (206, or 416 past the end)."""
     with station.sessions() as session:

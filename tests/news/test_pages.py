@@ -26,8 +26,7 @@ from app.models import (
 )
 from app.news.comments import RATE_LIMIT
 from app.news.listeners import COOKIE_NAME
-from tests.accounts.harness import TestClient, bearer, running_app
-from tests.audio import write_tone
+from tests.accounts.harness import bearer, running_app
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 SECRET_EMAIL = "very.private.person@example.net"
@@ -53,42 +52,19 @@ def add_article(sessions: SessionFactory, slug: str, **fields: Any) -> int:
         return article.id
 
 
-def add_speech(sessions: SessionFactory, media: Path, article_id: int, name: str) -> bytes:
-    path = write_tone(media / "news" / f"{name}.mp3", 2.0, 330)
+def speech_ready(sessions: SessionFactory, slugs: list[str], timeout: float = 90.0) -> None:
+    """Wait until the station has rendered the stories' speech, as it does for every
+    published story when it starts."""
     with sessions() as session:
-        session.add(
-            Speech(
-                article_id=article_id,
-                text_hash="0" * 64,
-                voice="en-us",
-                status=SpeechStatus.ready,
-                path=f"news/{name}.mp3",
-                duration=2.0,
-            )
-        )
-        session.commit()
-    return path.read_bytes()
-
-
-def speech_ready(client: TestClient, sessions: SessionFactory, media: Path, slugs: list[str],
-                 timeout: float = 90.0) -> None:  # fmt: skip
-    """Wait until the station has rendered the stories' speech. A station without a speech
-    renderer of its own (the news desk not wired in) gets a ready tone file instead."""
-    with sessions() as session:
-        ids = {slug: session.scalars(select(Article.id).where(Article.slug == slug)).one()
-               for slug in slugs}  # fmt: skip
-    if not hasattr(client.app_state["station"], "speech"):
-        for slug, article_id in ids.items():
-            add_speech(sessions, media, article_id, slug)
-        return
+        ids = session.scalars(select(Article.id).where(Article.slug.in_(slugs))).all()
+    assert len(ids) == len(slugs)
     deadline = time.monotonic() + timeout
     while True:
         with sessions() as session:
-            states = session.scalars(
-                select(Speech.status).where(Speech.article_id.in_(ids.values()))
-            ).all()
+            states = session.scalars(select(Speech.status).where(Speech.article_id.in_(ids))).all()
         if len(states) == len(ids) and all(s == SpeechStatus.ready for s in states):
             return
+        assert SpeechStatus.failed not in states, "the station failed to render the speech"
         assert time.monotonic() < deadline, f"speech never became ready: {states}"
         time.sleep(0.1)
 
@@ -183,7 +159,7 @@ def test_the_article_page_shows_every_part_of_the_story(
     add_comment(sessions, story, "Old Ferryman", "I will miss the ferry.")
 
     with running_app(tmp_path, admin=False, public_url="https://radio.example") as client:
-        speech_ready(client, sessions, tmp_path / "media", ["bridge-reopens"])
+        speech_ready(sessions, ["bridge-reopens"])
         response = client.get("/news/bridge-reopens")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
@@ -527,13 +503,14 @@ def test_the_story_audio_supports_range_requests(tmp_path: Path, sessions: Sessi
     silent = add_article(sessions, "silent")
 
     with running_app(tmp_path, admin=False) as client:
-        speech_ready(client, sessions, tmp_path / "media", ["spoken", "silent"])
+        speech_ready(sessions, ["spoken", "silent"])
         audio = audio_of(sessions, tmp_path / "media", "spoken")
         size = len(audio)
         whole = client.get("/news/spoken.mp3")
         part = client.get("/news/spoken.mp3", headers={"Range": "bytes=100-1099"})
         tail = client.get("/news/spoken.mp3", headers={"Range": f"bytes={size - 10}-"})
         beyond = client.get("/news/spoken.mp3", headers={"Range": f"bytes={size + 10}-"})
+        head = client.head("/news/spoken.mp3")
         api = client.get("/api/news/spoken").json()
         no_audio = {}
         for status in (SpeechStatus.rendering, SpeechStatus.failed):
@@ -553,6 +530,9 @@ def test_the_story_audio_supports_range_requests(tmp_path: Path, sessions: Sessi
     assert tail.status_code == 206
     assert tail.content == audio[-10:]
     assert beyond.status_code == 416
+    assert head.status_code == 200
+    assert head.headers["content-length"] == str(size)
+    assert head.content == b""
     assert api["audio_url"] == "http://testserver/news/spoken.mp3"
     for status, (code, page, url) in no_audio.items():
         assert code == 404, status
