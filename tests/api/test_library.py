@@ -79,8 +79,10 @@ def raw_upload(station: RunningStation, filename: bytes, content: bytes) -> http
 
 
 def everything_in(media: Path) -> set[str]:
-    """Every file and folder under media/, hidden ones included."""
-    return {p.relative_to(media).as_posix() for p in media.rglob("*")}
+    """Every file and folder under media/, hidden ones included, but for media/news/: the
+    news desk writes its stings and speech there on its own schedule."""
+    paths = {p.relative_to(media).as_posix() for p in media.rglob("*")}
+    return {p for p in paths if p != "news" and not p.startswith("news/")}
 
 
 @pytest.fixture
