@@ -3,6 +3,7 @@ HTTP app (the whole station running behind it)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -217,3 +218,19 @@ def test_news_routes_need_a_host(client: TestClient) -> None:
         response = client.request(method, path, json={"title": "x"})
         assert response.status_code == 401, (method, path)
     assert call(client, "GET", f"/api/articles/{article['id']}")["status"] == "draft"
+
+
+def test_a_story_plays_next_once_its_speech_is_ready(client: TestClient) -> None:
+    article = create(client, title="Late news", body="A short story read on its own.")
+    path = f"/api/articles/{article['id']}"
+    call(client, "POST", f"{path}/publish")
+    deadline = time.monotonic() + 60
+    while (speech := call(client, "GET", path)["speech"])["status"] != "ready":
+        assert speech["status"] != "failed", speech
+        assert time.monotonic() < deadline, f"speech never became ready: {speech}"
+        time.sleep(0.2)
+    assert speech["duration"] > 0
+    assert call(client, "POST", f"{path}/play-next") == {"article_id": article["id"],
+                                                          "status": "next"}  # fmt: skip
+    first = call(client, "GET", "/api/queue")["items"][0]
+    assert (first["article_id"], first["title"]) == (article["id"], "Late news")
