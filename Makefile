@@ -12,7 +12,10 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest -n 6 --dist loadgroup
+	# Real-time stream tests run apart, so CPU-heavy tests (speech, analysis) cannot starve
+	# the stations whose pace they measure.
+	$(BIN)/pytest -n 6 --dist loadgroup -m "not realtime"
+	$(BIN)/pytest -n 6 --dist loadgroup -m realtime
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -22,9 +22,12 @@ PASSWORD = "a long enough password"
 
 
 def settings_for(root: Path, **overrides: Any) -> Settings:
+    """Like the station subprocesses of tests/station.py: no demo music, no sample news, no
+    clock bulletins, unless a test asks for them."""
+    defaults: dict[str, Any] = {"demo_library": False, "sample_news": False, "jingle_every": 0,
+                                "bulletin_minute": -1}  # fmt: skip
     return Settings(media_dir=root / "media", state_dir=root / "state",
-                    playlists_dir=root / "playlists", demo_library=False, jingle_every=0,
-                    **overrides)  # fmt: skip
+                    playlists_dir=root / "playlists", **(defaults | overrides))  # fmt: skip
 
 
 @contextmanager
