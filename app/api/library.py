@@ -199,7 +199,7 @@ def edit_track(track_id: int, edit: TagEdit, station: StationDep) -> TrackOut:
     the next scan finds nothing changed."""
     changes = edit.changes()
     if not changes:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             "nothing to change: give artist, title or album")  # fmt: skip
     with station.sessions() as session:
         track = _track_or_404(session.get(Track, track_id), track_id)

@@ -187,9 +187,7 @@ def _detail(db: Session, article: Article) -> ArticleDetail:
 
 def _request_speech(station: Station, article_id: int) -> None:
     """Ask for the story to be (re)rendered; the renderer decides whether anything changed."""
-    renderer = getattr(station, "speech", None)
-    if renderer is not None:
-        renderer.request(article_id)
+    station.speech.request(article_id)
 
 
 def _changes(body: ArticleUpdate) -> dict[str, Any]:
@@ -313,11 +311,8 @@ def play_next(article_id: int, db: DbDep, station: StationDep, host: CurrentHost
         raise HTTPException(status.HTTP_409_CONFLICT,
                             f"only a published story goes on air; this one is "
                             f"{article.status.value}")  # fmt: skip
-    add_story = getattr(station.planner, "add_story", None)
-    if add_story is None:
-        raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, "this station cannot queue stories")
     try:
-        add_story(article.id, position=0, host_id=host.id)
+        station.planner.add_story(article.id, position=0, host_id=host.id)
     except ValueError as error:  # the queue's own refusals, e.g. no speech yet
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
     return QueuedOut(article_id=article.id, status="next")

@@ -156,7 +156,7 @@ def _errors() -> Iterator[None]:
     except service.PlaylistConflict as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     except service.PlaylistError as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     except PlaylistFileError as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
     except OSError as error:
