@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -57,3 +58,25 @@ def print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
     for row in rows:
         print("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns))
     sys.stdout.flush()
+
+
+Run = Callable[[argparse.Namespace], int]
+Commands = argparse._SubParsersAction  # type: ignore[type-arg]
+
+
+def command_group(commands: Commands, name: str, help: str
+                  ) -> Callable[[str, str, Run], argparse.ArgumentParser]:  # fmt: skip
+    """Start `radio NAME ACTION ...`; returns a function that adds one ACTION whose `run`
+    talks to the station's API (so each action takes --url and --token)."""
+    group = commands.add_parser(name, help=help)
+    actions = group.add_subparsers(dest="action", required=True)
+
+    def action(action_name: str, action_help: str, run: Run) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = actions.add_parser(
+            action_name, help=action_help, description=action_help
+        )
+        add_connection_arguments(sub)
+        sub.set_defaults(run=run)
+        return sub
+
+    return action

@@ -5,20 +5,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
-from app.cli.client import add_connection_arguments, api, print_table
+from app.cli.client import api, command_group, print_table
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser("feeds", help="news feeds to import stories from")
-    actions = parser.add_subparsers(dest="action", required=True)
-
-    def action(name: str, help: str, run: Any) -> argparse.ArgumentParser:
-        sub = actions.add_parser(name, help=help, description=help)
-        add_connection_arguments(sub)
-        sub.set_defaults(run=run)
-        return sub
+    action = command_group(commands, "feeds", "news feeds to import stories from")
 
     action("list", "the feeds, when each was last fetched and its last error", _list)
     add = action("add", "import stories from an RSS or Atom feed", _add)

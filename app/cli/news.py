@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.cli.client import ApiError, add_connection_arguments, api, print_table
+from app.cli.client import ApiError, api, command_group, print_table
 
 STATUSES = ["draft", "scheduled", "published", "retracted"]
 COMMENT_STATUSES = ["pending", "approved", "rejected", "all"]
@@ -27,19 +27,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     _register_comments(commands)
 
 
-def _adder(actions: Actions) -> Any:
-    def action(name: str, help: str, run: Any) -> argparse.ArgumentParser:
-        sub: argparse.ArgumentParser = actions.add_parser(name, help=help, description=help)
-        add_connection_arguments(sub)
-        sub.set_defaults(run=run)
-        return sub
-
-    return action
-
-
 def _register_news(commands: Actions) -> None:
-    parser = commands.add_parser("news", help="news articles: write, publish, schedule, retract")
-    action = _adder(parser.add_subparsers(dest="action", required=True))
+    action = command_group(commands, "news", "news articles: write, publish, schedule, retract")
     listing = action("list", "articles, newest first", _list)
     listing.add_argument("--status", choices=STATUSES)
     listing.add_argument("--category")
@@ -70,8 +59,7 @@ def _register_news(commands: Actions) -> None:
 
 
 def _register_comments(commands: Actions) -> None:
-    parser = commands.add_parser("comments", help="moderate listeners' comments")
-    action = _adder(parser.add_subparsers(dest="action", required=True))
+    action = command_group(commands, "comments", "moderate listeners' comments")
     listing = action("list", "comments waiting for a host (or others)", _comments)
     listing.add_argument("--status", choices=COMMENT_STATUSES, default="pending")
     listing.add_argument("--article", type=int, help="only this article's comments")

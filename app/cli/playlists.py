@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.cli.client import ApiError, add_connection_arguments, api, print_table
+from app.cli.client import ApiError, api, command_group, print_table
 
 RULES = ["rotation", "every_songs", "every_minutes", "hourly"]
 ORDERS = ["shuffle", "random", "sequential"]
@@ -18,14 +18,7 @@ FORMATS = ["m3u8", "pls", "m3u"]
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser("playlists", help="playlists: edit, import, export, sync")
-    actions = parser.add_subparsers(dest="action", required=True)
-
-    def action(name: str, help: str, run: Any) -> argparse.ArgumentParser:
-        sub = actions.add_parser(name, help=help, description=help)
-        add_connection_arguments(sub)
-        sub.set_defaults(run=run)
-        return sub
+    action = command_group(commands, "playlists", "playlists: edit, import, export, sync")
 
     action("list", "all playlists", _list)
     action("show", "a playlist and its tracks", _show).add_argument("id", type=int)

@@ -6,21 +6,14 @@ import argparse
 from datetime import datetime
 from typing import Any
 
-from app.cli.client import add_connection_arguments, api, print_table
+from app.cli.client import api, command_group, print_table
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser("queue", help="the upcoming items: list, skip, add, move, remove")
-    actions = parser.add_subparsers(dest="action", required=True)
-
-    def action(name: str, help: str) -> argparse.ArgumentParser:
-        sub = actions.add_parser(name, help=help)
-        add_connection_arguments(sub)
-        return sub
-
-    action("list", "the upcoming items and when each is expected to start").set_defaults(run=_list)
-    action("skip", "skip what is on air").set_defaults(run=_skip)
-    add = action("add", "put a track, a playlist, a story or a bulletin in the queue")
+    action = command_group(commands, "queue", "the upcoming items: list, skip, add, move, remove")
+    action("list", "the upcoming items and when each is expected to start", _list)
+    action("skip", "skip what is on air", _skip)
+    add = action("add", "put a track, a playlist, a story or a bulletin in the queue", _add)
     what = add.add_mutually_exclusive_group(required=True)
     what.add_argument("--track", type=int, help="track id")
     what.add_argument("--playlist", type=int, help="playlist id")
@@ -29,18 +22,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     where = add.add_mutually_exclusive_group()
     where.add_argument("--next", action="store_true", help="play next")
     where.add_argument("--position", type=int, help="0 is next")
-    add.set_defaults(run=_add)
-    move = action("move", "move an entry to a position (0 is next)")
+    move = action("move", "move an entry to a position (0 is next)", _move)
     move.add_argument("entry", type=int)
     move.add_argument("position", type=int)
-    move.set_defaults(run=_move)
-    remove = action("remove", "take an entry out of the queue")
+    remove = action("remove", "take an entry out of the queue", _remove)
     remove.add_argument("entry", type=int)
-    remove.set_defaults(run=_remove)
-    action("clear", "empty the queue (the scheduler plans it anew)").set_defaults(run=_clear)
-    preview = action("preview", "the coming programme, simulated")
+    action("clear", "empty the queue (the scheduler plans it anew)", _clear)
+    preview = action("preview", "the coming programme, simulated", _preview)
     preview.add_argument("--hours", type=float, default=24)
-    preview.set_defaults(run=_preview)
 
 
 def _show(view: dict[str, Any]) -> int:
