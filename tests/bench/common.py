@@ -285,6 +285,9 @@ def start_station(procs: Processes, root: Path, **settings: Any) -> tuple[Any, i
         "RADIO_CROSSFADE_SECONDS": "2",
         # A rescan every 30 s (the default) is library upkeep, not playout or fan-out.
         "RADIO_SCAN_INTERVAL_SECONDS": "3600",
+        # Icecast and Liquidsoap read no news: neither does the station while measured.
+        "RADIO_SAMPLE_NEWS": "false",
+        "RADIO_BULLETIN_MINUTE": "-1",
     }
     env.update({f"RADIO_{key.upper()}": str(value) for key, value in settings.items()})
     log = root / "station.log"
