@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     buffer_seconds: float = Field(30.0, ge=2.0)
     icy_metaint: int = 16000
     listener_sndbuf_bytes: int = Field(65536, ge=4096)
+    listener_min_seconds: float = Field(30.0, ge=0)  # shorter connections are not listening
 
     # Programming.
     timezone: str = "UTC"  # the station's time zone, for dayparts and clock items

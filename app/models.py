@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Dialect,
     Enum,
@@ -373,3 +374,30 @@ class Bulletin(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     stories: Mapped[list[dict[str, int]]] = mapped_column(JSON, default=list)  # id, version
+
+
+class ListeningSession(Base):
+    """One stream connection, measured on the server: who, from where (hashed), how long."""
+
+    __tablename__ = "listening_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    listener: Mapped[str | None] = mapped_column(String(64), index=True)  # cookie id, hashed
+    client: Mapped[str] = mapped_column(String(64))  # address, hashed
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # None while connected
+    bytes_sent: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ListenerName(Base):
+    """The display name a listener chose for the top-listeners board."""
+
+    __tablename__ = "listener_names"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    listener: Mapped[str] = mapped_column(String(64), unique=True)  # cookie id, hashed
+    display_name: Mapped[str] = mapped_column(String(40))
+    name_key: Mapped[str] = mapped_column(String(80), unique=True)  # lower-cased: one "Ann"
+    on_board: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -17,6 +17,7 @@ from app.library import ScanReport, scan
 from app.library.demo import ensure_demo_library_in_child
 from app.library.jobs import JobRegistry
 from app.library.scanner import Progress
+from app.listeners.sessions import SessionRecorder
 from app.models import Play, Track, TrackStatus
 from app.news.desk import NewsDesk
 from app.playout.clock import PlayoutClock
@@ -66,6 +67,8 @@ class Station:
             record=self._record_in_background,
         )
         self.hub.on_item_live.append(self.now_playing.on_item_live)
+        self.listening = SessionRecorder(sessions)  # listening time, for the top-listeners board
+        self.hub.on_listener.append(self.listening.on_listener)
         encoder = Mp3Encoder(settings.bitrate_kbps, rate, settings.mp3_quality)
         self.clock = PlayoutClock(
             self.sequencer.read, encoder.encode, self._publish, rate, settings.block_seconds
@@ -82,6 +85,7 @@ class Station:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.started_at = datetime.now(UTC)
+        await asyncio.to_thread(self.listening.close_open_sessions)  # left open by a crash
         self.clock.start()  # on air at once: the safety source covers until the library is ready
         self._library_task = asyncio.create_task(self._keep_library_fresh())
         self._news_task = asyncio.create_task(self._run_news_desk())
@@ -96,6 +100,7 @@ class Station:
         self.jobs.shutdown(wait=False)
         self.sequencer.close()
         self.hub.close()
+        await asyncio.to_thread(self.listening.shutdown)
 
     def skip(self) -> None:
         self.sequencer.skip()

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.api import feeds, hosts, library, news, pages, playlists, public, queue
+from app.api import feeds, hosts, library, listeners, news, pages, playlists, public, queue
 
 router = APIRouter()
 router.include_router(public.router)
@@ -11,6 +11,7 @@ router.include_router(queue.router)
 router.include_router(playlists.router)
 router.include_router(library.router)
 router.include_router(news.router)
+router.include_router(listeners.router)
 # Feeds before pages: /news/feed.xml must not be taken for an article's /news/{slug}.
 router.include_router(feeds.router)
 router.include_router(pages.router)

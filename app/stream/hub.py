@@ -16,6 +16,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from starlette.requests import cookie_parser
+
 from app.scheduler.item import Item
 from app.stream.icy import IcyFramer, metadata_block
 from app.stream.response import StreamInfo, response_head, wants_icy
@@ -24,6 +26,7 @@ log = logging.getLogger(__name__)
 
 WRITE_HIGH_WATER = 64 * 1024
 WRITE_LOW_WATER = 16 * 1024
+LISTENER_COOKIE = "radio_listener"  # app.news.listeners.COOKIE_NAME: who the listener is
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class StreamHub:
         self.listeners: set[Listener] = set()
         self.listener_peak = 0
         self.on_item_live: list[Callable[[Item], None]] = []
+        # Told (listener, "joined" | "left") as listeners come and go, for the listening stats.
+        self.on_listener: list[Callable[[Listener, str], None]] = []
         self._buffer_bytes = buffer_bytes
         self._burst_bytes = burst_bytes
         self._sndbuf_bytes = sndbuf_bytes
@@ -96,9 +101,11 @@ class StreamHub:
         user_agent = next((v.decode("latin-1") for n, v in headers if n == b"user-agent"), "")
         listener = Listener(self, transport, IcyFramer(self.info.metaint) if icy else None,
                             client, user_agent)  # fmt: skip
+        listener.listener_id = _cookie(headers, LISTENER_COOKIE)
         transport.set_protocol(listener)
         self.listeners.add(listener)
         self.listener_peak = max(self.listener_peak, len(self.listeners))
+        self._tell(listener, "joined")
         burst = self._burst()
         if burst:
             listener.send(burst)
@@ -114,12 +121,22 @@ class StreamHub:
             listener.send(pending)
 
     def detach(self, listener: Listener) -> None:
-        self.listeners.discard(listener)
+        if listener in self.listeners:  # a dropped listener's connection_lost comes after
+            self.listeners.discard(listener)
+            self._tell(listener, "left")
 
     def close(self) -> None:
         for listener in list(self.listeners):
+            self.detach(listener)
             listener.transport.abort()
         self.listeners.clear()
+
+    def _tell(self, listener: Listener, event: str) -> None:
+        for callback in self.on_listener:
+            try:
+                callback(listener, event)
+            except Exception:  # keeping statistics must never cost anyone the stream
+                log.exception("listener %s callback failed", event)
 
     def _burst(self) -> list[Chunk]:
         """The newest chunks holding at least burst_bytes, so a new player starts at once."""
@@ -144,6 +161,7 @@ class Listener(asyncio.Protocol):
         self.framer = framer
         self.client = client
         self.user_agent = user_agent
+        self.listener_id: str | None = None  # the radio_listener cookie, unchecked
         self.cursor = 0
         self.bytes_sent = 0
         self.paused = False
@@ -184,6 +202,15 @@ class Listener(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.hub.detach(self)
+
+
+def _cookie(headers: list[tuple[bytes, bytes]], name: str) -> str | None:
+    for header, value in headers:
+        if header == b"cookie":
+            found = cookie_parser(value.decode("latin-1")).get(name)
+            if found:
+                return found
+    return None
 
 
 def _shrink_send_buffer(transport: asyncio.Transport, size: int) -> None:

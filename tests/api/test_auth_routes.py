@@ -41,6 +41,10 @@ PUBLIC = {
     ("GET", "/static/{name}"),
     ("GET", "/news/feed.xml"),  # RSS of the articles
     ("GET", "/news/podcast.xml"),  # the spoken news as a podcast
+    # The top-listeners board: listeners see it and pick a name without an account.
+    ("GET", "/api/listeners/board"),
+    ("POST", "/api/listeners/me/name"),
+    ("DELETE", "/api/listeners/me/name"),
 }
 PUBLIC_PREFIXES = ("/stream",)  # the live stream (served below the router, listed for safety)
 

@@ -1,0 +1,105 @@
+"""Recording listening sessions from the stream hub's own connections.
+
+The hub tells us when a listener joins and leaves; the row is written on a worker thread so
+the event loop (and with it every listener's stream) never waits for the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from app.db import SessionFactory
+from app.models import ListeningSession
+from app.news.listeners import listener_hash
+from app.stream.hub import Listener
+
+log = logging.getLogger(__name__)
+
+# Same shape as app.news.listeners accepts: anything else is treated as no cookie at all.
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+CRASH_BYTES_PER_SECOND = 16000  # 128 kbit/s: a fair guess at how long a cut-off session ran
+
+
+def anonymous_client(address: str) -> str:
+    # Same hash as app.news.listeners.client_hash: the address itself is never stored.
+    return hashlib.sha256(f"client:{address}".encode()).hexdigest()
+
+
+def hashed_listener(identifier: str | None) -> str | None:
+    if identifier is None or not _ID_PATTERN.match(identifier):
+        return None
+    return listener_hash(identifier)
+
+
+class SessionRecorder:
+    """Writes a ListeningSession row when a listener joins, and closes it when it leaves.
+
+    One worker thread does the writing, so a session's end is never written before its
+    start. bytes_sent is written only at the end: the hub's per-chunk path stays untouched.
+    """
+
+    def __init__(self, sessions: SessionFactory) -> None:
+        self.sessions = sessions
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="listening")
+        self._rows: dict[int, int] = {}  # id(Listener) -> row id; the writer thread's own
+
+    def on_listener(self, listener: Listener, event: str) -> None:
+        """The hub's callback, on the event loop: hand the write to the worker thread."""
+        now = datetime.now(UTC)
+        if event == "joined":
+            self._writer.submit(self._logged, self._open, id(listener), listener, now)
+        elif event == "left":
+            sent = listener.bytes_sent
+            self._writer.submit(self._logged, self._close, id(listener), now, sent)
+
+    def shutdown(self) -> None:
+        """Finish the writes already handed over (blocking: call it from a thread)."""
+        self._writer.shutdown(wait=True)
+
+    @staticmethod
+    def _logged(write: Callable[..., None], *args: object) -> None:
+        try:
+            write(*args)
+        except Exception:
+            log.exception("could not record a listening session")
+
+    def _open(self, key: int, listener: Listener, now: datetime) -> None:
+        with self.sessions.begin() as session:
+            row = ListeningSession(
+                listener=hashed_listener(listener.listener_id),
+                client=anonymous_client(listener.client),
+                user_agent=listener.user_agent[:300],
+                started_at=now,
+                bytes_sent=0,
+            )
+            session.add(row)
+            session.flush()
+            self._rows[key] = row.id
+
+    def _close(self, key: int, now: datetime, bytes_sent: int) -> None:
+        row_id = self._rows.pop(key, None)
+        if row_id is None:
+            return
+        with self.sessions.begin() as session:
+            row = session.get(ListeningSession, row_id)
+            if row is not None:
+                row.ended_at, row.bytes_sent = now, bytes_sent
+
+    def close_open_sessions(self) -> int:
+        """After a crash rows stay open; end each at the time its bytes took to play."""
+        closed = 0
+        with self.sessions.begin() as session:
+            for row in session.scalars(
+                select(ListeningSession).where(ListeningSession.ended_at.is_(None))
+            ):
+                seconds = row.bytes_sent / CRASH_BYTES_PER_SECOND
+                row.ended_at = row.started_at + timedelta(seconds=seconds)
+                closed += 1
+        return closed
