@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -498,3 +498,26 @@ def write_results(name: str, data: dict[str, Any]) -> Path:
     path = RESULTS_DIR / f"{name}-{stamp}.json"
     path.write_text(json.dumps(data, indent=2) + "\n")
     return path
+
+
+Case = Callable[[Any, Path], dict[str, Any]]  # (what prepare made, a temp dir) -> its numbers
+
+
+def run_benchmark(name: str, parameters: dict[str, Any], selected: str, cases: dict[str, Case],
+                  prepare: Callable[[Path], Any], banner: str,
+                  report: Callable[[dict[str, Any], dict[str, Any]], str]) -> int:  # fmt: skip
+    """Run the selected cases one after the other on the same prepared material, then write
+    the JSON results and print the report with the machine's description."""
+    info = machine_info()
+    results: dict[str, Any] = {"benchmark": name, "machine": info, **parameters, "cases": {}}
+    with terminate_on_sigterm(), tempfile.TemporaryDirectory(prefix="radio-bench-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        material = prepare(tmp)
+        for case in selected.split(","):
+            print(f"running {case}: {banner} ...", flush=True)
+            results["cases"][case] = cases[case](material, tmp)
+    path = write_results(name, results)
+    print()
+    print(report(results, info))
+    print(f"\nresults: {path}")
+    return 0

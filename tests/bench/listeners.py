@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,18 +39,16 @@ from tests.bench.common import (
     icecast_source_url,
     icecast_sources,
     machine_busy_seconds,
-    machine_info,
     machine_line,
     make_music_mp3,
     markdown_table,
     memory_mb,
     raise_nofile,
+    run_benchmark,
     sleep_until,
     start_icecast,
     start_station,
-    terminate_on_sigterm,
     wait_until,
-    write_results,
 )
 
 REAL_TIME_SHARE = 0.98  # a listener at >= 98% of 16000 B/s is "at real-time rate"
@@ -278,26 +277,15 @@ def main(argv: list[str] | None = None) -> int:
     if not BURST_SECONDS + 3 <= args.seconds <= MAX_SECONDS:
         parser.error(f"--seconds: {BURST_SECONDS + 3} to {MAX_SECONDS}")
     raise_nofile()
-    info = machine_info()
-    results: dict[str, Any] = {
-        "benchmark": "listeners",
-        "machine": info,
-        "clients": args.clients,
-        "seconds": args.seconds,
-        "cases": {},
-    }
-    with terminate_on_sigterm(), tempfile.TemporaryDirectory(prefix="radio-bench-") as tmp_dir:
-        tmp = Path(tmp_dir)
-        mp3 = make_music_mp3(tmp / "bench.mp3", args.track_seconds)
-        for case in args.cases.split(","):
-            print(f"running {case}: {args.clients} clients × {args.seconds:g} s ...", flush=True)
-            run = {"station": station_case, "icecast": icecast_case}[case]
-            results["cases"][case] = run(args, mp3, tmp)
-    path = write_results("listeners", results)
-    print()
-    print(report(results, info))
-    print(f"\nresults: {path}")
-    return 0
+    return run_benchmark(
+        "listeners",
+        {"clients": args.clients, "seconds": args.seconds},
+        args.cases,
+        {"station": partial(station_case, args), "icecast": partial(icecast_case, args)},
+        lambda tmp: make_music_mp3(tmp / "bench.mp3", args.track_seconds),
+        f"{args.clients} clients × {args.seconds:g} s",
+        report,
+    )
 
 
 if __name__ == "__main__":

@@ -29,8 +29,8 @@ import os
 import shutil
 import socket
 import sys
-import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -44,15 +44,13 @@ from tests.bench.common import (
     cpu_sample,
     loudness_lufs,
     machine_busy_seconds,
-    machine_info,
     machine_line,
     make_music_mp3,
     markdown_table,
     memory_mb,
+    run_benchmark,
     start_station,
-    terminate_on_sigterm,
     wait_until,
-    write_results,
 )
 
 TRACKS = [  # (seconds, bpm, key Hz): different material, so different loudness and gains
@@ -222,26 +220,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 5 <= args.seconds <= 600 or not 0 <= args.warmup <= 120:
         parser.error("--seconds: 5 to 600; --warmup: 0 to 120")
-    info = machine_info()
-    results: dict[str, Any] = {
-        "benchmark": "playout",
-        "machine": info,
-        "seconds": args.seconds,
-        "warmup": args.warmup,
-        "cases": {},
-    }
-    with terminate_on_sigterm(), tempfile.TemporaryDirectory(prefix="radio-bench-") as tmp_dir:
-        tmp = Path(tmp_dir)
-        tracks = make_tracks(tmp / "tracks")
-        for case in args.cases.split(","):
-            print(f"running {case}: {args.warmup:g} s warm-up + {args.seconds:g} s ...", flush=True)
-            run = {"station": station_case, "liquidsoap": liquidsoap_case}[case]
-            results["cases"][case] = run(args, tracks, tmp)
-    path = write_results("playout", results)
-    print()
-    print(report(results, info))
-    print(f"\nresults: {path}")
-    return 0
+    return run_benchmark(
+        "playout",
+        {"seconds": args.seconds, "warmup": args.warmup},
+        args.cases,
+        {"station": partial(station_case, args), "liquidsoap": partial(liquidsoap_case, args)},
+        lambda tmp: make_tracks(tmp / "tracks"),
+        f"{args.warmup:g} s warm-up + {args.seconds:g} s",
+        report,
+    )
 
 
 if __name__ == "__main__":
