@@ -2,7 +2,21 @@
 
 from fastapi import APIRouter
 
-from app.api import feeds, hosts, library, listeners, news, pages, playlists, public, queue
+from app.api import (
+    covers,
+    dashboard,
+    feeds,
+    hosts,
+    library,
+    listeners,
+    news,
+    pages,
+    player,
+    playlists,
+    public,
+    queue,
+    skip,
+)
 
 router = APIRouter()
 router.include_router(public.router)
@@ -12,6 +26,10 @@ router.include_router(playlists.router)
 router.include_router(library.router)
 router.include_router(news.router)
 router.include_router(listeners.router)
+router.include_router(skip.router)
+router.include_router(covers.router)
+router.include_router(player.router)
+router.include_router(dashboard.router)
 # Feeds before pages: /news/feed.xml must not be taken for an article's /news/{slug}.
 router.include_router(feeds.router)
 router.include_router(pages.router)

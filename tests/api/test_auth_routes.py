@@ -45,6 +45,14 @@ PUBLIC = {
     ("GET", "/api/listeners/board"),
     ("POST", "/api/listeners/me/name"),
     ("DELETE", "/api/listeners/me/name"),
+    # The player: the page, the embed, album art, and a skip (a vote unless a host asks).
+    ("GET", "/"),
+    ("GET", "/embed"),
+    ("GET", "/covers/track/{track_id}"),
+    ("GET", "/covers/generated.svg"),
+    ("POST", "/api/skip"),
+    # The dashboard page is a sign-in screen; everything it shows comes from host routes.
+    ("GET", "/host"),
 }
 PUBLIC_PREFIXES = ("/stream",)  # the live stream (served below the router, listed for safety)
 
