@@ -4,18 +4,26 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean chromium
 
 run: $(VENV)/.installed
 	$(BIN)/radio serve
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	# Real-time stream tests run apart, so CPU-heavy tests (speech, analysis) cannot starve
-	# the stations whose pace they measure.
-	$(BIN)/pytest -n 6 --dist loadgroup -m "not realtime"
-	$(BIN)/pytest -n 6 --dist loadgroup -m realtime
+	# the stations whose pace they measure; the browser tests last, a few at a time.
+	$(BIN)/pytest -n 6 --dist loadgroup -m "not realtime and not browser"
+	$(BIN)/pytest -n 6 --dist loadgroup -m "realtime and not browser"
+	$(BIN)/pytest -n 3 --dist loadgroup -m browser
+
+# The browser tests drive Debian's Chromium; Playwright never downloads a browser here.
+chromium:
+	@command -v chromium >/dev/null || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

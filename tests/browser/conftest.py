@@ -1,0 +1,89 @@
+"""Browser tests: Playwright drives Debian's Chromium (/usr/bin/chromium) against a real
+station serving the real stream. `make test` installs Chromium when it is missing.
+
+Every page a test opens fails the test on a console error or an uncaught page error."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Error, Page, Playwright, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+# As root in a sandboxed machine with no network beyond loopback: no sandbox, no GPU, and no
+# background connections (they would be refused, noisily). Audio plays into a fake device.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+DESKTOP = (1280, 800)
+PHONE = (390, 844)
+
+PageFactory = Callable[..., Page]
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    executable = shutil.which("chromium") or CHROMIUM
+    if not Path(executable).exists():
+        pytest.fail("Chromium is missing: `make test` installs Debian's chromium package")
+    browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def new_page(browser: Browser) -> Iterator[PageFactory]:
+    """`new_page(base_url, size=DESKTOP)`: a page in its own browser context (own cookies, so
+    one listener each). Console errors and page errors fail the test at teardown."""
+    problems: list[str] = []
+    contexts = []
+
+    def open_page(base_url: str, size: tuple[int, int] = DESKTOP) -> Page:
+        width, height = size
+        context = browser.new_context(
+            base_url=base_url,
+            viewport={"width": width, "height": height},
+            is_mobile=size == PHONE,
+            has_touch=size == PHONE,
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.on("console", lambda message: _note_console(problems, page, message))
+        page.on("pageerror", lambda error: problems.append(f"{page.url}: uncaught {error}"))
+        return page
+
+    yield open_page
+    for context in contexts:
+        with contextlib.suppress(Error):  # already closed by the test
+            context.close()
+    assert not problems, "the pages logged errors:\n" + "\n".join(problems)
+
+
+def _note_console(problems: list[str], page: Page, message: ConsoleMessage) -> None:
+    if message.type == "error":
+        problems.append(f"{page.url}: console error: {message.text} ({message.location})")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here is a browser test: `make test` runs them in their own phase."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here):
+            item.add_marker(pytest.mark.browser)
