@@ -105,3 +105,14 @@ CurrentHost = Annotated[Host, Depends(current_host)]
 CurrentAdmin = Annotated[Host, Depends(current_admin)]
 HostDep = Depends(current_host)
 AdminDep = Depends(current_admin)
+
+
+def page_session(request: Request) -> tuple[HostSession, Host] | None:
+    """The host signed in by this browser, for a page that shows more to hosts (the player's
+    skip, the dashboard). No error when there is none: a listener is not a failed host."""
+    cookie = request.cookies.get(COOKIE_NAME)
+    if not cookie:
+        return None
+    sessions: SessionFactory = request.state.station.sessions
+    with sessions() as db:
+        return find_session(db, cookie, datetime.now(UTC))
