@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.scheduler.item import ItemKind
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -52,6 +54,13 @@ class Settings(BaseSettings):
     listener_sndbuf_bytes: int = Field(65536, ge=4096)
     listener_min_seconds: float = Field(30.0, ge=0)  # shorter connections are not listening
 
+    # Listeners' skip votes: the item on air is skipped when
+    # max(skip_vote_minimum, ceil(skip_vote_share * listeners now)) listeners have voted.
+    skip_vote_share: float = Field(0.5, gt=0, le=1)
+    skip_vote_minimum: int = Field(1, ge=1)
+    skip_vote_cooldown_seconds: float = Field(30.0, ge=0)  # between one listener's votes
+    skip_vote_kinds: str = "music"  # comma-separated item kinds votes may skip; empty: none
+
     # Programming.
     timezone: str = "UTC"  # the station's time zone, for dayparts and clock items
     track_separation_hours: float = Field(3.0, ge=0)  # no track again within this
@@ -91,6 +100,23 @@ class Settings(BaseSettings):
     def _absolute(cls, path: Path) -> Path:
         return path.expanduser().resolve()
 
+    @field_validator("skip_vote_kinds")
+    @classmethod
+    def _known_kinds(cls, value: str) -> str:
+        unknown = set(_names(value)) - {kind.value for kind in ItemKind}
+        if unknown:
+            known = ", ".join(kind.value for kind in ItemKind)
+            raise ValueError(f"unknown item kind {', '.join(sorted(unknown))}; known: {known}")
+        return value
+
+    @property
+    def skip_votable_kinds(self) -> frozenset[ItemKind]:
+        return frozenset(ItemKind(name) for name in _names(self.skip_vote_kinds))
+
     @property
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite:///{self.state_dir / 'radio.sqlite3'}"
+
+
+def _names(listed: str) -> list[str]:
+    return [name.strip().lower() for name in listed.split(",") if name.strip()]

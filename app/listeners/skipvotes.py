@@ -1,0 +1,126 @@
+"""Listeners' skip votes for the item on air.
+
+Radio is shared, so a listener's skip is a vote: the item is skipped once
+max(minimum, ceil(share * listeners now)) listeners have voted for it. Each listener votes
+once per item, and after a vote waits out a cooldown before voting on another item, so one
+listener cannot skip through the programme alone. Pure and clock-injected; the station
+feeds it the item at the live point and the current listener count.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+from app.scheduler.item import Item, ItemKind
+
+NOT_LISTENING = "only a listener tuned in to the stream can vote to skip: press play first"
+NOT_VOTABLE = "this item cannot be vote-skipped"
+NOTHING_ON_AIR = "nothing is on air to skip yet"
+ALREADY_VOTED = "you have already voted to skip this item"
+ALREADY_SKIPPING = "this item is already being skipped"
+
+
+@dataclass(frozen=True)
+class Tally:
+    votes: int
+    needed: int
+    votable: bool  # whether the item on air accepts votes at all
+
+
+@dataclass(frozen=True)
+class VoteResult:
+    votes: int
+    needed: int
+    refused: str = ""  # why the vote did not count; empty when it did
+    skip: bool = False  # this vote reached the threshold: skip the item now
+    retry_after: int | None = None  # whole seconds of cooldown left, when that is why
+
+    @property
+    def accepted(self) -> bool:
+        return not self.refused
+
+
+class SkipVotes:
+    def __init__(
+        self,
+        *,
+        share: float,
+        minimum: int,
+        cooldown_seconds: float,
+        kinds: Collection[ItemKind],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.share = share
+        self.minimum = minimum
+        self.cooldown_seconds = cooldown_seconds
+        self.kinds = frozenset(kinds)
+        self._clock = clock
+        self.item: Item | None = None
+        self._voters: set[str] = set()  # who voted for the item on air
+        self._last_vote: dict[str, float] = {}  # voter -> clock time of their latest vote
+        self._skipping = False
+
+    def on_item(self, item: Item) -> None:
+        """A new item reached the live point: its votes start from nothing."""
+        self.item = item
+        self._voters = set()
+        self._skipping = False
+
+    def needed(self, listeners: int) -> int:
+        return max(self.minimum, math.ceil(self.share * listeners))
+
+    @property
+    def votable(self) -> bool:
+        return self.item is not None and self.item.kind in self.kinds
+
+    def tally(self, listeners: int) -> Tally:
+        return Tally(len(self._voters), self.needed(listeners), self.votable)
+
+    def vote(self, voter: str, *, listening: bool, listeners: int) -> VoteResult:
+        """Count `voter`'s skip vote for the item on air, if they may vote now.
+
+        `listening` says whether the voter is connected to the stream right now, and
+        `listeners` how many listeners are, which sets the threshold."""
+        refused, retry_after = self._refusal(voter, listening)
+        if refused:
+            return VoteResult(len(self._voters), self.needed(listeners), refused,
+                              retry_after=retry_after)  # fmt: skip
+        now = self._clock()
+        self._forget_cooled_down(now)
+        self._voters.add(voter)
+        self._last_vote[voter] = now
+        votes, needed = len(self._voters), self.needed(listeners)
+        self._skipping = votes >= needed
+        return VoteResult(votes, needed, skip=self._skipping)
+
+    def _refusal(self, voter: str, listening: bool) -> tuple[str, int | None]:
+        if not listening:
+            return NOT_LISTENING, None
+        if self.item is None:
+            return NOTHING_ON_AIR, None
+        if not self.votable:
+            return NOT_VOTABLE, None
+        if self._skipping:
+            return ALREADY_SKIPPING, None
+        if voter in self._voters:
+            return ALREADY_VOTED, None
+        left = self._cooldown_left(voter)
+        if left > 0:
+            seconds = math.ceil(left)
+            return f"you voted a moment ago: you can vote again in {seconds} s", seconds
+        return "", None
+
+    def _cooldown_left(self, voter: str) -> float:
+        last = self._last_vote.get(voter)
+        if last is None:
+            return 0.0
+        return last + self.cooldown_seconds - self._clock()
+
+    def _forget_cooled_down(self, now: float) -> None:
+        # Keeps memory to the listeners who voted within one cooldown.
+        expired = [v for v, at in self._last_vote.items() if at + self.cooldown_seconds <= now]
+        for voter in expired:
+            del self._last_vote[voter]
