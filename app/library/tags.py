@@ -26,7 +26,7 @@ class TrackTags:
 
 def read_tags(path: Path) -> TrackTags:
     """Tags of an audio file; the file name stands in for a missing title."""
-    audio = _open(path)
+    audio = open_audio(path)
     artist, title, album = (_first(audio.tags, key) for key in ("artist", "title", "album"))
     if not title:
         stem_artist, title = split_stem(path.stem)
@@ -49,7 +49,7 @@ def split_stem(stem: str) -> tuple[str, str]:
 
 def write_tags(path: Path, tags: Mapping[str, str]) -> None:
     """Set tags such as artist, title, album (EasyID3/Vorbis comment names) in place."""
-    audio = _open(path)
+    audio = open_audio(path)
     if audio.tags is None:
         audio.add_tags()
     if isinstance(audio.tags, ID3):
@@ -61,11 +61,12 @@ def write_tags(path: Path, tags: Mapping[str, str]) -> None:
     audio.save()
 
 
-def _open(path: Path) -> Any:
+def open_audio(path: Path, *, easy: bool = True) -> Any:
+    """The file as mutagen sees it; easy=False gives the format's own tags (pictures too)."""
     try:
         if path.stat().st_size == 0:
             raise UnreadableAudio("empty file")
-        audio = mutagen.File(path, easy=True)
+        audio = mutagen.File(path, easy=easy)
     except UnreadableAudio:
         raise
     except OSError as exc:
