@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import logging
 import threading
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -18,8 +20,10 @@ from app.library.demo import ensure_demo_library_in_child
 from app.library.jobs import JobRegistry
 from app.library.scanner import Progress
 from app.listeners.sessions import SessionRecorder
+from app.listeners.skipvotes import SkipVotes, VoteResult
 from app.models import Play, Track, TrackStatus
 from app.news.desk import NewsDesk
+from app.news.listeners import listener_hash
 from app.playout.clock import PlayoutClock
 from app.playout.decoder import DecoderSource
 from app.playout.safety import SafetySource
@@ -60,12 +64,21 @@ class Station:
             burst_bytes=settings.burst_bytes,
             sndbuf_bytes=settings.listener_sndbuf_bytes,
         )
+        self.skip_votes = SkipVotes(
+            share=settings.skip_vote_share,
+            minimum=settings.skip_vote_minimum,
+            cooldown_seconds=settings.skip_vote_cooldown_seconds,
+            kinds=settings.skip_votable_kinds,
+        )
         self.now_playing = NowPlaying(
             upcoming=self.upcoming,
-            listener_count=lambda: len(self.hub.listeners),
+            listener_count=self.hub.listeners_now,
             history=self._load_history(),
             record=self._record_in_background,
+            skip_votes=self._skip_tally,
         )
+        # The votes start over before now-playing announces the new item with their tally.
+        self.hub.on_item_live.append(self.skip_votes.on_item)
         self.hub.on_item_live.append(self.now_playing.on_item_live)
         self.listening = SessionRecorder(sessions)  # listening time, for the top-listeners board
         self.hub.on_listener.append(self.listening.on_listener)
@@ -104,6 +117,27 @@ class Station:
 
     def skip(self) -> None:
         self.sequencer.skip()
+
+    def vote_skip(self, listener_id: str | None) -> VoteResult:
+        """A listener's vote to skip the item on air; skips it when the votes are enough.
+
+        `listener_id` is the listener's cookie (None without one): only a listener whose
+        stream connection carries it right now may vote. Call on the event loop, where the
+        hub and the votes live."""
+        listening = listener_id is not None and self.hub.is_listening(listener_id)
+        voter = listener_hash(listener_id) if listener_id is not None else ""
+        voted_on = self.skip_votes.item
+        result = self.skip_votes.vote(voter, listening=listening,
+                                      listeners=self.hub.listeners_now())  # fmt: skip
+        # The playout runs a moment ahead of the live point: never skip the item after.
+        if result.skip and voted_on is self.sequencer.current:
+            self.skip()
+        if result.accepted:
+            self.now_playing.announce()
+        return result
+
+    def _skip_tally(self) -> dict[str, Any]:
+        return asdict(self.skip_votes.tally(self.hub.listeners_now()))
 
     def upcoming(self) -> Item | None:
         return self.sequencer.upcoming or self.planner.peek()

@@ -91,22 +91,10 @@ def _board(station: Station, you: str | None) -> dict[str, Any]:
     return result
 
 
-def _listeners_now(station: Station) -> int:
-    """Connected listeners, a browser with two tabs once; runs on the loop beside the hub."""
-    ids = set()
-    anonymous = 0
-    for listener in station.hub.listeners:
-        if listener.listener_id:
-            ids.add(listener.listener_id)
-        else:
-            anonymous += 1
-    return len(ids) + anonymous
-
-
 @router.get("/board")
 async def get_board(request: Request, station: StationDep) -> dict[str, Any]:
     """Top listeners this week (Monday 00:00 station time) and of all time, and your rank."""
-    now = _listeners_now(station)
+    now = station.hub.listeners_now()
     identifier = listener_id(request)
     you = listener_hash(identifier) if identifier else None
     board = await asyncio.to_thread(_board, station, you)

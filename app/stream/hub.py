@@ -67,6 +67,21 @@ class StreamHub:
     def end(self) -> int:
         return self._end
 
+    def listeners_now(self) -> int:
+        """Connected listeners, a browser with two tabs once; every cookieless client once."""
+        ids: set[str] = set()
+        anonymous = 0
+        for listener in self.listeners:
+            if listener.listener_id:
+                ids.add(listener.listener_id)
+            else:
+                anonymous += 1
+        return len(ids) + anonymous
+
+    def is_listening(self, listener_id: str) -> bool:
+        """Whether a stream connection carrying this listener cookie is open right now."""
+        return any(listener.listener_id == listener_id for listener in self.listeners)
+
     def publish(self, data: bytes, starts: list[Item]) -> None:
         """Take the next chunk from the playout: the live point moves on."""
         for item in starts:

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from app.library.artwork import cover_url
 from app.scheduler.item import Item
 
 HISTORY_SIZE = 10
 SUBSCRIBER_QUEUE = 16
+NO_SKIP_VOTES: dict[str, Any] = {"votes": 0, "needed": 0, "votable": False}
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ def item_json(item: Item | None) -> dict[str, Any] | None:
         "track_id": item.track_id,
         "url": item.url or None,  # a story's article page
         "article_id": item.article_id,
+        "cover": cover_url(item.track_id, item.artist, item.title),
     }
 
 
@@ -47,9 +50,11 @@ class NowPlaying:
         history: list[Aired],
         record: Callable[[Aired], None] = lambda aired: None,
         clock: Callable[[], float] = time.time,
+        skip_votes: Callable[[], dict[str, Any]] = lambda: NO_SKIP_VOTES,
     ) -> None:
         self._upcoming = upcoming
         self._listener_count = listener_count
+        self._skip_votes = skip_votes
         self._record = record
         self._clock = clock
         self.current: Aired | None = None  # what listeners are told is playing
@@ -61,11 +66,15 @@ class NowPlaying:
         """The first audio of `item` has just reached the live point."""
         self.airing = Aired(item, datetime.fromtimestamp(self._clock(), UTC))
         self._record(self.airing)
-        if item.keeps_title:
-            return
-        if self.current is not None:
-            self.history.appendleft(self.current)
-        self.current = self.airing
+        if not item.keeps_title:
+            if self.current is not None:
+                self.history.appendleft(self.current)
+            self.current = self.airing
+        # A jingle keeps the title, but is announced too: the skip votes start over with it.
+        self.announce()
+
+    def announce(self) -> None:
+        """Push a fresh snapshot to every subscriber, now (on the event loop)."""
         snapshot = self.snapshot()
         for queue in self._subscribers:
             with contextlib.suppress(asyncio.QueueFull):  # a stuck subscriber misses updates
@@ -86,6 +95,7 @@ class NowPlaying:
                 for aired in self.history
             ],
             "listeners": self._listener_count(),
+            "skip": self._skip_votes(),
         }
 
     @contextlib.asynccontextmanager
