@@ -86,9 +86,19 @@ def _templates(request: Request, settings: Settings) -> Environment:
         zone = ZoneInfo(settings.timezone)
         env.filters["date"] = lambda when: when.astimezone(zone).strftime("%-d %B %Y, %H:%M")
         env.filters["isodate"] = lambda when: when.astimezone(UTC).isoformat()
+        env.filters["clock"] = _clock
         env.filters["stars"] = lambda average: "★" * round(average) + "☆" * (5 - round(average))
         request.app.state.news_templates = env
     return env
+
+
+def _clock(seconds: float | None) -> str:
+    """3:07, or 1:02:03 past an hour; a dash when the length is unknown."""
+    if seconds is None:
+        return "–"
+    minutes, secs = divmod(max(0, int(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
 
 
 def _render(
@@ -214,6 +224,16 @@ def _index(
         previous_url=f"{base}?page={page - 1}" if page > 1 else None,
         next_url=f"{base}?page={page + 1}" if page < pages else None,
     )
+
+
+def latest_stories(session: Session, limit: int) -> list[dict[str, Any]]:
+    """The newest public stories, as the index lists them (the player shows a few)."""
+    articles = session.scalars(
+        _public_articles(utcnow())
+        .order_by(Article.publish_at.desc(), Article.id.desc())
+        .limit(limit)
+    ).all()
+    return [_listing(article) for article in articles]
 
 
 def _listing(article: Article) -> dict[str, Any]:

@@ -1,7 +1,65 @@
-"""The listeners' front page (/) and the embeddable player (/embed)."""
+"""The listeners' front page (/) and the embeddable player (/embed).
+
+Both pages are whole without JavaScript: what is on air, up next and recently played are
+rendered on the server, and web/static/player.js then keeps them live from the push
+channel (/api/now-playing/events) and runs the audio element."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
 
-router = APIRouter()
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse
+
+from app.api.auth import page_session
+from app.api.deps import SettingsDep, StationDep
+from app.api.pages import STATIC_DIR, _base_url, _render, latest_stories
+from app.news.listeners import listener_id, new_listener_id, remember_listener
+
+router = APIRouter(tags=["player"])
+
+LATEST_STORIES = 5
+
+
+@router.get("/", response_class=HTMLResponse)
+def player_page(request: Request, station: StationDep, settings: SettingsDep) -> HTMLResponse:
+    with station.sessions() as session:
+        stories = latest_stories(session, LATEST_STORIES)
+    return _player(request, station, settings, "player.html", stories=stories)
+
+
+@router.get("/embed", response_class=HTMLResponse)
+def embed_page(request: Request, station: StationDep, settings: SettingsDep) -> HTMLResponse:
+    """A small player for other sites' iframes: play, volume and what is on."""
+    response = _player(request, station, settings, "embed.html")
+    # Meant to be framed anywhere; it carries no host controls, so clickjacking gains nothing.
+    response.headers["Content-Security-Policy"] = "frame-ancestors *"
+    return response
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> FileResponse:
+    """Browsers ask for it on every site; the station's icon is an SVG."""
+    return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
+
+
+def _player(
+    request: Request, station: StationDep, settings: SettingsDep, template: str, **extra: Any
+) -> HTMLResponse:
+    signed_in = page_session(request)
+    response = _render(
+        request,
+        settings,
+        template,
+        now=station.now_playing.snapshot(),
+        csrf_token=signed_in[0].csrf_token if signed_in else None,
+        host_name=signed_in[1].username if signed_in else None,
+        base_url=_base_url(request, settings),
+        **extra,
+    )
+    # The stream, votes and the board know a browser by this cookie: give it one up front,
+    # so the <audio> element's stream request already carries it.
+    if listener_id(request) is None:
+        remember_listener(response, request, new_listener_id())
+    response.headers["Cache-Control"] = "no-store"  # what is on air now, every time
+    return response

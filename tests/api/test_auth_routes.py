@@ -48,6 +48,7 @@ PUBLIC = {
     # The player: the page, the embed, album art, and a skip (a vote unless a host asks).
     ("GET", "/"),
     ("GET", "/embed"),
+    ("GET", "/favicon.ico"),
     ("GET", "/covers/track/{track_id}"),
     ("GET", "/covers/generated.svg"),
     ("POST", "/api/skip"),
