@@ -7,7 +7,7 @@ import csv
 import io
 import unicodedata
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
@@ -20,7 +20,18 @@ from app.api.auth import HostDep
 from app.api.deps import StationDep
 from app.listeners.accounting import Ranked, Totals, rank, totals
 from app.listeners.accounting import Session as Interval
-from app.models import ListenerName, ListeningSession
+from app.listeners.stats import (
+    Audience,
+    Connection,
+    Played,
+    TrackChange,
+    gainers_and_losers,
+    history,
+    presence,
+    step_for,
+    track_changes,
+)
+from app.models import ListenerName, ListeningSession, Play
 from app.news.listeners import listener_hash, listener_id, new_listener_id, remember_listener
 from app.station import Station
 
@@ -213,6 +224,56 @@ def _cell(text: str | None) -> str | None:
     if text and text[0] in "=+-@\t\r":
         return "'" + text
     return text
+
+
+# Hosts: statistics for the dashboard's charts.
+
+
+def _connections(db: Session, since: datetime, until: datetime) -> list[Connection]:
+    """Every session that overlaps [since, until]; open ones are still connected."""
+    rows = db.execute(
+        select(ListeningSession.listener, ListeningSession.started_at, ListeningSession.ended_at)
+        .where(ListeningSession.started_at < until)
+        .where(ListeningSession.ended_at.is_(None) | (ListeningSession.ended_at > since))
+    ).all()
+    return [Connection(row.listener, row.started_at, row.ended_at) for row in rows]
+
+
+@hosts.get("/history")
+def listener_history(
+    db: DbDep, hours: Annotated[int, Query(ge=1, le=24 * 7)] = 24
+) -> dict[str, Any]:
+    """Listeners over the last `hours`: the most at any moment of each bucket (5 minutes for
+    a day, an hour for a week), a browser with two tabs once."""
+    now = datetime.now(UTC)
+    since = now - timedelta(hours=hours)
+    step = step_for(now - since)
+    points = history(presence(_connections(db, since, now), now), since, now, step)
+    shown = [{"at": point.at.isoformat(), "listeners": point.listeners} for point in points]
+    return {"hours": hours, "step_seconds": step, "points": shown}
+
+
+@hosts.get("/tracks")
+def track_listener_changes(
+    db: DbDep,
+    days: Annotated[int, Query(ge=1, le=90)] = 7,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> dict[str, Any]:
+    """The tracks that gained and lost the most listeners while they played, over `days`."""
+    now = datetime.now(UTC)
+    since = now - timedelta(days=days)
+    plays = [Played(p.kind, p.track_id, p.artist, p.title, p.started_at, p.duration)
+             for p in db.scalars(select(Play).where(Play.started_at >= since))]  # fmt: skip
+    audience = Audience(presence(_connections(db, since, now), now))
+    gainers, losers = gainers_and_losers(track_changes(plays, audience, now), limit)
+    return {"days": days, "gainers": [_change_json(c) for c in gainers],
+            "losers": [_change_json(c) for c in losers]}  # fmt: skip
+
+
+def _change_json(change: TrackChange) -> dict[str, Any]:
+    return {"track_id": change.track_id, "artist": change.artist, "title": change.title,
+            "plays": change.plays, "change": change.change,
+            "average_change": round(change.average_change, 2)}  # fmt: skip
 
 
 router.include_router(hosts)
