@@ -387,7 +387,8 @@ class ListeningSession(Base):
     user_agent: Mapped[str] = mapped_column(String(300), default="")
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # None while connected
-    bytes_sent: Mapped[int] = mapped_column(Integer, default=0)
+    bytes_sent: Mapped[int] = mapped_column(Integer, default=0)  # so far, while connected
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # last heartbeat
 
 
 class ListenerName(Base):

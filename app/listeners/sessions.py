@@ -1,11 +1,15 @@
 """Recording listening sessions from the stream hub's own connections.
 
 The hub tells us when a listener joins and leaves; the row is written on a worker thread so
-the event loop (and with it every listener's stream) never waits for the database.
+the event loop (and with it every listener's stream) never waits for the database. While a
+listener is connected, a heartbeat every minute writes the bytes sent so far, so a session
+cut off by a crash is closed where it really ended.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
 import re
@@ -13,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.db import SessionFactory
 from app.models import ListeningSession
@@ -24,7 +28,8 @@ log = logging.getLogger(__name__)
 
 # Same shape as app.news.listeners accepts: anything else is treated as no cookie at all.
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-CRASH_BYTES_PER_SECOND = 16000  # 128 kbit/s: a fair guess at how long a cut-off session ran
+CRASH_BYTES_PER_SECOND = 16000  # 128 kbit/s: a guess for a session cut before its heartbeat
+HEARTBEAT_SECONDS = 60.0
 
 
 def anonymous_client(address: str) -> str:
@@ -42,26 +47,60 @@ class SessionRecorder:
     """Writes a ListeningSession row when a listener joins, and closes it when it leaves.
 
     One worker thread does the writing, so a session's end is never written before its
-    start. bytes_sent is written only at the end: the hub's per-chunk path stays untouched.
+    start. The hub's per-chunk path stays untouched: bytes_sent is read from the listeners
+    once per heartbeat and when they leave.
     """
 
-    def __init__(self, sessions: SessionFactory) -> None:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.sessions = sessions
+        self.heartbeat_seconds = heartbeat_seconds
+        self._clock = clock
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="listening")
         self._rows: dict[int, int] = {}  # id(Listener) -> row id; the writer thread's own
+        self._connected: dict[int, Listener] = {}  # the event loop's own
+        self._heartbeat: asyncio.TimerHandle | None = None
+        self._closing = False
 
     def on_listener(self, listener: Listener, event: str) -> None:
         """The hub's callback, on the event loop: hand the write to the worker thread."""
-        now = datetime.now(UTC)
+        now = self._clock()
         if event == "joined":
+            self._connected[id(listener)] = listener
             self._writer.submit(self._logged, self._open, id(listener), listener, now)
+            self._keep_beating()
         elif event == "left":
+            self._connected.pop(id(listener), None)
             sent = listener.bytes_sent
             self._writer.submit(self._logged, self._close, id(listener), now, sent)
 
+    def beat(self) -> None:
+        """On the event loop: record every connected listener's bytes so far, and the time."""
+        if self._closing or not self._connected:
+            return
+        sent = {key: listener.bytes_sent for key, listener in self._connected.items()}
+        with contextlib.suppress(RuntimeError):  # shut down from its thread a moment ago
+            self._writer.submit(self._logged, self._record_heartbeat, self._clock(), sent)
+
     def shutdown(self) -> None:
         """Finish the writes already handed over (blocking: call it from a thread)."""
+        self._closing = True
         self._writer.shutdown(wait=True)
+
+    def _keep_beating(self) -> None:
+        if self._heartbeat is None and not self._closing:
+            loop = asyncio.get_running_loop()
+            self._heartbeat = loop.call_later(self.heartbeat_seconds, self._on_heartbeat)
+
+    def _on_heartbeat(self) -> None:
+        self._heartbeat = None
+        self.beat()
+        if self._connected:  # with no one connected it rests until the next one joins
+            self._keep_beating()
 
     @staticmethod
     def _logged(write: Callable[..., None], *args: object) -> None:
@@ -83,6 +122,15 @@ class SessionRecorder:
             session.flush()
             self._rows[key] = row.id
 
+    def _record_heartbeat(self, now: datetime, sent: dict[int, int]) -> None:
+        # Writes run in order on this one thread: a listener that left before the heartbeat
+        # was taken is not in `sent`, and one that leaves after is closed after this write.
+        values = [{"id": self._rows[key], "bytes_sent": count, "last_seen_at": now}
+                  for key, count in sent.items() if key in self._rows]  # fmt: skip
+        if values:
+            with self.sessions.begin() as session:
+                session.execute(update(ListeningSession), values)
+
     def _close(self, key: int, now: datetime, bytes_sent: int) -> None:
         row_id = self._rows.pop(key, None)
         if row_id is None:
@@ -93,13 +141,14 @@ class SessionRecorder:
                 row.ended_at, row.bytes_sent = now, bytes_sent
 
     def close_open_sessions(self) -> int:
-        """After a crash rows stay open; end each at the time its bytes took to play."""
+        """After a crash rows stay open; end each at its last heartbeat (a session cut before
+        its first one: at the time its bytes took to play)."""
         closed = 0
         with self.sessions.begin() as session:
             for row in session.scalars(
                 select(ListeningSession).where(ListeningSession.ended_at.is_(None))
             ):
                 seconds = row.bytes_sent / CRASH_BYTES_PER_SECOND
-                row.ended_at = row.started_at + timedelta(seconds=seconds)
+                row.ended_at = row.last_seen_at or row.started_at + timedelta(seconds=seconds)
                 closed += 1
         return closed
