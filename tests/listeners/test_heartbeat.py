@@ -43,23 +43,25 @@ def only_row(sessions: SessionFactory) -> ListeningSession:
         return db.scalars(select(ListeningSession)).one()
 
 
-def listen(recorder: SessionRecorder, listener: Connected) -> None:
-    """Join as the hub does, on an event loop (the heartbeat timer lives there)."""
+def heard_for(recorder: SessionRecorder, clock: Clock, seconds: float, sent: int) -> Connected:
+    """Ann joins as the hub has her join, on an event loop (where the heartbeat timer lives);
+    `seconds` later she has been sent `sent` bytes and a heartbeat records them."""
+    ann = Connected()
 
     async def join() -> None:
-        recorder.on_listener(listener, "joined")  # type: ignore[arg-type]
+        recorder.on_listener(ann, "joined")  # type: ignore[arg-type]
 
     asyncio.run(join())
+    clock.advance(seconds)
+    ann.bytes_sent = sent
+    recorder.beat()
+    return ann
 
 
 def test_a_crash_ends_the_session_at_its_last_heartbeat(sessions: SessionFactory) -> None:
     clock = Clock()
     recorder = SessionRecorder(sessions, clock=clock)
-    ann = Connected()
-    listen(recorder, ann)
-    clock.advance(600)
-    ann.bytes_sent = 16000 * 600
-    recorder.beat()
+    heard_for(recorder, clock, 600, 16000 * 600)
     clock.advance(30)  # the station dies here, before the next heartbeat
     recorder.shutdown()
 
@@ -76,11 +78,7 @@ def test_a_crash_ends_the_session_at_its_last_heartbeat(sessions: SessionFactory
 def test_leaving_after_a_heartbeat_keeps_the_real_end(sessions: SessionFactory) -> None:
     clock = Clock()
     recorder = SessionRecorder(sessions, clock=clock)
-    ann = Connected()
-    listen(recorder, ann)
-    clock.advance(60)
-    ann.bytes_sent = 1000
-    recorder.beat()
+    ann = heard_for(recorder, clock, 60, 1000)
     clock.advance(20)
     ann.bytes_sent = 2000
     recorder.on_listener(ann, "left")  # type: ignore[arg-type]
