@@ -1,0 +1,198 @@
+"""The web player in real Chromium, against a real station serving the real stream."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from playwright.sync_api import Browser, Page, Response, expect
+
+from tests.browser.checks import assert_accessible, save_screenshot
+from tests.browser.conftest import PHONE, PageFactory
+from tests.conftest import tone_library
+from tests.station import ADMIN_NAME, ADMIN_PASSWORD, RunningStation
+
+TONES = [(440.0, 90.0, "Alpha Tone"), (660.0, 90.0, "Beta Tone"), (550.0, 90.0, "Gamma Tone")]
+PAGE_WEIGHT_LIMIT = 150_000  # bytes of HTML, CSS and JS for the whole player page
+HEARD = 15_000  # ms: a change reaches the screen once the listener's buffer has played out
+
+
+def on_air(launch: Callable[..., RunningStation], **settings: Any) -> RunningStation:
+    station = launch(**settings)
+    tone_library(station.media, TONES)
+    station.post("/api/library/scan").raise_for_status()
+    station.wait_for_music()
+    return station
+
+
+def press_play(page: Page) -> None:
+    page.get_by_role("button", name="Play").click()
+    # Sound is coming: the element's clock runs on audio it has decoded from /stream.
+    page.wait_for_function("document.getElementById('audio').currentTime > 1.5", timeout=20_000)
+
+
+def shown_title(page: Page) -> str:
+    return page.locator("#now-title").inner_text()
+
+
+def test_pressing_play_plays_the_live_stream(
+    launch: Callable[..., RunningStation], new_page: PageFactory
+) -> None:
+    station = on_air(launch)
+    page = new_page(station.url)
+    page.goto("/")
+    expect(page.get_by_role("button", name="Play")).to_be_enabled()
+    start = page.evaluate("document.getElementById('audio').currentTime")
+    press_play(page)
+    page.wait_for_timeout(2000)
+    later = page.evaluate("document.getElementById('audio').currentTime")
+    assert later > start + 2.5, "the audio element's time did not advance"
+    expect(page.locator("#player-status")).to_have_text("Playing live.")
+    expect(page.get_by_role("button", name="Stop")).to_have_attribute("aria-pressed", "true")
+    # The station counts the browser among its listeners.
+    assert station.now_playing()["listeners"] >= 1
+    expect(page.locator("#now-title")).to_have_text(station.now_playing()["current"]["title"])
+    assert_accessible(page)
+    save_screenshot(page, "player-desktop")
+
+    page.get_by_role("button", name="Stop").click()
+    expect(page.get_by_role("button", name="Play")).to_have_attribute("aria-pressed", "false")
+    assert page.evaluate("document.getElementById('audio').paused")
+
+
+def test_the_player_on_a_phone(
+    launch: Callable[..., RunningStation], new_page: PageFactory
+) -> None:
+    station = on_air(launch)
+    page = new_page(station.url, PHONE)
+    page.goto("/")
+    press_play(page)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page is {overflow} px wider than a phone screen"
+    assert_accessible(page)
+    save_screenshot(page, "player-phone")
+
+
+def test_the_first_render_needs_no_script_and_the_page_is_light(
+    launch: Callable[..., RunningStation], browser: Browser
+) -> None:
+    station = on_air(launch)
+    title = station.now_playing()["current"]["title"]
+    context = browser.new_context(base_url=station.url, java_script_enabled=False)
+    page = context.new_page()
+    page.goto("/")
+    expect(page.locator("#now-title")).to_have_text(title)
+    expect(page.locator("#next")).not_to_be_empty()
+    scripts = page.eval_on_selector_all("script[src]", "els => els.map(e => e.defer || e.async)")
+    assert scripts, "the player has no script to defer"
+    assert all(scripts), "a script blocks the first render"
+    context.close()
+
+    context = browser.new_context(base_url=station.url)
+    page = context.new_page()
+    fetched: list[Response] = []
+    page.on("response", lambda response: fetched.append(response))
+    page.goto("/", wait_until="networkidle")
+    weighed = [
+        r for r in fetched if r.request.resource_type in {"document", "stylesheet", "script"}
+    ]
+    total = sum(len(r.body()) for r in weighed)
+    kinds = {r.request.resource_type for r in weighed}
+    assert kinds == {"document", "stylesheet", "script"}
+    assert total < PAGE_WEIGHT_LIMIT, f"the player page weighs {total} bytes"
+    context.close()
+
+
+def test_the_screen_changes_when_a_host_skips_from_the_player(
+    launch: Callable[..., RunningStation], new_page: PageFactory
+) -> None:
+    station = on_air(launch)
+    page = new_page(station.url)
+    signed_in = page.request.post(
+        "/api/session", data={"username": ADMIN_NAME, "password": ADMIN_PASSWORD}
+    )
+    assert signed_in.ok
+    page.goto("/")
+    press_play(page)
+    before = shown_title(page)
+    skip = page.get_by_role("button", name="Skip now")
+    expect(skip).to_be_enabled()
+    skip.click()
+    expect(page.locator("#now-title")).not_to_have_text(before, timeout=HEARD)
+    assert station.now_playing()["current"]["title"] != before
+
+
+def test_two_listeners_voting_skip_the_item(
+    launch: Callable[..., RunningStation], new_page: PageFactory
+) -> None:
+    station = on_air(launch, skip_vote_minimum=2)
+    first, second = new_page(station.url), new_page(station.url, PHONE)
+    for page in (first, second):
+        page.goto("/")
+        press_play(page)
+    before = shown_title(first)
+    expect(first.locator("#skip-votes")).to_have_text("0 of 2 votes to skip")
+
+    first.get_by_role("button", name="Vote to skip").click()
+    # The tally reaches every listener through the push channel.
+    expect(second.locator("#skip-votes")).to_have_text("1 of 2 votes to skip")
+    expect(first.get_by_role("button", name="Vote to skip")).to_be_disabled()
+    assert station.now_playing()["current"]["title"] == before
+
+    second.get_by_role("button", name="Vote to skip").click()
+    for page in (first, second):
+        expect(page.locator("#now-title")).not_to_have_text(before, timeout=HEARD)
+    expect(first.locator("#skip-votes")).to_have_text("0 of 2 votes to skip")
+
+
+def test_the_board_shows_a_named_listener(
+    launch: Callable[..., RunningStation], new_page: PageFactory
+) -> None:
+    station = on_air(launch, listener_min_seconds=2)
+    page = new_page(station.url)
+    page.goto("/")
+    press_play(page)
+    page.get_by_label("Your name on the board").fill("Ada <b>Lovelace</b>")
+    page.get_by_role("button", name="Save name").click()
+    expect(page.locator("#board-status")).to_have_text(
+        "You are on the board as Ada <b>Lovelace</b>."
+    )
+    page.wait_for_timeout(2500)  # past the accounting's minimum session
+    page.get_by_role("button", name="Stop").click()
+    week = page.locator("#board-week")
+    expect(week).to_contain_text("Ada <b>Lovelace</b>", timeout=10_000)  # shown as text
+    assert week.locator("b").count() == 0
+    page.reload()
+    expect(page.locator("#board-all")).to_contain_text("Ada <b>Lovelace</b>")
+    expect(page.locator("#your-rank")).to_contain_text("You are #1 this week")
+    assert_accessible(page, "#board")
+
+
+def test_a_news_headline_opens_its_article(
+    launch: Callable[..., RunningStation], new_page: PageFactory
+) -> None:
+    station = on_air(launch)
+    created = httpx.post(
+        station.url + "/api/articles",
+        headers=station.auth(),
+        json={"title": "Harbour bridge reopens", "body": "The bridge is open again."},
+    )
+    created.raise_for_status()
+    station.post(f"/api/articles/{created.json()['id']}/publish", json={}).raise_for_status()
+    page = new_page(station.url)
+    page.goto("/")
+    page.get_by_role("link", name="Harbour bridge reopens").click()
+    page.wait_for_url("**/news/harbour-bridge-reopens")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Harbour bridge reopens")
+    assert_accessible(page)
+
+
+def test_the_embed_plays(launch: Callable[..., RunningStation], new_page: PageFactory) -> None:
+    station = on_air(launch)
+    page = new_page(station.url, (420, 180))
+    page.goto("/embed")
+    press_play(page)
+    expect(page.locator("#now-title")).to_have_text(station.now_playing()["current"]["title"])
+    assert_accessible(page)
+    save_screenshot(page, "embed")
