@@ -41,7 +41,7 @@ def unauthenticated(detail: str, error: str = "") -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, {"WWW-Authenticate": challenge})
 
 
-async def _presented_csrf(request: Request) -> str | None:
+async def presented_csrf(request: Request) -> str | None:
     """The CSRF token a cookie request carries: the header, else a form field. Async only
     because reading a form is; the form is parsed once and cached for the route."""
     if request.method in SAFE_METHODS or "authorization" in request.headers:
@@ -59,7 +59,7 @@ async def _presented_csrf(request: Request) -> str | None:
 def authenticate(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    csrf: Annotated[str | None, Depends(_presented_csrf)],
+    csrf: Annotated[str | None, Depends(presented_csrf)],
 ) -> Authenticated:
     sessions: SessionFactory = request.state.station.sessions
     now = datetime.now(UTC)

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
 from app.accounts.sessions import COOKIE_NAME as HOST_COOKIE
-from app.api.auth import Authenticated, _presented_csrf, authenticate, bearer
+from app.api.auth import Authenticated, authenticate, bearer, presented_csrf
 from app.api.deps import StationDep
 from app.news.listeners import listener_id
 
@@ -19,7 +19,7 @@ router = APIRouter(tags=["listeners"])
 def host_if_signed_in(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    csrf: Annotated[str | None, Depends(_presented_csrf)],
+    csrf: Annotated[str | None, Depends(presented_csrf)],
 ) -> Authenticated | None:
     """The host, when the request carries host credentials; None when it carries none.
 
