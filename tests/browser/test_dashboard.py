@@ -1,0 +1,195 @@
+"""The host dashboard (/host) in real Chromium, against a real station serving the real
+stream: sign in, upload with a progress bar, reorder the queue by dragging, and every
+section accessible at desktop and phone widths."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect
+
+from tests.audio import write_tone
+from tests.browser.checks import assert_accessible, save_screenshot
+from tests.browser.conftest import PHONE, PageFactory
+from tests.conftest import tone_library
+from tests.station import ADMIN_NAME, ADMIN_PASSWORD, RunningStation
+
+pytestmark = pytest.mark.browser
+
+# Long tones: the queue must not move on by itself while a test reorders it.
+TONES = [
+    (330.0, 120.0, "First Tone"),
+    (440.0, 120.0, "Second Tone"),
+    (550.0, 120.0, "Third Tone"),
+    (660.0, 120.0, "Fourth Tone"),
+]
+SECTIONS = ["Queue", "Library", "Playlists", "News desk", "Listeners", "Hosts and tokens"]
+ANALYSIS_MS = 60_000
+
+
+def on_air(launch: Callable[..., RunningStation]) -> RunningStation:
+    station = launch()
+    tone_library(station.media, TONES)
+    station.post("/api/library/scan").raise_for_status()
+    station.wait_for_music()
+    return station
+
+
+def sign_in(page: Page) -> None:
+    page.goto("/host")
+    page.get_by_label("Username").fill(ADMIN_NAME)
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Signed in as")).to_contain_text(ADMIN_NAME)
+
+
+def open_section(page: Page, name: str) -> Locator:
+    page.get_by_role("navigation", name="Dashboard sections").get_by_role("link", name=name).click()
+    section = page.get_by_role("region", name=name)
+    expect(section).to_be_visible()
+    return section
+
+
+def queue_ids(page: Page) -> list[int]:
+    rows = page.locator("#queue-list li[data-id]")
+    expect(rows.first).to_be_visible()
+    return [int(row) for row in rows.evaluate_all("rows => rows.map(r => r.dataset.id)")]
+
+
+def api_queue_ids(station: RunningStation) -> list[int]:
+    response = httpx.get(station.url + "/api/queue", headers=station.auth(), timeout=10)
+    response.raise_for_status()
+    return [item["id"] for item in response.json()["items"] if item["id"] is not None]
+
+
+def before(ids: list[int], first: int, second: int) -> bool:
+    return ids.index(first) < ids.index(second)
+
+
+def test_a_host_signs_in_uploads_a_file_and_reorders_the_queue(
+    launch: Callable[..., RunningStation], new_page: PageFactory, tmp_path: Path
+) -> None:
+    station = on_air(launch)
+    page = new_page(station.url)
+    page.goto("/host")
+    assert_accessible(page)
+    sign_in(page)
+
+    # Upload: the bar reaches its end, the analysis finishes, the track is in the library.
+    library = open_section(page, "Library")
+    tags = {"artist": "Uploader", "title": "Uploaded Tone", "album": "Up"}
+    upload = write_tone(tmp_path / "upload.mp3", 8, 880, tags=tags)
+    library.get_by_label("Audio file").set_input_files(upload)
+    library.get_by_role("button", name="Upload", exact=True).click()
+    bar = page.locator("#upload-progress")
+    expect(bar).to_have_attribute("value", "100")
+    expect(page.locator("#analysis-progress")).to_have_attribute(
+        "value", "100", timeout=ANALYSIS_MS
+    )
+    expect(page.locator("#library-list")).to_contain_text("Uploader – Uploaded Tone")
+    found = station.get("/api/tracks?q=Uploaded", headers=station.auth()).json()["items"]
+    assert [(t["title"], t["status"]) for t in found] == [("Uploaded Tone", "ready")]
+
+    # Drag the fourth row of the queue above the second.
+    open_section(page, "Queue")
+    ids = queue_ids(page)
+    dragged, target = ids[3], ids[1]
+    rows = page.locator("#queue-list li[data-id]")
+    rows.nth(3).drag_to(rows.nth(1))
+    page.wait_for_function(
+        "([a, b]) => { const ids = [...document.querySelectorAll('#queue-list li[data-id]')]"
+        ".map(r => Number(r.dataset.id)); return ids.indexOf(a) >= 0 && "
+        "ids.indexOf(a) < ids.indexOf(b); }",
+        arg=[dragged, target],
+    )
+    page.reload()
+    assert before(queue_ids(page), dragged, target), "the new order did not survive a reload"
+    assert before(api_queue_ids(station), dragged, target)
+
+    # The move buttons do the same from the keyboard, and keep the focus on the row.
+    ids = queue_ids(page)
+    name = page.locator(f'#queue-list li[data-id="{ids[2]}"] .title').inner_text()
+    down = page.get_by_role("button", name=f"Move {name} down").first
+    down.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "id => document.activeElement?.closest('li')?.dataset.id === String(id) && "
+        "document.activeElement.dataset.action === 'down'",
+        arg=ids[2],
+    )
+    assert before(api_queue_ids(station), ids[3], ids[2])
+
+    assert_accessible(page)
+    save_screenshot(page, "dashboard-desktop")
+
+
+def test_every_section_is_accessible_and_fits_a_phone(
+    launch: Callable[..., RunningStation], new_page: PageFactory
+) -> None:
+    station = on_air(launch)
+    page = new_page(station.url, PHONE)
+    sign_in(page)
+    for name in SECTIONS:
+        section = open_section(page, name)
+        expect(section.locator(".rows, table, figure").first).to_be_attached()
+        page.wait_for_load_state("networkidle")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{name}: {overflow} px wider than a phone screen"
+        assert_accessible(page)
+    open_section(page, "Queue")
+    expect(page.locator("#queue-list li[data-id]").first).to_be_visible()
+    save_screenshot(page, "dashboard-phone")
+
+
+def test_the_sign_in_form_works_without_script(
+    launch: Callable[..., RunningStation], browser: Browser
+) -> None:
+    station = launch()
+    context = browser.new_context(base_url=station.url, java_script_enabled=False)
+    page = context.new_page()
+    page.goto("/host")
+    page.get_by_label("Username").fill(ADMIN_NAME)
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto("/host")
+    expect(page.get_by_text("Signed in as")).to_contain_text(ADMIN_NAME)
+    # The page carries what script needs to act for the host: the session's CSRF token.
+    assert page.locator('meta[name="csrf-token"]').get_attribute("content")
+    context.close()
+
+
+def test_the_api_refusal_is_shown_to_the_host(
+    launch: Callable[..., RunningStation], browser: Browser
+) -> None:
+    station = on_air(launch)
+    # Its own page: a refused request is logged on the console, which new_page forbids.
+    context = browser.new_context(base_url=station.url)
+    page = context.new_page()
+    sign_in(page)
+    library = open_section(page, "Library")
+    library.get_by_role("button", name="Edit tags of Tones – First Tone").click()
+    library.get_by_label("Title", exact=True).fill("")
+    library.get_by_role("button", name="Save tags").click()
+    expect(page.get_by_role("alert")).to_contain_text("title")
+    expect(page.get_by_role("alert")).to_contain_text("at least 1 character")
+    context.close()
+
+
+def test_a_signed_out_page_asks_nothing_of_the_api(
+    launch: Callable[..., RunningStation], new_page: PageFactory
+) -> None:
+    station = launch()
+    page = new_page(station.url)
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto("/host", wait_until="networkidle")
+    assert not [url for url in asked if "/api/" in url]
+    # A stale cookie is the same as none: the sign-in form, no failing requests.
+    page.context.add_cookies([{"name": "radio_session", "value": "ended", "url": station.url}])
+    page.goto("/host", wait_until="networkidle")
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(page.locator('meta[name="csrf-token"]')).to_have_count(0)
+    assert not [url for url in asked if "/api/" in url]

@@ -1,0 +1,1207 @@
+// The host dashboard: plain JavaScript over the station's HTTP API (the same routes as the
+// `radio` command). No framework and no build step; every text goes in through textContent.
+"use strict";
+
+(() => {
+  const page = document.body.dataset;
+  const csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  const csrf = csrfMeta ? { header: csrfMeta.dataset.header, token: csrfMeta.content } : null;
+  const $ = (selector) => document.querySelector(selector);
+
+  // --- DOM and formatting helpers ---------------------------------------------------------
+
+  function h(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs)) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else if (key === "dataset") Object.assign(node.dataset, value);
+      else if (key in node && typeof value !== "string") node[key] = value;
+      else node.setAttribute(key, value === true ? "" : value);
+    }
+    node.append(...children.flat().filter((child) => child !== null && child !== undefined));
+    return node;
+  }
+
+  function button(label, onclick, attrs = {}) {
+    return h("button", { type: "button", onclick: act(onclick), ...attrs }, label);
+  }
+
+  let uniqueCounter = 0;
+  const uniqueId = (prefix) => `${prefix}-${++uniqueCounter}`;
+
+  function labelled(labelText, control) {
+    control.id = control.id || uniqueId("field");
+    return h("span", { class: "field" }, h("label", { for: control.id }, labelText), " ", control);
+  }
+
+  const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+  const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  const when = (iso) => (iso ? dateFormat.format(new Date(iso)) : "–");
+  const clock = (iso) => timeFormat.format(new Date(iso));
+
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return "–";
+    const whole = Math.max(0, Math.round(seconds));
+    const hours = Math.floor(whole / 3600);
+    const minutes = Math.floor((whole % 3600) / 60);
+    const secs = String(whole % 60).padStart(2, "0");
+    return hours ? `${hours}:${String(minutes).padStart(2, "0")}:${secs}` : `${minutes}:${secs}`;
+  }
+
+  function bytes(count) {
+    if (count < 1e6) return `${Math.round(count / 1e3)} kB`;
+    return `${(count / 1e6).toFixed(1)} MB`;
+  }
+
+  const itemName = (item) => (item.artist ? `${item.artist} – ${item.title}` : item.title);
+
+  // --- Messages ---------------------------------------------------------------------------
+
+  function showError(message) {
+    $("#alerts").replaceChildren(h("p", {}, message));
+  }
+
+  function clearError() {
+    $("#alerts").replaceChildren();
+  }
+
+  let statusTimer = 0;
+  function say(message) {
+    const status = $("#status");
+    status.textContent = message;
+    clearTimeout(statusTimer);
+    statusTimer = setTimeout(() => (status.textContent = ""), 6000);
+  }
+
+  // An action from a button or form: errors from the API end up in the alert region.
+  function act(handler) {
+    return async (event) => {
+      if (event && event.type === "submit") event.preventDefault();
+      clearError();
+      try {
+        await handler(event);
+      } catch (error) {
+        showError(error instanceof ApiError ? error.message : `Something went wrong: ${error}`);
+      }
+    };
+  }
+
+  // --- The API ----------------------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(status, message) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  function detailText(detail) {
+    if (typeof detail === "string") return detail;
+    if (Array.isArray(detail)) {
+      // FastAPI's validation errors: where, and what is wrong.
+      return detail
+        .map((item) => {
+          const where = (item.loc || []).filter((part) => part !== "body").join(".");
+          return where ? `${where}: ${item.msg}` : item.msg;
+        })
+        .join("; ");
+    }
+    return JSON.stringify(detail);
+  }
+
+  async function errorOf(response) {
+    let message = `${response.status} ${response.statusText}`;
+    try {
+      const data = await response.json();
+      if (data && data.detail !== undefined) message = detailText(data.detail);
+    } catch {
+      // Not JSON: the status line says enough.
+    }
+    if (response.status === 401) message += " (reload the page to sign in again)";
+    return new ApiError(response.status, message);
+  }
+
+  function unsafeHeaders(headers = {}) {
+    return csrf ? { ...headers, [csrf.header]: csrf.token } : headers;
+  }
+
+  async function api(method, path, data) {
+    const headers = { Accept: "application/json" };
+    const init = { method, headers, credentials: "same-origin" };
+    if (data !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(data);
+    }
+    if (method !== "GET") init.headers = unsafeHeaders(headers);
+    const response = await fetch(path, init);
+    if (!response.ok) throw await errorOf(response);
+    return response.status === 204 ? null : response.json();
+  }
+
+  const query = (params) => {
+    const kept = Object.entries(params).filter(([, value]) => value !== "" && value !== null);
+    return new URLSearchParams(kept).toString();
+  };
+
+  // --- Signing in and out -----------------------------------------------------------------
+
+  function setUpSignIn(form) {
+    form.addEventListener(
+      "submit",
+      act(async () => {
+        const fields = new FormData(form);
+        await api("POST", "/api/session", {
+          username: fields.get("username"),
+          password: fields.get("password"),
+        });
+        // The page knows the signed-in host from the cookie: load it afresh.
+        window.location.replace("/host" + window.location.hash);
+      }),
+    );
+  }
+
+  // --- Sections ---------------------------------------------------------------------------
+
+  const loaders = {};
+  let current = "queue";
+
+  function showSection() {
+    const wanted = window.location.hash.slice(1);
+    const sections = [...document.querySelectorAll("main > section.panel")];
+    const shown = sections.find((section) => section.id === wanted) ? wanted : "queue";
+    for (const section of sections) section.hidden = section.id !== shown;
+    for (const link of document.querySelectorAll("header nav a")) {
+      if (link.hash === `#${shown}`) link.setAttribute("aria-current", "page");
+      else link.removeAttribute("aria-current");
+    }
+    current = shown;
+    if (loaders[shown]) act(loaders[shown])();
+  }
+
+  // --- Queue ------------------------------------------------------------------------------
+
+  let queueItems = [];
+
+  async function loadQueue() {
+    renderQueue((await api("GET", "/api/queue")).items);
+  }
+
+  function renderQueue(items, focus) {
+    queueItems = items;
+    const list = $("#queue-list");
+    list.replaceChildren(...items.map(queueRow));
+    if (!items.length) list.append(h("li", { class: "empty" }, "The queue is empty."));
+    if (focus) {
+      const target = list.querySelector(`li[data-id="${focus.id}"] [data-action="${focus.action}"]`);
+      if (target && !target.disabled) target.focus();
+    }
+  }
+
+  function queueRow(item, index) {
+    const name = itemName(item);
+    const movable = item.id !== null;
+    const previous = queueItems[index - 1];
+    const next = queueItems[index + 1];
+    const row = h(
+      "li",
+      {
+        class: "row",
+        draggable: movable ? "true" : null,
+        dataset: movable ? { id: item.id, position: item.position } : {},
+      },
+      h("span", { class: "handle", "aria-hidden": "true" }, movable ? "⋮⋮" : ""),
+      h("time", { datetime: item.expected_start }, clock(item.expected_start)),
+      h(
+        "span",
+        { class: "what" },
+        h("span", { class: "title" }, name),
+        " ",
+        h("span", { class: `badge ${item.kind}` }, item.kind),
+        " ",
+        h("span", { class: "badge" }, item.reason),
+        item.duration ? h("span", { class: "muted" }, ` ${duration(item.duration)}`) : null,
+      ),
+    );
+    if (movable) {
+      const move = (target, action) =>
+        button(action === "up" ? "Up" : "Down", () => moveEntry(item.id, target.position, action), {
+          "aria-label": `Move ${name} ${action}`,
+          disabled: target.id === undefined || target.id === null,
+          dataset: { action },
+        });
+      row.append(
+        h(
+          "span",
+          { class: "buttons" },
+          move(previous || {}, "up"),
+          move(next || {}, "down"),
+          button("Remove", () => removeEntry(item.id), { "aria-label": `Remove ${name}` }),
+        ),
+      );
+    }
+    return row;
+  }
+
+  async function moveEntry(id, position, action) {
+    const view = await api("POST", `/api/queue/${id}/move`, { position: Number(position) });
+    renderQueue(view.items, action ? { id, action } : null);
+    say("Moved.");
+  }
+
+  async function removeEntry(id) {
+    renderQueue((await api("DELETE", `/api/queue/${id}`)).items);
+    say("Removed from the queue.");
+  }
+
+  function setUpQueueDragging() {
+    const list = $("#queue-list");
+    let dragged = null;
+    list.addEventListener("dragstart", (event) => {
+      dragged = event.target.closest("li[data-id]");
+      if (!dragged) return;
+      event.dataTransfer.effectAllowed = "move";
+      event.dataTransfer.setData("text/plain", dragged.dataset.id);
+      dragged.classList.add("dragging");
+    });
+    list.addEventListener("dragend", () => {
+      if (dragged) dragged.classList.remove("dragging");
+      for (const row of list.querySelectorAll(".drop-here")) row.classList.remove("drop-here");
+      dragged = null;
+    });
+    list.addEventListener("dragover", (event) => {
+      const target = event.target.closest("li[data-id]");
+      if (!dragged || !target) return;
+      event.preventDefault(); // allows the drop
+      event.dataTransfer.dropEffect = "move";
+      for (const row of list.querySelectorAll(".drop-here")) row.classList.remove("drop-here");
+      if (target !== dragged) target.classList.add("drop-here");
+    });
+    list.addEventListener("drop", (event) => {
+      const target = event.target.closest("li[data-id]");
+      if (!dragged || !target || target === dragged) return;
+      event.preventDefault();
+      // Takes the target's place: the rows between shift by one towards the old place.
+      const id = Number(dragged.dataset.id);
+      act(() => moveEntry(id, target.dataset.position))();
+    });
+  }
+
+  async function findTracksToQueue() {
+    const q = $("#queue-search").value.trim();
+    const page = await api("GET", `/api/tracks?${query({ q, status: "ready", limit: 10 })}`);
+    const results = $("#queue-search-results");
+    results.replaceChildren(
+      ...page.items.map((track) => {
+        const name = itemName(track);
+        const add = (position, label) =>
+          button(label, async () => {
+            renderQueue((await api("POST", "/api/queue", { track_id: track.id, position })).items);
+            say(`${name} is in the queue.`);
+          }, { "aria-label": `${label}: ${name}` });
+        return h(
+          "li",
+          { class: "row" },
+          h("span", { class: "what" }, name, h("span", { class: "muted" }, ` ${duration(track.duration)}`)),
+          h("span", { class: "buttons" }, add("next", "Play next"), add("end", "Add at the end")),
+        );
+      }),
+    );
+    if (!page.items.length) results.append(h("li", { class: "empty" }, "No ready track matches."));
+  }
+
+  async function loadPlaylistChoices() {
+    const playlists = await api("GET", "/api/playlists");
+    const options = playlists.map((p) => h("option", { value: p.id }, p.name));
+    for (const select of [$("#queue-playlist"), $("#library-playlist")]) {
+      const chosen = select.value;
+      select.replaceChildren(...options.map((option) => option.cloneNode(true)));
+      if (chosen) select.value = chosen;
+    }
+    return playlists;
+  }
+
+  function setUpQueue() {
+    setUpQueueDragging();
+    $("#skip").addEventListener("click", act(async () => {
+      await api("POST", "/api/queue/skip");
+      say("Skipping: the next item is on air within a second.");
+    }));
+    $("#queue-insert-track").addEventListener("submit", act(findTracksToQueue));
+    $("#queue-insert-playlist").addEventListener("submit", act(async () => {
+      const playlistId = Number($("#queue-playlist").value);
+      if (!playlistId) throw new ApiError(0, "Choose a playlist first (create one under Playlists).");
+      const position = $("#queue-playlist-where").value;
+      renderQueue((await api("POST", "/api/queue", { playlist_id: playlistId, position })).items);
+      say("The playlist is in the queue.");
+    }));
+    $("#queue-bulletin").addEventListener("click", act(async () => {
+      renderQueue((await api("POST", "/api/queue", { bulletin: true, position: "next" })).items);
+      say("A news bulletin plays next.");
+    }));
+    $("#queue-clear").addEventListener("click", act(async () => {
+      if (!window.confirm("Clear the whole queue? The scheduler plans it anew.")) return;
+      renderQueue((await api("DELETE", "/api/queue")).items);
+      say("The queue was cleared and planned anew.");
+    }));
+    loaders.queue = async () => {
+      await Promise.all([loadQueue(), loadPlaylistChoices()]);
+    };
+  }
+
+  // --- Now playing: the push channel ------------------------------------------------------
+
+  function showNowPlaying(snapshot) {
+    const item = snapshot.current;
+    $("#on-air").textContent = item ? itemName(item) : "nothing yet";
+    for (const node of [$("#listeners-now"), $("#listeners-live")]) {
+      node.textContent = String(snapshot.listeners ?? "–");
+    }
+  }
+
+  function listenToNowPlaying() {
+    const events = new EventSource("/api/now-playing/events");
+    let last = null;
+    events.addEventListener("now-playing", (event) => {
+      const snapshot = JSON.parse(event.data);
+      showNowPlaying(snapshot);
+      const airing = snapshot.current ? snapshot.current.started_at : null;
+      // A new item on air moved the queue on.
+      if (last !== null && airing !== last && current === "queue") act(loadQueue)();
+      last = airing;
+    });
+  }
+
+  // --- Library ----------------------------------------------------------------------------
+
+  const LIBRARY_PAGE = 25;
+  const library = { offset: 0, total: 0 };
+
+  function librarySearch() {
+    return {
+      q: $("#library-q").value.trim(),
+      kind: $("#library-kind").value,
+      status: $("#library-status").value,
+    };
+  }
+
+  async function loadLibrary() {
+    const params = { ...librarySearch(), limit: LIBRARY_PAGE, offset: library.offset };
+    const page = await api("GET", `/api/tracks?${query(params)}`);
+    library.total = page.total;
+    $("#library-list").replaceChildren(...page.items.map(trackRow));
+    if (!page.items.length) $("#library-list").append(h("li", { class: "empty" }, "No track matches."));
+    const last = Math.min(page.offset + page.items.length, page.total);
+    $("#library-count").textContent = page.total
+      ? `Tracks ${page.offset + 1}–${last} of ${page.total}`
+      : "";
+    $("#library-previous").disabled = library.offset === 0;
+    $("#library-next").disabled = last >= page.total;
+  }
+
+  function trackRow(track) {
+    const name = itemName(track);
+    const row = h("li", { class: "row", dataset: { trackId: track.id } });
+    const show = () => {
+      row.replaceChildren(
+        h(
+          "span",
+          { class: "what" },
+          h("span", { class: "title" }, name),
+          track.album ? h("span", { class: "muted" }, ` · ${track.album}`) : null,
+          " ",
+          h("span", { class: "badge" }, track.kind),
+          " ",
+          h("span", { class: `badge ${track.status}` }, track.status),
+          h("span", { class: "muted" }, ` ${duration(track.duration)}`),
+          track.error ? h("span", { class: "problem" }, ` ${track.error}`) : null,
+        ),
+        h(
+          "span",
+          { class: "buttons" },
+          button("Edit tags", edit, { "aria-label": `Edit tags of ${name}` }),
+          button("Play next", async () => {
+            renderQueue((await api("POST", "/api/queue", { track_id: track.id, position: "next" })).items);
+            say(`${name} plays next.`);
+          }, { "aria-label": `Play ${name} next`, disabled: track.status !== "ready" }),
+          button("Add to playlist", () => addToPlaylist(track), {
+            "aria-label": `Add ${name} to the chosen playlist`,
+          }),
+          button("Delete", async () => {
+            if (!window.confirm(`Delete ${name} and its file?`)) return;
+            await api("DELETE", `/api/tracks/${track.id}`);
+            say(`${name} was deleted.`);
+            await loadLibrary();
+          }, { "aria-label": `Delete ${name}`, class: "danger" }),
+        ),
+      );
+    };
+    const edit = () => {
+      const input = (field) => h("input", { name: field, value: track[field] || "" });
+      const form = h(
+        "form",
+        { class: "inline tags", "aria-label": `Tags of ${name}` },
+        labelled("Artist", input("artist")),
+        labelled("Title", input("title")),
+        labelled("Album", input("album")),
+        h("button", { type: "submit" }, "Save tags"),
+        button("Cancel", show),
+      );
+      form.addEventListener("submit", act(async () => {
+        const fields = new FormData(form);
+        const changes = {
+          artist: fields.get("artist"),
+          title: fields.get("title"),
+          album: fields.get("album"),
+        };
+        Object.assign(track, await api("PATCH", `/api/tracks/${track.id}`, changes));
+        say("Tags saved into the file.");
+        show();
+        row.querySelector("button").focus();
+      }));
+      row.replaceChildren(form);
+      form.querySelector("input").focus();
+    };
+    show();
+    return row;
+  }
+
+  async function addToPlaylist(track) {
+    const select = $("#library-playlist");
+    if (!select.value) throw new ApiError(0, "Choose a playlist first (create one under Playlists).");
+    const name = select.selectedOptions[0].textContent;
+    await api("POST", `/api/playlists/${select.value}/entries`, { track_ids: [track.id] });
+    say(`${itemName(track)} was added to ${name}.`);
+  }
+
+  function setProgress(bar, fraction, label) {
+    bar.value = Math.round(Math.min(1, Math.max(0, fraction)) * bar.max);
+    if (label) label.textContent = `${Math.round((bar.value / bar.max) * 100)}%`;
+  }
+
+  // XMLHttpRequest rather than fetch: only it reports the upload's progress.
+  function sendFile(file, kind, onProgress) {
+    return new Promise((resolve, reject) => {
+      const request = new XMLHttpRequest();
+      request.open("POST", `/api/tracks/upload?${query({ kind })}`);
+      request.responseType = "json";
+      request.setRequestHeader("Accept", "application/json");
+      if (csrf) request.setRequestHeader(csrf.header, csrf.token);
+      request.upload.addEventListener("progress", (event) => {
+        if (event.lengthComputable) onProgress(event.loaded / event.total);
+      });
+      request.upload.addEventListener("load", () => onProgress(1));
+      request.addEventListener("load", () => {
+        if (request.status === 202) resolve(request.response);
+        else {
+          const detail = request.response && request.response.detail;
+          reject(new ApiError(request.status, detail ? detailText(detail) : `upload failed: ${request.status}`));
+        }
+      });
+      request.addEventListener("error", () => reject(new ApiError(0, "the upload was interrupted")));
+      const form = new FormData();
+      form.append("file", file);
+      request.send(form);
+    });
+  }
+
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  async function followJob(jobId, bar, message) {
+    for (;;) {
+      const job = await api("GET", `/api/jobs/${jobId}`);
+      setProgress(bar, job.progress);
+      message.textContent = job.message || job.state;
+      if (job.state === "done" || job.state === "failed") return job;
+      await sleep(400);
+    }
+  }
+
+  function setUpUpload() {
+    const form = $("#upload");
+    form.addEventListener("submit", act(async () => {
+      const file = $("#upload-file").files[0];
+      if (!file) throw new ApiError(0, "Choose an audio file to upload.");
+      const uploadBar = $("#upload-progress");
+      const analysisBar = $("#analysis-progress");
+      setProgress(uploadBar, 0, $("#upload-percent"));
+      setProgress(analysisBar, 0);
+      form.querySelector('button[type="submit"]').disabled = true;
+      try {
+        const accepted = await sendFile(file, $("#upload-kind").value, (fraction) =>
+          setProgress(uploadBar, fraction, $("#upload-percent")),
+        );
+        setProgress(uploadBar, 1, $("#upload-percent"));
+        say(`${file.name} is uploaded; analysing it.`);
+        const job = await followJob(accepted.job.id, analysisBar, $("#analysis-message"));
+        if (job.state === "failed") throw new ApiError(0, `The analysis failed: ${job.message}`);
+        setProgress(analysisBar, 1);
+        say(`${file.name}: ${job.message}`);
+        form.reset();
+        await loadLibrary();
+      } finally {
+        form.querySelector('button[type="submit"]').disabled = false;
+      }
+    }));
+  }
+
+  function setUpLibrary() {
+    setUpUpload();
+    $("#library-search").addEventListener("submit", act(async () => {
+      library.offset = 0;
+      await loadLibrary();
+    }));
+    $("#library-previous").addEventListener("click", act(async () => {
+      library.offset = Math.max(0, library.offset - LIBRARY_PAGE);
+      await loadLibrary();
+    }));
+    $("#library-next").addEventListener("click", act(async () => {
+      library.offset += LIBRARY_PAGE;
+      await loadLibrary();
+    }));
+    $("#library-scan").addEventListener("click", act(async () => {
+      const job = await api("POST", "/api/library/scan");
+      say("Scanning media/…");
+      const done = await followJob(job.id, $("#analysis-progress"), $("#analysis-message"));
+      say(`Scan: ${done.message}`);
+      await loadLibrary();
+    }));
+    loaders.library = async () => {
+      await Promise.all([loadLibrary(), loadPlaylistChoices()]);
+    };
+  }
+
+  // --- Playlists --------------------------------------------------------------------------
+
+  const DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+  const RULES = {
+    rotation: (p) => `rotation, weight ${p.weight}`,
+    every_songs: (p) => `one every ${p.every} songs`,
+    every_minutes: (p) => `one every ${p.every} minutes`,
+    hourly: (p) => `hourly at :${String(p.minute ?? 0).padStart(2, "0")}`,
+  };
+  let openPlaylist = null;
+
+  async function loadPlaylists() {
+    const playlists = await loadPlaylistChoices();
+    $("#playlist-list").replaceChildren(...playlists.map(playlistRow));
+    if (!playlists.length) $("#playlist-list").append(h("li", { class: "empty" }, "No playlists yet: the whole library plays in shuffle."));
+  }
+
+  function playlistRow(playlist) {
+    const describe = RULES[playlist.rule] || (() => playlist.rule);
+    return h(
+      "li",
+      { class: "row" },
+      h(
+        "span",
+        { class: "what" },
+        h("span", { class: "title" }, playlist.name),
+        h("span", { class: "muted" }, ` · ${describe(playlist)}, ${playlist.order}, ${playlist.entry_count} tracks`),
+        playlist.enabled ? null : h("span", { class: "badge" }, " off"),
+        playlist.schedule.length ? h("span", { class: "badge" }, `${playlist.schedule.length} dayparts`) : null,
+      ),
+      h(
+        "span",
+        { class: "buttons" },
+        button("Edit", () => editPlaylist(playlist.id), { "aria-label": `Edit ${playlist.name}` }),
+        button("Delete", async () => {
+          if (!window.confirm(`Delete the playlist ${playlist.name}?`)) return;
+          await api("DELETE", `/api/playlists/${playlist.id}`);
+          if (openPlaylist && openPlaylist.id === playlist.id) newPlaylist();
+          say(`${playlist.name} was deleted.`);
+          await loadPlaylists();
+        }, { "aria-label": `Delete ${playlist.name}`, class: "danger" }),
+      ),
+    );
+  }
+
+  function daypartRow(daypart = { days: [0, 1, 2, 3, 4], start: "06:00", end: "10:00" }) {
+    const boxes = DAYS.map((day, index) => {
+      const box = h("input", { type: "checkbox", value: index, checked: daypart.days.includes(index) });
+      box.id = uniqueId("day");
+      return h("span", { class: "check" }, box, h("label", { for: box.id }, day));
+    });
+    const row = h(
+      "fieldset",
+      { class: "daypart" },
+      h("legend", {}, "Daypart"),
+      h("span", { class: "days" }, boxes),
+      labelled("From", h("input", { type: "time", name: "start", value: daypart.start, required: true })),
+      labelled("To", h("input", { type: "time", name: "end", value: daypart.end, required: true })),
+    );
+    row.append(button("Remove daypart", () => row.remove()));
+    return row;
+  }
+
+  function readDayparts() {
+    return [...document.querySelectorAll("#pl-dayparts .daypart")].map((row) => ({
+      days: [...row.querySelectorAll('input[type="checkbox"]:checked')].map((box) => Number(box.value)),
+      start: row.querySelector('[name="start"]').value,
+      end: row.querySelector('[name="end"]').value,
+    }));
+  }
+
+  function fillPlaylistForm(playlist) {
+    const form = $("#playlist-form");
+    openPlaylist = playlist;
+    form.elements.id.value = playlist ? playlist.id : "";
+    form.elements.name.value = playlist ? playlist.name : "";
+    form.elements.description.value = playlist ? playlist.description : "";
+    form.elements.rule.value = playlist ? playlist.rule : "rotation";
+    form.elements.order.value = playlist ? playlist.order : "shuffle";
+    form.elements.weight.value = playlist ? playlist.weight : 1;
+    form.elements.every.value = playlist && playlist.every !== null ? playlist.every : "";
+    form.elements.minute.value = playlist && playlist.minute !== null ? playlist.minute : "";
+    form.elements.window_minutes.value = playlist ? playlist.window_minutes : "";
+    form.elements.enabled.checked = playlist ? playlist.enabled : true;
+    form.elements.is_jingle.checked = playlist ? playlist.is_jingle : false;
+    $("#pl-dayparts").replaceChildren(...(playlist ? playlist.schedule.map(daypartRow) : []));
+    $("#playlist-form-title").textContent = playlist ? `Playlist: ${playlist.name}` : "New playlist";
+    renderEntries(playlist ? playlist.entries : []);
+  }
+
+  function renderEntries(entries) {
+    const list = $("#playlist-entries");
+    const ids = entries.map((entry) => entry.track_id);
+    const setIds = async (newIds, message) => {
+      fillPlaylistForm(await api("PUT", `/api/playlists/${openPlaylist.id}/entries`, { track_ids: newIds }));
+      say(message);
+    };
+    list.replaceChildren(
+      ...entries.map((entry, index) => {
+        const name = itemName(entry);
+        const swapped = (other) => {
+          const copy = [...ids];
+          [copy[index], copy[other]] = [copy[other], copy[index]];
+          return copy;
+        };
+        return h(
+          "li",
+          { class: "row" },
+          h("span", { class: "what" }, name, h("span", { class: "muted" }, ` ${duration(entry.duration)}`)),
+          h(
+            "span",
+            { class: "buttons" },
+            button("Up", () => setIds(swapped(index - 1), "Moved."), { "aria-label": `Move ${name} up`, disabled: index === 0 }),
+            button("Down", () => setIds(swapped(index + 1), "Moved."), { "aria-label": `Move ${name} down`, disabled: index === entries.length - 1 }),
+            button("Remove", () => setIds(ids.filter((_, i) => i !== index), `${name} left the playlist.`), { "aria-label": `Remove ${name} from the playlist` }),
+          ),
+        );
+      }),
+    );
+    if (!entries.length) list.append(h("li", { class: "empty" }, openPlaylist ? "No tracks yet." : "Save the playlist, then add tracks from the library."));
+  }
+
+  async function editPlaylist(id) {
+    fillPlaylistForm(await api("GET", `/api/playlists/${id}`));
+    $("#pl-name").focus();
+  }
+
+  function newPlaylist() {
+    fillPlaylistForm(null);
+  }
+
+  function playlistFields(form) {
+    const number = (name) => (form.elements[name].value === "" ? null : Number(form.elements[name].value));
+    const fields = {
+      name: form.elements.name.value.trim(),
+      description: form.elements.description.value,
+      rule: form.elements.rule.value,
+      order: form.elements.order.value,
+      weight: number("weight") ?? 1,
+      every: number("every"),
+      minute: number("minute"),
+      enabled: form.elements.enabled.checked,
+      is_jingle: form.elements.is_jingle.checked,
+      schedule: readDayparts(),
+    };
+    if (number("window_minutes") !== null) fields.window_minutes = number("window_minutes");
+    return fields;
+  }
+
+  function setUpPlaylists() {
+    const form = $("#playlist-form");
+    form.addEventListener("submit", act(async () => {
+      const fields = playlistFields(form);
+      const id = form.elements.id.value;
+      const saved = id
+        ? await api("PATCH", `/api/playlists/${id}`, fields)
+        : await api("POST", "/api/playlists", fields);
+      fillPlaylistForm(saved);
+      say(`${saved.name} is saved.`);
+      await loadPlaylists();
+    }));
+    $("#playlist-new").addEventListener("click", () => {
+      newPlaylist();
+      $("#pl-name").focus();
+    });
+    $("#pl-add-daypart").addEventListener("click", () => $("#pl-dayparts").append(daypartRow()));
+    loaders.playlists = async () => {
+      await loadPlaylists();
+      if (openPlaylist) await editPlaylist(openPlaylist.id);
+      else newPlaylist();
+    };
+  }
+
+  // --- News desk --------------------------------------------------------------------------
+
+  let articles = [];
+  let newsTimer = 0;
+
+  function speechText(speech) {
+    if (!speech.status) return "speech: not rendered";
+    if (speech.status === "ready") return `speech ready, ${duration(speech.duration)}`;
+    if (speech.status === "failed") return `speech failed: ${speech.error || "unknown error"}`;
+    return `speech ${speech.status}…`;
+  }
+
+  async function loadArticles() {
+    const status = $("#article-status").value;
+    const page = await api("GET", `/api/articles?${query({ status, limit: 50 })}`);
+    articles = page.items;
+    $("#article-list").replaceChildren(...articles.map(articleRow));
+    if (!articles.length) $("#article-list").append(h("li", { class: "empty" }, "No stories."));
+    // Speech renders in the background: watch it while someone looks.
+    clearTimeout(newsTimer);
+    const busy = articles.some((a) => ["pending", "rendering"].includes(a.speech.status));
+    if (busy) newsTimer = setTimeout(() => current === "news" && act(loadArticles)(), 3000);
+  }
+
+  function articleRow(article) {
+    const title = article.title;
+    const published = article.status === "published";
+    return h(
+      "li",
+      { class: "row" },
+      h(
+        "span",
+        { class: "what" },
+        published ? h("a", { href: `/news/${encodeURIComponent(article.slug)}`, class: "title" }, title) : h("span", { class: "title" }, title),
+        " ",
+        h("span", { class: `badge ${article.status}` }, article.status),
+        h("span", { class: "muted" }, ` ${article.category} · ${article.publish_at ? when(article.publish_at) : "not published"} · `),
+        h("span", { class: `speech ${article.speech.status || "none"}` }, speechText(article.speech)),
+      ),
+      h(
+        "span",
+        { class: "buttons" },
+        button("Edit", () => editArticle(article.id), { "aria-label": `Edit ${title}` }),
+        published
+          ? button("Retract", () => articleAction(article.id, "retract", `${title} was retracted.`), { "aria-label": `Retract ${title}` })
+          : button("Publish", () => articleAction(article.id, "publish", `${title} is published.`), { "aria-label": `Publish ${title}` }),
+        published && article.speech.status === "ready"
+          ? button("Play next", () => articleAction(article.id, "play-next", `${title} is read next.`), { "aria-label": `Read ${title} on air next` })
+          : null,
+        button("Delete", async () => {
+          if (!window.confirm(`Delete the story ${title} with its comments and ratings?`)) return;
+          await api("DELETE", `/api/articles/${article.id}`);
+          say(`${title} was deleted.`);
+          await loadArticles();
+        }, { "aria-label": `Delete ${title}`, class: "danger" }),
+      ),
+    );
+  }
+
+  async function articleAction(id, action, message, body) {
+    await api("POST", `/api/articles/${id}/${action}`, body);
+    say(message);
+    await loadArticles();
+  }
+
+  function fillArticleForm(article) {
+    const form = $("#article-form");
+    form.elements.id.value = article ? article.id : "";
+    for (const field of ["title", "category", "author", "summary", "body"]) {
+      form.elements[field].value = article ? article[field] : field === "category" ? "News" : "";
+    }
+    form.elements.tags.value = article ? article.tags.join(", ") : "";
+    $("#article-form-title").textContent = article ? `Edit: ${article.title}` : "Write a story";
+  }
+
+  async function editArticle(id) {
+    fillArticleForm(await api("GET", `/api/articles/${id}`));
+    $("#ar-title").focus();
+  }
+
+  async function saveArticle() {
+    const form = $("#article-form");
+    const fields = {};
+    for (const field of ["title", "category", "author", "summary", "body"]) {
+      fields[field] = form.elements[field].value;
+    }
+    fields.tags = form.elements.tags.value.split(",").map((tag) => tag.trim()).filter(Boolean);
+    const id = form.elements.id.value;
+    const saved = id
+      ? await api("PATCH", `/api/articles/${id}`, fields)
+      : await api("POST", "/api/articles", fields);
+    fillArticleForm(saved);
+    return saved;
+  }
+
+  async function loadComments() {
+    const status = $("#comment-status").value;
+    const comments = await api("GET", `/api/comments?${query({ status, limit: 100 })}`);
+    $("#comment-list").replaceChildren(...comments.map(commentRow));
+    if (!comments.length) $("#comment-list").append(h("li", { class: "empty" }, "No comments here."));
+  }
+
+  function commentRow(comment) {
+    const who = `${comment.name} <${comment.email}>`;
+    const decide = (action, label) =>
+      button(label, async () => {
+        await api("POST", `/api/comments/${comment.id}/${action}`);
+        say(`Comment by ${comment.name}: ${action === "approve" ? "approved" : "rejected"}.`);
+        await loadComments();
+      }, { "aria-label": `${label} the comment by ${comment.name}` });
+    return h(
+      "li",
+      { class: "row comment" },
+      h(
+        "span",
+        { class: "what" },
+        h("span", { class: "title" }, who),
+        h("span", { class: "muted" }, ` on “${comment.article_title}”, ${when(comment.created_at)} `),
+        h("span", { class: `badge ${comment.status}` }, comment.status),
+        h("span", { class: "body" }, comment.body),
+      ),
+      h(
+        "span",
+        { class: "buttons" },
+        comment.status !== "approved" ? decide("approve", "Approve") : null,
+        comment.status !== "rejected" ? decide("reject", "Reject") : null,
+        button("Delete", async () => {
+          await api("DELETE", `/api/comments/${comment.id}`);
+          say("Comment deleted.");
+          await loadComments();
+        }, { "aria-label": `Delete the comment by ${comment.name}`, class: "danger" }),
+      ),
+    );
+  }
+
+  async function loadFeeds() {
+    const feeds = await api("GET", "/api/feeds");
+    $("#feed-list").replaceChildren(...feeds.map(feedRow));
+    if (!feeds.length) $("#feed-list").append(h("li", { class: "empty" }, "No feeds."));
+  }
+
+  function feedRow(feed) {
+    const name = feed.title || feed.url;
+    return h(
+      "li",
+      { class: "row" },
+      h(
+        "span",
+        { class: "what" },
+        h("span", { class: "title" }, name),
+        h("span", { class: "muted" }, ` · ${feed.category} · ${feed.publish ? "published at once" : "as drafts"} · fetched ${when(feed.last_fetched_at)}`),
+        feed.enabled ? null : h("span", { class: "badge" }, " paused"),
+        feed.last_error ? h("span", { class: "problem" }, ` ${feed.last_error}`) : null,
+      ),
+      h(
+        "span",
+        { class: "buttons" },
+        button("Fetch now", async () => {
+          const report = await api("POST", `/api/feeds/${feed.id}/fetch`);
+          say(`${name}: ${report.added} new, ${report.duplicates} already here.`);
+          await Promise.all([loadFeeds(), loadArticles()]);
+        }, { "aria-label": `Fetch ${name} now` }),
+        button(feed.enabled ? "Pause" : "Resume", async () => {
+          await api("PATCH", `/api/feeds/${feed.id}`, { enabled: !feed.enabled });
+          await loadFeeds();
+        }, { "aria-label": `${feed.enabled ? "Pause" : "Resume"} ${name}` }),
+        button("Remove", async () => {
+          await api("DELETE", `/api/feeds/${feed.id}`);
+          say(`${name} removed; its stories stay.`);
+          await loadFeeds();
+        }, { "aria-label": `Remove the feed ${name}`, class: "danger" }),
+      ),
+    );
+  }
+
+  function setUpNews() {
+    $("#article-filter").addEventListener("submit", act(loadArticles));
+    $("#comment-filter").addEventListener("submit", act(loadComments));
+    $("#article-form").addEventListener("submit", act(async () => {
+      const saved = await saveArticle();
+      say(`${saved.title} is saved (${saved.status}).`);
+      await loadArticles();
+    }));
+    $("#article-new").addEventListener("click", () => {
+      fillArticleForm(null);
+      $("#ar-title").focus();
+    });
+    $("#article-publish").addEventListener("click", act(async () => {
+      const saved = await saveArticle();
+      await articleAction(saved.id, "publish", `${saved.title} is published; its speech renders now.`);
+    }));
+    $("#article-schedule").addEventListener("click", act(async () => {
+      const local = $("#ar-schedule").value;
+      if (!local) throw new ApiError(0, "Choose when to publish it.");
+      const saved = await saveArticle();
+      const at = new Date(local).toISOString();
+      await articleAction(saved.id, "schedule", `${saved.title} goes live ${when(at)}.`, { at });
+    }));
+    $("#feed-form").addEventListener("submit", act(async (event) => {
+      const form = event.target;
+      await api("POST", "/api/feeds", {
+        url: form.elements.url.value.trim(),
+        category: form.elements.category.value.trim() || "News",
+        publish: form.elements.publish.checked,
+      });
+      form.reset();
+      say("Feed added; it is fetched on the next round (or press Fetch now).");
+      await loadFeeds();
+    }));
+    loaders.news = async () => {
+      await Promise.all([loadArticles(), loadComments(), loadFeeds()]);
+    };
+  }
+
+  // --- Listeners --------------------------------------------------------------------------
+
+  const SVG = "http://www.w3.org/2000/svg";
+  let chartHours = 24;
+
+  function svg(tag, attrs = {}, text) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function drawChart(history, hours) {
+    const points = history.points;
+    const width = 640;
+    const height = 220;
+    const pad = { left: 36, right: 12, top: 12, bottom: 28 };
+    const peak = Math.max(1, ...points.map((p) => p.listeners));
+    const end = Date.now();
+    const start = end - hours * 3600 * 1000;
+    const x = (time) => pad.left + ((time - start) / (end - start)) * (width - pad.left - pad.right);
+    const y = (count) => height - pad.bottom - (count / peak) * (height - pad.top - pad.bottom);
+    const period = hours === 24 ? "the last 24 hours" : "the last 7 days";
+    const most = Math.max(0, ...points.map((p) => p.listeners));
+    const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-labelledby": "chart-summary" });
+    chart.append(svg("title", { id: "chart-summary" }, `Listeners over ${period}: at most ${most} at once.`));
+    for (const tick of [0, Math.ceil(peak / 2), peak]) {
+      chart.append(
+        svg("line", { x1: pad.left, x2: width - pad.right, y1: y(tick), y2: y(tick), class: "grid" }),
+        svg("text", { x: pad.left - 6, y: y(tick) + 4, "text-anchor": "end" }, String(tick)),
+      );
+    }
+    const label = (time) => (hours === 24 ? clock(new Date(time).toISOString()) : new Date(time).toLocaleDateString(undefined, { weekday: "short" }));
+    for (const fraction of [0, 0.25, 0.5, 0.75, 1]) {
+      const time = start + fraction * (end - start);
+      chart.append(svg("text", { x: x(time), y: height - 8, "text-anchor": "middle" }, label(time)));
+    }
+    if (points.length) {
+      const line = points.map((p, i) => `${i ? "L" : "M"}${x(Date.parse(p.at)).toFixed(1)},${y(p.listeners).toFixed(1)}`).join(" ");
+      const last = points[points.length - 1];
+      const area = `${line} L${x(Date.parse(last.at)).toFixed(1)},${y(0)} L${x(Date.parse(points[0].at)).toFixed(1)},${y(0)} Z`;
+      chart.append(svg("path", { d: area, class: "area" }), svg("path", { d: line, class: "line" }));
+    }
+    const caption = h("figcaption", {}, points.length ? `At most ${most} listeners at once over ${period}.` : `No listeners over ${period}.`);
+    $("#listener-chart").replaceChildren(chart, caption);
+  }
+
+  async function loadChart() {
+    const figure = $("#listener-chart");
+    if (page.listenerHistory !== "true") {
+      figure.replaceChildren(h("figcaption", {}, "The listener history is not available on this station yet."));
+      return;
+    }
+    drawChart(await api("GET", `/api/listeners/history?hours=${chartHours}`), chartHours);
+  }
+
+  function trackTable(caption, rows) {
+    const signed = (n) => (n > 0 ? `+${n}` : String(n));
+    return h(
+      "table",
+      {},
+      h("caption", {}, caption),
+      h("thead", {}, h("tr", {}, ["Track", "Plays", "Change", "Per play"].map((text) => h("th", { scope: "col" }, text)))),
+      h(
+        "tbody",
+        {},
+        rows.length
+          ? rows.map((row) => h("tr", {}, h("td", {}, itemName(row)), h("td", {}, String(row.plays)), h("td", {}, signed(row.total_change)), h("td", {}, signed(Math.round(row.average_change * 10) / 10))))
+          : h("tr", {}, h("td", { colspan: 4 }, "Nothing yet.")),
+      ),
+    );
+  }
+
+  async function loadTopTracks() {
+    const box = $("#top-tracks");
+    if (page.listenerTracks !== "true") {
+      box.replaceChildren(h("p", {}, "Top tracks are not available on this station yet."));
+      return;
+    }
+    const tracks = await api("GET", "/api/listeners/tracks?days=7");
+    box.replaceChildren(trackTable("Gained listeners", tracks.gainers), trackTable("Lost listeners", tracks.losers));
+  }
+
+  async function loadSessions() {
+    const data = await api("GET", "/api/listeners/sessions?limit=50");
+    const rows = data.sessions.map((s) =>
+      h(
+        "tr",
+        {},
+        h("td", {}, when(s.started_at)),
+        h("td", {}, s.name || s.listener || `client ${s.client}`),
+        h("td", { class: "agent" }, s.user_agent || "–"),
+        h("td", {}, s.ended_at ? duration(s.seconds) : `${duration(s.seconds)} (listening)`),
+        h("td", {}, bytes(s.bytes_sent)),
+      ),
+    );
+    if (!rows.length) rows.push(h("tr", {}, h("td", { colspan: 5 }, "No sessions yet.")));
+    $("#session-table tbody").replaceChildren(...rows);
+  }
+
+  function setUpListeners() {
+    for (const choice of document.querySelectorAll("#listeners [data-hours]")) {
+      choice.addEventListener("click", act(async () => {
+        chartHours = Number(choice.dataset.hours);
+        for (const other of document.querySelectorAll("#listeners [data-hours]")) {
+          other.setAttribute("aria-pressed", String(other === choice));
+        }
+        await loadChart();
+      }));
+    }
+    loaders.listeners = async () => {
+      await Promise.all([loadChart(), loadTopTracks(), loadSessions()]);
+    };
+  }
+
+  // --- Hosts and tokens -------------------------------------------------------------------
+
+  let hostNames = {};
+
+  async function loadHosts() {
+    if (page.admin !== "true") return;
+    const hosts = await api("GET", "/api/hosts");
+    hostNames = Object.fromEntries(hosts.map((host) => [host.id, host.username]));
+    $("#host-list").replaceChildren(...hosts.map(hostRow));
+  }
+
+  function hostRow(host) {
+    const other = host.role === "admin" ? "host" : "admin";
+    const row = h("li", { class: "row" });
+    const show = () =>
+      row.replaceChildren(
+        h("span", { class: "what" }, h("span", { class: "title" }, host.username), " ", h("span", { class: "badge" }, host.role), h("span", { class: "muted" }, ` since ${when(host.created_at)}`)),
+        h(
+          "span",
+          { class: "buttons" },
+          button(`Make ${other}`, async () => {
+            await api("PATCH", `/api/hosts/${host.id}`, { role: other });
+            say(`${host.username} is now ${other === "admin" ? "an admin" : "a host"}.`);
+            await loadHosts();
+          }, { "aria-label": `Make ${host.username} ${other === "admin" ? "an admin" : "a host"}` }),
+          button("Set password", setPassword, { "aria-label": `Set the password of ${host.username}` }),
+          button("Remove", async () => {
+            if (!window.confirm(`Remove the host ${host.username}?`)) return;
+            await api("DELETE", `/api/hosts/${host.id}`);
+            say(`${host.username} was removed.`);
+            await loadHosts();
+          }, { "aria-label": `Remove ${host.username}`, class: "danger" }),
+        ),
+      );
+    const setPassword = () => {
+      const input = h("input", { type: "password", name: "password", required: true, autocomplete: "new-password" });
+      const form = h("form", { class: "inline", "aria-label": `New password for ${host.username}` },
+        labelled(`New password for ${host.username}`, input), h("button", { type: "submit" }, "Save password"), button("Cancel", show));
+      form.addEventListener("submit", act(async () => {
+        await api("PUT", `/api/hosts/${host.id}/password`, { password: input.value });
+        say(`The password of ${host.username} is changed; their other sessions ended.`);
+        show();
+      }));
+      row.replaceChildren(form);
+      input.focus();
+    };
+    show();
+    return row;
+  }
+
+  async function loadTokens() {
+    const tokens = await api("GET", "/api/tokens");
+    $("#token-list").replaceChildren(
+      ...tokens.map((token) => {
+        const owner = hostNames[token.host_id];
+        return h(
+          "li",
+          { class: "row" },
+          h(
+            "span",
+            { class: "what" },
+            h("span", { class: "title" }, token.name),
+            h("span", { class: "muted" }, ` ${token.prefix}… ${owner ? `of ${owner} ` : ""}· created ${when(token.created_at)} · last used ${when(token.last_used_at)}`),
+            token.revoked_at ? h("span", { class: "badge rejected" }, " revoked") : null,
+          ),
+          token.revoked_at
+            ? null
+            : h("span", { class: "buttons" }, button("Revoke", async () => {
+                await api("DELETE", `/api/tokens/${token.id}`);
+                say(`The token ${token.name} no longer works.`);
+                await loadTokens();
+              }, { "aria-label": `Revoke the token ${token.name}`, class: "danger" })),
+        );
+      }),
+    );
+    if (!tokens.length) $("#token-list").append(h("li", { class: "empty" }, "No tokens."));
+  }
+
+  function setUpAccounts() {
+    const hostForm = $("#host-form");
+    if (hostForm) {
+      hostForm.addEventListener("submit", act(async () => {
+        const fields = new FormData(hostForm);
+        const host = await api("POST", "/api/hosts", Object.fromEntries(fields));
+        hostForm.reset();
+        say(`${host.username} can sign in now.`);
+        await loadHosts();
+      }));
+    }
+    $("#token-form").addEventListener("submit", act(async () => {
+      const issued = await api("POST", "/api/tokens", { name: $("#token-name").value.trim() });
+      $("#token-form").reset();
+      $("#new-token").hidden = false;
+      const secret = $("#new-token-value");
+      secret.value = issued.token;
+      secret.focus();
+      secret.select();
+      await loadTokens();
+    }));
+    loaders.accounts = async () => {
+      $("#new-token").hidden = true;
+      $("#new-token-value").value = "";
+      await loadHosts();
+      await loadTokens();
+    };
+  }
+
+  // --- Start ------------------------------------------------------------------------------
+
+  function start() {
+    const signIn = $("#sign-in");
+    if (signIn) {
+      setUpSignIn(signIn);
+      return;
+    }
+    $("#sign-out").addEventListener("submit", act(async () => {
+      await api("DELETE", "/api/session");
+      window.location.replace("/host");
+    }));
+    setUpQueue();
+    setUpLibrary();
+    setUpPlaylists();
+    setUpNews();
+    setUpListeners();
+    setUpAccounts();
+    window.addEventListener("hashchange", showSection);
+    showSection();
+    listenToNowPlaying();
+  }
+
+  start();
+})();
