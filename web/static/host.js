@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const page = document.body.dataset;
+  const pageData = document.body.dataset;
   const csrfMeta = document.querySelector('meta[name="csrf-token"]');
   const csrf = csrfMeta ? { header: csrfMeta.dataset.header, token: csrfMeta.content } : null;
   const $ = (selector) => document.querySelector(selector);
@@ -54,6 +54,24 @@
     return `${(count / 1e6).toFixed(1)} MB`;
   }
 
+  // One row of a list: what it is, then the buttons that act on it.
+  function listRow(what, buttons = [], attrs = {}) {
+    return h("li", { class: "row", ...attrs }, rowParts(what, buttons));
+  }
+
+  function rowParts(what, buttons) {
+    const actions = buttons.filter(Boolean);
+    return [
+      h("span", { class: "what" }, what),
+      actions.length ? h("span", { class: "buttons" }, actions) : null,
+    ].filter(Boolean);
+  }
+
+  function fillList(list, rows, emptyText) {
+    list.replaceChildren(...rows);
+    if (!rows.length) list.append(h("li", { class: "empty" }, emptyText));
+  }
+
   const itemName = (item) => (item.artist ? `${item.artist} – ${item.title}` : item.title);
 
   // --- Messages ---------------------------------------------------------------------------
@@ -75,10 +93,10 @@
   }
 
   // An action from a button or form: errors from the API end up in the alert region.
-  function act(handler) {
+  function act(handler, { background = false } = {}) {
     return async (event) => {
       if (event && event.type === "submit") event.preventDefault();
-      clearError();
+      if (!background) clearError(); // a refresh on its own must not hide the last error
       try {
         await handler(event);
       } catch (error) {
@@ -190,8 +208,7 @@
   function renderQueue(items, focus) {
     queueItems = items;
     const list = $("#queue-list");
-    list.replaceChildren(...items.map(queueRow));
-    if (!items.length) list.append(h("li", { class: "empty" }, "The queue is empty."));
+    fillList(list, items.map(queueRow), "The queue is empty.");
     if (focus) {
       const target = list.querySelector(`li[data-id="${focus.id}"] [data-action="${focus.action}"]`);
       if (target && !target.disabled) target.focus();
@@ -203,43 +220,37 @@
     const movable = item.id !== null;
     const previous = queueItems[index - 1];
     const next = queueItems[index + 1];
-    const row = h(
-      "li",
-      {
-        class: "row",
-        draggable: movable ? "true" : null,
-        dataset: movable ? { id: item.id, position: item.position } : {},
-      },
-      h("span", { class: "handle", "aria-hidden": "true" }, movable ? "⋮⋮" : ""),
-      h("time", { datetime: item.expected_start }, clock(item.expected_start)),
-      h(
-        "span",
-        { class: "what" },
+    const move = (target, action) =>
+      button(action === "up" ? "Up" : "Down", () => moveEntry(item.id, target.position, action), {
+        "aria-label": `Move ${name} ${action}`,
+        disabled: target.id === undefined || target.id === null,
+        dataset: { action },
+      });
+    const row = listRow(
+      [
         h("span", { class: "title" }, name),
         " ",
         h("span", { class: `badge ${item.kind}` }, item.kind),
         " ",
         h("span", { class: "badge" }, item.reason),
         item.duration ? h("span", { class: "muted" }, ` ${duration(item.duration)}`) : null,
-      ),
+      ],
+      movable
+        ? [
+            move(previous || {}, "up"),
+            move(next || {}, "down"),
+            button("Remove", () => removeEntry(item.id), { "aria-label": `Remove ${name}` }),
+          ]
+        : [],
+      {
+        draggable: movable ? "true" : null,
+        dataset: movable ? { id: item.id, position: item.position } : {},
+      },
     );
-    if (movable) {
-      const move = (target, action) =>
-        button(action === "up" ? "Up" : "Down", () => moveEntry(item.id, target.position, action), {
-          "aria-label": `Move ${name} ${action}`,
-          disabled: target.id === undefined || target.id === null,
-          dataset: { action },
-        });
-      row.append(
-        h(
-          "span",
-          { class: "buttons" },
-          move(previous || {}, "up"),
-          move(next || {}, "down"),
-          button("Remove", () => removeEntry(item.id), { "aria-label": `Remove ${name}` }),
-        ),
-      );
-    }
+    row.prepend(
+      h("span", { class: "handle", "aria-hidden": "true" }, movable ? "⋮⋮" : ""),
+      h("time", { datetime: item.expected_start }, clock(item.expected_start)),
+    );
     return row;
   }
 
@@ -290,24 +301,19 @@
   async function findTracksToQueue() {
     const q = $("#queue-search").value.trim();
     const page = await api("GET", `/api/tracks?${query({ q, status: "ready", limit: 10 })}`);
-    const results = $("#queue-search-results");
-    results.replaceChildren(
-      ...page.items.map((track) => {
-        const name = itemName(track);
-        const add = (position, label) =>
-          button(label, async () => {
-            renderQueue((await api("POST", "/api/queue", { track_id: track.id, position })).items);
-            say(`${name} is in the queue.`);
-          }, { "aria-label": `${label}: ${name}` });
-        return h(
-          "li",
-          { class: "row" },
-          h("span", { class: "what" }, name, h("span", { class: "muted" }, ` ${duration(track.duration)}`)),
-          h("span", { class: "buttons" }, add("next", "Play next"), add("end", "Add at the end")),
-        );
-      }),
-    );
-    if (!page.items.length) results.append(h("li", { class: "empty" }, "No ready track matches."));
+    const rows = page.items.map((track) => {
+      const name = itemName(track);
+      const add = (position, label) =>
+        button(label, async () => {
+          renderQueue((await api("POST", "/api/queue", { track_id: track.id, position })).items);
+          say(`${name} is in the queue.`);
+        }, { "aria-label": `${label}: ${name}` });
+      return listRow(
+        [name, h("span", { class: "muted" }, ` ${duration(track.duration)}`)],
+        [add("next", "Play next"), add("end", "Add at the end")],
+      );
+    });
+    fillList($("#queue-search-results"), rows, "No ready track matches.");
   }
 
   async function loadPlaylistChoices() {
@@ -359,7 +365,14 @@
     }
   }
 
+  const COUNT_EVERY_MS = 15000;
+
   function listenToNowPlaying() {
+    // Items change on the push channel; listeners come and go between them.
+    setInterval(() => {
+      if (document.visibilityState !== "visible") return;
+      act(async () => showNowPlaying(await api("GET", "/api/now-playing")), { background: true })();
+    }, COUNT_EVERY_MS);
     const events = new EventSource("/api/now-playing/events");
     let last = null;
     events.addEventListener("now-playing", (event) => {
@@ -367,7 +380,9 @@
       showNowPlaying(snapshot);
       const airing = snapshot.current ? snapshot.current.started_at : null;
       // A new item on air moved the queue on.
-      if (last !== null && airing !== last && current === "queue") act(loadQueue)();
+      if (last !== null && airing !== last && current === "queue") {
+        act(loadQueue, { background: true })();
+      }
       last = airing;
     });
   }
@@ -389,8 +404,7 @@
     const params = { ...librarySearch(), limit: LIBRARY_PAGE, offset: library.offset };
     const page = await api("GET", `/api/tracks?${query(params)}`);
     library.total = page.total;
-    $("#library-list").replaceChildren(...page.items.map(trackRow));
-    if (!page.items.length) $("#library-list").append(h("li", { class: "empty" }, "No track matches."));
+    fillList($("#library-list"), page.items.map(trackRow), "No track matches.");
     const last = Math.min(page.offset + page.items.length, page.total);
     $("#library-count").textContent = page.total
       ? `Tracks ${page.offset + 1}–${last} of ${page.total}`
@@ -403,22 +417,18 @@
     const name = itemName(track);
     const row = h("li", { class: "row", dataset: { trackId: track.id } });
     const show = () => {
+      const what = [
+        h("span", { class: "title" }, name),
+        track.album ? h("span", { class: "muted" }, ` · ${track.album}`) : null,
+        " ",
+        h("span", { class: "badge" }, track.kind),
+        " ",
+        h("span", { class: `badge ${track.status}` }, track.status),
+        h("span", { class: "muted" }, ` ${duration(track.duration)}`),
+        track.error ? h("span", { class: "problem" }, ` ${track.error}`) : null,
+      ];
       row.replaceChildren(
-        h(
-          "span",
-          { class: "what" },
-          h("span", { class: "title" }, name),
-          track.album ? h("span", { class: "muted" }, ` · ${track.album}`) : null,
-          " ",
-          h("span", { class: "badge" }, track.kind),
-          " ",
-          h("span", { class: `badge ${track.status}` }, track.status),
-          h("span", { class: "muted" }, ` ${duration(track.duration)}`),
-          track.error ? h("span", { class: "problem" }, ` ${track.error}`) : null,
-        ),
-        h(
-          "span",
-          { class: "buttons" },
+        ...rowParts(what, [
           button("Edit tags", edit, { "aria-label": `Edit tags of ${name}` }),
           button("Play next", async () => {
             renderQueue((await api("POST", "/api/queue", { track_id: track.id, position: "next" })).items);
@@ -433,7 +443,7 @@
             say(`${name} was deleted.`);
             await loadLibrary();
           }, { "aria-label": `Delete ${name}`, class: "danger" }),
-        ),
+        ]),
       );
     };
     const edit = () => {
@@ -584,26 +594,19 @@
 
   async function loadPlaylists() {
     const playlists = await loadPlaylistChoices();
-    $("#playlist-list").replaceChildren(...playlists.map(playlistRow));
-    if (!playlists.length) $("#playlist-list").append(h("li", { class: "empty" }, "No playlists yet: the whole library plays in shuffle."));
+    fillList($("#playlist-list"), playlists.map(playlistRow), "No playlists yet: the whole library plays in shuffle.");
   }
 
   function playlistRow(playlist) {
     const describe = RULES[playlist.rule] || (() => playlist.rule);
-    return h(
-      "li",
-      { class: "row" },
-      h(
-        "span",
-        { class: "what" },
+    return listRow(
+      [
         h("span", { class: "title" }, playlist.name),
         h("span", { class: "muted" }, ` · ${describe(playlist)}, ${playlist.order}, ${playlist.entry_count} tracks`),
         playlist.enabled ? null : h("span", { class: "badge" }, " off"),
         playlist.schedule.length ? h("span", { class: "badge" }, `${playlist.schedule.length} dayparts`) : null,
-      ),
-      h(
-        "span",
-        { class: "buttons" },
+      ],
+      [
         button("Edit", () => editPlaylist(playlist.id), { "aria-label": `Edit ${playlist.name}` }),
         button("Delete", async () => {
           if (!window.confirm(`Delete the playlist ${playlist.name}?`)) return;
@@ -612,7 +615,7 @@
           say(`${playlist.name} was deleted.`);
           await loadPlaylists();
         }, { "aria-label": `Delete ${playlist.name}`, class: "danger" }),
-      ),
+      ],
     );
   }
 
@@ -668,29 +671,23 @@
       fillPlaylistForm(await api("PUT", `/api/playlists/${openPlaylist.id}/entries`, { track_ids: newIds }));
       say(message);
     };
-    list.replaceChildren(
-      ...entries.map((entry, index) => {
-        const name = itemName(entry);
-        const swapped = (other) => {
-          const copy = [...ids];
-          [copy[index], copy[other]] = [copy[other], copy[index]];
-          return copy;
-        };
-        return h(
-          "li",
-          { class: "row" },
-          h("span", { class: "what" }, name, h("span", { class: "muted" }, ` ${duration(entry.duration)}`)),
-          h(
-            "span",
-            { class: "buttons" },
-            button("Up", () => setIds(swapped(index - 1), "Moved."), { "aria-label": `Move ${name} up`, disabled: index === 0 }),
-            button("Down", () => setIds(swapped(index + 1), "Moved."), { "aria-label": `Move ${name} down`, disabled: index === entries.length - 1 }),
-            button("Remove", () => setIds(ids.filter((_, i) => i !== index), `${name} left the playlist.`), { "aria-label": `Remove ${name} from the playlist` }),
-          ),
-        );
-      }),
-    );
-    if (!entries.length) list.append(h("li", { class: "empty" }, openPlaylist ? "No tracks yet." : "Save the playlist, then add tracks from the library."));
+    const rows = entries.map((entry, index) => {
+      const name = itemName(entry);
+      const swapped = (other) => {
+        const copy = [...ids];
+        [copy[index], copy[other]] = [copy[other], copy[index]];
+        return copy;
+      };
+      return listRow(
+        [name, h("span", { class: "muted" }, ` ${duration(entry.duration)}`)],
+        [
+          button("Up", () => setIds(swapped(index - 1), "Moved."), { "aria-label": `Move ${name} up`, disabled: index === 0 }),
+          button("Down", () => setIds(swapped(index + 1), "Moved."), { "aria-label": `Move ${name} down`, disabled: index === entries.length - 1 }),
+          button("Remove", () => setIds(ids.filter((_, i) => i !== index), `${name} left the playlist.`), { "aria-label": `Remove ${name} from the playlist` }),
+        ],
+      );
+    });
+    fillList(list, rows, openPlaylist ? "No tracks yet." : "Save the playlist, then add tracks from the library.");
   }
 
   async function editPlaylist(id) {
@@ -760,32 +757,26 @@
     const status = $("#article-status").value;
     const page = await api("GET", `/api/articles?${query({ status, limit: 50 })}`);
     articles = page.items;
-    $("#article-list").replaceChildren(...articles.map(articleRow));
-    if (!articles.length) $("#article-list").append(h("li", { class: "empty" }, "No stories."));
+    fillList($("#article-list"), articles.map(articleRow), "No stories.");
     // Speech renders in the background: watch it while someone looks.
     clearTimeout(newsTimer);
     const busy = articles.some((a) => ["pending", "rendering"].includes(a.speech.status));
-    if (busy) newsTimer = setTimeout(() => current === "news" && act(loadArticles)(), 3000);
+    const refresh = act(loadArticles, { background: true });
+    if (busy) newsTimer = setTimeout(() => current === "news" && refresh(), 3000);
   }
 
   function articleRow(article) {
     const title = article.title;
     const published = article.status === "published";
-    return h(
-      "li",
-      { class: "row" },
-      h(
-        "span",
-        { class: "what" },
+    return listRow(
+      [
         published ? h("a", { href: `/news/${encodeURIComponent(article.slug)}`, class: "title" }, title) : h("span", { class: "title" }, title),
         " ",
         h("span", { class: `badge ${article.status}` }, article.status),
         h("span", { class: "muted" }, ` ${article.category} · ${article.publish_at ? when(article.publish_at) : "not published"} · `),
         h("span", { class: `speech ${article.speech.status || "none"}` }, speechText(article.speech)),
-      ),
-      h(
-        "span",
-        { class: "buttons" },
+      ],
+      [
         button("Edit", () => editArticle(article.id), { "aria-label": `Edit ${title}` }),
         published
           ? button("Retract", () => articleAction(article.id, "retract", `${title} was retracted.`), { "aria-label": `Retract ${title}` })
@@ -799,7 +790,7 @@
           say(`${title} was deleted.`);
           await loadArticles();
         }, { "aria-label": `Delete ${title}`, class: "danger" }),
-      ),
+      ],
     );
   }
 
@@ -842,8 +833,7 @@
   async function loadComments() {
     const status = $("#comment-status").value;
     const comments = await api("GET", `/api/comments?${query({ status, limit: 100 })}`);
-    $("#comment-list").replaceChildren(...comments.map(commentRow));
-    if (!comments.length) $("#comment-list").append(h("li", { class: "empty" }, "No comments here."));
+    fillList($("#comment-list"), comments.map(commentRow), "No comments here.");
   }
 
   function commentRow(comment) {
@@ -854,20 +844,14 @@
         say(`Comment by ${comment.name}: ${action === "approve" ? "approved" : "rejected"}.`);
         await loadComments();
       }, { "aria-label": `${label} the comment by ${comment.name}` });
-    return h(
-      "li",
-      { class: "row comment" },
-      h(
-        "span",
-        { class: "what" },
+    return listRow(
+      [
         h("span", { class: "title" }, who),
         h("span", { class: "muted" }, ` on “${comment.article_title}”, ${when(comment.created_at)} `),
         h("span", { class: `badge ${comment.status}` }, comment.status),
         h("span", { class: "body" }, comment.body),
-      ),
-      h(
-        "span",
-        { class: "buttons" },
+      ],
+      [
         comment.status !== "approved" ? decide("approve", "Approve") : null,
         comment.status !== "rejected" ? decide("reject", "Reject") : null,
         button("Delete", async () => {
@@ -875,32 +859,26 @@
           say("Comment deleted.");
           await loadComments();
         }, { "aria-label": `Delete the comment by ${comment.name}`, class: "danger" }),
-      ),
+      ],
+      { class: "row comment" },
     );
   }
 
   async function loadFeeds() {
     const feeds = await api("GET", "/api/feeds");
-    $("#feed-list").replaceChildren(...feeds.map(feedRow));
-    if (!feeds.length) $("#feed-list").append(h("li", { class: "empty" }, "No feeds."));
+    fillList($("#feed-list"), feeds.map(feedRow), "No feeds.");
   }
 
   function feedRow(feed) {
     const name = feed.title || feed.url;
-    return h(
-      "li",
-      { class: "row" },
-      h(
-        "span",
-        { class: "what" },
+    return listRow(
+      [
         h("span", { class: "title" }, name),
         h("span", { class: "muted" }, ` · ${feed.category} · ${feed.publish ? "published at once" : "as drafts"} · fetched ${when(feed.last_fetched_at)}`),
         feed.enabled ? null : h("span", { class: "badge" }, " paused"),
         feed.last_error ? h("span", { class: "problem" }, ` ${feed.last_error}`) : null,
-      ),
-      h(
-        "span",
-        { class: "buttons" },
+      ],
+      [
         button("Fetch now", async () => {
           const report = await api("POST", `/api/feeds/${feed.id}/fetch`);
           say(`${name}: ${report.added} new, ${report.duplicates} already here.`);
@@ -915,13 +893,15 @@
           say(`${name} removed; its stories stay.`);
           await loadFeeds();
         }, { "aria-label": `Remove the feed ${name}`, class: "danger" }),
-      ),
+      ],
     );
   }
 
   function setUpNews() {
     $("#article-filter").addEventListener("submit", act(loadArticles));
     $("#comment-filter").addEventListener("submit", act(loadComments));
+    $("#article-status").addEventListener("change", act(loadArticles));
+    $("#comment-status").addEventListener("change", act(loadComments));
     $("#article-form").addEventListener("submit", act(async () => {
       const saved = await saveArticle();
       say(`${saved.title} is saved (${saved.status}).`);
@@ -976,15 +956,18 @@
     const height = 220;
     const pad = { left: 36, right: 12, top: 12, bottom: 28 };
     const peak = Math.max(1, ...points.map((p) => p.listeners));
-    const end = Date.now();
-    const start = end - hours * 3600 * 1000;
+    // The server's buckets set the time axis; the browser's clock may be off.
+    const step = (history.step_seconds || 0) * 1000;
+    const end = points.length ? Date.parse(points[points.length - 1].at) + step : Date.now();
+    const start = points.length ? Date.parse(points[0].at) : end - hours * 3600 * 1000;
     const x = (time) => pad.left + ((time - start) / (end - start)) * (width - pad.left - pad.right);
     const y = (count) => height - pad.bottom - (count / peak) * (height - pad.top - pad.bottom);
     const period = hours === 24 ? "the last 24 hours" : "the last 7 days";
     const most = Math.max(0, ...points.map((p) => p.listeners));
     const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-labelledby": "chart-summary" });
-    chart.append(svg("title", { id: "chart-summary" }, `Listeners over ${period}: at most ${most} at once.`));
-    for (const tick of [0, Math.ceil(peak / 2), peak]) {
+    const atMost = `at most ${most} ${most === 1 ? "listener" : "listeners"} at once`;
+    chart.append(svg("title", { id: "chart-summary" }, `Listeners over ${period}: ${atMost}.`));
+    for (const tick of new Set([0, Math.ceil(peak / 2), peak])) {
       chart.append(
         svg("line", { x1: pad.left, x2: width - pad.right, y1: y(tick), y2: y(tick), class: "grid" }),
         svg("text", { x: pad.left - 6, y: y(tick) + 4, "text-anchor": "end" }, String(tick)),
@@ -993,7 +976,8 @@
     const label = (time) => (hours === 24 ? clock(new Date(time).toISOString()) : new Date(time).toLocaleDateString(undefined, { weekday: "short" }));
     for (const fraction of [0, 0.25, 0.5, 0.75, 1]) {
       const time = start + fraction * (end - start);
-      chart.append(svg("text", { x: x(time), y: height - 8, "text-anchor": "middle" }, label(time)));
+      const anchor = fraction === 0 ? "start" : fraction === 1 ? "end" : "middle";
+      chart.append(svg("text", { x: x(time), y: height - 8, "text-anchor": anchor }, label(time)));
     }
     if (points.length) {
       const line = points.map((p, i) => `${i ? "L" : "M"}${x(Date.parse(p.at)).toFixed(1)},${y(p.listeners).toFixed(1)}`).join(" ");
@@ -1001,13 +985,13 @@
       const area = `${line} L${x(Date.parse(last.at)).toFixed(1)},${y(0)} L${x(Date.parse(points[0].at)).toFixed(1)},${y(0)} Z`;
       chart.append(svg("path", { d: area, class: "area" }), svg("path", { d: line, class: "line" }));
     }
-    const caption = h("figcaption", {}, points.length ? `At most ${most} listeners at once over ${period}.` : `No listeners over ${period}.`);
+    const caption = h("figcaption", {}, most ? `Over ${period}: ${atMost}.` : `No listeners over ${period}.`);
     $("#listener-chart").replaceChildren(chart, caption);
   }
 
   async function loadChart() {
     const figure = $("#listener-chart");
-    if (page.listenerHistory !== "true") {
+    if (pageData.listenerHistory !== "true") {
       figure.replaceChildren(h("figcaption", {}, "The listener history is not available on this station yet."));
       return;
     }
@@ -1033,7 +1017,7 @@
 
   async function loadTopTracks() {
     const box = $("#top-tracks");
-    if (page.listenerTracks !== "true") {
+    if (pageData.listenerTracks !== "true") {
       box.replaceChildren(h("p", {}, "Top tracks are not available on this station yet."));
       return;
     }
@@ -1078,7 +1062,7 @@
   let hostNames = {};
 
   async function loadHosts() {
-    if (page.admin !== "true") return;
+    if (pageData.admin !== "true") return;
     const hosts = await api("GET", "/api/hosts");
     hostNames = Object.fromEntries(hosts.map((host) => [host.id, host.username]));
     $("#host-list").replaceChildren(...hosts.map(hostRow));
@@ -1089,22 +1073,22 @@
     const row = h("li", { class: "row" });
     const show = () =>
       row.replaceChildren(
-        h("span", { class: "what" }, h("span", { class: "title" }, host.username), " ", h("span", { class: "badge" }, host.role), h("span", { class: "muted" }, ` since ${when(host.created_at)}`)),
-        h(
-          "span",
-          { class: "buttons" },
-          button(`Make ${other}`, async () => {
-            await api("PATCH", `/api/hosts/${host.id}`, { role: other });
-            say(`${host.username} is now ${other === "admin" ? "an admin" : "a host"}.`);
-            await loadHosts();
-          }, { "aria-label": `Make ${host.username} ${other === "admin" ? "an admin" : "a host"}` }),
-          button("Set password", setPassword, { "aria-label": `Set the password of ${host.username}` }),
-          button("Remove", async () => {
-            if (!window.confirm(`Remove the host ${host.username}?`)) return;
-            await api("DELETE", `/api/hosts/${host.id}`);
-            say(`${host.username} was removed.`);
-            await loadHosts();
-          }, { "aria-label": `Remove ${host.username}`, class: "danger" }),
+        ...rowParts(
+          [h("span", { class: "title" }, host.username), " ", h("span", { class: "badge" }, host.role), h("span", { class: "muted" }, ` since ${when(host.created_at)}`)],
+          [
+            button(`Make ${other}`, async () => {
+              await api("PATCH", `/api/hosts/${host.id}`, { role: other });
+              say(`${host.username} is now ${other === "admin" ? "an admin" : "a host"}.`);
+              await loadHosts();
+            }, { "aria-label": `Make ${host.username} ${other === "admin" ? "an admin" : "a host"}` }),
+            button("Set password", setPassword, { "aria-label": `Set the password of ${host.username}` }),
+            button("Remove", async () => {
+              if (!window.confirm(`Remove the host ${host.username}?`)) return;
+              await api("DELETE", `/api/hosts/${host.id}`);
+              say(`${host.username} was removed.`);
+              await loadHosts();
+            }, { "aria-label": `Remove ${host.username}`, class: "danger" }),
+          ],
         ),
       );
     const setPassword = () => {
@@ -1125,30 +1109,23 @@
 
   async function loadTokens() {
     const tokens = await api("GET", "/api/tokens");
-    $("#token-list").replaceChildren(
-      ...tokens.map((token) => {
-        const owner = hostNames[token.host_id];
-        return h(
-          "li",
-          { class: "row" },
-          h(
-            "span",
-            { class: "what" },
-            h("span", { class: "title" }, token.name),
-            h("span", { class: "muted" }, ` ${token.prefix}… ${owner ? `of ${owner} ` : ""}· created ${when(token.created_at)} · last used ${when(token.last_used_at)}`),
-            token.revoked_at ? h("span", { class: "badge rejected" }, " revoked") : null,
-          ),
-          token.revoked_at
-            ? null
-            : h("span", { class: "buttons" }, button("Revoke", async () => {
-                await api("DELETE", `/api/tokens/${token.id}`);
-                say(`The token ${token.name} no longer works.`);
-                await loadTokens();
-              }, { "aria-label": `Revoke the token ${token.name}`, class: "danger" })),
-        );
-      }),
-    );
-    if (!tokens.length) $("#token-list").append(h("li", { class: "empty" }, "No tokens."));
+    const rows = tokens.map((token) => {
+      const owner = hostNames[token.host_id];
+      const revoke = button("Revoke", async () => {
+        await api("DELETE", `/api/tokens/${token.id}`);
+        say(`The token ${token.name} no longer works.`);
+        await loadTokens();
+      }, { "aria-label": `Revoke the token ${token.name}`, class: "danger" });
+      return listRow(
+        [
+          h("span", { class: "title" }, token.name),
+          h("span", { class: "muted" }, ` ${token.prefix}… ${owner ? `of ${owner} ` : ""}· created ${when(token.created_at)} · last used ${when(token.last_used_at)}`),
+          token.revoked_at ? h("span", { class: "badge rejected" }, " revoked") : null,
+        ],
+        [token.revoked_at ? null : revoke],
+      );
+    });
+    fillList($("#token-list"), rows, "No tokens.");
   }
 
   function setUpAccounts() {
@@ -1170,6 +1147,7 @@
       secret.value = issued.token;
       secret.focus();
       secret.select();
+      say(`Token ${issued.name} created: copy it now, it is not shown again.`);
       await loadTokens();
     }));
     loaders.accounts = async () => {
