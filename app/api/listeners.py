@@ -70,7 +70,8 @@ def _listening(station: Station, now: datetime) -> dict[str, Totals]:
     return totals(sessions, now, settings.timezone, settings.listener_min_seconds)
 
 
-def _board(station: Station, you: str | None) -> dict[str, Any]:
+def board_standings(station: Station, you: str | None) -> dict[str, Any]:
+    """The board for the listener whose hash is `you`; reads the database (not on the loop)."""
     listening = _listening(station, datetime.now(UTC))
     with station.sessions() as db:
         names = {row.listener: row for row in db.scalars(select(ListenerName))}
@@ -108,7 +109,7 @@ async def get_board(request: Request, station: StationDep) -> dict[str, Any]:
     now = station.hub.listeners_now()
     identifier = listener_id(request)
     you = listener_hash(identifier) if identifier else None
-    board = await asyncio.to_thread(_board, station, you)
+    board = await asyncio.to_thread(board_standings, station, you)
     return {"listeners_now": now, **board}
 
 

@@ -87,6 +87,7 @@ def _templates(request: Request, settings: Settings) -> Environment:
         env.filters["date"] = lambda when: when.astimezone(zone).strftime("%-d %B %Y, %H:%M")
         env.filters["isodate"] = lambda when: when.astimezone(UTC).isoformat()
         env.filters["clock"] = _clock
+        env.filters["listened"] = _listened
         env.filters["stars"] = lambda average: "★" * round(average) + "☆" * (5 - round(average))
         request.app.state.news_templates = env
     return env
@@ -99,6 +100,12 @@ def _clock(seconds: float | None) -> str:
     minutes, secs = divmod(max(0, int(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
+
+
+def _listened(seconds: float) -> str:
+    """Listening time on the board: 2 h 5 min (player.js writes it the same way)."""
+    hours, minutes = divmod(int(seconds) // 60, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
 def _render(

@@ -6,6 +6,7 @@ channel (/api/now-playing/events) and runs the audio element."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,8 +14,10 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from app.api.auth import page_session
 from app.api.deps import SettingsDep, StationDep
+from app.api.listeners import board_standings
 from app.api.pages import STATIC_DIR, _base_url, _render, latest_stories
-from app.news.listeners import listener_id, new_listener_id, remember_listener
+from app.news.listeners import listener_hash, listener_id, new_listener_id, remember_listener
+from app.station import Station
 
 router = APIRouter(tags=["player"])
 
@@ -22,16 +25,24 @@ LATEST_STORIES = 5
 
 
 @router.get("/", response_class=HTMLResponse)
-def player_page(request: Request, station: StationDep, settings: SettingsDep) -> HTMLResponse:
+async def player_page(request: Request, station: StationDep, settings: SettingsDep) -> HTMLResponse:
+    identifier = listener_id(request)
+    you = listener_hash(identifier) if identifier else None
+    stories, board = await asyncio.to_thread(_front_page_data, station, you)
+    return await _player(request, station, settings, "player.html", stories=stories,
+                         board=board)  # fmt: skip
+
+
+def _front_page_data(station: Station, you: str | None) -> tuple[list[Any], dict[str, Any]]:
     with station.sessions() as session:
         stories = latest_stories(session, LATEST_STORIES)
-    return _player(request, station, settings, "player.html", stories=stories)
+    return stories, board_standings(station, you)
 
 
 @router.get("/embed", response_class=HTMLResponse)
-def embed_page(request: Request, station: StationDep, settings: SettingsDep) -> HTMLResponse:
+async def embed_page(request: Request, station: StationDep, settings: SettingsDep) -> HTMLResponse:
     """A small player for other sites' iframes: play, volume and what is on."""
-    response = _player(request, station, settings, "embed.html")
+    response = await _player(request, station, settings, "embed.html")
     # Meant to be framed anywhere; it carries no host controls, so clickjacking gains nothing.
     response.headers["Content-Security-Policy"] = "frame-ancestors *"
     return response
@@ -43,15 +54,17 @@ def favicon() -> FileResponse:
     return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
 
 
-def _player(
+async def _player(
     request: Request, station: StationDep, settings: SettingsDep, template: str, **extra: Any
 ) -> HTMLResponse:
-    signed_in = page_session(request)
+    """Runs on the event loop: the snapshot reads the stream hub, which lives there."""
+    signed_in = await asyncio.to_thread(page_session, request)
     response = _render(
         request,
         settings,
         template,
         now=station.now_playing.snapshot(),
+        listeners_now=station.hub.listeners_now(),
         csrf_token=signed_in[0].csrf_token if signed_in else None,
         host_name=signed_in[1].username if signed_in else None,
         base_url=_base_url(request, settings),
