@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.orm import Session
 
@@ -146,14 +147,16 @@ LOGIN_BODY: dict[str, Any] = {
 }
 
 
-async def _read_credentials(request: Request) -> Credentials:
-    """From JSON (scripts, the dashboard) or a plain HTML form."""
+async def _read_credentials(request: Request) -> tuple[Credentials, str | None]:
+    """From JSON (scripts, the dashboard) or a plain HTML form; a form may name the page to
+    go to once signed in (`next`), so a browser without script lands on a page, not JSON."""
     try:
         if request.headers.get("content-type", "").startswith("application/json"):
-            data = json.loads(await request.body() or b"null")
+            data, after = json.loads(await request.body() or b"null"), None
         else:
             data = dict(await request.form())
-        return Credentials.model_validate(data)
+            after = data.pop("next", None)
+        return Credentials.model_validate(data), _local_path(after)
     except (ValueError, ValidationError) as error:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -161,11 +164,18 @@ async def _read_credentials(request: Request) -> Credentials:
         ) from error
 
 
+def _local_path(value: object) -> str | None:
+    """Only a path on this site: never an open redirect to somebody else's."""
+    if isinstance(value, str) and value.startswith("/") and not value.startswith(("//", "/\\")):
+        return value
+    return None
+
+
 @public.post("/session", openapi_extra=LOGIN_BODY, response_model=SessionOut)
 async def sign_in(request: Request, settings: SettingsDep, throttle: Throttle) -> Response:
     """Sign in: sets the HttpOnly session cookie and returns the CSRF token to send with
     every POST/PUT/PATCH/DELETE made with that cookie."""
-    credentials = await _read_credentials(request)
+    credentials, after = await _read_credentials(request)
     username, address = credentials.username.strip().lower(), _address(request)
     if wait := throttle.retry_after(address, username):
         raise HTTPException(
@@ -183,6 +193,8 @@ async def sign_in(request: Request, settings: SettingsDep, throttle: Throttle) -
     throttle.succeeded(username)
     out, secret = started
     response = Response(out.model_dump_json(), media_type="application/json")
+    if after is not None:
+        response = RedirectResponse(after, status.HTTP_303_SEE_OTHER)
     response.set_cookie(
         COOKIE_NAME,
         secret,

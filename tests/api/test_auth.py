@@ -56,6 +56,19 @@ def test_a_form_sign_in_works_too(client: TestClient) -> None:
     assert client.get("/api/session").status_code == 200
 
 
+def test_a_form_sign_in_goes_on_to_a_page_of_this_site_only(client: TestClient) -> None:
+    add_host(client, "alice")
+    form = {"username": "alice", "password": PASSWORD}
+    response = client.post("/api/session", data={**form, "next": "/host"}, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/host"
+    assert client.get("/api/session").status_code == 200
+    for elsewhere in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+        response = client.post("/api/session", data={**form, "next": elsewhere},
+                               follow_redirects=False)  # fmt: skip
+        assert response.status_code == 200, elsewhere  # signed in, but sent nowhere
+
+
 def test_cookie_requests_that_change_things_need_the_csrf_token(client: TestClient) -> None:
     add_host(client, "alice")
     csrf = sign_in(client, "alice")

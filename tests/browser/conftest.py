@@ -9,9 +9,13 @@ import contextlib
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, Playwright, sync_playwright
+
+from tests.conftest import tone_library
+from tests.station import RunningStation
 
 CHROMIUM = "/usr/bin/chromium"
 # As root in a sandboxed machine with no network beyond loopback: no sandbox, no GPU, and no
@@ -30,6 +34,16 @@ DESKTOP = (1280, 800)
 PHONE = (390, 844)
 
 PageFactory = Callable[..., Page]
+Tones = list[tuple[float, float, str]]
+
+
+def on_air(launch: Callable[..., RunningStation], tones: Tones, **settings: Any) -> RunningStation:
+    """A station playing `tones` (frequency, seconds, title) from its library."""
+    station = launch(**settings)
+    tone_library(station.media, tones)
+    station.post("/api/library/scan").raise_for_status()
+    station.wait_for_music()
+    return station
 
 
 @pytest.fixture(scope="module")

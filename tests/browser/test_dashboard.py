@@ -8,16 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.audio import write_tone
 from tests.browser.checks import assert_accessible, save_screenshot
-from tests.browser.conftest import PHONE, PageFactory
-from tests.conftest import tone_library
+from tests.browser.conftest import PHONE, PageFactory, on_air
 from tests.station import ADMIN_NAME, ADMIN_PASSWORD, RunningStation
-
-pytestmark = pytest.mark.browser
 
 # Long tones: the queue must not move on by itself while a test reorders it.
 TONES = [
@@ -28,14 +24,6 @@ TONES = [
 ]
 SECTIONS = ["Queue", "Library", "Playlists", "News desk", "Listeners", "Hosts and tokens"]
 ANALYSIS_MS = 60_000
-
-
-def on_air(launch: Callable[..., RunningStation]) -> RunningStation:
-    station = launch()
-    tone_library(station.media, TONES)
-    station.post("/api/library/scan").raise_for_status()
-    station.wait_for_music()
-    return station
 
 
 def sign_in(page: Page) -> None:
@@ -72,7 +60,7 @@ def before(ids: list[int], first: int, second: int) -> bool:
 def test_a_host_signs_in_uploads_a_file_and_reorders_the_queue(
     launch: Callable[..., RunningStation], new_page: PageFactory, tmp_path: Path
 ) -> None:
-    station = on_air(launch)
+    station = on_air(launch, TONES)
     page = new_page(station.url)
     page.goto("/host")
     assert_accessible(page)
@@ -129,7 +117,7 @@ def test_a_host_signs_in_uploads_a_file_and_reorders_the_queue(
 def test_every_section_is_accessible_and_fits_a_phone(
     launch: Callable[..., RunningStation], new_page: PageFactory
 ) -> None:
-    station = on_air(launch)
+    station = on_air(launch, TONES)
     page = new_page(station.url, PHONE)
     sign_in(page)
     for name in SECTIONS:
@@ -154,7 +142,7 @@ def test_the_sign_in_form_works_without_script(
     page.get_by_label("Username").fill(ADMIN_NAME)
     page.get_by_label("Password").fill(ADMIN_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.goto("/host")
+    page.wait_for_url("**/host")  # the form goes on to the dashboard, not to JSON
     expect(page.get_by_text("Signed in as")).to_contain_text(ADMIN_NAME)
     # The page carries what script needs to act for the host: the session's CSRF token.
     assert page.locator('meta[name="csrf-token"]').get_attribute("content")
@@ -164,7 +152,7 @@ def test_the_sign_in_form_works_without_script(
 def test_the_api_refusal_is_shown_to_the_host(
     launch: Callable[..., RunningStation], browser: Browser
 ) -> None:
-    station = on_air(launch)
+    station = on_air(launch, TONES)
     # Its own page: a refused request is logged on the console, which new_page forbids.
     context = browser.new_context(base_url=station.url)
     page = context.new_page()
@@ -193,3 +181,20 @@ def test_a_signed_out_page_asks_nothing_of_the_api(
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     expect(page.locator('meta[name="csrf-token"]')).to_have_count(0)
     assert not [url for url in asked if "/api/" in url]
+
+
+def test_the_listeners_section_charts_a_listener(
+    launch: Callable[..., RunningStation], new_page: PageFactory
+) -> None:
+    station = on_air(launch, TONES)
+    page = new_page(station.url)
+    page.goto("/")
+    page.get_by_role("button", name="Play").click()  # a real listener on the real stream
+    page.wait_for_function("document.getElementById('audio').currentTime > 1")
+    host = new_page(station.url)
+    sign_in(host)
+    section = open_section(host, "Listeners")
+    expect(section.locator("#listener-chart path.line")).to_be_attached()
+    expect(section.locator("#listener-chart figcaption")).to_contain_text("1 listener")
+    expect(section.get_by_role("table", name="Gained listeners")).to_be_visible()
+    expect(section.locator("#session-table")).to_contain_text("HeadlessChrome")

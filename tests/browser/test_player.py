@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import httpx
 from playwright.sync_api import Browser, Page, Response, expect
 
 from tests.browser.checks import assert_accessible, save_screenshot
-from tests.browser.conftest import PHONE, PageFactory
-from tests.conftest import tone_library
+from tests.browser.conftest import PHONE, PageFactory, on_air
 from tests.station import ADMIN_NAME, ADMIN_PASSWORD, RunningStation
 
 TONES = [(440.0, 90.0, "Alpha Tone"), (660.0, 90.0, "Beta Tone"), (550.0, 90.0, "Gamma Tone")]
 PAGE_WEIGHT_LIMIT = 150_000  # bytes of HTML, CSS and JS for the whole player page
 HEARD = 15_000  # ms: a change reaches the screen once the listener's buffer has played out
-
-
-def on_air(launch: Callable[..., RunningStation], **settings: Any) -> RunningStation:
-    station = launch(**settings)
-    tone_library(station.media, TONES)
-    station.post("/api/library/scan").raise_for_status()
-    station.wait_for_music()
-    return station
 
 
 def press_play(page: Page) -> None:
@@ -39,7 +29,7 @@ def shown_title(page: Page) -> str:
 def test_pressing_play_plays_the_live_stream(
     launch: Callable[..., RunningStation], new_page: PageFactory
 ) -> None:
-    station = on_air(launch)
+    station = on_air(launch, TONES)
     page = new_page(station.url)
     page.goto("/")
     expect(page.get_by_role("button", name="Play")).to_be_enabled()
@@ -64,7 +54,7 @@ def test_pressing_play_plays_the_live_stream(
 def test_the_player_on_a_phone(
     launch: Callable[..., RunningStation], new_page: PageFactory
 ) -> None:
-    station = on_air(launch)
+    station = on_air(launch, TONES)
     page = new_page(station.url, PHONE)
     page.goto("/")
     press_play(page)
@@ -77,7 +67,7 @@ def test_the_player_on_a_phone(
 def test_the_first_render_needs_no_script_and_the_page_is_light(
     launch: Callable[..., RunningStation], browser: Browser
 ) -> None:
-    station = on_air(launch)
+    station = on_air(launch, TONES)
     title = station.now_playing()["current"]["title"]
     context = browser.new_context(base_url=station.url, java_script_enabled=False)
     page = context.new_page()
@@ -107,7 +97,7 @@ def test_the_first_render_needs_no_script_and_the_page_is_light(
 def test_the_screen_changes_when_a_host_skips_from_the_player(
     launch: Callable[..., RunningStation], new_page: PageFactory
 ) -> None:
-    station = on_air(launch)
+    station = on_air(launch, TONES)
     page = new_page(station.url)
     signed_in = page.request.post(
         "/api/session", data={"username": ADMIN_NAME, "password": ADMIN_PASSWORD}
@@ -126,7 +116,7 @@ def test_the_screen_changes_when_a_host_skips_from_the_player(
 def test_two_listeners_voting_skip_the_item(
     launch: Callable[..., RunningStation], new_page: PageFactory
 ) -> None:
-    station = on_air(launch, skip_vote_minimum=2)
+    station = on_air(launch, TONES, skip_vote_minimum=2)
     first, second = new_page(station.url), new_page(station.url, PHONE)
     for page in (first, second):
         page.goto("/")
@@ -149,7 +139,7 @@ def test_two_listeners_voting_skip_the_item(
 def test_the_board_shows_a_named_listener(
     launch: Callable[..., RunningStation], new_page: PageFactory
 ) -> None:
-    station = on_air(launch, listener_min_seconds=2)
+    station = on_air(launch, TONES, listener_min_seconds=2)
     page = new_page(station.url)
     page.goto("/")
     press_play(page)
@@ -172,7 +162,7 @@ def test_the_board_shows_a_named_listener(
 def test_a_news_headline_opens_its_article(
     launch: Callable[..., RunningStation], new_page: PageFactory
 ) -> None:
-    station = on_air(launch)
+    station = on_air(launch, TONES)
     created = httpx.post(
         station.url + "/api/articles",
         headers=station.auth(),
@@ -189,7 +179,7 @@ def test_a_news_headline_opens_its_article(
 
 
 def test_the_embed_plays(launch: Callable[..., RunningStation], new_page: PageFactory) -> None:
-    station = on_air(launch)
+    station = on_air(launch, TONES)
     page = new_page(station.url, (420, 180))
     page.goto("/embed")
     press_play(page)

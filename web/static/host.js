@@ -990,11 +990,6 @@
   }
 
   async function loadChart() {
-    const figure = $("#listener-chart");
-    if (pageData.listenerHistory !== "true") {
-      figure.replaceChildren(h("figcaption", {}, "The listener history is not available on this station yet."));
-      return;
-    }
     drawChart(await api("GET", `/api/listeners/history?hours=${chartHours}`), chartHours);
   }
 
@@ -1009,7 +1004,7 @@
         "tbody",
         {},
         rows.length
-          ? rows.map((row) => h("tr", {}, h("td", {}, itemName(row)), h("td", {}, String(row.plays)), h("td", {}, signed(row.total_change)), h("td", {}, signed(Math.round(row.average_change * 10) / 10))))
+          ? rows.map((row) => h("tr", {}, h("td", {}, itemName(row)), h("td", {}, String(row.plays)), h("td", {}, signed(row.change)), h("td", {}, signed(Math.round(row.average_change * 10) / 10))))
           : h("tr", {}, h("td", { colspan: 4 }, "Nothing yet.")),
       ),
     );
@@ -1017,10 +1012,6 @@
 
   async function loadTopTracks() {
     const box = $("#top-tracks");
-    if (pageData.listenerTracks !== "true") {
-      box.replaceChildren(h("p", {}, "Top tracks are not available on this station yet."));
-      return;
-    }
     const tracks = await api("GET", "/api/listeners/tracks?days=7");
     box.replaceChildren(trackTable("Gained listeners", tracks.gainers), trackTable("Lost listeners", tracks.losers));
   }
