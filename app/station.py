@@ -32,7 +32,7 @@ from app.scheduler.item import Item, ItemKind
 from app.scheduler.planner import Planner
 from app.scheduler.playlists import sync_playlists_at_startup
 from app.stream.encoder import Mp3Encoder
-from app.stream.hub import StreamHub
+from app.stream.hub import Listener, StreamHub
 from app.stream.nowplaying import HISTORY_SIZE, Aired, NowPlaying
 from app.stream.response import StreamInfo
 
@@ -79,6 +79,7 @@ class Station:
         )
         # The votes start over before now-playing announces the new item with their tally.
         self.hub.on_item_live.append(self.skip_votes.on_item)
+        self.hub.on_listener.append(self._recount_votes)
         self.hub.on_item_live.append(self.now_playing.on_item_live)
         self.listening = SessionRecorder(sessions)  # listening time, for the top-listeners board
         self.hub.on_listener.append(self.listening.on_listener)
@@ -129,12 +130,29 @@ class Station:
         voted_on = self.skip_votes.item
         result = self.skip_votes.vote(voter, listening=listening,
                                       listeners=self.hub.listeners_now())  # fmt: skip
-        # The playout runs a moment ahead of the live point: never skip the item after.
-        if result.skip and voted_on is self.sequencer.current:
-            self.skip()
+        if result.skip:
+            self._skip_voted(voted_on)
         if result.accepted:
             self.now_playing.announce()
         return result
+
+    def _recount_votes(self, listener: Listener, event: str) -> None:
+        """The hub's callback: a listener who leaves takes their vote along (unless another
+        tab of theirs still listens), and with fewer listeners fewer votes may be enough."""
+        if event != "left" or not self.skip_votes.has_votes:
+            return
+        gone = listener.listener_id
+        if gone and not self.hub.is_listening(gone):
+            self.skip_votes.withdraw(listener_hash(gone))
+        voted_on = self.skip_votes.item
+        if self.skip_votes.recheck(self.hub.listeners_now()):
+            self._skip_voted(voted_on)
+        self.now_playing.announce()
+
+    def _skip_voted(self, voted_on: Item | None) -> None:
+        # The playout runs a moment ahead of the live point: never skip the item after.
+        if voted_on is self.sequencer.current:
+            self.skip()
 
     def _skip_tally(self) -> dict[str, Any]:
         return asdict(self.skip_votes.tally(self.hub.listeners_now()))

@@ -96,6 +96,22 @@ class SkipVotes:
         self._skipping = votes >= needed
         return VoteResult(votes, needed, skip=self._skipping)
 
+    @property
+    def has_votes(self) -> bool:
+        return bool(self._voters)
+
+    def withdraw(self, voter: str) -> None:
+        """`voter` stopped listening: a vote counts only while its listener is tuned in."""
+        self._voters.discard(voter)
+
+    def recheck(self, listeners: int) -> bool:
+        """Listeners left, so fewer votes may be needed: True when the votes already cast
+        are now enough to skip the item (once)."""
+        if self._skipping or not self._voters or not self.votable:
+            return False
+        self._skipping = len(self._voters) >= self.needed(listeners)
+        return self._skipping
+
     def _refusal(self, voter: str, listening: bool) -> tuple[str, int | None]:
         if not listening:
             return NOT_LISTENING, None

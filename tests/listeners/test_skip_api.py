@@ -107,6 +107,31 @@ def test_two_listeners_vote_an_item_off_air(tmp_path: Path, launch: Any) -> None
         assert 1 <= int(cooling.headers["retry-after"]) <= 30
 
 
+def tune_in(station: RunningStation, cookie: str) -> StreamCapture:
+    return StreamCapture(station.port, extra_headers=f"Cookie: radio_listener={cookie}\r\n")
+
+
+def test_listeners_who_leave_change_the_count(tmp_path: Path, launch: Any) -> None:
+    tone_library(tmp_path / "media", TONES)
+    station = launch(skip_vote_share=1.0, scan_interval_seconds=3600)
+    first = station.wait_for_music()["current"]["title"]
+    ann, bee, cat = (tune_in(station, cookie) for cookie in (ANN, BEE, CAT))
+    try:
+        station.wait_for(lambda s: s["listeners"] == 3, timeout=5)
+        assert vote(station, ANN).json()["votes"] == 1
+        assert vote(station, CAT).json() == {"skipped": False, "by": "listeners",
+                                             "votes": 2, "needed": 3}  # fmt: skip
+        cat.stop()  # CAT's vote leaves with CAT: 1 of 2
+        state = station.wait_for(lambda s: s["listeners"] == 2, timeout=5)
+        assert state["skip"] == {"votes": 1, "needed": 2, "votable": True}
+        assert state["current"]["title"] == first
+        bee.stop()  # now ANN alone is every listener, and ANN has voted: skipped
+        station.wait_for(lambda s: s["current"]["title"] != first, timeout=5)
+    finally:
+        for capture in (ann, bee, cat):
+            capture.stop()
+
+
 def test_a_host_skips_at_once_and_bad_credentials_are_no_vote(tmp_path: Path, launch: Any) -> None:
     tone_library(tmp_path / "media", TONES)
     station = launch(skip_vote_minimum=5, scan_interval_seconds=3600)

@@ -77,6 +77,27 @@ def test_the_threshold_follows_the_listeners_at_the_time_of_the_vote() -> None:
     assert (result.votes, result.needed, result.skip) == (2, 2, True)
 
 
+def test_a_listener_who_leaves_takes_their_vote_along() -> None:
+    votes = make_votes(FakeClock(), share=1.0)
+    votes.vote("ann", listening=True, listeners=3)
+    votes.vote("bee", listening=True, listeners=3)
+    votes.withdraw("ann")
+    assert votes.tally(2) == Tally(1, 2, True)
+    assert votes.recheck(2) is False
+
+
+def test_when_listeners_leave_the_votes_cast_may_be_enough() -> None:
+    votes = make_votes(FakeClock(), share=1.0)
+    assert votes.recheck(3) is False  # no votes: nothing to skip
+    votes.vote("ann", listening=True, listeners=3)
+    votes.vote("bee", listening=True, listeners=3)  # 2 of 3
+    assert votes.recheck(3) is False
+    assert votes.recheck(2) is True  # the third listener left: 2 of 2
+    assert votes.recheck(2) is False  # once
+    late = votes.vote("cat", listening=True, listeners=2)
+    assert late.refused == ALREADY_SKIPPING
+
+
 def test_a_listener_votes_once_per_item() -> None:
     votes = make_votes(FakeClock())
     votes.vote("ann", listening=True, listeners=10)
