@@ -81,7 +81,7 @@ def start_station(root: Path, **settings: Any) -> RunningStation:
     """Start `radio serve` on a free port with media/ and state/ under `root`."""
     media, state = root / "media", root / "state"
     media.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = int(settings.pop("port", 0)) or free_port()  # a restart keeps its port
     env = {
         **os.environ,
         "RADIO_MEDIA_DIR": str(media),

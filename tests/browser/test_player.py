@@ -186,3 +186,29 @@ def test_the_embed_plays(launch: Callable[..., RunningStation], new_page: PageFa
     expect(page.locator("#now-title")).to_have_text(station.now_playing()["current"]["title"])
     assert_accessible(page)
     save_screenshot(page, "embed")
+
+
+def test_the_player_reconnects_by_itself_when_the_stream_drops(
+    launch: Callable[..., RunningStation], browser: Browser
+) -> None:
+    station = on_air(launch, TONES)
+    # Its own page: while the station is down, Chromium logs each refused reconnection.
+    context = browser.new_context(base_url=station.url)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto("/")
+    press_play(page)
+
+    station.stop()  # the stream drops: a restart, a network cut
+    expect(page.locator("#player-status")).to_contain_text("Reconnecting", timeout=HEARD)
+    again = launch(port=station.port)  # the same station back on the same address
+    again.wait_for(lambda state: state["listeners"] == 1, timeout=30)
+    expect(page.locator("#player-status")).to_have_text("Playing live.")
+    played = page.evaluate("document.getElementById('audio').currentTime")
+    page.wait_for_function(
+        f"document.getElementById('audio').currentTime > {played} + 1.5", timeout=10_000
+    )
+    expect(page.get_by_role("button", name="Stop")).to_be_visible()
+    assert not errors
+    context.close()
