@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from app.accounts.sessions import CSRF_HEADER
 from app.api.auth import page_session
 from app.api.deps import SettingsDep
-from app.api.pages import _render
+from app.api.pages import render_page
 from app.models import HostRole
 
 router = APIRouter(tags=["dashboard"])
@@ -36,7 +36,7 @@ async def dashboard(request: Request, settings: SettingsDep) -> HTMLResponse:
     if found is not None:
         session, account = found
         host = SignedIn(account.username, account.role == HostRole.admin, session.csrf_token)
-    response = _render(request, settings, "host.html", host=host, csrf_header=CSRF_HEADER,
+    response = render_page(request, settings, "host.html", host=host, csrf_header=CSRF_HEADER,
                        upload_max_mb=settings.upload_max_mb)  # fmt: skip
     # The page carries the session's CSRF token: never keep it in a shared cache.
     response.headers["Cache-Control"] = "no-store"

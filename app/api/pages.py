@@ -108,7 +108,7 @@ def _listened(seconds: float) -> str:
     return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
-def _render(
+def render_page(
     request: Request, settings: Settings, name: str, status: int = 200, **context: Any
 ) -> HTMLResponse:
     template = _templates(request, settings).get_template(name)
@@ -116,7 +116,7 @@ def _render(
     return HTMLResponse(html, status_code=status)
 
 
-def _base_url(request: Request, settings: Settings) -> str:
+def public_base_url(request: Request, settings: Settings) -> str:
     return (settings.public_url or str(request.base_url)).rstrip("/")
 
 
@@ -219,7 +219,7 @@ def _index(
         ).all()
         stories = [_listing(article) for article in articles]
     base = "/news" if category is None else f"/news/category/{quote(category)}"
-    return _render(
+    return render_page(
         request,
         settings,
         "news_index.html",
@@ -287,7 +287,7 @@ def _article_view(
     session: Session, request: Request, settings: Settings, article: Article
 ) -> dict[str, Any]:
     """Everything the page and the JSON show, read in one session."""
-    base = _base_url(request, settings)
+    base = public_base_url(request, settings)
     url = base + _article_path(article)
     has_audio = _ready_speech(session, article, settings.media_dir) is not None
     listener = listener_id(request)
@@ -327,7 +327,7 @@ def _article_page(
             RATED_NOTICE if request.query_params.get("rated") else None,
         )
         extra.setdefault("form", {})
-        return _render(
+        return render_page(
             request,
             settings,
             "article.html",
@@ -356,7 +356,7 @@ def article_json(
     with station.sessions() as session:
         article = _find(session, slug)
         view = _article_view(session, request, settings, article)
-        base = _base_url(request, settings)
+        base = public_base_url(request, settings)
         return {
             "slug": article.slug,
             "title": article.title,

@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from app.api.auth import page_session
 from app.api.deps import SettingsDep, StationDep
 from app.api.listeners import board_standings
-from app.api.pages import STATIC_DIR, _base_url, _render, latest_stories
+from app.api.pages import STATIC_DIR, latest_stories, public_base_url, render_page
 from app.news.listeners import listener_hash, listener_id, new_listener_id, remember_listener
 from app.station import Station
 
@@ -59,7 +59,7 @@ async def _player(
 ) -> HTMLResponse:
     """Runs on the event loop: the snapshot reads the stream hub, which lives there."""
     signed_in = await asyncio.to_thread(page_session, request)
-    response = _render(
+    response = render_page(
         request,
         settings,
         template,
@@ -67,7 +67,7 @@ async def _player(
         listeners_now=station.hub.listeners_now(),
         csrf_token=signed_in[0].csrf_token if signed_in else None,
         host_name=signed_in[1].username if signed_in else None,
-        base_url=_base_url(request, settings),
+        base_url=public_base_url(request, settings),
         **extra,
     )
     # The stream, votes and the board know a browser by this cookie: give it one up front,
