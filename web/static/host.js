@@ -199,14 +199,11 @@
 
   // --- Queue ------------------------------------------------------------------------------
 
-  let queueItems = [];
-
   async function loadQueue() {
     renderQueue((await api("GET", "/api/queue")).items);
   }
 
   function renderQueue(items, focus) {
-    queueItems = items;
     const list = $("#queue-list");
     fillList(list, items.map(queueRow), "The queue is empty.");
     if (focus) {
@@ -215,11 +212,11 @@
     }
   }
 
-  function queueRow(item, index) {
+  function queueRow(item, index, items) {
     const name = itemName(item);
     const movable = item.id !== null;
-    const previous = queueItems[index - 1];
-    const next = queueItems[index + 1];
+    const previous = items[index - 1];
+    const next = items[index + 1];
     const move = (target, action) =>
       button(action === "up" ? "Up" : "Down", () => moveEntry(item.id, target.position, action), {
         "aria-label": `Move ${name} ${action}`,
@@ -258,6 +255,11 @@
     const view = await api("POST", `/api/queue/${id}/move`, { position: Number(position) });
     renderQueue(view.items, action ? { id, action } : null);
     say("Moved.");
+  }
+
+  async function addToQueue(body, message) {
+    renderQueue((await api("POST", "/api/queue", body)).items);
+    say(message);
   }
 
   async function removeEntry(id) {
@@ -304,10 +306,9 @@
     const rows = page.items.map((track) => {
       const name = itemName(track);
       const add = (position, label) =>
-        button(label, async () => {
-          renderQueue((await api("POST", "/api/queue", { track_id: track.id, position })).items);
-          say(`${name} is in the queue.`);
-        }, { "aria-label": `${label}: ${name}` });
+        button(label, () => addToQueue({ track_id: track.id, position }, `${name} is in the queue.`), {
+          "aria-label": `${label}: ${name}`,
+        });
       return listRow(
         [name, h("span", { class: "muted" }, ` ${duration(track.duration)}`)],
         [add("next", "Play next"), add("end", "Add at the end")],
@@ -338,13 +339,11 @@
       const playlistId = Number($("#queue-playlist").value);
       if (!playlistId) throw new ApiError(0, "Choose a playlist first (create one under Playlists).");
       const position = $("#queue-playlist-where").value;
-      renderQueue((await api("POST", "/api/queue", { playlist_id: playlistId, position })).items);
-      say("The playlist is in the queue.");
+      await addToQueue({ playlist_id: playlistId, position }, "The playlist is in the queue.");
     }));
-    $("#queue-bulletin").addEventListener("click", act(async () => {
-      renderQueue((await api("POST", "/api/queue", { bulletin: true, position: "next" })).items);
-      say("A news bulletin plays next.");
-    }));
+    $("#queue-bulletin").addEventListener("click", act(() =>
+      addToQueue({ bulletin: true, position: "next" }, "A news bulletin plays next."),
+    ));
     $("#queue-clear").addEventListener("click", act(async () => {
       if (!window.confirm("Clear the whole queue? The scheduler plans it anew.")) return;
       renderQueue((await api("DELETE", "/api/queue")).items);
@@ -366,11 +365,12 @@
   }
 
   const COUNT_EVERY_MS = 15000;
+  const SHOWING_COUNT = ["queue", "listeners"];
 
   function listenToNowPlaying() {
     // Items change on the push channel; listeners come and go between them.
     setInterval(() => {
-      if (document.visibilityState !== "visible") return;
+      if (document.visibilityState !== "visible" || !SHOWING_COUNT.includes(current)) return;
       act(async () => showNowPlaying(await api("GET", "/api/now-playing")), { background: true })();
     }, COUNT_EVERY_MS);
     const events = new EventSource("/api/now-playing/events");
@@ -378,8 +378,9 @@
     events.addEventListener("now-playing", (event) => {
       const snapshot = JSON.parse(event.data);
       showNowPlaying(snapshot);
-      const airing = snapshot.current ? snapshot.current.started_at : null;
-      // A new item on air moved the queue on.
+      // A new item on air (a jingle, which keeps the title, changes what comes next) moved
+      // the queue on; skip votes and listeners leaving push too, and change neither.
+      const airing = JSON.stringify([snapshot.current && snapshot.current.started_at, snapshot.next]);
       if (last !== null && airing !== last && current === "queue") {
         act(loadQueue, { background: true })();
       }
