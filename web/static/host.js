@@ -67,6 +67,22 @@
     ].filter(Boolean);
   }
 
+  // An inline form in a row's place (new tags, a new password) until it is saved or
+  // cancelled; then the row again, with the focus back on its first button.
+  function formInRow(row, show, label, fields, submitLabel, save) {
+    const back = () => {
+      show();
+      row.querySelector("button").focus();
+    };
+    const form = h("form", { class: "inline", "aria-label": label }, fields, h("button", { type: "submit" }, submitLabel), button("Cancel", back));
+    form.addEventListener("submit", act(async () => {
+      await save(new FormData(form));
+      back();
+    }));
+    row.replaceChildren(form);
+    form.querySelector("input").focus();
+  }
+
   function fillList(list, rows, emptyText) {
     list.replaceChildren(...rows);
     if (!rows.length) list.append(h("li", { class: "empty" }, emptyText));
@@ -391,7 +407,7 @@
   // --- Library ----------------------------------------------------------------------------
 
   const LIBRARY_PAGE = 25;
-  const library = { offset: 0, total: 0 };
+  let libraryOffset = 0;
 
   function librarySearch() {
     return {
@@ -402,22 +418,21 @@
   }
 
   async function loadLibrary() {
-    const params = { ...librarySearch(), limit: LIBRARY_PAGE, offset: library.offset };
+    const params = { ...librarySearch(), limit: LIBRARY_PAGE, offset: libraryOffset };
     const page = await api("GET", `/api/tracks?${query(params)}`);
-    library.total = page.total;
     fillList($("#library-list"), page.items.map(trackRow), "No track matches.");
     const last = Math.min(page.offset + page.items.length, page.total);
     $("#library-count").textContent = page.total
       ? `Tracks ${page.offset + 1}–${last} of ${page.total}`
       : "";
-    $("#library-previous").disabled = library.offset === 0;
+    $("#library-previous").disabled = libraryOffset === 0;
     $("#library-next").disabled = last >= page.total;
   }
 
   function trackRow(track) {
-    const name = itemName(track);
     const row = h("li", { class: "row", dataset: { trackId: track.id } });
     const show = () => {
+      const name = itemName(track); // after a tag edit too
       const what = [
         h("span", { class: "title" }, name),
         track.album ? h("span", { class: "muted" }, ` · ${track.album}`) : null,
@@ -430,11 +445,11 @@
       ];
       row.replaceChildren(
         ...rowParts(what, [
-          button("Edit tags", edit, { "aria-label": `Edit tags of ${name}` }),
-          button("Play next", async () => {
-            renderQueue((await api("POST", "/api/queue", { track_id: track.id, position: "next" })).items);
-            say(`${name} plays next.`);
-          }, { "aria-label": `Play ${name} next`, disabled: track.status !== "ready" }),
+          button("Edit tags", () => editTags(row, track, show), { "aria-label": `Edit tags of ${name}` }),
+          button("Play next", () => addToQueue({ track_id: track.id, position: "next" }, `${name} plays next.`), {
+            "aria-label": `Play ${name} next`,
+            disabled: track.status !== "ready",
+          }),
           button("Add to playlist", () => addToPlaylist(track), {
             "aria-label": `Add ${name} to the chosen playlist`,
           }),
@@ -447,34 +462,18 @@
         ]),
       );
     };
-    const edit = () => {
-      const input = (field) => h("input", { name: field, value: track[field] || "" });
-      const form = h(
-        "form",
-        { class: "inline tags", "aria-label": `Tags of ${name}` },
-        labelled("Artist", input("artist")),
-        labelled("Title", input("title")),
-        labelled("Album", input("album")),
-        h("button", { type: "submit" }, "Save tags"),
-        button("Cancel", show),
-      );
-      form.addEventListener("submit", act(async () => {
-        const fields = new FormData(form);
-        const changes = {
-          artist: fields.get("artist"),
-          title: fields.get("title"),
-          album: fields.get("album"),
-        };
-        Object.assign(track, await api("PATCH", `/api/tracks/${track.id}`, changes));
-        say("Tags saved into the file.");
-        show();
-        row.querySelector("button").focus();
-      }));
-      row.replaceChildren(form);
-      form.querySelector("input").focus();
-    };
     show();
     return row;
+  }
+
+  function editTags(row, track, show) {
+    const input = (field) => h("input", { name: field, value: track[field] || "" });
+    const fields = [labelled("Artist", input("artist")), labelled("Title", input("title")), labelled("Album", input("album"))];
+    formInRow(row, show, `Tags of ${itemName(track)}`, fields, "Save tags", async (form) => {
+      const changes = Object.fromEntries(["artist", "title", "album"].map((field) => [field, form.get(field)]));
+      Object.assign(track, await api("PATCH", `/api/tracks/${track.id}`, changes));
+      say("Tags saved into the file.");
+    });
   }
 
   async function addToPlaylist(track) {
@@ -559,23 +558,30 @@
   function setUpLibrary() {
     setUpUpload();
     $("#library-search").addEventListener("submit", act(async () => {
-      library.offset = 0;
+      libraryOffset = 0;
       await loadLibrary();
     }));
     $("#library-previous").addEventListener("click", act(async () => {
-      library.offset = Math.max(0, library.offset - LIBRARY_PAGE);
+      libraryOffset = Math.max(0, libraryOffset - LIBRARY_PAGE);
       await loadLibrary();
     }));
     $("#library-next").addEventListener("click", act(async () => {
-      library.offset += LIBRARY_PAGE;
+      libraryOffset += LIBRARY_PAGE;
       await loadLibrary();
     }));
-    $("#library-scan").addEventListener("click", act(async () => {
-      const job = await api("POST", "/api/library/scan");
-      say("Scanning media/…");
-      const done = await followJob(job.id, $("#analysis-progress"), $("#analysis-message"));
-      say(`Scan: ${done.message}`);
-      await loadLibrary();
+    const scan = $("#library-scan");
+    scan.addEventListener("click", act(async () => {
+      scan.disabled = true; // one scan at a time
+      try {
+        const job = await api("POST", "/api/library/scan");
+        say("Scanning media/…");
+        const done = await followJob(job.id, $("#analysis-progress"), $("#analysis-message"));
+        if (done.state === "failed") throw new ApiError(0, `The scan failed: ${done.message}`);
+        say(`Scan: ${done.message}`);
+        await loadLibrary();
+      } finally {
+        scan.disabled = false;
+      }
     }));
     loaders.library = async () => {
       await Promise.all([loadLibrary(), loadPlaylistChoices()]);
@@ -1084,16 +1090,16 @@
         ),
       );
     const setPassword = () => {
-      const input = h("input", { type: "password", name: "password", required: true, autocomplete: "new-password" });
-      const form = h("form", { class: "inline", "aria-label": `New password for ${host.username}` },
-        labelled(`New password for ${host.username}`, input), h("button", { type: "submit" }, "Save password"), button("Cancel", show));
-      form.addEventListener("submit", act(async () => {
-        await api("PUT", `/api/hosts/${host.id}/password`, { password: input.value });
-        say(`The password of ${host.username} is changed; their other sessions ended.`);
-        show();
-      }));
-      row.replaceChildren(form);
-      input.focus();
+      const own = host.username === pageData.host;
+      const password = (name, autocomplete) => h("input", { type: "password", name, required: true, autocomplete });
+      const fields = [
+        own ? labelled("Current password", password("current_password", "current-password")) : null,
+        labelled(`New password for ${host.username}`, password("password", "new-password")),
+      ];
+      formInRow(row, show, `New password for ${host.username}`, fields, "Save password", async (form) => {
+        await api("PUT", `/api/hosts/${host.id}/password`, Object.fromEntries(form));
+        say(own ? "Your password is changed; your other sessions ended." : `The password of ${host.username} is changed; their other sessions ended.`);
+      });
     };
     show();
     return row;
