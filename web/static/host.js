@@ -750,7 +750,6 @@
 
   // --- News desk --------------------------------------------------------------------------
 
-  let articles = [];
   let newsTimer = 0;
 
   function speechText(speech) {
@@ -763,7 +762,7 @@
   async function loadArticles() {
     const status = $("#article-status").value;
     const page = await api("GET", `/api/articles?${query({ status, limit: 50 })}`);
-    articles = page.items;
+    const articles = page.items;
     fillList($("#article-list"), articles.map(articleRow), "No stories.");
     // Speech renders in the background: watch it while someone looks.
     clearTimeout(newsTimer);
@@ -962,7 +961,8 @@
     const width = 640;
     const height = 220;
     const pad = { left: 36, right: 12, top: 12, bottom: 28 };
-    const peak = Math.max(1, ...points.map((p) => p.listeners));
+    const most = Math.max(0, ...points.map((p) => p.listeners));
+    const peak = Math.max(1, most); // the top of the axis, above zero
     // The server's buckets set the time axis; the browser's clock may be off.
     const step = (history.step_seconds || 0) * 1000;
     const end = points.length ? Date.parse(points[points.length - 1].at) + step : Date.now();
@@ -970,7 +970,6 @@
     const x = (time) => pad.left + ((time - start) / (end - start)) * (width - pad.left - pad.right);
     const y = (count) => height - pad.bottom - (count / peak) * (height - pad.top - pad.bottom);
     const period = hours === 24 ? "the last 24 hours" : "the last 7 days";
-    const most = Math.max(0, ...points.map((p) => p.listeners));
     const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-labelledby": "chart-summary" });
     const atMost = `at most ${most} ${most === 1 ? "listener" : "listeners"} at once`;
     chart.append(svg("title", { id: "chart-summary" }, `Listeners over ${period}: ${atMost}.`));
