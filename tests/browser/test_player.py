@@ -212,3 +212,37 @@ def test_the_player_reconnects_by_itself_when_the_stream_drops(
     expect(page.get_by_role("button", name="Stop")).to_be_visible()
     assert not errors
     context.close()
+
+
+WATCH_CHANGES = """() => {
+  window.seen = {};
+  const first = document.getElementById('now-title').textContent;
+  new EventSource('/api/now-playing/events').addEventListener('now-playing', (event) => {
+    const current = JSON.parse(event.data).current;
+    if (current && current.title !== first && !window.seen.pushed) window.seen.pushed = Date.now();
+  });
+  new MutationObserver(() => { window.seen.shown = window.seen.shown || Date.now(); })
+    .observe(document.getElementById('now-title'), {childList: true, characterData: true,
+                                                    subtree: true});
+}"""
+BUFFERED_AHEAD = """() => { const a = document.getElementById('audio');
+  return a.buffered.end(a.buffered.length - 1) - a.currentTime; }"""
+
+
+def test_the_screen_changes_when_the_listener_hears_the_change(
+    launch: Callable[..., RunningStation], new_page: PageFactory
+) -> None:
+    station = on_air(launch, TONES)
+    page = new_page(station.url)
+    page.goto("/")
+    press_play(page)
+    page.wait_for_function(f"({BUFFERED_AHEAD})() > 1", timeout=10_000)
+    page.evaluate(WATCH_CHANGES)
+    page.wait_for_timeout(500)  # the watcher's own push channel is open
+    lag = page.evaluate(BUFFERED_AHEAD)  # seconds of audio between the live point and the ear
+    station.post("/api/skip").raise_for_status()
+    page.wait_for_function("window.seen.pushed && window.seen.shown", timeout=HEARD)
+    seen = page.evaluate("window.seen")
+    waited = (seen["shown"] - seen["pushed"]) / 1000
+    # The push arrives when the change reaches the live point; the screen follows the ear.
+    assert lag / 2 <= waited <= lag + 2, f"shown {waited:.2f} s after the push, {lag:.2f} s lag"

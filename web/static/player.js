@@ -18,7 +18,7 @@
   let retryTimer = 0;
   let stallTimer = 0;
   let shownKey = null; // started_at of the item on screen
-  let startedAt = 0; // client clock (s) when the item on screen began at the live point
+  let startedAt = 0; // client clock (s) when the item on screen passed the live point
   let duration = null;
   let votedFor = null;
   let latest = null; // the newest snapshot received
@@ -115,7 +115,7 @@
   const showItem = (snapshot) => {
     const current = snapshot.current;
     shownKey = current ? current.started_at : null;
-    startedAt = now() - (current ? current.elapsed : 0) + heardLag();
+    startedAt = snapshot.receivedAt - (current ? current.elapsed : 0);
     duration = current ? current.duration : null;
     setText("now-title", current ? current.title : "Starting up…");
     setText("now-artist", current ? current.artist : "");
@@ -165,6 +165,7 @@
   // An item reaches the push channel when it reaches the live point; this listener hears it
   // only after the audio they have buffered, so the screen waits as long.
   const receive = (snapshot) => {
+    snapshot.receivedAt = now();
     latest = snapshot;
     setText("listeners-now", String(snapshot.listeners));
     const key = snapshot.current ? snapshot.current.started_at : null;
@@ -244,7 +245,7 @@
 
   // --- the top-listeners board -------------------------------------------------------------
 
-  const duration_text = (seconds) => {
+  const listenedText = (seconds) => {
     const h = Math.floor(seconds / 3600);
     const m = Math.floor((seconds % 3600) / 60);
     return h ? `${h} h ${m} min` : `${m} min`;
@@ -256,7 +257,7 @@
     const rows = entries.map((entry) => {
       const li = document.createElement("li");
       li.value = entry.rank;
-      li.textContent = `${entry.name} · ${duration_text(entry.seconds)}`;
+      li.textContent = `${entry.name} · ${listenedText(entry.seconds)}`;
       return li;
     });
     if (!rows.length) { const li = document.createElement("li"); li.textContent = "No one yet."; rows.push(li); }
@@ -274,7 +275,7 @@
     if (input && you && you.name && document.activeElement !== input) input.value = you.name;
     let rank = "";
     if (you && you.week_rank) rank = `You are #${you.week_rank} this week`;
-    else if (you && you.seconds) rank = `You have listened ${duration_text(you.seconds)}`;
+    else if (you && you.seconds) rank = `You have listened ${listenedText(you.seconds)}`;
     if (you && you.week_rank && you.all_time_rank) rank += `, #${you.all_time_rank} of all time`;
     if (rank && !(you && you.on_board)) rank += " (pick a name to appear on the board)";
     setText("your-rank", rank ? rank + "." : "");
