@@ -40,4 +40,7 @@ async def dashboard(request: Request, settings: SettingsDep) -> HTMLResponse:
                        upload_max_mb=settings.upload_max_mb)  # fmt: skip
     # The page carries the session's CSRF token: never keep it in a shared cache.
     response.headers["Cache-Control"] = "no-store"
+    # Host controls inside somebody else's frame could be clicked on by trickery.
+    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    response.headers["X-Frame-Options"] = "DENY"
     return response

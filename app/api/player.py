@@ -29,8 +29,12 @@ async def player_page(request: Request, station: StationDep, settings: SettingsD
     identifier = listener_id(request)
     you = listener_hash(identifier) if identifier else None
     stories, board = await asyncio.to_thread(_front_page_data, station, you)
-    return await _player(request, station, settings, "player.html", stories=stories,
-                         board=board)  # fmt: skip
+    response = await _player(request, station, settings, "player.html", stories=stories,
+                             board=board)  # fmt: skip
+    # A signed-in host's skip is on this page: only the station may frame it (/embed is
+    # the page for other sites).
+    response.headers["Content-Security-Policy"] = "frame-ancestors 'self'"
+    return response
 
 
 def _front_page_data(station: Station, you: str | None) -> tuple[list[Any], dict[str, Any]]:
