@@ -163,6 +163,22 @@ def test_the_api_refusal_is_shown_to_the_host(
     library.get_by_role("button", name="Save tags").click()
     expect(page.get_by_role("alert")).to_contain_text("title")
     expect(page.get_by_role("alert")).to_contain_text("at least 1 character")
+
+    # Put right, the row shows the new name at once, and the focus is back on the row.
+    library.get_by_label("Title", exact=True).fill("Renamed Tone")
+    library.get_by_role("button", name="Save tags").click()
+    edit = library.get_by_role("button", name="Edit tags of Tones – Renamed Tone")
+    expect(edit).to_be_focused()
+    expect(library.get_by_text("Tones – First Tone")).to_have_count(0)
+
+    # An admin's own new password needs the current one, as the server asks.
+    accounts = open_section(page, "Hosts and tokens")
+    accounts.get_by_role("button", name=f"Set the password of {ADMIN_NAME}").click()
+    form = accounts.get_by_role("form", name=f"New password for {ADMIN_NAME}")
+    form.get_by_label("Current password").fill(ADMIN_PASSWORD)
+    form.get_by_label("New password", exact=True).fill("a-new-long-passphrase-42")
+    accounts.get_by_role("button", name="Save password").click()
+    expect(page.get_by_role("status")).to_contain_text("Your password is changed")
     context.close()
 
 

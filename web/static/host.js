@@ -1093,7 +1093,7 @@
       const password = (name, autocomplete) => h("input", { type: "password", name, required: true, autocomplete });
       const fields = [
         own ? labelled("Current password", password("current_password", "current-password")) : null,
-        labelled(`New password for ${host.username}`, password("password", "new-password")),
+        labelled("New password", password("password", "new-password")), // the form names the host
       ];
       formInRow(row, show, `New password for ${host.username}`, fields, "Save password", async (form) => {
         await api("PUT", `/api/hosts/${host.id}/password`, Object.fromEntries(form));
