@@ -40,8 +40,9 @@ def test_pressing_play_plays_the_live_stream(
     assert later > start + 2.5, "the audio element's time did not advance"
     expect(page.locator("#player-status")).to_have_text("Playing live.")
     expect(page.get_by_role("button", name="Stop")).to_have_attribute("aria-pressed", "true")
-    # The station counts the browser among its listeners.
-    assert station.now_playing()["listeners"] >= 1
+    # The station counts the browser among its listeners, and the page says so.
+    assert station.now_playing()["listeners"] == 1
+    expect(page.locator("#listeners-now")).to_have_text("1")
     expect(page.locator("#now-title")).to_have_text(station.now_playing()["current"]["title"])
     assert_accessible(page)
     save_screenshot(page, "player-desktop")

@@ -88,6 +88,7 @@
     retries = 0;
     say("Playing live.");
     render();
+    setTimeout(loadBoard, 1000); // this browser now counts among the listeners
   });
   audio.addEventListener("waiting", () => {
     clearTimeout(stallTimer);
