@@ -11,7 +11,7 @@ import httpx
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.audio import write_tone
-from tests.browser.checks import assert_accessible, save_screenshot
+from tests.browser.checks import assert_accessible, assert_fits_width, save_screenshot
 from tests.browser.conftest import PHONE, PageFactory, on_air
 from tests.station import ADMIN_NAME, ADMIN_PASSWORD, RunningStation
 
@@ -124,8 +124,7 @@ def test_every_section_is_accessible_and_fits_a_phone(
         section = open_section(page, name)
         expect(section.locator(".rows, table, figure").first).to_be_attached()
         page.wait_for_load_state("networkidle")
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{name}: {overflow} px wider than a phone screen"
+        assert_fits_width(page, name)
         assert_accessible(page)
     open_section(page, "Queue")
     expect(page.locator("#queue-list li[data-id]").first).to_be_visible()

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import httpx
 from playwright.sync_api import Browser, Page, Response, expect
 
-from tests.browser.checks import assert_accessible, save_screenshot
+from tests.browser.checks import assert_accessible, assert_fits_width, save_screenshot
 from tests.browser.conftest import PHONE, PageFactory, on_air
 from tests.station import ADMIN_NAME, ADMIN_PASSWORD, RunningStation
 
@@ -59,8 +59,7 @@ def test_the_player_on_a_phone(
     page = new_page(station.url, PHONE)
     page.goto("/")
     press_play(page)
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"the page is {overflow} px wider than a phone screen"
+    assert_fits_width(page)
     assert_accessible(page)
     save_screenshot(page, "player-phone")
 
