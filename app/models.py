@@ -8,12 +8,14 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Dialect,
     Enum,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -402,3 +404,79 @@ class ListenerName(Base):
     name_key: Mapped[str] = mapped_column(String(80), unique=True)  # lower-cased: one "Ann"
     on_board: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+# --- Running totals of listening, kept as sessions heartbeat and end (app/listeners/totals.py).
+# Moments are whole microseconds since the epoch (UTC): exact sums, cheap ranges.
+
+
+class ListenerSpan(Base):
+    """A stretch of listening: one owner's sessions merged where they overlap or touch.
+
+    kind 0 (board): a listener's sessions that count on the board (not too short);
+    kind 1 (presence): who was there, short sessions included; the owner is the listener,
+    or "session:<id>" for a player without a cookie (each such session is someone)."""
+
+    __tablename__ = "listener_spans"
+    __table_args__ = (
+        Index("ix_listener_spans_owner", "kind", "owner", "end_us"),
+        Index("ix_listener_spans_end", "kind", "end_us"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[int] = mapped_column(Integer)
+    owner: Mapped[str] = mapped_column(String(80))
+    start_us: Mapped[int] = mapped_column(BigInteger)
+    end_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class ListenerWeek(Base):
+    """A listener's board time in one week (from Monday 00:00 station time)."""
+
+    __tablename__ = "listener_weeks"
+    __table_args__ = (Index("ix_listener_weeks_rank", "week_us", "on_board", "seconds_us"),)
+
+    listener: Mapped[str] = mapped_column(String(64), primary_key=True)
+    week_us: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    seconds_us: Mapped[int] = mapped_column(BigInteger, default=0)
+    on_board: Mapped[bool] = mapped_column(Boolean, default=False)  # named and not hidden
+
+
+class ListenerTotal(Base):
+    """A listener's board time of all time."""
+
+    __tablename__ = "listener_totals"
+    __table_args__ = (Index("ix_listener_totals_rank", "on_board", "seconds_us"),)
+
+    listener: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seconds_us: Mapped[int] = mapped_column(BigInteger, default=0)
+    on_board: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AudienceMinute(Base):
+    """The most listeners at any moment of one minute (absent: none)."""
+
+    __tablename__ = "audience_minutes"
+
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # epoch seconds / 60
+    peak: Mapped[int] = mapped_column(Integer)
+
+
+class AudienceMark(Base):
+    """Listeners at a moment a play started or ran out: what a track gained or lost."""
+
+    __tablename__ = "audience_marks"
+
+    at_us: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    listeners: Mapped[int] = mapped_column(Integer)
+
+
+class ListenerStatsState(Base):
+    """One row: what the totals were built with, and the plays marked so far."""
+
+    __tablename__ = "listener_stats_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    min_seconds: Mapped[float] = mapped_column(Float)
+    marked_until_us: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -19,11 +19,11 @@ from app.library import ScanReport, scan
 from app.library.demo import ensure_demo_library_in_child
 from app.library.jobs import JobRegistry
 from app.library.scanner import Progress
+from app.listeners.identity import COOKIE_NAME, listener_hash
 from app.listeners.sessions import SessionRecorder
 from app.listeners.skipvotes import SkipVotes, VoteResult
 from app.models import Play, Track, TrackStatus
 from app.news.desk import NewsDesk
-from app.news.listeners import listener_hash
 from app.playout.clock import PlayoutClock
 from app.playout.decoder import DecoderSource
 from app.playout.safety import SafetySource
@@ -63,6 +63,7 @@ class Station:
             buffer_bytes=round(settings.buffer_seconds * settings.bitrate_kbps * 1000 / 8),
             burst_bytes=settings.burst_bytes,
             sndbuf_bytes=settings.listener_sndbuf_bytes,
+            listener_cookie=COOKIE_NAME,
         )
         self.skip_votes = SkipVotes(
             share=settings.skip_vote_share,
@@ -81,7 +82,8 @@ class Station:
         self.hub.on_item_live.append(self.skip_votes.on_item)
         self.hub.on_listener.append(self._recount_votes)
         self.hub.on_item_live.append(self.now_playing.on_item_live)
-        self.listening = SessionRecorder(sessions)  # listening time, for the top-listeners board
+        # Listening time and its running totals, for the board and the hosts' statistics.
+        self.listening = SessionRecorder(sessions, settings.timezone, settings.listener_min_seconds)
         self.hub.on_listener.append(self.listening.on_listener)
         encoder = Mp3Encoder(settings.bitrate_kbps, rate, settings.mp3_quality)
         self.clock = PlayoutClock(

@@ -5,34 +5,40 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import math
 import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.api.auth import HostDep
 from app.api.deps import StationDep
-from app.listeners.accounting import Ranked, Totals, rank, totals
-from app.listeners.accounting import Session as Interval
-from app.listeners.stats import (
-    Audience,
-    Connection,
-    Played,
-    TrackChange,
-    gainers_and_losers,
-    history,
-    presence,
-    step_for,
-    track_changes,
+from app.listeners.accounting import week_start
+from app.listeners.identity import listener_hash, listener_id, new_listener_id, remember_listener
+from app.listeners.stats import Played, TrackChange, gainers_and_losers, step_for, track_changes
+from app.listeners.totals import (
+    MICROS,
+    MINUTE_US,
+    audience_at,
+    micros,
+    set_on_board,
 )
-from app.models import ListenerName, ListeningSession, Play
-from app.news.listeners import listener_hash, listener_id, new_listener_id, remember_listener
+from app.models import (
+    AudienceMark,
+    AudienceMinute,
+    ListenerName,
+    ListenerTotal,
+    ListenerWeek,
+    ListeningSession,
+    Play,
+)
 from app.station import Station
 
 router = APIRouter(prefix="/api/listeners", tags=["listeners"])
@@ -59,48 +65,62 @@ DbDep = Annotated[Session, Depends(_database)]
 # The board.
 
 
-def _listening(station: Station, now: datetime) -> dict[str, Totals]:
-    with station.sessions() as db:
-        rows = db.execute(
-            select(ListeningSession.listener, ListeningSession.started_at,
-                   ListeningSession.ended_at).where(ListeningSession.listener.is_not(None))
-        ).all()  # fmt: skip
-    sessions = [Interval(row.listener, row.started_at, row.ended_at) for row in rows]
-    settings = station.settings
-    return totals(sessions, now, settings.timezone, settings.listener_min_seconds)
-
-
 def board_standings(station: Station, you: str | None) -> dict[str, Any]:
-    """The board for the listener whose hash is `you`; reads the database (not on the loop)."""
-    listening = _listening(station, datetime.now(UTC))
+    """The board for the listener whose hash is `you`; reads the database (not on the loop).
+
+    A few indexed rows from the running totals, whatever the number of sessions: the top
+    named listeners, and your rank as one plus the named listeners with more time."""
+    week = micros(week_start(datetime.now(UTC), station.settings.timezone))
+    periods = {"week": (ListenerWeek, [ListenerWeek.week_us == week]),
+               "all_time": (ListenerTotal, [])}  # fmt: skip
+    result: dict[str, Any] = {}
     with station.sessions() as db:
-        names = {row.listener: row for row in db.scalars(select(ListenerName))}
-    shown = {key: row.display_name for key, row in names.items() if row.on_board}
-
-    def board(pick: str) -> tuple[list[dict[str, Any]], list[Ranked]]:
-        seconds = {key: getattr(listening[key], pick) for key in shown if key in listening}
-        ranked = rank(seconds)
-        entries = [{"rank": r.rank, "name": shown[r.listener], "seconds": round(r.seconds)}
-                   for r in ranked[:BOARD_SIZE]]  # fmt: skip
-        if you is not None and you not in shown and you in listening:
-            ranked = rank({**seconds, you: getattr(listening[you], pick)})
-        return entries, ranked
-
-    week, week_ranked = board("week")
-    all_time, all_ranked = board("all_time")
-    result: dict[str, Any] = {"week": week, "all_time": all_time, "you": None}
-    if you is not None:
-        mine = listening.get(you, Totals(0.0, 0.0))
-        name = names.get(you)
-        result["you"] = {
-            "name": name.display_name if name else None,
-            "on_board": bool(name and name.on_board),
-            "week_rank": next((r.rank for r in week_ranked if r.listener == you), None),
-            "all_time_rank": next((r.rank for r in all_ranked if r.listener == you), None),
-            "seconds": round(mine.all_time),
-            "week_seconds": round(mine.week),
-        }
+        for period, (table, where) in periods.items():
+            result[period] = _top(db, table, where)
+        result["you"] = None
+        if you is not None:
+            name = db.scalar(select(ListenerName).where(ListenerName.listener == you))
+            mine = {period: db.scalar(select(table.seconds_us)
+                                      .where(*where, table.listener == you)) or 0
+                    for period, (table, where) in periods.items()}  # fmt: skip
+            ranks = {period: _rank(db, table, where, mine[period]) if mine[period] > 0 else None
+                     for period, (table, where) in periods.items()}  # fmt: skip
+            result["you"] = {
+                "name": name.display_name if name else None,
+                "on_board": bool(name and name.on_board),
+                "week_rank": ranks["week"],
+                "all_time_rank": ranks["all_time"],
+                "seconds": round(mine["all_time"] / MICROS),
+                "week_seconds": round(mine["week"] / MICROS),
+            }
     return result
+
+
+Totals = type[ListenerWeek] | type[ListenerTotal]
+
+
+def _top(db: Session, table: Totals, where: list[Any]) -> list[dict[str, Any]]:
+    """The named listeners with the most time, most first; equal times share a rank."""
+    rows = db.execute(
+        select(table.seconds_us, ListenerName.display_name)
+        .join(ListenerName, ListenerName.listener == table.listener)
+        .where(*where, table.on_board.is_(True), table.seconds_us > 0)
+        .order_by(table.seconds_us.desc(), table.listener)
+        .limit(BOARD_SIZE)
+    ).all()
+    entries: list[dict[str, Any]] = []
+    for position, row in enumerate(rows, start=1):
+        same = position > 1 and rows[position - 2].seconds_us == row.seconds_us
+        rank = entries[-1]["rank"] if same else position
+        entries.append({"rank": rank, "name": row.display_name,
+                        "seconds": round(row.seconds_us / MICROS)})  # fmt: skip
+    return entries
+
+
+def _rank(db: Session, table: Totals, where: list[Any], mine: int) -> int:
+    counted = [*where, table.on_board.is_(True), table.seconds_us > mine]
+    above = db.scalar(select(func.count()).select_from(table).where(*counted))
+    return 1 + (above or 0)
 
 
 @router.get("/board")
@@ -146,6 +166,7 @@ def set_name(body: NameIn, request: Request, response: Response, db: DbDep) -> d
         row = ListenerName(listener=key)
         db.add(row)
     row.display_name, row.name_key, row.on_board = name, name.lower(), True
+    set_on_board(db, key, True)
     try:
         db.commit()
     except IntegrityError:  # someone took it between the check and the write
@@ -163,20 +184,22 @@ def leave_board(request: Request, db: DbDep) -> None:
     row = db.scalar(select(ListenerName).where(ListenerName.listener == listener_hash(identifier)))
     if row is not None:
         row.on_board = False
+        set_on_board(db, row.listener, False)
         db.commit()
 
 
 # Hosts: every session.
 
 
-def _session_rows(db: Session, limit: int | None, offset: int) -> list[dict[str, Any]]:
-    query = (
+def _sessions_query() -> Select[Any]:
+    return (
         select(ListeningSession, ListenerName.display_name)
         .outerjoin(ListenerName, ListenerName.listener == ListeningSession.listener)
         .order_by(ListeningSession.started_at.desc(), ListeningSession.id.desc())
-        .offset(offset)
-        .limit(limit)
     )
+
+
+def _session_rows(db: Session, query: Select[Any]) -> list[dict[str, Any]]:
     now = datetime.now(UTC)
     rows = []
     for row, name in db.execute(query).all():
@@ -203,21 +226,48 @@ def list_sessions(
 ) -> dict[str, Any]:
     """All stream sessions, newest first, anonymous players included."""
     total = db.scalar(select(func.count()).select_from(ListeningSession)) or 0
-    return {"total": total, "limit": limit, "offset": offset,
-            "sessions": _session_rows(db, limit, offset)}  # fmt: skip
+    page = _session_rows(db, _sessions_query().offset(offset).limit(limit))
+    return {"total": total, "limit": limit, "offset": offset, "sessions": page}
+
+
+CSV_BATCH = 2000
 
 
 @hosts.get("/sessions.csv")
-def export_sessions(db: DbDep) -> Response:
+def export_sessions(station: StationDep) -> StreamingResponse:
+    """Every session as CSV, newest first, streamed in batches (memory stays flat)."""
+    disposition = 'attachment; filename="sessions.csv"'
+    return StreamingResponse(_csv_batches(station), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": disposition})  # fmt: skip
+
+
+def _csv_batches(station: Station) -> Iterator[str]:
+    # A plain iterator: Starlette runs each step on a worker thread, off the event loop.
+    # Each batch reads on its own from where the last one stopped (newest first, by start
+    # and id), so no read transaction stays open through a slow download.
     out = io.StringIO()
     writer = csv.DictWriter(out, CSV_COLUMNS, quoting=csv.QUOTE_MINIMAL)
     writer.writeheader()
-    for row in _session_rows(db, None, 0):
-        row["user_agent"], row["name"] = _cell(row["user_agent"]), _cell(row["name"])
-        writer.writerow(row)
-    disposition = 'attachment; filename="sessions.csv"'
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": disposition})  # fmt: skip
+    after: tuple[datetime, int] | None = None
+    while True:
+        query = _sessions_query().limit(CSV_BATCH)
+        if after is not None:
+            started, key = after
+            query = query.where(or_(ListeningSession.started_at < started,
+                                    and_(ListeningSession.started_at == started,
+                                         ListeningSession.id < key)))  # fmt: skip
+        with station.sessions() as db:
+            rows = _session_rows(db, query)
+        for row in rows:
+            row["user_agent"], row["name"] = _cell(row["user_agent"]), _cell(row["name"])
+            writer.writerow(row)
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+        if len(rows) < CSV_BATCH:
+            return
+        last = rows[-1]
+        after = (datetime.fromisoformat(last["started_at"]), last["id"])
 
 
 def _cell(text: str | None) -> str | None:
@@ -230,28 +280,44 @@ def _cell(text: str | None) -> str | None:
 # Hosts: statistics for the dashboard's charts.
 
 
-def _connections(db: Session, since: datetime, until: datetime) -> list[Connection]:
-    """Every session that overlaps [since, until]; open ones are still connected."""
-    rows = db.execute(
-        select(ListeningSession.listener, ListeningSession.started_at, ListeningSession.ended_at)
-        .where(ListeningSession.started_at < until)
-        .where(ListeningSession.ended_at.is_(None) | (ListeningSession.ended_at > since))
-    ).all()
-    return [Connection(row.listener, row.started_at, row.ended_at) for row in rows]
-
-
 @hosts.get("/history")
 def listener_history(
     db: DbDep, hours: Annotated[int, Query(ge=1, le=24 * 7)] = 24
 ) -> dict[str, Any]:
     """Listeners over the last `hours`: the most at any moment of each bucket (5 minutes for
-    a day, an hour for a week), a browser with two tabs once."""
+    a day, an hour for a week), a browser with two tabs once. From the minutes' peaks (one
+    row per minute, at most 10 080 for a week), as of the last heartbeat."""
     now = datetime.now(UTC)
     since = now - timedelta(hours=hours)
     step = step_for(now - since)
-    points = history(presence(_connections(db, since, now), now), since, now, step)
-    shown = [{"at": point.at.isoformat(), "listeners": point.listeners} for point in points]
+    first = micros(since) // (step * MICROS) * step  # epoch seconds, whole steps
+    per_step = step // 60
+    bucket = (AudienceMinute.minute // per_step).label("bucket")
+    minutes = (AudienceMinute.minute >= first // 60,
+               AudienceMinute.minute <= micros(now) // MINUTE_US)  # fmt: skip
+    peaks = dict(db.execute(select(bucket, func.max(AudienceMinute.peak))
+                            .where(*minutes).group_by(bucket)).all())  # fmt: skip
+    end = micros(now) / MICROS
+    shown = [{"at": datetime.fromtimestamp(at, UTC).isoformat(),
+              "listeners": peaks.get(at // step, 0)}
+             for at in range(first, math.ceil(end), step) if at < end]  # fmt: skip
     return {"hours": hours, "step_seconds": step, "points": shown}
+
+
+class _Marks:
+    """Listeners at the moments plays started and ran out, as the totals keep them; a moment
+    not marked yet (since the last heartbeat) is counted from the spans."""
+
+    def __init__(self, db: Session, since: datetime) -> None:
+        self.db = db
+        marked = select(AudienceMark.at_us, AudienceMark.listeners)
+        self.marks = dict(db.execute(marked.where(AudienceMark.at_us >= micros(since))).all())
+
+    def at(self, moment: datetime) -> int:
+        at = micros(moment)
+        if at not in self.marks:
+            self.marks[at] = audience_at(self.db, at)
+        return self.marks[at]  # type: ignore[no-any-return]
 
 
 @hosts.get("/tracks")
@@ -260,13 +326,16 @@ def track_listener_changes(
     days: Annotated[int, Query(ge=1, le=90)] = 7,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> dict[str, Any]:
-    """The tracks that gained and lost the most listeners while they played, over `days`."""
+    """The tracks that gained and lost the most listeners while they played, over `days`.
+    Music only: jingles, news and the safety source never count as tracks."""
     now = datetime.now(UTC)
     since = now - timedelta(days=days)
     plays = [Played(p.kind, p.track_id, p.artist, p.title, p.started_at, p.duration)
-             for p in db.scalars(select(Play).where(Play.started_at >= since))]  # fmt: skip
-    audience = Audience(presence(_connections(db, since, now), now))
-    gainers, losers = gainers_and_losers(track_changes(plays, audience, now), limit)
+             for p in db.execute(select(Play.kind, Play.track_id, Play.artist, Play.title,
+                                        Play.started_at, Play.duration)
+                                 .where(Play.started_at >= since))]  # fmt: skip
+    changes = track_changes(plays, _Marks(db, since), now)
+    gainers, losers = gainers_and_losers(changes, limit)
     return {"days": days, "gainers": [_change_json(c) for c in gainers],
             "losers": [_change_json(c) for c in losers]}  # fmt: skip
 

@@ -20,16 +20,16 @@ from sqlalchemy.orm import Session
 
 from app.api.deps import SettingsDep, StationDep
 from app.config import PROJECT_ROOT, Settings
-from app.models import Article, ArticleStatus, Speech, SpeechStatus, utcnow
-from app.news import comments, ratings
-from app.news.articles import related_articles
-from app.news.listeners import (
+from app.listeners.identity import (
     client_hash,
     listener_hash,
     listener_id,
     new_listener_id,
     remember_listener,
 )
+from app.models import Article, ArticleStatus, Speech, SpeechStatus, utcnow
+from app.news import comments, ratings
+from app.news.articles import related_articles
 from app.news.markup import render_body_html
 
 router = APIRouter(tags=["news pages"])

@@ -16,7 +16,7 @@ from app.api.auth import page_session
 from app.api.deps import SettingsDep, StationDep
 from app.api.listeners import board_standings
 from app.api.pages import STATIC_DIR, latest_stories, public_base_url, render_page
-from app.news.listeners import listener_hash, listener_id, new_listener_id, remember_listener
+from app.listeners.identity import listener_hash, listener_id, new_listener_id, remember_listener
 from app.station import Station
 
 router = APIRouter(tags=["player"])

@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from app.accounts.sessions import COOKIE_NAME as HOST_COOKIE
 from app.api.auth import Authenticated, authenticate, bearer, presented_csrf
 from app.api.deps import StationDep
-from app.news.listeners import listener_id
+from app.listeners.identity import listener_id
 
 router = APIRouter(tags=["listeners"])
 

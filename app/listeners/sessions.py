@@ -10,37 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
-import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.db import SessionFactory
+from app.listeners.accounting import MIN_SECONDS
+from app.listeners.identity import address_hash, hashed_listener
+from app.listeners.totals import Totals, rebuild, state_matches
 from app.models import ListeningSession
-from app.news.listeners import listener_hash
 from app.stream.hub import Listener
 
 log = logging.getLogger(__name__)
 
-# Same shape as app.news.listeners accepts: anything else is treated as no cookie at all.
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 CRASH_BYTES_PER_SECOND = 16000  # 128 kbit/s: a guess for a session cut before its heartbeat
 HEARTBEAT_SECONDS = 60.0
-
-
-def anonymous_client(address: str) -> str:
-    # Same hash as app.news.listeners.client_hash: the address itself is never stored.
-    return hashlib.sha256(f"client:{address}".encode()).hexdigest()
-
-
-def hashed_listener(identifier: str | None) -> str | None:
-    if identifier is None or not _ID_PATTERN.match(identifier):
-        return None
-    return listener_hash(identifier)
 
 
 class SessionRecorder:
@@ -48,16 +36,21 @@ class SessionRecorder:
 
     One worker thread does the writing, so a session's end is never written before its
     start. The hub's per-chunk path stays untouched: bytes_sent is read from the listeners
-    once per heartbeat and when they leave.
+    once per heartbeat and when they leave. Each heartbeat and end also adds the time heard
+    to the running totals (app/listeners/totals.py), in the same transaction.
     """
 
     def __init__(
         self,
         sessions: SessionFactory,
+        timezone: str = "UTC",
+        min_seconds: float = MIN_SECONDS,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.sessions = sessions
+        self.timezone = timezone
+        self.min_seconds = min_seconds
         self.heartbeat_seconds = heartbeat_seconds
         self._clock = clock
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="listening")
@@ -113,7 +106,7 @@ class SessionRecorder:
         with self.sessions.begin() as session:
             row = ListeningSession(
                 listener=hashed_listener(listener.listener_id),
-                client=anonymous_client(listener.client),
+                client=address_hash(listener.client),
                 user_agent=listener.user_agent[:300],
                 started_at=now,
                 bytes_sent=0,
@@ -122,14 +115,27 @@ class SessionRecorder:
             session.flush()
             self._rows[key] = row.id
 
+    def _totals(self, session: Session) -> Totals:
+        return Totals(session, self.timezone, self.min_seconds)
+
+    @staticmethod
+    def _heard(totals: Totals, row: ListeningSession, until: datetime) -> None:
+        totals.heard(row.id, row.listener, row.started_at, row.last_seen_at, until)
+
     def _record_heartbeat(self, now: datetime, sent: dict[int, int]) -> None:
         # Writes run in order on this one thread: a listener that left before the heartbeat
         # was taken is not in `sent`, and one that leaves after is closed after this write.
-        values = [{"id": self._rows[key], "bytes_sent": count, "last_seen_at": now}
-                  for key, count in sent.items() if key in self._rows]  # fmt: skip
-        if values:
-            with self.sessions.begin() as session:
-                session.execute(update(ListeningSession), values)
+        counts = {self._rows[key]: count for key, count in sent.items() if key in self._rows}
+        if not counts:
+            return
+        with self.sessions.begin() as session:
+            totals = self._totals(session)
+            rows = session.scalars(select(ListeningSession)
+                                   .where(ListeningSession.id.in_(counts)))  # fmt: skip
+            for row in rows:
+                self._heard(totals, row, now)
+                row.bytes_sent, row.last_seen_at = counts[row.id], now
+            totals.finish()
 
     def _close(self, key: int, now: datetime, bytes_sent: int) -> None:
         row_id = self._rows.pop(key, None)
@@ -138,17 +144,30 @@ class SessionRecorder:
         with self.sessions.begin() as session:
             row = session.get(ListeningSession, row_id)
             if row is not None:
+                totals = self._totals(session)
+                self._heard(totals, row, now)
                 row.ended_at, row.bytes_sent = now, bytes_sent
+                totals.finish()
 
     def close_open_sessions(self) -> int:
-        """After a crash rows stay open; end each at its last heartbeat (a session cut before
-        its first one: at the time its bytes took to play)."""
+        """At start-up: after a crash rows stay open; end each at its last heartbeat (a session
+        cut before its first one: at the time its bytes took to play). Totals built with
+        another time zone or minimum are built again first."""
+        with self.sessions.begin() as session:
+            if not state_matches(session, self.timezone, self.min_seconds):
+                log.info("building the listening totals (time zone %s, minimum %s s)",
+                         self.timezone, self.min_seconds)  # fmt: skip
+                rebuild(session.connection(), self.timezone, self.min_seconds)
         closed = 0
         with self.sessions.begin() as session:
+            totals = self._totals(session)
             for row in session.scalars(
                 select(ListeningSession).where(ListeningSession.ended_at.is_(None))
             ):
                 seconds = row.bytes_sent / CRASH_BYTES_PER_SECOND
-                row.ended_at = row.last_seen_at or row.started_at + timedelta(seconds=seconds)
+                ended = row.last_seen_at or row.started_at + timedelta(seconds=seconds)
+                self._heard(totals, row, ended)
+                row.ended_at = ended
                 closed += 1
+            totals.finish()
         return closed

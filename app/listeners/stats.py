@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from app.listeners.accounting import Interval, merge
 
@@ -78,6 +79,12 @@ def presence(connections: Iterable[Connection], now: datetime) -> list[Interval]
     return intervals
 
 
+class Headcount(Protocol):
+    def at(self, moment: datetime) -> int:
+        """Listeners present at `moment`: started at or before it, not yet gone."""
+        ...
+
+
 class Audience:
     """How many listeners were there at any moment, from their presence intervals."""
 
@@ -130,7 +137,7 @@ def _floor(moment: datetime, step: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-def track_changes(plays: Sequence[Played], audience: Audience, now: datetime) -> list[TrackChange]:
+def track_changes(plays: Sequence[Played], audience: Headcount, now: datetime) -> list[TrackChange]:
     """Per track, listeners when its plays ended minus when they started.
 
     A play ends when the next item starts, or at its own duration if that comes first (the

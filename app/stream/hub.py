@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 
 WRITE_HIGH_WATER = 64 * 1024
 WRITE_LOW_WATER = 16 * 1024
-LISTENER_COOKIE = "radio_listener"  # app.news.listeners.COOKIE_NAME: who the listener is
 
 
 @dataclass(frozen=True)
@@ -43,8 +42,10 @@ class StreamHub:
         buffer_bytes: int,
         burst_bytes: int,
         sndbuf_bytes: int,
+        listener_cookie: str,  # the cookie that says who the listener is (app.listeners.identity)
     ) -> None:
         self.info = info
+        self.listener_cookie = listener_cookie
         self.listeners: set[Listener] = set()
         self.listener_peak = 0
         self.on_item_live: list[Callable[[Item], None]] = []
@@ -116,7 +117,7 @@ class StreamHub:
         user_agent = next((v.decode("latin-1") for n, v in headers if n == b"user-agent"), "")
         listener = Listener(self, transport, IcyFramer(self.info.metaint) if icy else None,
                             client, user_agent)  # fmt: skip
-        listener.listener_id = _cookie(headers, LISTENER_COOKIE)
+        listener.listener_id = _cookie(headers, self.listener_cookie)
         transport.set_protocol(listener)
         self.listeners.add(listener)
         self.listener_peak = max(self.listener_peak, len(self.listeners))

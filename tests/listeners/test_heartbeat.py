@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from app.db import SessionFactory
 from app.listeners.accounting import Session, totals
-from app.listeners.sessions import SessionRecorder, hashed_listener
+from app.listeners.identity import hashed_listener
+from app.listeners.sessions import SessionRecorder
 from app.models import ListeningSession
 
 COOKIE = "ann-listener-cookie-0001"

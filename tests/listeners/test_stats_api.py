@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.db import SessionFactory
+from app.listeners.totals import rebuild
 from app.models import ListeningSession, Play
 from tests.accounts.harness import TestClient, bearer, running_app
 
@@ -19,7 +20,8 @@ def ago(minutes: float) -> datetime:
 
 @pytest.fixture
 def client(tmp_path: Path, sessions: SessionFactory) -> Iterator[TestClient]:
-    """Ann listens in two tabs, a VLC joins during "Hit", and Ann leaves during "Flop"."""
+    """Ann listens in two tabs, a VLC joins during "Hit", and Ann leaves during "Flop": sessions
+    from before the totals, which the migration's backfill counts."""
     with sessions.begin() as db:
         db.add_all([
             ListeningSession(listener="ann", client="c1", started_at=ago(50), ended_at=ago(20)),
@@ -28,6 +30,8 @@ def client(tmp_path: Path, sessions: SessionFactory) -> Iterator[TestClient]:
             Play(kind="music", artist="Mira", title="Hit", duration=300, started_at=ago(35)),
             Play(kind="music", artist="Elin", title="Flop", duration=300, started_at=ago(15)),
         ])  # fmt: skip
+    with sessions.begin() as db:
+        rebuild(db.connection(), "UTC", 30)  # as the migration does for the sessions it finds
     with running_app(tmp_path) as client:
         yield client
 

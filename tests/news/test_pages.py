@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from app.db import SessionFactory
+from app.listeners.identity import COOKIE_NAME
 from app.models import (
     Article,
     ArticleStatus,
@@ -25,7 +26,6 @@ from app.models import (
     SpeechStatus,
 )
 from app.news.comments import RATE_LIMIT
-from app.news.listeners import COOKIE_NAME
 from tests.accounts.harness import bearer, running_app
 
 NOW = datetime.now(UTC).replace(microsecond=0)
