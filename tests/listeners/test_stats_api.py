@@ -27,6 +27,9 @@ def client(tmp_path: Path, sessions: SessionFactory) -> Iterator[TestClient]:
             ListeningSession(listener="ann", client="c1", started_at=ago(50), ended_at=ago(20)),
             ListeningSession(listener="ann", client="c1", started_at=ago(45), ended_at=ago(10)),
             ListeningSession(listener=None, client="c2", started_at=ago(32), ended_at=ago(5)),
+            # The safety source on air as Ann tuned in: it gained her, yet it is no track.
+            Play(kind="safety", artist="", title="Radio Station will be right back",
+                 duration=120, started_at=ago(51)),
             Play(kind="music", artist="Mira", title="Hit", duration=300, started_at=ago(35)),
             Play(kind="music", artist="Elin", title="Flop", duration=300, started_at=ago(15)),
         ])  # fmt: skip
@@ -69,6 +72,7 @@ def test_a_host_sees_which_tracks_won_and_lost_listeners(client: TestClient) -> 
     assert body["gainers"] == [{"track_id": None, "artist": "Mira", "title": "Hit", "plays": 1,
                                 "change": 1, "average_change": 1.0}]  # fmt: skip
     assert [(t["title"], t["change"]) for t in body["losers"]] == [("Flop", -1)]
+    # Only Hit gained: the safety source, on air while Ann tuned in, is not a track.
 
 
 @pytest.mark.parametrize("path", ["/api/listeners/history", "/api/listeners/tracks"])

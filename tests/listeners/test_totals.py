@@ -66,15 +66,22 @@ def seconds(moment: datetime) -> int:
     return int((moment.astimezone(UTC) - EPOCH).total_seconds())
 
 
-def random_sessions(rng: random.Random) -> list[tuple[str | None, int, int, bool]]:
-    """(cookie, start, end, left): whole seconds; `left` False for those open at the crash."""
+def random_sessions(
+    rng: random.Random, plays: list[tuple[int, float | None]]
+) -> list[tuple[str | None, int, int, bool]]:
+    """(cookie, start, end, left): whole seconds; `left` False for those open at the crash.
+    Some tune in or out just as a song starts, as listeners do."""
     made = []
+    starts = [at for at, _ in plays]
     for number, (start, length) in enumerate(WINDOWS):
         first, last = seconds(start), seconds(start) + length
         crash = number == len(WINDOWS) - 1
         for _ in range(30):
             cookie = rng.choice([*COOKIES, None])
             begin = rng.randrange(first, last - 60)
+            at_songs = [at for at in starts if first <= at < last - 60]
+            if at_songs and rng.random() < 0.2:
+                begin = rng.choice(at_songs)
             kind = rng.random()
             if kind < 0.25:
                 duration = rng.randrange(1, MIN_SECONDS)  # too short for the board
@@ -83,6 +90,9 @@ def random_sessions(rng: random.Random) -> list[tuple[str | None, int, int, bool
             else:
                 duration = rng.randrange(MIN_SECONDS + 1, 5400)
             end = begin + duration
+            later = [at for at in starts if begin + MIN_SECONDS <= at < last]
+            if duration >= MIN_SECONDS and later and rng.random() < 0.2:
+                end = rng.choice(later)
             if end < last:
                 made.append((cookie, begin, end, True))
             elif crash:
@@ -221,7 +231,8 @@ def berlin(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_live_totals_equal_a_count_from_scratch(tmp_path: Path, berlin: None, seed: int) -> None:
     rng = random.Random(seed)
-    sessions_made, plays = random_sessions(rng), random_plays(rng)
+    plays = random_plays(rng)
+    sessions_made = random_sessions(rng, plays)
     database = make_engine(f"sqlite:///{tmp_path / 'radio.sqlite3'}")
     upgrade(database)
     factory = make_sessions(database)
@@ -242,7 +253,8 @@ def test_live_totals_equal_a_count_from_scratch(tmp_path: Path, berlin: None, se
 
 def test_the_migration_backfills_the_same_totals(tmp_path: Path, berlin: None) -> None:
     rng = random.Random(7)
-    sessions_made, plays = random_sessions(rng), random_plays(rng)
+    plays = random_plays(rng)
+    sessions_made = random_sessions(rng, plays)
     database = make_engine(f"sqlite:///{tmp_path / 'radio.sqlite3'}")
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -250,12 +262,16 @@ def test_the_migration_backfills_the_same_totals(tmp_path: Path, berlin: None) -
         config.attributes["connection"] = connection
         command.upgrade(config, "0006")  # a station from before the totals
     with database.begin() as connection:
-        for cookie, begin, end, left in sessions_made:
+        for number, (cookie, begin, end, left) in enumerate(sessions_made):
+            # Cut by a crash: after a heartbeat, or before the first one (then its bytes say
+            # how long it played).
+            unbeaten = not left and number % 2 == 0
             connection.execute(
                 text("INSERT INTO listening_sessions (listener, client, user_agent, started_at,"
-                     " ended_at, bytes_sent, last_seen_at) VALUES (:l, 'c', 'ua', :s, :e, 0, :h)"),
+                     " ended_at, bytes_sent, last_seen_at) VALUES (:l, 'c', 'ua', :s, :e, :b, :h)"),
                 {"l": hashed(cookie), "s": naive(begin), "e": naive(end) if left else None,
-                 "h": naive(end - 7 if left else end)},
+                 "b": 16000 * (end - begin),
+                 "h": None if unbeaten else naive(end - 7 if left else end)},
             )  # fmt: skip
         for at, duration in plays:
             connection.execute(
