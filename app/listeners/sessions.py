@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from app.db import SessionFactory
 from app.listeners.accounting import MIN_SECONDS
 from app.listeners.identity import address_hash, hashed_listener
-from app.listeners.totals import Totals, rebuild, state_matches
+from app.listeners.totals import Totals, prune_spans, rebuild, state_matches
 from app.models import ListeningSession
 from app.stream.hub import Listener
 
@@ -170,4 +170,5 @@ class SessionRecorder:
                 row.ended_at = ended
                 closed += 1
             totals.finish()
+            prune_spans(session)
         return closed

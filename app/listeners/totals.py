@@ -20,12 +20,14 @@ minimum, a session closed after a crash) adds only the time no other session cov
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Integer, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.listeners.accounting import merge, week_start
@@ -255,25 +257,23 @@ def set_on_board(db: Session, listener: str, on_board: bool) -> None:
 # or minimum changed.
 
 BATCH = 20_000
+# Spans are only ever looked up near the newest sessions (a heartbeat, an end, a crash's
+# close): older ones are dropped, so the table stays the size of a few days of listening.
+SPAN_KEEP_US = 2 * 24 * 3600 * MICROS
 
 
 def rebuild(connection: Connection, timezone: str, min_seconds: float) -> None:
     """Recompute every total from the sessions and plays (replacing what was there).
 
-    One pass over the sessions in listener order, one over the spans in time order; memory
-    stays small, whatever the number of sessions."""
+    One pass over the sessions in listener order (memory: one listener's sessions, and two
+    integers per stretch of presence for the sweep that finds each minute's peak)."""
     for table in (ListenerSpan, ListenerWeek, ListenerTotal, AudienceMinute, AudienceMark,
                   ListenerStatsState):  # fmt: skip
         connection.execute(delete(table))
     minimum = round(min_seconds * MICROS)
     named = dict(connection.execute(select(ListenerName.listener, ListenerName.on_board)).all())
-    sessions = ListeningSession
-    end_of = func.coalesce(sessions.ended_at, sessions.last_seen_at, sessions.started_at)
-    rows = connection.execute(
-        select(sessions.id, sessions.listener, sessions.started_at, end_of.label("end"))
-        .order_by(sessions.listener, sessions.started_at)
-        .execution_options(yield_per=BATCH)
-    )
+    keep_from = _newest(connection) - SPAN_KEEP_US
+    starts, ends = array("q"), array("q")
     spans: list[dict[str, object]] = []
     week_rows: list[dict[str, object]] = []
     total_rows: list[dict[str, object]] = []
@@ -285,13 +285,20 @@ def rebuild(connection: Connection, timezone: str, min_seconds: float) -> None:
                 connection.execute(insert(table), batch)
                 batch.clear()
 
+    def span(kind: int, owner: str, start: int, end: int) -> None:
+        if kind == PRESENCE:
+            starts.append(start)
+            ends.append(end)
+        if end >= keep_from:
+            spans.append({"kind": kind, "owner": owner, "start_us": start, "end_us": end})
+
     def finish_listener(listener: str, own: list[Span]) -> None:
         for start, end in _merged(own):
-            spans.append({"kind": PRESENCE, "owner": listener, "start_us": start, "end_us": end})
+            span(PRESENCE, listener, start, end)
         counted = _merged(s for s in own if s[1] - s[0] >= minimum)
         by_week: dict[int, int] = {}
         for start, end in counted:
-            spans.append({"kind": BOARD, "owner": listener, "start_us": start, "end_us": end})
+            span(BOARD, listener, start, end)
             for week, us in weeks(start, end, timezone):
                 by_week[week] = by_week.get(week, 0) + us
         on_board = bool(named.get(listener))
@@ -300,118 +307,117 @@ def rebuild(connection: Connection, timezone: str, min_seconds: float) -> None:
                               "on_board": on_board})  # fmt: skip
         if counted:
             total_rows.append({"listener": listener, "on_board": on_board,
-                               "seconds_us": sum(us for us in by_week.values())})  # fmt: skip
+                               "seconds_us": sum(by_week.values())})  # fmt: skip
         flush()
 
     current: str | None = None
     own: list[Span] = []
-    for row in rows:
-        start, end = micros(row.started_at), micros(row.end)
-        if row.listener is None:
+    for session_id, listener, start, end in _session_spans(connection):
+        if listener is None:
             if end > start:
-                spans.append({"kind": PRESENCE, "owner": owner_of(None, row.id),
-                              "start_us": start, "end_us": end})  # fmt: skip
+                span(PRESENCE, owner_of(None, session_id), start, end)
                 flush()
             continue
-        if row.listener != current:
+        if listener != current:
             if current is not None:
                 finish_listener(current, own)
-            current, own = row.listener, []
+            current, own = listener, []
         own.append((start, end))
     if current is not None:
         finish_listener(current, own)
     flush(force=True)
-    _rebuild_audience(connection)
+    _rebuild_audience(connection, starts, ends)
     latest = connection.scalar(select(func.max(Play.started_at)))
     connection.execute(insert(ListenerStatsState).values(
         id=1, timezone=timezone, min_seconds=min_seconds,
         marked_until_us=micros(latest) if latest is not None else 0))  # fmt: skip
 
 
+def _session_spans(connection: Connection) -> Iterator[tuple[int, str | None, int, int]]:
+    """(id, listener, start, end) of every session in listener order; an open one as far as
+    it was heard. SQLite does the arithmetic itself (its dates are text), others in Python."""
+    table = ListeningSession.__table__
+    started, ended = table.c.started_at, func.coalesce(table.c.ended_at, table.c.last_seen_at,
+                                                       table.c.started_at)  # fmt: skip
+    order = (table.c.listener, table.c.started_at)
+    if connection.dialect.name == "sqlite":
+
+        def us(column: Any) -> Any:
+            seconds = func.cast(func.strftime("%s", column), Integer)
+            return seconds * MICROS + func.cast(func.substr(column, 21, 6), Integer)
+
+        query = select(table.c.id, table.c.listener, us(started), us(ended)).order_by(*order)
+        for rows in connection.execution_options(yield_per=BATCH).execute(query).partitions():
+            yield from rows  # type: ignore[misc]
+        return
+    query = select(table.c.id, table.c.listener, started, ended.label("end")).order_by(*order)
+    for rows in connection.execution_options(yield_per=BATCH).execute(query).partitions():
+        for row in rows:
+            yield row[0], row[1], micros(row[2]), micros(row[3])
+
+
+def _newest(connection: Connection) -> int:
+    table = ListeningSession.__table__
+    moments = [connection.scalar(select(func.max(column))) for column in
+               (table.c.started_at, table.c.ended_at, table.c.last_seen_at)]  # fmt: skip
+    known = [micros(_as_datetime(m)) for m in moments if m is not None]
+    return max(known, default=0)
+
+
+def _as_datetime(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
 def _merged(spans: Iterable[Span]) -> list[Span]:
     return [(a, b) for a, b in merge(s for s in spans if s[1] > s[0])]
 
 
-def _rebuild_audience(connection: Connection) -> None:
-    """The minutes' peaks and the plays' marks, in one sweep over the spans' starts and ends
-    (ends first at the same moment, as history() has it)."""
-    starts = connection.execute(
-        select(ListenerSpan.start_us).where(ListenerSpan.kind == PRESENCE)
-        .order_by(ListenerSpan.start_us).execution_options(yield_per=BATCH)
-    ).scalars()  # fmt: skip
-    ends = connection.execute(
-        select(ListenerSpan.end_us).where(ListenerSpan.kind == PRESENCE)
-        .order_by(ListenerSpan.end_us).execution_options(yield_per=BATCH)
-    ).scalars()  # fmt: skip
+def _rebuild_audience(connection: Connection, starts: array[int], ends: array[int]) -> None:
+    """Each minute's peak and the listeners at each play's moments, from every stretch of
+    presence at once: the count after all the changes at a moment, at most, in each minute
+    (the count carried in too, unless the minute's first moment has changes of its own),
+    as history() counts it."""
+    import numpy as np  # only here: the serving process need not carry it
+
+    times = np.concatenate([np.frombuffer(starts, np.int64), np.frombuffer(ends, np.int64)])
+    deltas = np.concatenate([np.ones(len(starts), np.int64), -np.ones(len(ends), np.int64)])
+    order = np.argsort(times, kind="stable")
+    times, counts = times[order], np.cumsum(deltas[order])
+    last = np.append(times[1:] != times[:-1], True)[: len(times)]  # a moment's last change
+    moments, after = times[last], counts[last]  # the count once a moment's changes are done
+    minute_rows: list[dict[str, int]] = []
+    if len(moments):
+        minutes = moments // MINUTE_US
+        first = np.flatnonzero(np.append(True, minutes[1:] != minutes[:-1]))
+        peaks = np.maximum.reduceat(after, first)
+        carried = np.append(0, after[first[1:] - 1])  # the count before each minute's first moment
+        starts_late = moments[first] != minutes[first] * MINUTE_US
+        peaks = np.where(starts_late, np.maximum(peaks, carried), peaks)
+        leaving = after[np.append(first[1:] - 1, len(after) - 1)]  # the count a minute ends with
+        for minute, peak, gap_to, held in zip(minutes[first].tolist(), peaks.tolist(),
+                                              [*minutes[first[1:]].tolist(), None],
+                                              leaving.tolist(), strict=True):  # fmt: skip
+            if peak > 0:
+                minute_rows.append({"minute": minute, "peak": peak})
+            if held > 0 and gap_to is not None:  # the minutes with no change in between
+                minute_rows.extend({"minute": m, "peak": held} for m in range(minute + 1, gap_to))
     plays = connection.execute(select(Play.started_at, Play.duration)).all()
     marks = sorted({m for play in plays for m in play_moments(play.started_at, play.duration)})
-    minute_rows: list[dict[str, int]] = []
-    mark_rows: list[dict[str, int]] = []
-    sweep = _Sweep(minute_rows)
-    next_start, next_end = next(starts, None), next(ends, None)
-    mark_index = 0
-    while next_start is not None or next_end is not None:
-        if next_end is not None and (next_start is None or next_end <= next_start):
-            at, delta = next_end, -1
-            next_end = next(ends, None)
-        else:
-            at, delta = next_start, 1  # type: ignore[assignment]
-            next_start = next(starts, None)
-        while mark_index < len(marks) and marks[mark_index] < at:
-            mark_rows.append({"at_us": marks[mark_index], "listeners": sweep.count})
-            mark_index += 1
-        sweep.event(at, delta)
-        if len(minute_rows) >= BATCH:
-            connection.execute(insert(AudienceMinute), minute_rows)
-            minute_rows.clear()
-    sweep.close()
-    mark_rows.extend({"at_us": at, "listeners": 0} for at in marks[mark_index:])
+    found = np.searchsorted(moments, np.array(marks, np.int64), side="right") - 1
+    mark_rows = [{"at_us": at, "listeners": int(after[index]) if index >= 0 else 0}
+                 for at, index in zip(marks, found.tolist(), strict=True)]  # fmt: skip
     for table, batch in ((AudienceMinute, minute_rows), (AudienceMark, mark_rows)):
         for offset in range(0, len(batch), BATCH):
             connection.execute(insert(table), batch[offset : offset + BATCH])
 
 
-class _Sweep:
-    """Per-minute peaks from events in time order: the count after all events at a moment,
-    at most, over the moments in each minute, and the count carried into each minute."""
-
-    def __init__(self, out: list[dict[str, int]]) -> None:
-        self.out = out
-        self.count = 0
-        self.minute: int | None = None
-        self.peak = 0
-        self.at: int | None = None
-
-    def event(self, at: int, delta: int) -> None:
-        if self.at is not None and at != self.at:
-            self._settle()  # the previous moment is complete
-        minute = at // MINUTE_US
-        if self.minute is None or minute != self.minute:
-            self._close_minute(minute, at)
-        self.at = at
-        self.count += delta
-
-    def _settle(self) -> None:
-        self.peak = max(self.peak, self.count)
-
-    def _close_minute(self, minute: int, at: int) -> None:
-        if self.minute is not None:
-            if self.peak > 0:
-                self.out.append({"minute": self.minute, "peak": self.peak})
-            if self.count > 0:  # the minutes in between hold the count carried over
-                self.out.extend({"minute": m, "peak": self.count}
-                                for m in range(self.minute + 1, minute))  # fmt: skip
-        self.minute = minute
-        # The count carried in, unless the minute's first moment has events of its own: then
-        # the count after them (history() starts a bucket after the events at its start).
-        self.peak = 0 if at == minute * MINUTE_US else self.count
-        self.at = None
-
-    def close(self) -> None:
-        if self.at is not None:
-            self._settle()
-        if self.minute is not None and self.peak > 0:
-            self.out.append({"minute": self.minute, "peak": self.peak})
+def prune_spans(db: Session) -> None:
+    """Drop the spans no new session can touch any more (see SPAN_KEEP_US)."""
+    for kind in (BOARD, PRESENCE):
+        newest = db.scalar(select(func.max(ListenerSpan.end_us)).where(ListenerSpan.kind == kind))
+        if newest is not None:
+            old = (ListenerSpan.kind == kind, ListenerSpan.end_us < newest - SPAN_KEEP_US)
+            db.execute(delete(ListenerSpan).where(*old).execution_options(**_BULK))
 
 
 def state_matches(db: Session, timezone: str, min_seconds: float) -> bool:
