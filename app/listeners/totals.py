@@ -19,9 +19,10 @@ minimum, a session closed after a crash) adds only the time no other session cov
 
 from __future__ import annotations
 
+import bisect
 import math
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -272,17 +273,21 @@ def rebuild(connection: Connection, timezone: str, min_seconds: float) -> None:
         connection.execute(delete(table))
     minimum = round(min_seconds * MICROS)
     named = dict(connection.execute(select(ListenerName.listener, ListenerName.on_board)).all())
-    keep_from = _newest(connection) - SPAN_KEEP_US
+    newest = _newest(connection)
+    keep_from = newest - SPAN_KEEP_US
+    split = _week_splitter(connection, newest, timezone)
     starts, ends = array("q"), array("q")
-    spans: list[dict[str, object]] = []
-    week_rows: list[dict[str, object]] = []
-    total_rows: list[dict[str, object]] = []
+    spans: list[tuple[object, ...]] = []
+    week_rows: list[tuple[object, ...]] = []
+    total_rows: list[tuple[object, ...]] = []
+    batches = ((spans, "listener_spans", ("kind", "owner", "start_us", "end_us")),
+               (week_rows, "listener_weeks", ("listener", "week_us", "seconds_us", "on_board")),
+               (total_rows, "listener_totals", ("listener", "seconds_us", "on_board")))  # fmt: skip
 
     def flush(force: bool = False) -> None:
-        for table, batch in ((ListenerSpan, spans), (ListenerWeek, week_rows),
-                             (ListenerTotal, total_rows)):  # fmt: skip
+        for batch, table, columns in batches:
             if batch and (force or len(batch) >= BATCH):
-                connection.execute(insert(table), batch)
+                _bulk_insert(connection, table, columns, batch)
                 batch.clear()
 
     def span(kind: int, owner: str, start: int, end: int) -> None:
@@ -290,7 +295,7 @@ def rebuild(connection: Connection, timezone: str, min_seconds: float) -> None:
             starts.append(start)
             ends.append(end)
         if end >= keep_from:
-            spans.append({"kind": kind, "owner": owner, "start_us": start, "end_us": end})
+            spans.append((kind, owner, start, end))
 
     def finish_listener(listener: str, own: list[Span]) -> None:
         for start, end in _merged(own):
@@ -299,15 +304,12 @@ def rebuild(connection: Connection, timezone: str, min_seconds: float) -> None:
         by_week: dict[int, int] = {}
         for start, end in counted:
             span(BOARD, listener, start, end)
-            for week, us in weeks(start, end, timezone):
+            for week, us in split(start, end):
                 by_week[week] = by_week.get(week, 0) + us
         on_board = bool(named.get(listener))
-        for week, us in by_week.items():
-            week_rows.append({"listener": listener, "week_us": week, "seconds_us": us,
-                              "on_board": on_board})  # fmt: skip
+        week_rows.extend((listener, week, us, on_board) for week, us in by_week.items())
         if counted:
-            total_rows.append({"listener": listener, "on_board": on_board,
-                               "seconds_us": sum(by_week.values())})  # fmt: skip
+            total_rows.append((listener, sum(by_week.values()), on_board))
         flush()
 
     current: str | None = None
@@ -356,6 +358,29 @@ def _session_spans(connection: Connection) -> Iterator[tuple[int, str | None, in
             yield row[0], row[1], micros(row[2]), micros(row[3])
 
 
+def _week_splitter(
+    connection: Connection, newest: int, timezone: str
+) -> Callable[[int, int], list[tuple[int, int]]]:
+    """weeks() for every span of the backfill, from the week starts computed once."""
+    earliest = connection.scalar(select(func.min(ListeningSession.started_at)))
+    if earliest is None:
+        return lambda start, end: list(weeks(start, end, timezone))
+    first = micros(week_start(_as_datetime(earliest), timezone))
+    bounds = [week for week, _ in weeks(first, newest + 8 * 24 * 3600 * MICROS, timezone)]
+
+    def split(start: int, end: int) -> list[tuple[int, int]]:
+        index = bisect.bisect_right(bounds, start) - 1
+        pieces = []
+        while start < end:
+            following = bounds[index + 1] if index + 1 < len(bounds) else end
+            piece_end = min(end, following)
+            pieces.append((bounds[index], piece_end - start))
+            start, index = piece_end, index + 1
+        return pieces
+
+    return split
+
+
 def _newest(connection: Connection) -> int:
     table = ListeningSession.__table__
     moments = [connection.scalar(select(func.max(column))) for column in
@@ -385,7 +410,7 @@ def _rebuild_audience(connection: Connection, starts: array[int], ends: array[in
     times, counts = times[order], np.cumsum(deltas[order])
     last = np.append(times[1:] != times[:-1], True)[: len(times)]  # a moment's last change
     moments, after = times[last], counts[last]  # the count once a moment's changes are done
-    minute_rows: list[dict[str, int]] = []
+    minute_rows: list[tuple[int, int]] = []
     if len(moments):
         minutes = moments // MINUTE_US
         first = np.flatnonzero(np.append(True, minutes[1:] != minutes[:-1]))
@@ -398,17 +423,27 @@ def _rebuild_audience(connection: Connection, starts: array[int], ends: array[in
                                               [*minutes[first[1:]].tolist(), None],
                                               leaving.tolist(), strict=True):  # fmt: skip
             if peak > 0:
-                minute_rows.append({"minute": minute, "peak": peak})
+                minute_rows.append((minute, peak))
             if held > 0 and gap_to is not None:  # the minutes with no change in between
-                minute_rows.extend({"minute": m, "peak": held} for m in range(minute + 1, gap_to))
+                minute_rows.extend((m, held) for m in range(minute + 1, gap_to))
     plays = connection.execute(select(Play.started_at, Play.duration)).all()
     marks = sorted({m for play in plays for m in play_moments(play.started_at, play.duration)})
     found = np.searchsorted(moments, np.array(marks, np.int64), side="right") - 1
-    mark_rows = [{"at_us": at, "listeners": int(after[index]) if index >= 0 else 0}
+    counted = after.tolist()
+    mark_rows = [(at, counted[index] if index >= 0 else 0)
                  for at, index in zip(marks, found.tolist(), strict=True)]  # fmt: skip
-    for table, batch in ((AudienceMinute, minute_rows), (AudienceMark, mark_rows)):
-        for offset in range(0, len(batch), BATCH):
-            connection.execute(insert(table), batch[offset : offset + BATCH])
+    _bulk_insert(connection, "audience_minutes", ("minute", "peak"), minute_rows)
+    _bulk_insert(connection, "audience_marks", ("at_us", "listeners"), mark_rows)
+
+
+def _bulk_insert(
+    connection: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[object, ...]]
+) -> None:
+    """Plain tuples straight to the driver: millions of rows, without a dict each."""
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    for offset in range(0, len(rows), BATCH):
+        connection.exec_driver_sql(sql, rows[offset : offset + BATCH])
 
 
 def prune_spans(db: Session) -> None:
