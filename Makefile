@@ -39,6 +39,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m tests.bench.playout
 	$(BIN)/python -m tests.bench.scheduler
 	$(BIN)/python -m tests.bench.speech
+	$(BIN)/python -m tests.bench.board
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

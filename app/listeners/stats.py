@@ -144,7 +144,7 @@ def track_changes(plays: Sequence[Played], audience: Headcount, now: datetime) -
     station was stopped in between). A play still on air at `now` is not counted yet.
     """
     ordered = sorted(plays, key=lambda play: play.started_at)
-    totals: dict[object, TrackChange] = {}
+    changes = []
     for play, following in zip(ordered, [*ordered[1:], None], strict=True):
         if play.kind != "music":
             continue
@@ -152,11 +152,20 @@ def track_changes(plays: Sequence[Played], audience: Headcount, now: datetime) -
         if end is None or end > now:
             continue
         change = audience.at(end) - audience.at(play.started_at)
-        key = play.track_id if play.track_id is not None else (play.artist, play.title)
+        changes.append((play.track_id, play.artist, play.title, change))
+    return tally(changes)
+
+
+def tally(changes: Iterable[tuple[int | None, str, str, int]]) -> list[TrackChange]:
+    """Per track (by id, else by name), its plays' changes (track id, artist, title, change)
+    summed, in time order: a track shows the names of its latest play."""
+    totals: dict[object, TrackChange] = {}
+    for track_id, artist, title, change in changes:
+        key = track_id if track_id is not None else (artist, title)
         before = totals.get(key)
         plays_before, change_before = (before.plays, before.change) if before else (0, 0)
-        totals[key] = TrackChange(play.track_id, play.artist, play.title,
-                                  plays_before + 1, change_before + change)  # fmt: skip
+        totals[key] = TrackChange(track_id, artist, title, plays_before + 1,
+                                  change_before + change)  # fmt: skip
     return list(totals.values())
 
 

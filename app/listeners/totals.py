@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Integer, delete, func, insert, select, update
+from sqlalchemy import BigInteger, Connection, Integer, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.listeners.accounting import merge, week_start
@@ -333,6 +333,14 @@ def rebuild(connection: Connection, timezone: str, min_seconds: float) -> None:
     connection.execute(insert(ListenerStatsState).values(
         id=1, timezone=timezone, min_seconds=min_seconds,
         marked_until_us=micros(latest) if latest is not None else 0))  # fmt: skip
+
+
+def sql_micros(column: Any, dialect: str) -> Any:
+    """A UTC date column as whole microseconds since the epoch, worked out by the database."""
+    if dialect == "sqlite":  # text 'YYYY-MM-DD HH:MM:SS.ffffff'
+        seconds = func.cast(func.strftime("%s", column), Integer)
+        return seconds * MICROS + func.cast(func.substr(column, 21, 6), Integer)
+    return func.cast(func.extract("epoch", column) * MICROS, BigInteger)
 
 
 def _session_spans(connection: Connection) -> Iterator[tuple[int, str | None, int, int]]:

@@ -256,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"running {sessions} sessions ...", flush=True)
             with tempfile.TemporaryDirectory(prefix="radio-bench-") as tmp_dir:
                 results["sizes"].append(run_size(sessions, args.requests, Path(tmp_dir)))
+            print(json.dumps(results["sizes"][-1]), flush=True)  # in case a later size fails
     path = write_results("board", results)
     print()
     print(report(results, info))

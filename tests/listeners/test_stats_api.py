@@ -32,6 +32,9 @@ def client(tmp_path: Path, sessions: SessionFactory) -> Iterator[TestClient]:
                  duration=120, started_at=ago(51)),
             Play(kind="music", artist="Mira", title="Hit", duration=300, started_at=ago(35)),
             Play(kind="music", artist="Elin", title="Flop", duration=300, started_at=ago(15)),
+            # Cut short by a jingle just as the VLC leaves: it ends where the jingle starts.
+            Play(kind="music", artist="Ode", title="Cut", duration=600, started_at=ago(6)),
+            Play(kind="jingle", artist="", title="Station ID", duration=None, started_at=ago(4)),
         ])  # fmt: skip
     with sessions.begin() as db:
         rebuild(db.connection(), "UTC", 30)  # as the migration does for the sessions it finds
@@ -71,7 +74,7 @@ def test_a_host_sees_which_tracks_won_and_lost_listeners(client: TestClient) -> 
     body = response.json()
     assert body["gainers"] == [{"track_id": None, "artist": "Mira", "title": "Hit", "plays": 1,
                                 "change": 1, "average_change": 1.0}]  # fmt: skip
-    assert [(t["title"], t["change"]) for t in body["losers"]] == [("Flop", -1)]
+    assert [(t["title"], t["change"]) for t in body["losers"]] == [("Cut", -1), ("Flop", -1)]
     # Only Hit gained: the safety source, on air while Ann tuned in, is not a track.
 
 
