@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from app.listeners.accounting import Interval, merge
 
@@ -159,14 +159,15 @@ def track_changes(plays: Sequence[Played], audience: Headcount, now: datetime) -
 def tally(changes: Iterable[tuple[int | None, str, str, int]]) -> list[TrackChange]:
     """Per track (by id, else by name), its plays' changes (track id, artist, title, change)
     summed, in time order: a track shows the names of its latest play."""
-    totals: dict[object, TrackChange] = {}
+    sums: dict[object, list[Any]] = {}  # key -> [track id, artist, title, plays, change]
     for track_id, artist, title, change in changes:
         key = track_id if track_id is not None else (artist, title)
-        before = totals.get(key)
-        plays_before, change_before = (before.plays, before.change) if before else (0, 0)
-        totals[key] = TrackChange(track_id, artist, title, plays_before + 1,
-                                  change_before + change)  # fmt: skip
-    return list(totals.values())
+        total = sums.get(key)
+        if total is None:
+            sums[key] = [track_id, artist, title, 1, change]
+        else:
+            total[1:] = artist, title, total[3] + 1, total[4] + change
+    return [TrackChange(*total) for total in sums.values()]
 
 
 def _end_of(play: Played, following: Played | None) -> datetime | None:

@@ -162,20 +162,25 @@ def timings(port: int, path: str, headers: dict[str, str], requests: int) -> lis
     return spent
 
 
-def memory(pid: int) -> dict[str, float]:
-    """RSS and PSS of the station and every descendant, summed, in MB."""
+def memory(pid: int) -> dict[str, Any]:
+    """RSS and PSS of the station and every descendant, summed, in MB, and per process."""
     rss = pss = 0.0
+    each_process = []
     for each in [pid, *descendants(pid)]:
         try:
+            with open(f"/proc/{each}/comm") as f:
+                name = f.read().strip()
+            values = {}
             with open(f"/proc/{each}/smaps_rollup") as f:
                 for line in f:
                     key, _, rest = line.partition(":")
                     if key in ("Rss", "Pss"):
-                        value = int(rest.split()[0]) * 1024 / 1e6
-                        rss, pss = (rss + value, pss) if key == "Rss" else (rss, pss + value)
+                        values[key] = int(rest.split()[0]) * 1024 / 1e6
         except OSError:
             continue
-    return {"rss_mb": rss, "pss_mb": pss, "processes": 1 + len(descendants(pid))}
+        rss, pss = rss + values.get("Rss", 0.0), pss + values.get("Pss", 0.0)
+        each_process.append({"name": name, "rss_mb": values.get("Rss", 0.0)})
+    return {"rss_mb": rss, "pss_mb": pss, "processes": each_process}
 
 
 def run_size(sessions: int, requests: int, root: Path) -> dict[str, Any]:
@@ -204,7 +209,12 @@ def run_size(sessions: int, requests: int, root: Path) -> dict[str, Any]:
             result["pages"][path] = {"p50_ms": statistics.median(spent), "p99_ms": quantiles[98],
                                      "max_ms": max(spent)}  # fmt: skip
         result["memory"] = memory(process.pid)
+    result["load_after"] = _load()
     return result
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def report(results: dict[str, Any], info: dict[str, Any]) -> str:
@@ -213,13 +223,15 @@ def report(results: dict[str, Any], info: dict[str, Any]) -> str:
         pages = size["pages"]
         rows.append([
             f"{size['sessions']:,}", f"{size['seed_s']:.0f}", f"{size['backfill_s']:.0f}",
-            f"{size['database_mb']:.0f}",
+            f"{size['database_mb']:.0f}", size["load_after"],
             *(f"{pages[path]['p50_ms']:.1f} / {pages[path]['p99_ms']:.1f}" for path, _ in PAGES),
-            f"{size['memory']['rss_mb']:.0f} / {size['memory']['pss_mb']:.0f}",
+            f"{size['memory']['rss_mb']:.0f} / {size['memory']['pss_mb']:.0f} ("
+            + ", ".join(f"{p['name']} {p['rss_mb']:.0f}" for p in size["memory"]["processes"])
+            + ")",
         ])  # fmt: skip
-    header = ["sessions", "seed s", "backfill s", "db MB",
+    header = ["sessions", "seed s", "backfill s", "db MB", "load after",
               *(f"{path} p50 / p99 ms" for path, _ in PAGES),
-              "RSS / PSS MB (all processes)"]  # fmt: skip
+              "RSS / PSS MB, all processes (RSS each)"]  # fmt: skip
     return "\n".join([
         f"Listener statistics: {REGULARS} regular listeners ({REGULARS // NAMED_EVERY} named), "
         f"{ANONYMOUS_PERCENT} % without a cookie, a year of sessions and plays; "
@@ -249,8 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--sessions: 1000 to 50000000 each; --requests: 20 to 10000")
     info = machine_info()
     results: dict[str, Any] = {"benchmark": "board", "machine": info, "requests": args.requests,
-                               "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-                               "sizes": []}  # fmt: skip
+                               "load": _load(), "sizes": []}  # fmt: skip
     with terminate_on_sigterm():
         for sessions in sizes:
             print(f"running {sessions} sessions ...", flush=True)
