@@ -22,13 +22,24 @@ from __future__ import annotations
 import bisect
 import math
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, Connection, Integer, delete, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Integer,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from app.listeners.accounting import merge, week_start
@@ -83,15 +94,15 @@ def owner_of(listener: str | None, session_id: int) -> str:
 
 @dataclass
 class Totals:
-    """The totals' side of one write transaction: `heard` for each session, then `finish`."""
+    """The totals' side of one write transaction: `heard` for each session, then `finish`,
+    which does it all in a few statements however many listeners a heartbeat carries."""
 
     db: Session
     timezone: str
     min_seconds: float
 
     def __post_init__(self) -> None:
-        self._dirty: set[int] = set()  # minutes whose peak must be recounted
-        self._named: dict[str, bool] = {}
+        self._pieces: list[tuple[int, str, int, int]] = []  # kind, owner, start, end
 
     def heard(
         self, session_id: int, listener: str | None, started: datetime, before: datetime | None,
@@ -102,73 +113,111 @@ class Totals:
         was = micros(before) if before is not None else start
         if end <= was:
             return
-        for piece in self._cover(PRESENCE, owner_of(listener, session_id), was, end):
-            self._present(piece)
+        self._pieces.append((PRESENCE, owner_of(listener, session_id), was, end))
         minimum = round(self.min_seconds * MICROS)
         if listener is None or end - start < minimum:
             return
         counted_from = was if was - start >= minimum else start  # newly long enough: all of it
-        for piece in self._cover(BOARD, listener, counted_from, end):
-            self._count(listener, piece)
+        self._pieces.append((BOARD, listener, counted_from, end))
 
     def finish(self) -> None:
-        """Recount the minutes touched, and mark the plays that started since the last call."""
+        """Add the pieces heard to the spans, and what they newly cover to the totals; recount
+        the minutes touched; mark the plays that started since the last call."""
         self._mark_new_plays()
-        for first, last in _runs(sorted(self._dirty)):
-            recount_minutes(self.db, first, last)
-        self._dirty.clear()
+        if not self._pieces:
+            return
+        added = self._cover(self._pieces)
+        self._pieces = []
+        connection = self.db.connection()
+        ranges = Counter((a, b) for kind, _, a, b in added if kind == PRESENCE)
+        if ranges:
+            marks = AudienceMark.__table__
+            raise_marks = (update(marks).where(marks.c.at_us >= bindparam("a"),
+                                               marks.c.at_us < bindparam("b"))
+                           .values(listeners=marks.c.listeners + bindparam("n")))  # fmt: skip
+            connection.execute(raise_marks, [{"a": a, "b": b, "n": n}
+                                             for (a, b), n in ranges.items()])  # fmt: skip
+        board = [(owner, a, b) for kind, owner, a, b in added if kind == BOARD]
+        if board:
+            self._count(connection, board)
+        dirty = {m for a, b in ranges for m in range(a // MINUTE_US, -(-b // MINUTE_US))}
+        for first, last in _runs(sorted(dirty)):
+            recount_minutes(connection, first, last)
 
-    def _cover(self, kind: int, owner: str, start: int, end: int) -> list[Span]:
-        """Add [start, end) to the owner's spans; return the parts no span covered before."""
-        if end <= start:
-            return []
-        rows = self.db.execute(
-            select(ListenerSpan.id, ListenerSpan.start_us, ListenerSpan.end_us)
-            .where(ListenerSpan.kind == kind, ListenerSpan.owner == owner)
-            .where(ListenerSpan.end_us >= start, ListenerSpan.start_us <= end)
-            .order_by(ListenerSpan.start_us)
-        ).all()
-        if not rows:
-            self.db.execute(insert(ListenerSpan).values(kind=kind, owner=owner, start_us=start,
-                                                        end_us=end))  # fmt: skip
-            return [(start, end)]
-        added: list[Span] = []
-        cursor = start
-        for row in rows:
-            if row.start_us > cursor:
-                added.append((cursor, min(row.start_us, end)))
-            cursor = max(cursor, row.end_us)
-        if cursor < end:
-            added.append((cursor, end))
-        first = min(start, rows[0].start_us)
-        last = max(end, max(row.end_us for row in rows))
-        self.db.execute(update(ListenerSpan).where(ListenerSpan.id == rows[0].id)
-                        .values(start_us=first, end_us=last), execution_options=_BULK)  # fmt: skip
-        if len(rows) > 1:
-            gone = delete(ListenerSpan).where(ListenerSpan.id.in_([r.id for r in rows[1:]]))
-            self.db.execute(gone, execution_options=_BULK)
-        return [(a, b) for a, b in added if b > a]
+    def _cover(self, pieces: list[tuple[int, str, int, int]]) -> list[tuple[int, str, int, int]]:
+        """Add the pieces to their owners' spans; return the parts no span covered before."""
+        connection = self.db.connection()
+        table = ListenerSpan.__table__
+        lowest = min(start for _, _, start, _ in pieces)
+        spans: dict[tuple[int, str], list[list[Any]]] = {}  # [id or None, start, end]
+        wanted = sorted({(kind, owner) for kind, owner, _, _ in pieces})
+        for kind in (BOARD, PRESENCE):
+            owners = [owner for k, owner in wanted if k == kind]
+            for offset in range(0, len(owners), 500):
+                rows = connection.execute(
+                    select(table.c.id, table.c.owner, table.c.start_us, table.c.end_us)
+                    .where(table.c.kind == kind, table.c.end_us >= lowest,
+                           table.c.owner.in_(owners[offset : offset + 500]))
+                )  # fmt: skip
+                for row in rows:
+                    spans.setdefault((kind, row.owner), []).append(list(row))
+        gone: list[int] = []
+        added: list[tuple[int, str, int, int]] = []
+        for kind, owner, start, end in pieces:
+            own = spans.setdefault((kind, owner), [])
+            touching = sorted((s for s in own if s[3] >= start and s[2] <= end),
+                              key=lambda s: s[2])  # fmt: skip
+            cursor = start
+            for span in touching:
+                if span[2] > cursor:
+                    added.append((kind, owner, cursor, min(span[2], end)))
+                cursor = max(cursor, span[3])
+            if cursor < end:
+                added.append((kind, owner, cursor, end))
+            if not touching:
+                own.append([None, owner, start, end])
+                continue
+            keep = touching[0]
+            keep[2], keep[3] = min(start, keep[2]), max([end, *(s[3] for s in touching)])
+            for span in touching[1:]:
+                own.remove(span)
+                if span[0] is not None:
+                    gone.append(span[0])
+            if keep[0] is not None:
+                keep.append("changed")
+        changed = [{"key": s[0], "s": s[2], "e": s[3]} for own in spans.values() for s in own
+                   if s[0] is not None and len(s) > 4]  # fmt: skip
+        if changed:
+            connection.execute(update(table).where(table.c.id == bindparam("key"))
+                               .values(start_us=bindparam("s"), end_us=bindparam("e")),
+                               changed)  # fmt: skip
+        if gone:
+            connection.execute(delete(table).where(table.c.id.in_(gone)))
+        new = [{"kind": kind, "owner": s[1], "start_us": s[2], "end_us": s[3]}
+               for (kind, _), own in spans.items() for s in own if s[0] is None]  # fmt: skip
+        if new:
+            connection.execute(insert(table), new)
+        return [(kind, owner, a, b) for kind, owner, a, b in added if b > a]
 
-    def _present(self, piece: Span) -> None:
-        start, end = piece
-        self._dirty.update(range(start // MINUTE_US, -(-end // MINUTE_US)))
-        self.db.execute(update(AudienceMark)
-                        .where(AudienceMark.at_us >= start, AudienceMark.at_us < end)
-                        .values(listeners=AudienceMark.listeners + 1),
-                        execution_options=_BULK)  # fmt: skip
-
-    def _count(self, listener: str, piece: Span) -> None:
-        on_board = self._on_board(listener)
-        for week, us in weeks(*piece, self.timezone):
-            _add(self.db, ListenerWeek, {"listener": listener, "week_us": week}, us, on_board)
-        _add(self.db, ListenerTotal, {"listener": listener}, piece[1] - piece[0], on_board)
-
-    def _on_board(self, listener: str) -> bool:
-        if listener not in self._named:
-            shown = self.db.scalar(select(ListenerName.on_board)
-                                   .where(ListenerName.listener == listener))  # fmt: skip
-            self._named[listener] = bool(shown)
-        return self._named[listener]
+    def _count(self, connection: Connection, board: list[tuple[str, int, int]]) -> None:
+        by_week: Counter[tuple[str, int]] = Counter()
+        by_listener: Counter[str] = Counter()
+        for listener, a, b in board:
+            for week, us in weeks(a, b, self.timezone):
+                by_week[listener, week] += us
+            by_listener[listener] += b - a
+        names = ListenerName.__table__
+        shown = dict(connection.execute(
+            select(names.c.listener, names.c.on_board).where(names.c.listener.in_(by_listener))
+        ).all())  # fmt: skip
+        _add_seconds(connection, ListenerWeek.__table__, ["listener", "week_us"],
+                     [{"listener": listener, "week_us": week, "seconds_us": us,
+                       "on_board": bool(shown.get(listener))}
+                      for (listener, week), us in by_week.items()])  # fmt: skip
+        _add_seconds(connection, ListenerTotal.__table__, ["listener"],
+                     [{"listener": listener, "seconds_us": us,
+                       "on_board": bool(shown.get(listener))}
+                      for listener, us in by_listener.items()])  # fmt: skip
 
     def _mark_new_plays(self) -> None:
         state = self.db.get(ListenerStatsState, 1)
@@ -202,13 +251,29 @@ def _runs(minutes: list[int]) -> Iterator[tuple[int, int]]:
         yield first, previous  # type: ignore[misc]
 
 
-def _add(db: Session, table: type, key: dict[str, object], us: int, on_board: bool) -> None:
-    where = [getattr(table, column) == value for column, value in key.items()]
-    changed = db.execute(update(table).where(*where)
-                         .values(seconds_us=table.seconds_us + us),  # type: ignore[attr-defined]
-                         execution_options=_BULK)  # fmt: skip
-    if changed.rowcount == 0:  # type: ignore[attr-defined]
-        db.execute(insert(table).values(**key, seconds_us=us, on_board=on_board))
+def _add_seconds(
+    connection: Connection, table: Any, keys: list[str], rows: list[dict[str, Any]]
+) -> None:
+    """Add seconds to existing rows, and insert the rows that are new (with their on_board)."""
+    if not rows:
+        return
+    if connection.dialect.name in ("sqlite", "postgresql"):
+        if connection.dialect.name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as upsert
+        else:
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        statement = upsert(table)
+        statement = statement.on_conflict_do_update(
+            index_elements=keys,
+            set_={"seconds_us": table.c.seconds_us + statement.excluded.seconds_us},
+        )
+        connection.execute(statement, rows)
+        return
+    for row in rows:  # any other database: one by one
+        where = [table.c[key] == row[key] for key in keys]
+        more = update(table).where(*where).values(seconds_us=table.c.seconds_us + row["seconds_us"])
+        if connection.execute(more).rowcount == 0:
+            connection.execute(insert(table), row)
 
 
 def play_moments(started_at: datetime, duration: float | None) -> list[int]:
