@@ -110,7 +110,7 @@ class Station:
         await asyncio.to_thread(self.listening.shutdown)
 
     def skip(self) -> None:
-        """Skip what listeners hear. Call on the event loop."""
+        """Skip what listeners hear (from any thread)."""
         self.playout.skip()
 
     def vote_skip(self, listener_id: str | None) -> VoteResult:

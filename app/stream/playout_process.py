@@ -91,11 +91,15 @@ class PlayoutProcess:
         self._scheduler.shutdown(wait=False, cancel_futures=True)
 
     def skip(self, item: Item | None = None) -> None:
-        """Skip what listeners hear; with `item`, only while that is what they hear."""
+        """Skip what listeners hear; with `item`, only while that is what they hear.
+        Safe from any thread."""
         token = self._tokens.get(id(item)) if item is not None else None
         if item is not None and token is None:
             return  # never announced by this playout: not on air
-        self._send(wire.pack_json(wire.SKIP, {"token": token}))
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closing at shutdown
+                message = wire.pack_json(wire.SKIP, {"token": token})
+                self._loop.call_soon_threadsafe(self._send, message)
 
     # -- inside -------------------------------------------------------------------------------
 
