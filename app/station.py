@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from app.library.jobs import JobRegistry
 from app.library.scanner import Progress
 from app.listeners.sessions import SessionRecorder
 from app.listeners.skipvotes import SkipVotes, VoteResult
-from app.models import Play, Track, TrackStatus
+from app.models import Play, Track, TrackKind, TrackStatus
 from app.news.desk import NewsDesk
 from app.news.listeners import listener_hash
 from app.playout.safety import safety_item
@@ -36,8 +37,8 @@ from app.stream.response import StreamInfo
 log = logging.getLogger(__name__)
 
 NEWS_TICK_SECONDS = 30.0  # scheduled articles go live within this
-# The first item waits this long for the library (a fresh station makes its demo library
-# and scans it first, so it starts with music); then the safety source covers.
+# The first item waits this long for music in the library (a fresh station makes its demo
+# library and scans it first, so it starts with music); then the safety source covers.
 FIRST_ITEM_WAIT_SECONDS = 60.0
 
 
@@ -49,6 +50,7 @@ class Station:
         self.planner = Planner(sessions, settings)
         self.planner.on_air_until = self._on_air_until
         self._library_ready = threading.Event()  # the first scan is done
+        self._first_item_chosen = False
         self.hub = StreamHub(
             _stream_info(settings),
             buffer_bytes=round(settings.buffer_seconds * settings.bitrate_kbps * 1000 / 8),
@@ -156,12 +158,27 @@ class Station:
         return self.playout.upcoming or self.planner.peek()
 
     def _next_item(self) -> Item | None:
-        """The playout's question, on its own thread: the first waits for the library."""
-        if not self._library_ready.wait(FIRST_ITEM_WAIT_SECONDS):
-            log.warning("the library is not ready after %.0f s; the safety source covers",
-                        FIRST_ITEM_WAIT_SECONDS)  # fmt: skip
-            self._library_ready.set()
+        """The playout's question, on its own thread. The first waits until the library
+        has music (a fresh station makes its demo library and scans it), so the station
+        starts with music rather than the safety source."""
+        if not self._first_item_chosen:
+            self._first_item_chosen = True
+            deadline = time.monotonic() + FIRST_ITEM_WAIT_SECONDS
+            while not self._library_ready.wait(0.25):
+                if self._has_music():  # play from what is ready while the scan goes on
+                    self.planner.reload_if_idle()
+                    break
+                if time.monotonic() > deadline:
+                    log.warning("no music after %.0f s; the safety source covers",
+                                FIRST_ITEM_WAIT_SECONDS)  # fmt: skip
+                    break
         return self.planner.next_item()
+
+    def _has_music(self) -> bool:
+        with self.sessions() as session:
+            ready = select(Track.id).where(Track.status == TrackStatus.ready,
+                                           Track.kind == TrackKind.music).limit(1)  # fmt: skip
+            return session.scalar(ready) is not None
 
     def _on_air_until(self) -> datetime:
         """When the item on air is expected to hand over to the next one."""
