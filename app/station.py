@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import threading
-import time
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,7 +49,6 @@ class Station:
         self.planner = Planner(sessions, settings)
         self.planner.on_air_until = self._on_air_until
         self._library_ready = threading.Event()  # the first scan is done
-        self._first_item_chosen = False
         self.hub = StreamHub(
             _stream_info(settings),
             buffer_bytes=round(settings.buffer_seconds * settings.bitrate_kbps * 1000 / 8),
@@ -96,6 +94,8 @@ class Station:
         self._loop = asyncio.get_running_loop()
         self.started_at = datetime.now(UTC)
         await asyncio.to_thread(self.listening.close_open_sessions)  # left open by a crash
+        if await asyncio.to_thread(self._has_music):
+            self._library_ready.set()  # a restart: play what the last scan found at once
         self._library_task = asyncio.create_task(self._keep_library_fresh())
         await self.playout.start()  # its first item waits for the library (see _next_item)
         self._news_task = asyncio.create_task(self._run_news_desk())
@@ -158,20 +158,13 @@ class Station:
         return self.playout.upcoming or self.planner.peek()
 
     def _next_item(self) -> Item | None:
-        """The playout's question, on its own thread. The first waits until the library
-        has music (a fresh station makes its demo library and scans it), so the station
-        starts with music rather than the safety source."""
-        if not self._first_item_chosen:
-            self._first_item_chosen = True
-            deadline = time.monotonic() + FIRST_ITEM_WAIT_SECONDS
-            while not self._library_ready.wait(0.25):
-                if self._has_music():  # play from what is ready while the scan goes on
-                    self.planner.reload_if_idle()
-                    break
-                if time.monotonic() > deadline:
-                    log.warning("no music after %.0f s; the safety source covers",
-                                FIRST_ITEM_WAIT_SECONDS)  # fmt: skip
-                    break
+        """The playout's question, on its own thread. On a station whose database had no
+        music yet (a fresh one makes its demo library and scans it), the first question
+        waits for the first scan, so the station starts with music, not the safety source."""
+        if not self._library_ready.wait(FIRST_ITEM_WAIT_SECONDS):
+            log.warning("no scanned library after %.0f s; the safety source covers",
+                        FIRST_ITEM_WAIT_SECONDS)  # fmt: skip
+            self._library_ready.set()
         return self.planner.next_item()
 
     def _has_music(self) -> bool:

@@ -203,13 +203,6 @@ class Planner:
                 position += 1
         return [u for u in upcoming if u.expected_start <= until]
 
-    def reload_if_idle(self) -> None:
-        """Reload the scheduler if the queue is empty: tracks may have become ready since
-        it was loaded (a first scan still going), and there is no plan to keep."""
-        with self._lock, self._sessions() as session:
-            if queue.length(session) == 0:
-                self._scheduler = None
-
     def library_changed(self) -> None:
         """Tracks or playlists changed: reload the scheduler and plan the queue anew."""
         with self._lock, self._sessions.begin() as session:
