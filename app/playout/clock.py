@@ -173,7 +173,12 @@ class PlayoutClock:
 
     def _produce_until_stopped(self) -> None:
         while not self._stop.is_set():
-            if not self.produce():
+            try:
+                busy = self.produce()
+            except Exception:  # e.g. a skip that could not open the next item
+                log.exception("reading the programme failed; trying again")
+                busy = False
+            if not busy:
                 with self._lock:
                     if not self._skips and not self._stop.is_set():
                         self._lock.wait(1.0)
