@@ -10,9 +10,11 @@ The contract with the station (messages in app/stream/playout_wire.py, on stdin/
   lead of LEAD_SECONDS is read ahead as PCM, released and encoded at air time, and a lag is
   caught up by sending the backlog, never by skipping ahead), with the tokens of the items
   that begin in it. The station publishes each chunk to the hub as it arrives.
-- Items: the process asks the station for the next item (NEXT) about ASK_AHEAD_SECONDS
-  before the item on air ends, so a station busy for several seconds cannot keep it
-  waiting, while host edits to the queue made before then still apply to the next item.
+- Items: the process asks the station for the next item (NEXT) when ASK_AHEAD_SECONDS of
+  the item being read remain, i.e. about ASK_AHEAD + LEAD (8 s) before it ends on air. It
+  needs the answer one crossfade (plus half a second) before the end of reading, and the
+  lead airs meanwhile: so a station busy for about 5 s cannot starve it, and host edits to
+  the queue made up to about 8 s before the item on air ends still apply to the next item.
   The very first item is waited for (the station answers once the library is ready), so
   the station starts with music; later, while the safety source covers, it asks every
   second without waiting.
@@ -47,7 +49,7 @@ from app.stream.encoder import Mp3Encoder
 log = logging.getLogger("app.playout")
 
 LEAD_SECONDS = 4.0  # read ahead of air time: a process starved for less costs nothing
-ASK_AHEAD_SECONDS = 8.0  # ask for the next item when the one being read has this much left
+ASK_AHEAD_SECONDS = 4.0  # ask for the next item when the one being read has this much left
 KEEP_ITEMS = 64  # tokens remembered
 
 
