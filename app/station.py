@@ -22,23 +22,23 @@ from app.library.scanner import Progress
 from app.listeners.identity import COOKIE_NAME, listener_hash
 from app.listeners.sessions import SessionRecorder
 from app.listeners.skipvotes import SkipVotes, VoteResult
-from app.models import Play, Track, TrackStatus
+from app.models import Play, Track, TrackKind, TrackStatus
 from app.news.desk import NewsDesk
-from app.playout.clock import PlayoutClock
-from app.playout.decoder import DecoderSource
-from app.playout.safety import SafetySource
-from app.playout.sequencer import Sequencer
+from app.playout.safety import safety_item
 from app.scheduler.item import Item, ItemKind
 from app.scheduler.planner import Planner
 from app.scheduler.playlists import sync_playlists_at_startup
-from app.stream.encoder import Mp3Encoder
 from app.stream.hub import Listener, StreamHub
 from app.stream.nowplaying import HISTORY_SIZE, Aired, NowPlaying
+from app.stream.playout_process import PlayoutProcess
 from app.stream.response import StreamInfo
 
 log = logging.getLogger(__name__)
 
 NEWS_TICK_SECONDS = 30.0  # scheduled articles go live within this
+# The first item waits this long for music in the library (a fresh station makes its demo
+# library and scans it first, so it starts with music); then the safety source covers.
+FIRST_ITEM_WAIT_SECONDS = 60.0
 
 
 class Station:
@@ -46,18 +46,9 @@ class Station:
         self.settings = settings
         self.sessions = sessions
         self.ffmpeg = ffmpeg_path(settings.ffmpeg)
-        rate = settings.sample_rate
         self.planner = Planner(sessions, settings)
         self.planner.on_air_until = self._on_air_until
-        self.sequencer = Sequencer(
-            next_item=self.planner.next_item,
-            open_source=lambda item: DecoderSource(item, self.ffmpeg, rate),
-            safety=SafetySource(rate, settings.station_name),
-            sample_rate=rate,
-            crossfade_seconds=settings.crossfade_seconds,
-            skip_fade_seconds=settings.skip_fade_seconds,
-            on_failure=self._mark_unplayable,
-        )
+        self._library_ready = threading.Event()  # the first scan is done
         self.hub = StreamHub(
             _stream_info(settings),
             buffer_bytes=round(settings.buffer_seconds * settings.bitrate_kbps * 1000 / 8),
@@ -85,9 +76,12 @@ class Station:
         # Listening time and its running totals, for the board and the hosts' statistics.
         self.listening = SessionRecorder(sessions, settings.timezone, settings.listener_min_seconds)
         self.hub.on_listener.append(self.listening.on_listener)
-        encoder = Mp3Encoder(settings.bitrate_kbps, rate, settings.mp3_quality)
-        self.clock = PlayoutClock(
-            self.sequencer.read, encoder.encode, self._publish, rate, settings.block_seconds
+        self.playout = PlayoutProcess(
+            _playout_config(settings, self.ffmpeg),
+            next_item=self._next_item,
+            publish=self.hub.publish,
+            on_failure=self._mark_unplayable,
+            safety_item=safety_item(settings.station_name),
         )
         self._scan_lock = threading.Lock()
         self.jobs = JobRegistry()  # long work (analysis of uploads, ...) with progress
@@ -102,8 +96,10 @@ class Station:
         self._loop = asyncio.get_running_loop()
         self.started_at = datetime.now(UTC)
         await asyncio.to_thread(self.listening.close_open_sessions)  # left open by a crash
-        self.clock.start()  # on air at once: the safety source covers until the library is ready
+        if await asyncio.to_thread(self._has_music):
+            self._library_ready.set()  # a restart: play what the last scan found at once
         self._library_task = asyncio.create_task(self._keep_library_fresh())
+        await self.playout.start()  # its first item waits for the library (see _next_item)
         self._news_task = asyncio.create_task(self._run_news_desk())
 
     async def stop(self) -> None:
@@ -112,14 +108,14 @@ class Station:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        await asyncio.to_thread(self.clock.stop)
+        await self.playout.stop()
         self.jobs.shutdown(wait=False)
-        self.sequencer.close()
         self.hub.close()
         await asyncio.to_thread(self.listening.shutdown)
 
     def skip(self) -> None:
-        self.sequencer.skip()
+        """Skip what listeners hear (from any thread)."""
+        self.playout.skip()
 
     def vote_skip(self, listener_id: str | None) -> VoteResult:
         """A listener's vote to skip the item on air; skips it when the votes are enough.
@@ -152,15 +148,32 @@ class Station:
         self.now_playing.announce()
 
     def _skip_voted(self, voted_on: Item | None) -> None:
-        # The playout runs a moment ahead of the live point: never skip the item after.
-        if voted_on is self.sequencer.current:
-            self.skip()
+        # The playout reads ahead of the live point: it skips `voted_on` only while it is
+        # what listeners hear, never the item after.
+        if voted_on is not None:
+            self.playout.skip(voted_on)
 
     def _skip_tally(self) -> dict[str, Any]:
         return asdict(self.skip_votes.tally(self.hub.listeners_now()))
 
     def upcoming(self) -> Item | None:
-        return self.sequencer.upcoming or self.planner.peek()
+        return self.playout.upcoming or self.planner.peek()
+
+    def _next_item(self) -> Item | None:
+        """The playout's question, on its own thread. On a station whose database had no
+        music yet (a fresh one makes its demo library and scans it), the first question
+        waits for the first scan, so the station starts with music, not the safety source."""
+        if not self._library_ready.wait(FIRST_ITEM_WAIT_SECONDS):
+            log.warning("no scanned library after %.0f s; the safety source covers",
+                        FIRST_ITEM_WAIT_SECONDS)  # fmt: skip
+            self._library_ready.set()
+        return self.planner.next_item()
+
+    def _has_music(self) -> bool:
+        with self.sessions() as session:
+            ready = select(Track.id).where(Track.status == TrackStatus.ready,
+                                           Track.kind == TrackKind.music).limit(1)  # fmt: skip
+            return session.scalar(ready) is not None
 
     def _on_air_until(self) -> datetime:
         """When the item on air is expected to hand over to the next one."""
@@ -172,12 +185,6 @@ class Station:
             seconds=current.item.duration - self.settings.crossfade_seconds
         )
         return max(now, end)
-
-    def _publish(self, data: bytes, starts: list[Item]) -> None:
-        """Called on the playout thread; the hub lives on the event loop."""
-        assert self._loop is not None
-        with contextlib.suppress(RuntimeError):  # the loop is closing at shutdown
-            self._loop.call_soon_threadsafe(self.hub.publish, data, starts)
 
     async def _keep_library_fresh(self) -> None:
         settings = self.settings
@@ -193,6 +200,7 @@ class Station:
                 await asyncio.to_thread(self.scan_library)
             except Exception:
                 log.exception("library scan failed; trying again later")
+            self._library_ready.set()
             if first_scan:  # playlists/ once the tracks its files name are known
                 first_scan = False
                 await sync_playlists_at_startup(settings, self.sessions)
@@ -262,6 +270,22 @@ class Station:
             )
             for p in plays
         ]
+
+
+def _playout_config(settings: Settings, ffmpeg: str) -> dict[str, Any]:
+    """What the playout process needs to know (it does not read the settings itself)."""
+    return {
+        "sample_rate": settings.sample_rate,
+        "block_seconds": settings.block_seconds,
+        "crossfade_seconds": settings.crossfade_seconds,
+        "skip_fade_seconds": settings.skip_fade_seconds,
+        "bitrate_kbps": settings.bitrate_kbps,
+        "mp3_quality": settings.mp3_quality,
+        "station_name": settings.station_name,
+        "ffmpeg": ffmpeg,
+        # Beyond half the hub's buffer, the backlog would drop the listeners it is for.
+        "max_lag_seconds": settings.buffer_seconds / 2,
+    }
 
 
 def _stream_info(settings: Settings) -> StreamInfo:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from app.api.auth import HostDep
 from app.api.deps import StationDep
-from app.scheduler.planner import Upcoming
+from app.scheduler.planner import PreviewBusy, Upcoming
 from app.scheduler.queue import QueueError
 
 router = APIRouter(prefix="/api", dependencies=[HostDep], tags=["queue"])
@@ -128,5 +128,12 @@ def clear_queue(station: StationDep) -> QueueView:
 
 @router.get("/schedule/preview")
 def preview(station: StationDep, hours: Annotated[float, Query(gt=0, le=24 * 7)] = 24) -> QueueView:
-    """Simulate the coming programme from the current state, without changing anything."""
-    return _view(station.planner.preview(hours))
+    """Simulate the coming programme from the current state, without changing anything.
+
+    A few forecasts run at once (on worker threads, never on the event loop); beyond that a
+    request waits its turn, and after a while gets 503 with Retry-After."""
+    try:
+        return _view(station.planner.preview(hours))
+    except PreviewBusy as error:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error),
+                            headers={"Retry-After": "5"}) from error  # fmt: skip

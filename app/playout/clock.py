@@ -1,7 +1,25 @@
-"""The one real-time clock: pulls the programme block by block and hands it on, encoded.
+"""The one real-time clock: reads the programme a few seconds ahead, airs each block on time.
 
-It paces by absolute time (start + frames / rate), so rounding and scheduling jitter never
-add up to drift. It runs whether or not anyone listens.
+The contract (the playout process in app/stream/playout_child.py runs it):
+
+- Air time is absolute: the block that starts at frame n of the stream airs at
+  anchor + n / rate, the anchor being when the first block aired. Rounding and scheduling
+  jitter never add up to drift. It runs whether or not anyone listens.
+- A lead: the programme is read up to `lead_seconds` ahead of air time and kept as PCM, so
+  a clock starved of CPU (or waiting on the scheduler) for less than the lead costs nothing.
+- Release at air time: a block is encoded only when it airs, and handed to `publish` with
+  the items that begin in it. So `publish` sees each chunk at (about) its air time, and an
+  item's first audio reaches the live point when it airs.
+- Catch up, never skip ahead: when airing fell behind (the machine was busy, the process
+  was stopped), the late blocks are released at once, back to back, until air time is
+  reached again; listeners get the backlog and their players buffer it. Only a lag beyond
+  `max_lag_seconds` (a machine that was suspended: more than listeners could take) moves
+  the anchor, and that is logged as "playout skipped audio" (SKIPPED_AUDIO), the one
+  message that means audio was lost.
+- A skip (`skip()`) takes back the lead: its first `skip_fade_seconds` (what listeners
+  would have heard next) fade out while the next item fades in, so the skip is heard at
+  the next block, and the MP3 stream stays one unbroken encoding. A skip aimed at an item
+  names it, and does nothing once that item is no longer on air (never the item after).
 """
 
 from __future__ import annotations
@@ -9,69 +27,186 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
-from app.playout.source import Block, silence
+import numpy as np
+
+from app.playout.source import Block, Pcm, silence
 from app.scheduler.item import Item
 
 log = logging.getLogger(__name__)
 
-MAX_LAG_SECONDS = 1.0  # behind by more (a suspended machine): resume from now, don't rush
+SKIPPED_AUDIO = "playout skipped audio"  # logged whenever listeners lose programme
+
+
+class Programme(Protocol):
+    """What the clock reads: the sequencer."""
+
+    @property
+    def current(self) -> Item | None: ...
+
+    def read(self, frames: int) -> Block: ...
+
+    def skip(self) -> None: ...
+
+    def cut(self, heard: Pcm, skip_current: bool) -> None: ...
 
 
 class PlayoutClock:
+    """Two loops: `produce()` reads the programme into the lead (on a thread of its own, as
+    the programme may block: a decoder starting, the scheduler answering), `release_due()`
+    airs what is due (on the thread that calls `run()`). Either can be stepped by hand."""
+
     def __init__(
         self,
-        read: Callable[[int], Block],
-        encode: Callable[..., bytes],
+        programme: Programme,
+        encode: Callable[[Pcm], bytes],
         publish: Callable[[bytes, list[Item]], None],
         sample_rate: int,
         block_seconds: float,
+        lead_seconds: float,
+        skip_fade_seconds: float,
+        max_lag_seconds: float,
         now: Callable[[], float] = time.monotonic,
         wait: Callable[[float], object] | None = None,
     ) -> None:
-        self._read = read
+        self._programme = programme
         self._encode = encode
         self._publish = publish
         self._rate = sample_rate
-        self._frames = round(block_seconds * sample_rate)
+        self._frames = max(1, round(block_seconds * sample_rate))
+        self._lead_frames = max(self._frames, round(lead_seconds * sample_rate))
+        self._skip_fade = round(skip_fade_seconds * sample_rate)
+        self._max_lag = max_lag_seconds
         self._now = now
         self._stop = threading.Event()
         self._wait = wait or self._stop.wait
-        self._thread = threading.Thread(target=self.run, name="playout-clock", daemon=True)
+        self._lock = threading.Condition()
+        self._lead: deque[Block] = deque()
+        self._anchor: float | None = None
+        self._released = 0  # frames aired since the anchor
+        self._skips: deque[Item | None] = deque()
+        self.heard: Item | None = None  # the item at the live point
+        self.on_produced: Callable[[], None] = lambda: None  # wakes a `wait` early
 
-    def start(self) -> None:
-        self._thread.start()
+    @property
+    def lead(self) -> float:
+        """Seconds of programme read but not yet aired."""
+        with self._lock:
+            return self._lead_length() / self._rate
 
-    def stop(self) -> None:
-        self.stop_soon()
-        self._thread.join(timeout=5)
+    def lead_items(self) -> list[Item]:
+        """The items that begin in the programme read but not yet aired, in order."""
+        with self._lock:
+            return [item for block in self._lead for _, item in block.starts]
+
+    def air_time(self) -> float:
+        """When the next block airs (monotonic seconds); now before the first."""
+        if self._anchor is None:
+            return self._now()
+        return self._anchor + self._released / self._rate
 
     def stop_soon(self) -> None:
-        """Ask the loop to end after the current block (safe from inside a callback)."""
+        """Ask both loops to end (safe from inside a callback)."""
         self._stop.set()
+        with self._lock:
+            self._lock.notify_all()
 
-    def tick(self) -> None:
-        """Produce, encode and publish one block."""
-        try:
-            block = self._read(self._frames)
-        except Exception:
-            log.exception("the programme failed to produce a block; airing silence for it")
-            block = Block(silence(self._frames))
-        self._publish(self._encode(block.pcm), [item for _, item in block.starts])
+    def skip(self, item: Item | None = None) -> None:
+        """Skip what listeners hear (only if that is still `item`, when given)."""
+        with self._lock:
+            self._skips.append(item)
+            self._lock.notify_all()
 
     def run(self) -> None:
-        """The clock loop; `start()` runs it on its own thread."""
-        started = self._now()
-        produced = 0
+        """Read on a thread of its own, air on this one, until `stop_soon()`."""
+        producer = threading.Thread(target=self._produce_until_stopped, name="playout-read",
+                                    daemon=True)  # fmt: skip
+        producer.start()
+        try:
+            while not self._stop.is_set():
+                self.release_due()
+                with self._lock:
+                    idle = not self._lead
+                self._wait(0.05 if idle else max(0.0, self.air_time() - self._now()))
+        finally:
+            self.stop_soon()
+            producer.join(5)
+
+    def produce(self) -> bool:
+        """Apply skips, then read one block if the lead is short. False: nothing to do."""
+        self._apply_skips()
+        with self._lock:
+            if self._lead_length() >= self._lead_frames:
+                return False
+        block = self._read()
+        with self._lock:
+            self._lead.append(block)
+        self.on_produced()
+        return True
+
+    def release_due(self) -> None:
+        """Air every block whose time has come: late ones back to back (catching up)."""
+        while True:
+            with self._lock:
+                if not self._lead:
+                    return
+                if self._anchor is None:  # the first block airs as soon as it exists
+                    self._anchor = self._now()
+                lag = self._now() - self.air_time()
+                if lag < 0:
+                    return
+                if lag > self._max_lag:
+                    log.warning("%s: %.1f s behind real time, more than listeners can take; "
+                                "airing from now, %.1f s of programme never aired",
+                                SKIPPED_AUDIO, lag, lag)  # fmt: skip
+                    self._anchor += lag
+                block = self._lead.popleft()
+                self._released += len(block.pcm)
+                items = [item for _, item in block.starts]
+                if items:
+                    self.heard = items[-1]
+                self._lock.notify_all()
+            self._publish(self._encode(block.pcm), items)
+
+    def _produce_until_stopped(self) -> None:
         while not self._stop.is_set():
-            self.tick()
-            produced += self._frames
-            delay = started + produced / self._rate - self._now()
-            if delay < -MAX_LAG_SECONDS:
-                log.warning("playout fell %.1f s behind real time; resuming from now", -delay)
-                # Re-anchor the clock so the block just published starts its slot now.
-                started -= delay - self._frames / self._rate
-                delay = self._frames / self._rate
-            if delay > 0:
-                self._wait(delay)
+            try:
+                busy = self.produce()
+            except Exception:  # e.g. a skip that could not open the next item
+                log.exception("reading the programme failed; trying again")
+                busy = False
+            if not busy:
+                with self._lock:
+                    if not self._skips and not self._stop.is_set():
+                        self._lock.wait(1.0)
+
+    def _lead_length(self) -> int:
+        return sum(len(block.pcm) for block in self._lead)
+
+    def _read(self) -> Block:
+        try:
+            return self._programme.read(self._frames)
+        except Exception:
+            log.exception("the programme failed to produce a block; airing silence for it")
+            return Block(silence(self._frames))
+
+    def _apply_skips(self) -> None:
+        while True:
+            with self._lock:
+                if not self._skips:
+                    return
+                target = self._skips.popleft()
+                if target is not None and target is not self.heard:
+                    log.info("skip of %r not applied: it is no longer on air",
+                             target.display_title)  # fmt: skip
+                    continue
+                skip_current = self.heard is None or self.heard is self._programme.current
+                taken = [block.pcm for block in self._lead]
+                self._lead.clear()
+            if not taken:
+                self._programme.skip()  # nothing read ahead: the programme is at air time
+                continue
+            self._programme.cut(np.concatenate(taken)[: self._skip_fade], skip_current)

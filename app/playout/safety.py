@@ -17,9 +17,13 @@ CHORD_SECONDS = 4.0
 LEVEL = 0.06  # about -24 dBFS: audible, well below programme loudness
 
 
+def safety_item(station_name: str) -> Item:
+    return Item(kind=ItemKind.safety, title=f"{station_name} will be right back")
+
+
 class SafetySource:
     def __init__(self, sample_rate: int, station_name: str) -> None:
-        self.item = Item(kind=ItemKind.safety, title=f"{station_name} will be right back")
+        self.item = safety_item(station_name)
         self._rate = sample_rate
         self._position = 0
 

@@ -51,6 +51,8 @@ class Sequencer:
         self._fade_in = silence(0)
         self._skip_requested = threading.Event()
         self._last_retry = -RETRY_SECONDS
+        self._sample_rate = sample_rate
+        self._announce: list[Item] = []  # items to report as starting at the next read
 
     @property
     def current(self) -> Item | None:
@@ -62,12 +64,45 @@ class Sequencer:
         prepared = self._prepared
         return prepared.item if prepared is not None else None
 
+    @property
+    def on_safety(self) -> bool:
+        """Nothing from the scheduler is playing: the safety source covers (or nothing yet)."""
+        return self._deck is None or self._deck is self._safety
+
+    @property
+    def remaining_seconds(self) -> float | None:
+        """How much of the current item is still to be read, by its expected duration."""
+        deck = self._deck
+        if deck is None or deck is self._safety or deck.item.duration is None:
+            return None
+        return deck.item.duration - deck.played / self._sample_rate
+
     def skip(self) -> None:
         """Ask for the next item; takes effect at the next read. Safe from any thread."""
         self._skip_requested.set()
 
+    def cut(self, heard: Pcm, skip_current: bool) -> None:
+        """Take back what was read but never aired, from the frames after `heard`.
+
+        `heard` is the start of what was taken back (it continues what listeners hear): it
+        fades out while what comes next fades in. With `skip_current` the item being read is
+        skipped; otherwise it goes on (it began in what was taken back, so it is announced
+        again at the next read)."""
+        self._skip_requested.clear()
+        overlap = len(heard)
+        self._tail, self._tail_pos = heard * fade_out(overlap), 0
+        self._fade_in = fade_in(overlap)
+        previous = self._deck
+        if skip_current or previous is None:
+            if previous is not None and previous is not self._safety:
+                previous.close()
+            self._deck = self._take_next()
+        if self._deck is not previous or not skip_current:
+            self._announce.append(self._deck.item)
+
     def read(self, frames: int) -> Block:
-        block = Block(silence(frames))
+        block = Block(silence(frames), [(0, item) for item in self._announce])
+        self._announce.clear()
         pos = 0
         while pos < frames:
             deck = self._deck

@@ -55,6 +55,15 @@ BULLETIN_ITEM = Item(kind=ItemKind.news, title="News bulletin")
 # clock items, intervals and dayparts are decided on the times that really happen.
 REPLAN_DRIFT = timedelta(seconds=30)
 
+# Forecasts are CPU work (a week of picks): this many at once, the others wait their turn
+# up to PREVIEW_WAIT_SECONDS, then are told the station is busy.
+PREVIEWS_AT_ONCE = 2
+PREVIEW_WAIT_SECONDS = 20.0
+
+
+class PreviewBusy(Exception):
+    """Too many forecasts are being computed; try again shortly."""
+
 
 @dataclass(frozen=True)
 class _Plan:
@@ -85,6 +94,7 @@ class Planner:
         self._playlist_minutes: dict[int, int] = {}
         self._durations_by_track: dict[int, float] = {}
         self._fingerprint: tuple[object, ...] | None = None
+        self._previews = threading.BoundedSemaphore(PREVIEWS_AT_ONCE)
         self._previous_take: datetime | None = None  # None after a restart
         self._plans: dict[int, _Plan] = {}  # by queue entry id; empty after a restart
         # When the item on air ends, as far as the playout knows: planning starts there.
@@ -153,7 +163,20 @@ class Planner:
             return out
 
     def preview(self, hours: float) -> list[Upcoming]:
-        """The coming programme: the queue, then what the scheduler would pick, untouched."""
+        """The coming programme: the queue, then what the scheduler would pick, untouched.
+
+        At most PREVIEWS_AT_ONCE run at once (PreviewBusy when none is free in time), and
+        the simulation runs outside the planner's lock, so the playout's questions for its
+        next item never wait for a forecast."""
+        if not self._previews.acquire(timeout=PREVIEW_WAIT_SECONDS):
+            raise PreviewBusy(f"{PREVIEWS_AT_ONCE} forecasts are being computed; try again "
+                              "in a few seconds")  # fmt: skip
+        try:
+            return self._preview(hours)
+        finally:
+            self._previews.release()
+
+    def _preview(self, hours: float) -> list[Upcoming]:
         upcoming = self.upcoming()
         start = (
             upcoming[-1].expected_start + self._air_time(upcoming[-1].item)
@@ -164,7 +187,9 @@ class Planner:
         with self._lock, self._sessions() as session:
             scheduler = self._scheduler_for(session)
             state = copy.deepcopy(self._memory(session))
-            picks = scheduler.simulate(start, until, state, self._settings.crossfade_seconds)
+        # The scheduler is immutable; the copy of its memory is this forecast's own.
+        picks = scheduler.simulate(start, until, state, self._settings.crossfade_seconds)
+        with self._sessions() as session:
             tracks = self._tracks(session, [pick.track_id for _, pick in picks])
         position = len(upcoming)
         for at, pick in picks:

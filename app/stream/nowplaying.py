@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.library.artwork import cover_url
-from app.scheduler.item import Item
+from app.scheduler.item import Item, ItemKind
 
 HISTORY_SIZE = 10
 SUBSCRIBER_QUEUE = 16
@@ -67,7 +67,8 @@ class NowPlaying:
         self.airing = Aired(item, datetime.fromtimestamp(self._clock(), UTC))
         self._record(self.airing)
         if not item.keeps_title:
-            if self.current is not None:
+            # The safety source is no programme: "recently played" never lists it.
+            if self.current is not None and self.current.item.kind is not ItemKind.safety:
                 self.history.appendleft(self.current)
             self.current = self.airing
         # A jingle keeps the title, but is announced too: the skip votes start over with it.

@@ -7,8 +7,11 @@ or two transitions and decoder start-ups), 2 s crossfade, MP3 128 kbps CBR 44.1 
 out, LAME quality 5, in real time:
 
 - station: `radio serve` with those files in media/music (per-track gain from its EBU R128
-  scan, applied by the ffmpeg decoder; crossfade in numpy; LAME via lameenc, in process).
-  CPU counted: the station process and its ffmpeg decoder children.
+  scan, applied by the ffmpeg decoder; crossfade in numpy; LAME via lameenc, in the
+  station's playout process). CPU counted: the station process, its playout process
+  (app.stream.playout_child) and the ffmpeg decoders that one runs, including decoders that
+  ended and were reaped during the window; RSS reported for the station process, the
+  playout process and all children together.
 - liquidsoap: Liquidsoap 2 script: playlist() of the same files, each annotated with the
   same kind of gain (target -16 LUFS minus the file's integrated loudness, measured with
   ffmpeg's ebur128 like our scan) and applied by amplify(); crossfade(duration=2.,
@@ -42,6 +45,7 @@ from tests.bench.common import (
     children_rss_mb,
     cpu_percent,
     cpu_sample,
+    descendants,
     loudness_lufs,
     machine_busy_seconds,
     machine_line,
@@ -85,10 +89,32 @@ def make_tracks(directory: Path) -> list[Path]:
     ]
 
 
+def playout_pid(pid: int) -> int | None:
+    """The station's playout process, by its command line."""
+    for child in descendants(pid):
+        try:
+            with open(f"/proc/{child}/cmdline", "rb") as f:
+                if b"app.stream.playout_child" in f.read():
+                    return child
+        except OSError:
+            continue
+    return None
+
+
+def reaped_cpu_seconds(pid: int) -> float:
+    """CPU seconds of the children `pid` has reaped (cutime + cstime)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(pid: int, warmup: float, seconds: float, with_children: bool,
             output: Path | None = None) -> dict[str, Any]:  # fmt: skip
     time.sleep(warmup)
+    playout = playout_pid(pid)
     before = cpu_sample(pid)
+    playout_before = cpu_sample(playout) if playout else None
+    reaped_before = reaped_cpu_seconds(playout) if playout else 0.0
     busy_before = machine_busy_seconds()
     sizes: list[tuple[float, int]] = []
     while time.monotonic() < before.at + seconds:
@@ -97,13 +123,25 @@ def measure(pid: int, warmup: float, seconds: float, with_children: bool,
         time.sleep(min(0.25, max(0.0, before.at + seconds - time.monotonic())))
     after = cpu_sample(pid)
     busy = 100 * (machine_busy_seconds() - busy_before) / (after.at - before.at)
+    window = after.at - before.at
     result: dict[str, Any] = {
-        "window_s": round(after.at - before.at, 3),
+        "window_s": round(window, 3),
         "cpu_percent_own": round(cpu_percent(before, after), 2),
         "cpu_percent": round(cpu_percent(before, after, with_children), 2),
         "memory": memory_mb(pid),
         "children_rss_mb": round(children_rss_mb(pid), 1),
     }
+    if playout is not None and playout_before is not None:
+        # cpu_sample counts a descendant's own time only: the decoders the playout process
+        # reaped in the window are added here.
+        reaped = reaped_cpu_seconds(playout) - reaped_before
+        playout_after = cpu_sample(playout)
+        result["cpu_percent"] = round(result["cpu_percent"] + 100 * reaped / window, 2)
+        result["playout_cpu_percent"] = round(
+            cpu_percent(playout_before, playout_after, with_children=True), 2
+        )
+        result["playout_cpu_percent_own"] = round(cpu_percent(playout_before, playout_after), 2)
+        result["playout_memory"] = memory_mb(playout)
     result["machine_busy_percent"] = round(busy, 1)
     if len(sizes) >= 2:
         # The file grows in buffered steps: the least-squares slope of size over time.
@@ -188,12 +226,20 @@ def liquidsoap_case(args: argparse.Namespace, tracks: list[Path], tmp: Path) -> 
 
 def report(results: dict[str, Any], info: dict[str, Any]) -> str:
     header = ["case", "window s", "CPU % (process)", "CPU % (incl. children)",
-              "RSS MB (peak)", "output rate / real time", "machine busy %"]  # fmt: skip
+              "playout process CPU % (own; with decoders)", "RSS MB (peak)",
+              "playout process RSS MB (peak)", "RSS MB, all processes",
+              "output rate / real time", "machine busy %"]  # fmt: skip
     rows = []
     for case, r in results["cases"].items():
         mem = r["memory"]
+        playout_mem = r.get("playout_memory")
         rows.append([case, r["window_s"], r["cpu_percent_own"], r["cpu_percent"],
+                     f"{r['playout_cpu_percent_own']}; {r['playout_cpu_percent']}"
+                     if "playout_cpu_percent" in r else "",
                      f"{mem['rss_mb']:.1f} ({mem['peak_rss_mb']:.1f})",
+                     f"{playout_mem['rss_mb']:.1f} ({playout_mem['peak_rss_mb']:.1f})"
+                     if playout_mem else "",
+                     f"{mem['rss_mb'] + r['children_rss_mb']:.1f}",
                      f"{r.get('output_rate_share', 0.0):.4f}",
                      r["machine_busy_percent"]])  # fmt: skip
     lines = [

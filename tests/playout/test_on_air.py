@@ -195,6 +195,27 @@ def test_an_empty_library_streams_the_safety_source_until_music_arrives(
     audio, _ = decode(bytes(listener.body))
     assert dominant_tone(audio[-RATE:], [500.0])[-1] == 500.0
     assert longest_quiet_run(audio) < 0.5
+    # The safety source covered, but it is no programme: never in "recently played".
+    assert [e["kind"] for e in station.now_playing()["history"]] == []
+    with sqlite3.connect(station.state / "radio.sqlite3") as db:
+        assert list(db.execute("select kind, title from plays")) == [("music", "Arrived")]
+
+
+def test_a_fresh_station_starts_with_music_from_its_demo_library(
+    tmp_path: Path, launch: Launch
+) -> None:
+    """An empty media/ and the demo library on: the demo is made and scanned before the
+    first item, so the first thing on air, pushed and recorded is music."""
+    station = launch(demo_library="true")
+    events = _collect_events(station)
+    state = station.wait_for(lambda s: s["current"] is not None, timeout=120)
+    assert state["current"]["kind"] == "music"
+    first_pushed = next(e["current"] for _, e in events if e["current"] is not None)
+    assert first_pushed["kind"] == "music"
+    with sqlite3.connect(station.state / "radio.sqlite3") as db:
+        kinds = [kind for (kind,) in db.execute("select kind from plays order by started_at")]
+    assert kinds[:1] == ["music"]
+    assert "safety" not in kinds
 
 
 def test_a_listener_that_stops_reading_is_dropped_while_others_keep_pace(

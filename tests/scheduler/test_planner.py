@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from app.config import Settings
 from app.db import SessionFactory
 from app.models import Playlist, PlaylistEntry, PlaylistRule, Track, TrackKind, TrackStatus
-from app.scheduler.planner import Planner
+from app.scheduler import planner as planner_module
+from app.scheduler.engine import Scheduler
+from app.scheduler.planner import PREVIEWS_AT_ONCE, Planner, PreviewBusy
 
 START = datetime(2026, 3, 2, 10, 37, tzinfo=UTC)
 
@@ -97,3 +104,37 @@ def test_a_restart_neither_replays_nor_forgets(tmp_path: Path, sessions: Session
     just_played = {title for _, title, _ in before[-10:]}
     after = run_station(second, hours=0.5)
     assert not just_played & {title for _, title, _ in after}
+
+
+def test_forecasts_are_bounded_and_never_hold_up_the_playout(
+    tmp_path: Path, sessions: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While forecasts compute, the playout's next item comes at once; beyond
+    PREVIEWS_AT_ONCE forecasts, another is told the station is busy."""
+    songs = [add_track(sessions, f"Song {i}", 3, artist=f"A{i}") for i in range(30)]
+    add_playlist(sessions, "Music", songs)
+    planner = Planner(sessions, Settings(media_dir=tmp_path, state_dir=tmp_path))
+    release = threading.Event()
+    computing = threading.Semaphore(0)
+    simulate = Scheduler.simulate
+
+    def slow_simulate(self: Scheduler, *args: Any, **kwargs: Any) -> Any:
+        computing.release()
+        release.wait(30)  # a week's forecast on a busy machine
+        return simulate(self, *args, **kwargs)
+
+    monkeypatch.setattr(Scheduler, "simulate", slow_simulate)
+    monkeypatch.setattr(planner_module, "PREVIEW_WAIT_SECONDS", 0.2)
+    with ThreadPoolExecutor(PREVIEWS_AT_ONCE) as pool:
+        forecasts = [pool.submit(planner.preview, 168) for _ in range(PREVIEWS_AT_ONCE)]
+        for _ in range(PREVIEWS_AT_ONCE):
+            assert computing.acquire(timeout=10)
+        with pytest.raises(PreviewBusy):
+            planner.preview(168)
+        answered = ThreadPoolExecutor(1).submit(planner.next_item)
+        item = answered.result(timeout=5)  # not after the forecasts: they hold no lock
+        assert item is not None
+        release.set()
+        weeks = [forecast.result(timeout=30) for forecast in forecasts]
+    assert all(len(week) > 1000 for week in weeks)
+    assert len(planner.preview(1)) > 10  # a slot is free again

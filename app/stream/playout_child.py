@@ -1,0 +1,253 @@
+"""The playout process: decoders, the sequencer, the clock and the MP3 encoder, on their own.
+
+    python -m app.stream.playout_child '<config JSON>'   (app/stream/playout_process.py runs it)
+
+Nothing the web side does (requests, queries, speech, scans, exports) can take CPU time or
+the GIL from the audio: this process imports only numpy, lameenc and the playout modules.
+
+The contract with the station (messages in app/stream/playout_wire.py, on stdin/stdout):
+- Audio: MP3 chunks of whole frames, each sent when it airs (see app/playout/clock.py: a
+  lead of LEAD_SECONDS is read ahead as PCM, released and encoded at air time, and a lag is
+  caught up by sending the backlog, never by skipping ahead), with the tokens of the items
+  that begin in it. The station publishes each chunk to the hub as it arrives.
+- Items: the process asks the station for the next item (NEXT) when ASK_AHEAD_SECONDS of
+  the item being read remain, i.e. about ASK_AHEAD + LEAD (8 s) before it ends on air. It
+  needs the answer one crossfade (plus half a second) before the end of reading, and the
+  lead airs meanwhile: so a station busy for about 5 s cannot starve it, and host edits to
+  the queue made up to about 8 s before the item on air ends still apply to the next item.
+  The very first item is waited for (the station answers once the library is ready), so
+  the station starts with music; later, while the safety source covers, it asks every
+  second without waiting.
+- It reports an item that fails to play (FAILED) and what follows the item listeners hear
+  (STATE), and skips on SKIP: what listeners hear, or nothing if the skip names an item
+  that is no longer on air.
+- It ends when the station does: on EOF of stdin, and by PR_SET_PDEATHSIG where Linux has
+  it. Its log lines go to stderr, the station's log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import select
+import signal
+import sys
+import threading
+from typing import Any
+
+from app.playout.clock import PlayoutClock
+from app.playout.decoder import DecoderSource
+from app.playout.safety import SafetySource
+from app.playout.sequencer import Sequencer
+from app.scheduler.item import Item, ItemKind
+from app.stream import playout_wire as wire
+from app.stream.encoder import Mp3Encoder
+
+log = logging.getLogger("app.playout")
+
+LEAD_SECONDS = 4.0  # read ahead of air time: a process starved for less costs nothing
+ASK_AHEAD_SECONDS = 4.0  # ask for the next item when the one being read has this much left
+KEEP_ITEMS = 64  # tokens remembered
+
+
+class ParentGone(Exception):
+    pass
+
+
+class Link:
+    """This end of the pipes to the station."""
+
+    def __init__(self, in_fd: int, out_fd: int) -> None:
+        self._in = in_fd
+        self._out = out_fd
+        self._reader = wire.Reader()
+        self._sending = threading.Lock()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+
+    def send(self, message: bytes) -> None:
+        """Send a whole message (from either thread)."""
+        with self._sending:
+            view = memoryview(message)
+            while view:
+                try:
+                    written = os.write(self._out, view)
+                except BrokenPipeError as error:
+                    raise ParentGone from error
+                view = view[written:]
+
+    def wake(self) -> None:
+        """End a `poll` early (from the other thread)."""
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._wake_w, b"!")
+
+    def poll(self, timeout: float) -> list[tuple[bytes, bytes]]:
+        """The station's messages that arrive within `timeout` (or until `wake()`)."""
+        readable, _, _ = select.select([self._in, self._wake_r], [], [], max(0.0, timeout))
+        if self._wake_r in readable:
+            os.read(self._wake_r, 4096)
+        if self._in not in readable:
+            return []
+        data = os.read(self._in, 65536)
+        if not data:
+            raise ParentGone
+        return self._reader.feed(data)
+
+
+class PlayoutChild:
+    def __init__(self, config: dict[str, Any], link: Link) -> None:
+        rate = int(config["sample_rate"])
+        ffmpeg = str(config["ffmpeg"])
+        self._link = link
+        safety = SafetySource(rate, str(config["station_name"]))
+        self._items: dict[int, Item] = {wire.SAFETY_TOKEN: safety.item}
+        self._tokens: dict[int, int] = {id(safety.item): wire.SAFETY_TOKEN}
+        self._answers: list[Item | None] = []
+        self._answered = threading.Condition()
+        self._asked = False
+        self._closing = False
+        self._told_next: int | None = -1
+        self.sequencer = Sequencer(
+            next_item=self._next_item,
+            open_source=lambda item: DecoderSource(item, ffmpeg, rate),
+            safety=safety,
+            sample_rate=rate,
+            crossfade_seconds=float(config["crossfade_seconds"]),
+            skip_fade_seconds=float(config["skip_fade_seconds"]),
+            on_failure=self._failed,
+        )
+        encoder = Mp3Encoder(int(config["bitrate_kbps"]), rate, int(config["mp3_quality"]))
+        self.clock = PlayoutClock(
+            self.sequencer,
+            encoder.encode,
+            self._publish,
+            rate,
+            float(config["block_seconds"]),
+            lead_seconds=float(config.get("lead_seconds", LEAD_SECONDS)),
+            skip_fade_seconds=float(config["skip_fade_seconds"]),
+            max_lag_seconds=float(config["max_lag_seconds"]),
+            wait=self._serve,
+        )
+        self.clock.on_produced = link.wake
+
+    def run(self) -> None:
+        try:
+            self.clock.run()
+        finally:
+            with self._answered:
+                self._closing = True
+                self._answered.notify_all()
+            self.sequencer.close()
+
+    # -- what the sequencer and the clock call -------------------------------------------------
+
+    def _next_item(self) -> Item | None:
+        """The sequencer's question, on the reading thread (the lead airs meanwhile)."""
+        with self._answered:
+            if not self._answers:
+                self._ask()
+                if self.sequencer.on_safety and self.clock.heard is not None:
+                    return None  # the safety source covers; it asks again in a second
+                while not self._answers and not self._closing:
+                    self._answered.wait()
+            return self._answers.pop(0) if self._answers else None
+
+    def _publish(self, mp3: bytes, starts: list[Item]) -> None:
+        with self._answered:
+            tokens = [self._tokens.get(id(item), wire.SAFETY_TOKEN) for item in starts]
+        self._link.send(wire.pack_audio(tokens, mp3))
+        self._tell_next()
+
+    def _failed(self, item: Item, reason: str) -> None:
+        with self._answered:
+            token = self._tokens.get(id(item))
+        self._link.send(wire.pack_json(wire.FAILED, {"token": token, "reason": reason}))
+
+    def _serve(self, timeout: float) -> None:
+        """Wait up to `timeout` for the station's messages, and act on them."""
+        remaining = self.sequencer.remaining_seconds
+        if remaining is not None and remaining < ASK_AHEAD_SECONDS:
+            with self._answered:
+                if not self._answers:
+                    self._ask()
+        for kind, payload in self._link.poll(timeout):
+            message = json.loads(payload)
+            if kind == wire.ITEM:
+                item = wire.item_from_json(message["item"]) if message["item"] else None
+                with self._answered:
+                    self._asked = False
+                    if item is not None:
+                        self._remember(message["token"], item)
+                    self._answers.append(item)
+                    self._answered.notify_all()
+                self._tell_next()
+            elif kind == wire.SKIP:
+                token = message["token"]
+                self.clock.skip(self._items.get(token) if token is not None else None)
+            else:
+                log.warning("unknown message %r from the station", kind)
+
+    # -- inside -------------------------------------------------------------------------------
+
+    def _ask(self) -> None:
+        """Ask the station for the next item, unless a question is open (hold _answered)."""
+        if not self._asked:
+            self._asked = True
+            self._link.send(wire.pack(wire.NEXT))
+
+    def _remember(self, token: int, item: Item) -> None:
+        self._items[token] = item
+        self._tokens[id(item)] = token
+        for old in [t for t in self._items if wire.SAFETY_TOKEN < t <= token - KEEP_ITEMS]:
+            self._tokens.pop(id(self._items.pop(old)), None)
+
+    def _tell_next(self) -> None:
+        """Tell the station what follows the item listeners hear, when that changes."""
+        heard = self.clock.heard
+        following = None
+        with self._answered:
+            answers = list(self._answers)
+        for item in (*self.clock.lead_items(), self.sequencer.current, self.sequencer.upcoming,
+                     *answers):  # fmt: skip
+            if item is not None and item is not heard and item.kind is not ItemKind.safety:
+                following = item
+                break
+        token = self._tokens.get(id(following)) if following is not None else None
+        if token != self._told_next:
+            self._told_next = token
+            self._link.send(wire.pack_json(wire.STATE, {"next": token}))
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM this process when the station's process ends, however it ends."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # elsewhere, EOF on stdin still ends it
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    config = json.loads(args[0])
+    _die_with_parent()
+    if os.getppid() != int(config.get("parent_pid", os.getppid())):
+        return 0  # the station died before we could ask to die with it
+    out_fd = os.dup(1)  # the pipe to the station carries messages only: a stray print
+    os.dup2(2, 1)  # goes to the log instead of corrupting the stream
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    child = PlayoutChild(config, Link(0, out_fd))
+    with contextlib.suppress(ParentGone):  # the station ended: so does its playout
+        child.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,233 @@
+"""The station's end of the playout process: starts it, serves it, restarts it.
+
+The playout (decoders, sequencer, clock, MP3 encoder) runs in a child process of its own
+(app/stream/playout_child.py), so nothing on the web side can delay the audio. Here, on the
+event loop: each MP3 chunk it sends is published to the hub as it arrives (at its air
+time); its questions for the next item are answered by the scheduler on a thread of their
+own (the database must not block the loop, and other background work must not queue in
+front of it); failures and what comes next are passed on. A child that dies is started
+again at once (listeners stay connected; the gap is logged as skipped audio), and the
+child ends with the station.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from app.playout.clock import SKIPPED_AUDIO
+from app.scheduler.item import Item
+from app.stream import playout_wire as wire
+
+log = logging.getLogger(__name__)
+
+PIPE_BYTES = 1 << 20  # a minute of audio: a stalled event loop does not stall the playout
+RESTART_DELAYS = (0.1, 0.5, 2.0, 5.0)  # after the child dies, and again if it keeps dying
+STABLE_SECONDS = 30.0  # a child that lived this long starts the delays over
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+
+
+class PlayoutProcess:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        next_item: Callable[[], Item | None],
+        publish: Callable[[bytes, list[Item]], None],
+        on_failure: Callable[[Item, str], None],
+        safety_item: Item,
+    ) -> None:
+        self._config = config
+        self._next_item = next_item
+        self._publish = publish
+        self._on_failure = on_failure
+        self._items: dict[int, Item] = {wire.SAFETY_TOKEN: safety_item}
+        self._tokens: dict[int, int] = {id(safety_item): wire.SAFETY_TOKEN}
+        self._last_token = wire.SAFETY_TOKEN
+        self._scheduler = ThreadPoolExecutor(1, thread_name_prefix="playout-scheduler")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._writer: asyncio.WriteTransport | None = None
+        self._reader: asyncio.ReadTransport | None = None
+        self._generation = 0
+        self._failures = 0
+        self._started_at = 0.0
+        self._stopping = False
+        self._restart_task: asyncio.Task[None] | None = None
+        self.upcoming: Item | None = None  # what follows the item listeners hear, if known
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self._spawn()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._restart_task is not None:
+            self._restart_task.cancel()
+        process = self._process
+        if self._writer is not None:
+            self._writer.close()  # EOF: the child ends itself
+        if process is not None:
+            try:
+                await asyncio.to_thread(process.wait, 5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                await asyncio.to_thread(process.wait)
+        if self._reader is not None:
+            self._reader.close()
+        self._scheduler.shutdown(wait=False, cancel_futures=True)
+
+    def skip(self, item: Item | None = None) -> None:
+        """Skip what listeners hear; with `item`, only while that is what they hear.
+        Safe from any thread."""
+        token = self._tokens.get(id(item)) if item is not None else None
+        if item is not None and token is None:
+            return  # never announced by this playout: not on air
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closing at shutdown
+                message = wire.pack_json(wire.SKIP, {"token": token})
+                self._loop.call_soon_threadsafe(self._send, message)
+
+    # -- inside -------------------------------------------------------------------------------
+
+    async def _spawn(self) -> None:
+        assert self._loop is not None
+        process = self._start_process()
+        assert process.stdin is not None
+        assert process.stdout is not None
+        self._generation += 1
+        self._process = process
+        self._started_at = time.monotonic()
+        self.upcoming = None
+        generation = self._generation
+        self._reader, _ = await self._loop.connect_read_pipe(
+            lambda: _FromChild(self, generation), process.stdout
+        )
+        self._writer, _ = await self._loop.connect_write_pipe(asyncio.Protocol, process.stdin)
+        log.info("playout process %d started", process.pid)
+
+    def _start_process(self) -> subprocess.Popen[bytes]:
+        # On the loop's thread, which lives as long as the station: the child's
+        # PR_SET_PDEATHSIG fires when the thread that started it ends.
+        config = {**self._config, "parent_pid": os.getpid()}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.stream.playout_child", json.dumps(config)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        assert process.stdout is not None
+        with contextlib.suppress(OSError):  # older kernels: the default 64 KiB
+            fcntl.fcntl(process.stdout.fileno(), F_SETPIPE_SZ, PIPE_BYTES)
+        return process
+
+    def _send(self, message: bytes) -> None:
+        if self._writer is not None and not self._writer.is_closing():
+            self._writer.write(message)
+
+    def _received(self, generation: int, kind: bytes, payload: bytes) -> None:
+        if generation != self._generation:
+            return
+        if kind == wire.AUDIO:
+            tokens, mp3 = wire.unpack_audio(payload)
+            self._publish(mp3, [self._items[t] for t in tokens if t in self._items])
+        elif kind == wire.NEXT:
+            assert self._loop is not None
+            future = self._loop.run_in_executor(self._scheduler, self._next_item)
+            future.add_done_callback(lambda f: self._answer(generation, f))
+        elif kind == wire.STATE:
+            token = json.loads(payload)["next"]
+            self.upcoming = self._items.get(token) if token is not None else None
+        elif kind == wire.FAILED:
+            message = json.loads(payload)
+            item = self._items.get(message["token"])
+            if item is not None:
+                assert self._loop is not None
+                self._loop.run_in_executor(self._scheduler, self._fail, item, message["reason"])
+        else:
+            log.warning("unknown message %r from the playout process", kind)
+
+    def _answer(self, generation: int, future: asyncio.Future[Item | None]) -> None:
+        if future.cancelled() or generation != self._generation:
+            return
+        try:
+            item = future.result()
+        except Exception:
+            log.exception("the scheduler failed to pick the next item; the safety source covers")
+            item = None
+        token = None
+        if item is not None:
+            self._last_token += 1
+            token = self._last_token
+            self._items[token] = item
+            self._tokens[id(item)] = token
+            stale = token - 256
+            if stale in self._items:
+                self._tokens.pop(id(self._items.pop(stale)), None)
+        self._send(wire.pack_json(wire.ITEM, {"token": token, "item": item and
+                                              wire.item_to_json(item)}))  # fmt: skip
+
+    def _fail(self, item: Item, reason: str) -> None:
+        try:
+            self._on_failure(item, reason)
+        except Exception:
+            log.exception("could not record that %r failed", item.display_title)
+
+    def _gone(self, generation: int) -> None:
+        """The child's end of the pipe closed: it exited (or is about to)."""
+        if generation != self._generation or self._stopping:
+            return
+        assert self._loop is not None
+        self._restart_task = self._loop.create_task(self._restart())
+
+    async def _restart(self) -> None:
+        process = self._process
+        assert process is not None
+        if self._writer is not None:
+            self._writer.close()
+        try:
+            status = await asyncio.to_thread(process.wait, 2)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            status = await asyncio.to_thread(process.wait)
+        lived = time.monotonic() - self._started_at
+        self._failures = 1 if lived > STABLE_SECONDS else self._failures + 1
+        delay = RESTART_DELAYS[min(self._failures, len(RESTART_DELAYS)) - 1]
+        log.error("%s: the playout process %d exited with status %s after %.0f s; starting "
+                  "it again in %.1f s", SKIPPED_AUDIO, process.pid, status, lived,
+                  delay)  # fmt: skip
+        await asyncio.sleep(delay)
+        if not self._stopping:
+            await self._spawn()
+
+
+class _FromChild(asyncio.Protocol):
+    def __init__(self, owner: PlayoutProcess, generation: int) -> None:
+        self._owner = owner
+        self._generation = generation
+        self._reader = wire.Reader()
+
+    def data_received(self, data: bytes) -> None:
+        for kind, payload in self._reader.feed(data):
+            try:
+                self._owner._received(self._generation, kind, payload)
+            except Exception:
+                log.exception("could not handle a message from the playout process")
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._owner._gone(self._generation)

@@ -1,0 +1,83 @@
+"""The messages between the station and its playout process, over a pair of pipes.
+
+Every message is one kind byte, a 4-byte big-endian payload length, and the payload.
+Items travel as JSON under a token the station picks, so both ends can name the same item.
+Kept to the standard library and the Item dataclass: the playout process imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from app.scheduler.item import Item, ItemKind
+
+HEADER = struct.Struct(">cI")
+STARTS = struct.Struct(">H")
+
+# From the playout process to the station.
+AUDIO = b"A"  # STARTS length, JSON list of the tokens of items that begin here, then MP3
+NEXT = b"N"  # what plays next? (empty)
+FAILED = b"F"  # {"token", "reason"}: the item could not play
+STATE = b"S"  # {"next": token or null}: what follows the item listeners hear
+# From the station to the playout process.
+ITEM = b"I"  # {"token", "item"}: the answer to NEXT; item null when nothing can play
+SKIP = b"K"  # {"token": token or null}: skip what listeners hear (if it is still that item)
+
+SAFETY_TOKEN = 0  # the safety source, which each end makes for itself
+
+
+def pack(kind: bytes, payload: bytes = b"") -> bytes:
+    return HEADER.pack(kind, len(payload)) + payload
+
+
+def pack_json(kind: bytes, value: Any) -> bytes:
+    return pack(kind, json.dumps(value).encode())
+
+
+def pack_audio(tokens: list[int], mp3: bytes) -> bytes:
+    starts = json.dumps(tokens).encode()
+    return pack(AUDIO, STARTS.pack(len(starts)) + starts + mp3)
+
+
+def unpack_audio(payload: bytes | memoryview) -> tuple[list[int], bytes]:
+    (length,) = STARTS.unpack_from(payload)
+    end = STARTS.size + length
+    return json.loads(bytes(payload[STARTS.size : end])), bytes(payload[end:])
+
+
+class Reader:
+    """Cuts a byte stream into (kind, payload) messages."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[tuple[bytes, bytes]]:
+        self._buffer += data
+        messages = []
+        pos = 0
+        while len(self._buffer) - pos >= HEADER.size:
+            kind, length = HEADER.unpack_from(self._buffer, pos)
+            end = pos + HEADER.size + length
+            if end > len(self._buffer):
+                break
+            messages.append((kind, bytes(self._buffer[pos + HEADER.size : end])))
+            pos = end
+        del self._buffer[:pos]
+        return messages
+
+
+def item_to_json(item: Item) -> dict[str, Any]:
+    fields = asdict(item)
+    fields["kind"] = item.kind.value
+    fields["path"] = str(item.path) if item.path is not None else None
+    return fields
+
+
+def item_from_json(fields: dict[str, Any]) -> Item:
+    path = fields.get("path")
+    return Item(**{**fields, "kind": ItemKind(fields["kind"]),
+                   "path": Path(path) if path is not None else None})  # fmt: skip
