@@ -93,6 +93,10 @@ class StreamCapture(threading.Thread):
 
 @dataclass
 class IcyStream:
+    """A body split as a client trusting `icy-metaint` splits it. Where the blocks were read
+    is where the client expected them (every metaint bytes by construction), not evidence
+    that the station put them there: compare `audio` with a plain capture for that."""
+
     audio: bytes
     titles: list[tuple[int, str]] = field(default_factory=list)  # (audio offset, StreamTitle)
     block_offsets: list[int] = field(default_factory=list)  # audio offset of every block
@@ -110,7 +114,8 @@ class IcyStream:
 
 
 def split_icy(body: bytes, metaint: int) -> IcyStream:
-    """Separate audio from metadata blocks, checking each block sits exactly at metaint."""
+    """Separate audio from metadata blocks as a player does: a block after every `metaint`
+    audio bytes. Fails on a block that is not `StreamTitle='...';` text."""
     stream = IcyStream(b"")
     audio = bytearray()
     pos = 0
@@ -131,6 +136,17 @@ def split_icy(body: bytes, metaint: int) -> IcyStream:
         pos += 1 + length
     stream.audio = bytes(audio)
     return stream
+
+
+def common_start(a: bytes, b: bytes, needle: int = 4096) -> tuple[int, int]:
+    """Where two captures of one stream start to hold the same bytes: (i, j) such that
+    a[i:] and b[j:] begin at the same stream byte. Fails when they share no such start."""
+    for first, second, swap in ((a, b, False), (b, a, True)):
+        at = first.find(second[:needle])
+        if at >= 0:
+            assert first.find(second[:needle], at + 1) < 0, "the captures align in two places"
+            return (0, at) if swap else (at, 0)
+    raise AssertionError("the two captures share no stretch of the stream")
 
 
 def decode(mp3: bytes) -> tuple[np.ndarray, str]:
