@@ -149,14 +149,32 @@ def common_start(a: bytes, b: bytes, needle: int = 4096) -> tuple[int, int]:
     raise AssertionError("the two captures share no stretch of the stream")
 
 
-def decode(mp3: bytes) -> tuple[np.ndarray, str]:
-    """Decode MP3 bytes with the real ffmpeg to mono float samples; also return its errors."""
+def decode(mp3: bytes, channels: int = 1) -> tuple[np.ndarray, str]:
+    """Decode MP3 bytes with the real ffmpeg to float samples, mono (shape (n,)) unless
+    `channels` is 2 (shape (n, 2)); also return ffmpeg's errors."""
     result = subprocess.run(
         [ffmpeg_path(), "-nostdin", "-hide_banner", "-loglevel", "error", "-f", "mp3", "-i",
-         "pipe:0", "-f", "f32le", "-ac", "1", "-ar", str(RATE), "pipe:1"],
+         "pipe:0", "-f", "f32le", "-ac", str(channels), "-ar", str(RATE), "pipe:1"],
         input=mp3, capture_output=True, check=True,
     )  # fmt: skip
-    return np.frombuffer(result.stdout, dtype=np.float32), result.stderr.decode()
+    samples = np.frombuffer(result.stdout, dtype=np.float32)
+    return (samples if channels == 1 else samples.reshape(-1, channels)), result.stderr.decode()
+
+
+def integrated_loudness(stereo: np.ndarray) -> float:
+    """EBU R128 integrated loudness (LUFS) of stereo float samples, by ffmpeg's `ebur128`
+    filter: a meter that follows the standard, not the station's code (which only reads
+    the loudness of its source files; what airs is its gain, mixing and encoding)."""
+    assert stereo.shape[1:] == (2,), "the meter wants both channels"
+    result = subprocess.run(
+        [ffmpeg_path(), "-nostdin", "-hide_banner", "-nostats", "-f", "f32le", "-ac", "2",
+         "-ar", str(RATE), "-i", "pipe:0", "-af", "ebur128=framelog=quiet", "-f", "null", "-"],
+        input=np.ascontiguousarray(stereo, dtype=np.float32).tobytes(), capture_output=True,
+        check=True,
+    )  # fmt: skip
+    summary = re.findall(r"Integrated loudness:\s+I:\s+(-?[\d.]+) LUFS", result.stderr.decode())
+    assert summary, result.stderr.decode()[-2000:]
+    return float(summary[-1])
 
 
 def window_rms_db(samples: np.ndarray, window: float = 0.05) -> np.ndarray:
