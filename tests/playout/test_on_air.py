@@ -21,10 +21,12 @@ from app.ffmpeg import ffmpeg_path
 from tests.audio import write_tone
 from tests.conftest import tone_library
 from tests.listen import (
+    BYTES_PER_SECOND,
     RATE,
     StreamCapture,
     decode,
     dominant_tone,
+    integrated_loudness,
     longest_quiet_run,
     split_icy,
     tone_levels,
@@ -292,30 +294,87 @@ def _longest_true_run(flags: np.ndarray) -> int:
     return longest
 
 
-def test_tracks_air_at_one_loudness_with_their_silence_trimmed(
-    tmp_path: Path, launch: Launch
-) -> None:
+NEWS = """The council voted on Tuesday to reopen the old river bridge to cyclists and walkers
+after two years of repairs. Engineers found that the steel supports had corroded far more than
+the first survey suggested. Shop owners on both banks welcomed the news, and the bridge reopens
+on Saturday morning with a small ceremony."""
+
+
+def test_music_and_a_bulletin_air_at_the_station_loudness(tmp_path: Path, launch: Launch) -> None:
+    """Measured on the stereo stream as aired, by an EBU R128 meter that is not the station's
+    code: each song (one 19 dB quieter than the other, both padded with seconds of silence)
+    and the story read in a bulletin between them."""
+    target = -16.0  # RADIO_LOUDNESS_TARGET_LUFS's default
     music = tmp_path / "media" / "music"
     music.mkdir(parents=True)
-    write_tone(music / "quiet.flac", 6, 440, volume_db=-22, lead_silence=3, tail_silence=3,
+    write_tone(music / "quiet.flac", 9, 440, volume_db=-22, lead_silence=3, tail_silence=3,
                tags={"artist": "Tones", "title": "Quiet"})  # fmt: skip
-    write_tone(music / "loud.ogg", 6, 660, volume_db=-3, lead_silence=2, tail_silence=4,
+    write_tone(music / "loud.ogg", 9, 660, volume_db=-3, lead_silence=2, tail_silence=4,
                tags={"artist": "Tones", "title": "Loud"})  # fmt: skip
     station = launch(crossfade_seconds=0)
-    station.wait_for_music()
-    time.sleep(4)
+    headline = _publish_story(station, "Bridge to reopen", NEWS)
+    first = station.wait_for_music()["current"]
+    events = _collect_events(station)
     listener = StreamCapture(station.port)
-    time.sleep(14)  # two boundaries, each between two tracks padded with seconds of silence
+    second = station.wait_for(lambda s: s["current"]["started_at"] != first["started_at"])
+    station.wait_for(lambda s: s["current"]["started_at"] != second["current"]["started_at"])
+    # Two whole songs from here: the one on air now and the one before it.
+    added = station.post("/api/queue", json={"bulletin": True, "position": "next"})
+    assert added.status_code == 201, added.text
+    station.wait_for(lambda s: s["current"]["title"] == headline, timeout=30)
+    station.wait_for(lambda s: s["current"]["kind"] == "music", timeout=60)
+    time.sleep(1)
     listener.stop()
-    audio, _ = decode(bytes(listener.body))
-    audio = audio[RATE // 10 :]
-    assert longest_quiet_run(audio) < 0.3
-    tones = dominant_tone(audio, [440.0, 660.0], window=0.1)
-    rms = window_rms_db(audio, 0.1)
-    levels = {
-        f: np.median([r for r, t in zip(rms, tones, strict=False) if t == f])
-        for f in (440.0, 660.0)
-    }
-    # A sine's loudness in LUFS is close to its RMS level in dBFS at these frequencies.
-    for freq, level in levels.items():
-        assert abs(level - -16) < 1.5, f"{freq} Hz aired at {level:.1f} dBFS RMS, not -16"
+    stereo, errors = decode(bytes(listener.body), channels=2)
+    assert errors == ""
+    aired = _items_on_air(events, listener)
+    songs = [(title, a, b) for kind, title, a, b in aired if kind == "music" and b]
+    story = [(title, a, b) for kind, title, a, b in aired if kind == "news" and title == headline]
+    assert {title for title, _, _ in songs} >= {"Quiet", "Loud"}, aired
+    assert story, aired
+    for title, start, end in [*songs, *story]:
+        # The boundaries are known to a playout block; leave out a second at each end.
+        part = stereo[int((start + 1) * RATE) : int((end - 1) * RATE)]
+        assert len(part) > 3 * RATE, (title, start, end)
+        loudness = integrated_loudness(part)
+        print(f"{title}: {loudness:.1f} LUFS over {len(part) / RATE:.1f} s")
+        assert abs(loudness - target) <= 1.0, f"{title} aired at {loudness:.1f} LUFS"
+    # The songs' silence was trimmed: no gap from the first song to the bulletin.
+    songs_end = int(max(end for _, _, end in songs) * RATE)
+    assert longest_quiet_run(stereo[RATE // 10 : songs_end].mean(axis=1)) < 0.3
+
+
+def _publish_story(station: RunningStation, title: str, body: str) -> str:
+    """Publish a story and wait until its speech is ready; returns its title."""
+    created = station.post("/api/articles", json={"title": title, "body": body,
+                                                  "author": "Sam Reporter"})  # fmt: skip
+    assert created.status_code == 201, created.text
+    article = created.json()["id"]
+    station.post(f"/api/articles/{article}/publish", json={}).raise_for_status()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        speech = station.get(f"/api/articles/{article}", headers=station.auth()).json()["speech"]
+        if speech["status"] == "ready":
+            return title
+        assert speech["status"] != "failed", speech
+        time.sleep(0.2)
+    raise AssertionError(f"the story's speech is not ready: {speech}")
+
+
+def _items_on_air(
+    events: list[tuple[float, dict]], listener: StreamCapture
+) -> list[tuple[str, str, float, float | None]]:
+    """(kind, title, start, end) of each item that began while `listener` listened, in
+    seconds of its capture: the push channel announces every item (a jingle too, keeping
+    the title before it) as it reaches the live point, where the listener is."""
+    starts: list[tuple[str, str, float]] = []
+    previous = events[0][1]["current"]  # the snapshot sent on subscribing
+    for at, event in events[1:]:
+        current = event["current"]
+        new = current["started_at"] != previous["started_at"]
+        kind, title = (current["kind"], current["title"]) if new else ("jingle", "")
+        previous = current
+        if at > listener.connected_at:
+            starts.append((kind, title, listener.bytes_at(at) / BYTES_PER_SECOND))
+    ends: list[float | None] = [start for _, _, start in starts[1:]] + [None]
+    return [(*start, end) for start, end in zip(starts, ends, strict=True)]
