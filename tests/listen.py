@@ -218,13 +218,19 @@ def dominant_tone(
 
 
 def mp3_frames_valid(data: bytes) -> int:
-    """Walk MPEG frame headers from byte 0; return the number of whole frames, or fail."""
-    from app.stream.mp3 import frame_length
-
+    """Walk MPEG frame headers from byte 0, each one MPEG-1 Layer III at 128 kbps, 44.1 kHz,
+    two channels (the stream's format, read here from the header bits themselves, not with
+    the station's parser); return the number of whole frames, or fail."""
     pos = frames = 0
     while pos + 4 <= len(data):
-        length = frame_length(data[pos : pos + 4])
-        assert length is not None, f"no MP3 frame header at byte {pos} of {len(data)}"
+        b1, b2, b3 = data[pos + 1], data[pos + 2], data[pos + 3]
+        where = f"at byte {pos} of {len(data)}: {data[pos : pos + 4].hex()}"
+        assert (data[pos] << 3) | (b1 >> 5) == 0x7FF, f"no MP3 frame header {where}"
+        assert (b1 >> 1) & 0xF == 0b1101, f"not MPEG-1 Layer III {where}"  # version 11, layer 01
+        assert b2 >> 4 == 9, f"not 128 kbps {where}"  # bitrate index 9: 128 kbps
+        assert (b2 >> 2) & 3 == 0, f"not 44.1 kHz {where}"
+        assert b3 >> 6 != 3, f"mono {where}"
+        length = 144 * 128_000 // 44_100 + ((b2 >> 1) & 1)  # 417, or 418 with padding
         if pos + length > len(data):
             break
         pos += length
