@@ -22,6 +22,10 @@ pytestmark = [pytest.mark.realtime, pytest.mark.xdist_group("live-stream")]
 HOSTILE = "Don't Stop';Believe \"Live\""
 TITLES = ["Low Tone", "Middle Tone", HOSTILE]
 LIBRARY = [(440, 12, TITLES[0]), (660, 12, TITLES[1]), (880, 12, HOSTILE)]
+# RADIO_STATION_* settings, none of them the default: the icy-* headers come from them.
+STATION = {"station_name": "Oracle FM", "station_description": "Tones all day",
+           "station_genre": "Test Tones", "station_url": "https://oracle.example/",
+           "station_public": "true"}  # fmt: skip
 
 
 Launch = Callable[..., RunningStation]
@@ -32,7 +36,7 @@ def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStation
     """One station for the tests that only listen: none of them may change its programme."""
     root = tmp_path_factory.mktemp("live")
     tone_library(root / "media", LIBRARY)
-    running = start_station(root)
+    running = start_station(root, **STATION)
     try:
         running.wait_for_music()
         time.sleep(4.5)  # let the buffer grow past one burst
@@ -57,9 +61,11 @@ def test_response_head_is_icecast_like_without_chunking(station: RunningStation)
     assert "content-length" not in headers
     assert "icy-metaint" not in headers  # only for clients that ask
     assert headers["icy-br"] == "128"
-    assert headers["icy-name"] == "Radio Station"
-    for name in ("icy-description", "icy-genre", "icy-url", "icy-pub"):
-        assert name in headers
+    assert headers["icy-name"] == "Oracle FM"
+    assert headers["icy-description"] == "Tones all day"
+    assert headers["icy-genre"] == "Test Tones"
+    assert headers["icy-url"] == "https://oracle.example/"
+    assert headers["icy-pub"] == "1"
     assert "no-cache" in headers["cache-control"]
     assert headers["access-control-allow-origin"] == "*"
     assert "icy-metaint" in headers["access-control-expose-headers"]
@@ -173,7 +179,7 @@ def test_playlist_files_point_at_the_stream(station: RunningStation) -> None:
     assert pls.headers["content-type"].startswith("audio/x-scpls")
     lines = pls.text.splitlines()
     assert lines[0] == "[playlist]"
-    for expected in (f"File1={station.url}/stream", "Title1=Radio Station", "Length1=-1",
+    for expected in (f"File1={station.url}/stream", "Title1=Oracle FM", "Length1=-1",
                      "NumberOfEntries=1", "Version=2"):  # fmt: skip
         assert expected in lines
 
