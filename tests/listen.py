@@ -93,6 +93,10 @@ class StreamCapture(threading.Thread):
 
 @dataclass
 class IcyStream:
+    """A body split as a client trusting `icy-metaint` splits it. Where the blocks were read
+    is where the client expected them (every metaint bytes by construction), not evidence
+    that the station put them there: compare `audio` with a plain capture for that."""
+
     audio: bytes
     titles: list[tuple[int, str]] = field(default_factory=list)  # (audio offset, StreamTitle)
     block_offsets: list[int] = field(default_factory=list)  # audio offset of every block
@@ -110,7 +114,8 @@ class IcyStream:
 
 
 def split_icy(body: bytes, metaint: int) -> IcyStream:
-    """Separate audio from metadata blocks, checking each block sits exactly at metaint."""
+    """Separate audio from metadata blocks as a player does: a block after every `metaint`
+    audio bytes. Fails on a block that is not `StreamTitle='...';` text."""
     stream = IcyStream(b"")
     audio = bytearray()
     pos = 0
@@ -133,14 +138,45 @@ def split_icy(body: bytes, metaint: int) -> IcyStream:
     return stream
 
 
-def decode(mp3: bytes) -> tuple[np.ndarray, str]:
-    """Decode MP3 bytes with the real ffmpeg to mono float samples; also return its errors."""
+def common_start(a: bytes, b: bytes, needle: int = 4096) -> tuple[int, int]:
+    """Where two captures of one stream start to hold the same bytes: (i, j) such that
+    a[i:] and b[j:] begin with the same `needle` bytes. Fails when they share no such start.
+    A steady tone encodes to frames that repeat every few seconds, so the first match is
+    taken: the caller compares everything after it, and a stretch that equals the other
+    capture's bytes is the same audio wherever it aligned."""
+    for first, second, swap in ((a, b, False), (b, a, True)):
+        at = first.find(second[:needle])
+        if at >= 0:
+            return (0, at) if swap else (at, 0)
+    raise AssertionError("the two captures share no stretch of the stream")
+
+
+def decode(mp3: bytes, channels: int = 1) -> tuple[np.ndarray, str]:
+    """Decode MP3 bytes with the real ffmpeg to float samples, mono (shape (n,)) unless
+    `channels` is 2 (shape (n, 2)); also return ffmpeg's errors."""
     result = subprocess.run(
         [ffmpeg_path(), "-nostdin", "-hide_banner", "-loglevel", "error", "-f", "mp3", "-i",
-         "pipe:0", "-f", "f32le", "-ac", "1", "-ar", str(RATE), "pipe:1"],
+         "pipe:0", "-f", "f32le", "-ac", str(channels), "-ar", str(RATE), "pipe:1"],
         input=mp3, capture_output=True, check=True,
     )  # fmt: skip
-    return np.frombuffer(result.stdout, dtype=np.float32), result.stderr.decode()
+    samples = np.frombuffer(result.stdout, dtype=np.float32)
+    return (samples if channels == 1 else samples.reshape(-1, channels)), result.stderr.decode()
+
+
+def integrated_loudness(stereo: np.ndarray) -> float:
+    """EBU R128 integrated loudness (LUFS) of stereo float samples, by ffmpeg's `ebur128`
+    filter: a meter that follows the standard, not the station's code (which only reads
+    the loudness of its source files; what airs is its gain, mixing and encoding)."""
+    assert stereo.shape[1:] == (2,), "the meter wants both channels"
+    result = subprocess.run(
+        [ffmpeg_path(), "-nostdin", "-hide_banner", "-nostats", "-f", "f32le", "-ac", "2",
+         "-ar", str(RATE), "-i", "pipe:0", "-af", "ebur128=framelog=quiet", "-f", "null", "-"],
+        input=np.ascontiguousarray(stereo, dtype=np.float32).tobytes(), capture_output=True,
+        check=True,
+    )  # fmt: skip
+    summary = re.findall(r"Integrated loudness:\s+I:\s+(-?[\d.]+) LUFS", result.stderr.decode())
+    assert summary, result.stderr.decode()[-2000:]
+    return float(summary[-1])
 
 
 def window_rms_db(samples: np.ndarray, window: float = 0.05) -> np.ndarray:
@@ -184,13 +220,19 @@ def dominant_tone(
 
 
 def mp3_frames_valid(data: bytes) -> int:
-    """Walk MPEG frame headers from byte 0; return the number of whole frames, or fail."""
-    from app.stream.mp3 import frame_length
-
+    """Walk MPEG frame headers from byte 0, each one MPEG-1 Layer III at 128 kbps, 44.1 kHz,
+    two channels (the stream's format, read here from the header bits themselves, not with
+    the station's parser); return the number of whole frames, or fail."""
     pos = frames = 0
     while pos + 4 <= len(data):
-        length = frame_length(data[pos : pos + 4])
-        assert length is not None, f"no MP3 frame header at byte {pos} of {len(data)}"
+        b1, b2, b3 = data[pos + 1], data[pos + 2], data[pos + 3]
+        where = f"at byte {pos} of {len(data)}: {data[pos : pos + 4].hex()}"
+        assert (data[pos] << 3) | (b1 >> 5) == 0x7FF, f"no MP3 frame header {where}"
+        assert (b1 >> 1) & 0xF == 0b1101, f"not MPEG-1 Layer III {where}"  # version 11, layer 01
+        assert b2 >> 4 == 9, f"not 128 kbps {where}"  # bitrate index 9: 128 kbps
+        assert (b2 >> 2) & 3 == 0, f"not 44.1 kHz {where}"
+        assert b3 >> 6 != 3, f"mono {where}"
+        length = 144 * 128_000 // 44_100 + ((b2 >> 1) & 1)  # 417, or 418 with padding
         if pos + length > len(data):
             break
         pos += length

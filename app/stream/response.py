@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-EXPOSED = "icy-metaint, icy-name, icy-description, icy-genre, icy-url, icy-br, icy-pub"
+# Browsers hide response headers from a cross-origin page's script unless they are exposed:
+# a web player needs every icy-* and ice-* header (icy-metaint for the metadata's framing).
+EXPOSED = (
+    "icy-metaint, icy-name, icy-description, icy-genre, icy-url, icy-br, icy-sr, icy-pub, "
+    "ice-audio-info"
+)
 
 
 @dataclass(frozen=True)

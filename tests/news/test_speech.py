@@ -16,13 +16,13 @@ from sqlalchemy import select
 from app.config import Settings
 from app.db import SessionFactory
 from app.ffmpeg import ffmpeg_path
-from app.library.analysis import analyse
 from app.library.jobs import Job, JobContext, JobRegistry, JobState, Work
 from app.models import Article, ArticleStatus, Speech, SpeechStatus, utcnow
 from app.news.render import SpeechRenderer
 from app.news.speakable import speakable_text
 from app.news.speech import SpeechEngine, SpeechError, make_engine
 from app.news.speech.espeak import EspeakEngine
+from tests.listen import RATE, decode, integrated_loudness
 
 STORY = """The city council voted on Tuesday evening to reopen the old river bridge to cyclists
 and pedestrians after almost two years of repairs. Engineers found that the steel supports
@@ -146,13 +146,16 @@ def test_a_story_is_read_at_a_plausible_pace_at_the_station_loudness(
     path = settings.media_dir / (speech.path or "")
     assert path.parent == settings.media_dir / "news"
     assert path.name == f"{speech.text_hash}.mp3"
-    decoded = analyse(path, ffmpeg_path())
+    # Measured as listeners hear it (both channels), not with the renderer's own analyse().
+    stereo, errors = decode(path.read_bytes(), channels=2)
+    assert errors == ""
+    seconds = len(stereo) / RATE
     words = len(speakable_text("Old river bridge to reopen", "Sam Reporter", STORY).split())
-    words_a_minute = words / decoded.decoded_duration * 60
-    print(f"{words} words in {decoded.decoded_duration:.1f} s: {words_a_minute:.0f} a minute")
+    words_a_minute = words / seconds * 60
+    print(f"{words} words in {seconds:.1f} s: {words_a_minute:.0f} a minute")
     assert 150 <= words_a_minute <= 200
-    assert abs(decoded.loudness_lufs - settings.loudness_target_lufs) <= 1.0
-    assert speech.duration == pytest.approx(decoded.decoded_duration, abs=0.1)
+    assert abs(integrated_loudness(stereo) - settings.loudness_target_lufs) <= 1.0
+    assert speech.duration == pytest.approx(seconds, abs=0.1)
     probe = subprocess.run(
         [ffmpeg_path(), "-hide_banner", "-i", str(path)], capture_output=True, text=True
     ).stderr
@@ -165,8 +168,8 @@ def test_a_different_loudness_target_is_met_too(
     settings = Settings(media_dir=tmp_path / "media", loudness_target_lufs=-23.0)
     article_id = add_article(sessions, body="A short story in two sentences. That is all.")
     speech = renderer_for(settings, sessions, jobs).render_now(article_id)
-    measured = analyse(settings.media_dir / (speech.path or ""), ffmpeg_path()).loudness_lufs
-    assert abs(measured - -23.0) <= 1.0
+    stereo, _ = decode((settings.media_dir / (speech.path or "")).read_bytes(), channels=2)
+    assert abs(integrated_loudness(stereo) - -23.0) <= 1.0
 
 
 def test_unchanged_text_is_not_rendered_again_and_an_edit_replaces_the_file(

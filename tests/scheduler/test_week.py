@@ -1,7 +1,9 @@
 """A week of programme on a generated library, on a fake clock: the issue's "Done when".
 
 The week runs Monday 24 to Monday 31 March 2025 in Europe/Berlin, so it includes the
-change to summer time (Sunday 30 March, 02:00 -> 03:00: a 23-hour day).
+change to summer time (Sunday 30 March, 02:00 -> 03:00: a 23-hour day). The hourly item's
+times are worked out here from its rule (minute M of every hour on the station's wall clock,
+at the first item boundary at or after it), never by asking the engine when it is due.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
@@ -37,6 +40,7 @@ MAIN, GOLD, MORNING, NIGHT, JINGLES, IDS, TOP = range(1, 8)
 WEEKDAY_MORNINGS = Daypart(frozenset(range(5)), time(6), time(10))
 NIGHTS = Daypart(frozenset(range(7)), time(23), time(3))  # past midnight
 JINGLE_EVERY, ID_EVERY_MINUTES = 4, 30
+TOP_MINUTE = 20  # the hourly item's minute M
 
 Plan = list[tuple[datetime, Pick]]
 
@@ -99,15 +103,15 @@ def playlists() -> list[PlaylistInfo]:
             PlaylistRule.hourly,
             shuffle,
             range(3009, 3012),
-            minute=0,
+            minute=TOP_MINUTE,
             window_minutes=10,
             is_jingle=True,
         ),
     ]
 
 
-def scheduler() -> Scheduler:
-    return Scheduler(library(), playlists(), RULES, seed=42)
+def scheduler(rules: Rules = RULES) -> Scheduler:
+    return Scheduler(library(), playlists(), rules, seed=42)
 
 
 @pytest.fixture(scope="module")
@@ -154,23 +158,67 @@ def test_rotation_weights_hold(week: Plan) -> None:
     assert abs(night[NIGHT] / n - 4 / 8) < 0.09
 
 
+def clock_slots(start: datetime, end: datetime, zone: ZoneInfo, minute: int) -> list[datetime]:
+    """Every instant from `start` to `end` at which the wall clock in `zone` reads hh:minute,
+    found by walking real time a minute at a time: so twice for the repeated hour when the
+    clocks go back, never for the hour they skip, at UTC minutes of their own in zones
+    whose offset is not whole hours."""
+    at, until, slots = start.astimezone(UTC), end.astimezone(UTC), []
+    while at < until:
+        if at.astimezone(zone).minute == minute:
+            slots.append(at)
+        at += timedelta(minutes=1)
+    return slots
+
+
+def expected_clock_starts(plan: Plan, slots: list[datetime]) -> list[datetime]:
+    """By the rule: for every slot, the first item boundary at or after it."""
+    starts = [at for at, _ in plan]
+    firsts = [starts[i] for slot in slots if (i := bisect_left(starts, slot)) < len(starts)]
+    assert len(set(firsts)) == len(firsts), "two slots fell on one boundary"
+    return firsts
+
+
+def week_slots() -> list[datetime]:
+    return clock_slots(START, END, BERLIN, TOP_MINUTE)
+
+
 def test_the_hourly_item_plays_exactly_once_every_hour(week: Plan) -> None:
     clock = [at for at, p in week if p.reason == "clock"]
     assert all(p.playlist_id == TOP for _, p in week if p.reason == "clock")
-    hours = [at.replace(minute=0, second=0, microsecond=0) for at in clock]
-    every_hour = [START.astimezone(UTC) + timedelta(hours=h) for h in range(167)]  # 7·24 - 1
-    assert hours == every_hour
-    assert all(at - hour <= timedelta(minutes=10) for at, hour in zip(clock, hours, strict=True))
+    slots = week_slots()
+    assert len(slots) == 7 * 24 - 1  # the night the clocks go forward has no 02:20
+    assert clock == expected_clock_starts(week, slots)
+    late = [at - slot for at, slot in zip(clock, slots, strict=True)]
+    assert max(late) <= timedelta(minutes=10)  # songs of 2-7 minutes: within its window
 
 
 def test_the_hourly_item_also_plays_when_a_song_crossed_the_minute(week: Plan) -> None:
+    starts = [at for at, _ in week]
     crossed = 0
-    for (before, _), (at, pick) in itertools.pairwise(week):
-        hour = at.replace(minute=0, second=0, microsecond=0)
-        if before < hour <= at:  # the item that started at `before` ran over the full hour
-            assert pick.reason == "clock", at
+    for slot in week_slots():
+        i = bisect_left(starts, slot)
+        if starts[i] > slot:  # the item before it, started before the minute, ran over it
+            assert week[i][1].reason == "clock", starts[i]
             crossed += 1
     assert crossed > 150  # nearly every hour: songs of 2-7 minutes rarely end on the minute
+
+
+def test_the_hourly_item_keeps_the_wall_clock_where_the_offset_has_half_hours_and_goes_back() -> (
+    None
+):
+    # Adelaide: UTC+10:30 until 03:00 on Sunday 6 April 2025, then UTC+9:30, so the wall
+    # clock's hh:20 is hh:50 UTC, and 02:20 comes twice.
+    adelaide = ZoneInfo("Australia/Adelaide")
+    start = datetime(2025, 4, 5, 12, tzinfo=adelaide)
+    end = datetime(2025, 4, 6, 12, tzinfo=adelaide)
+    rules = Rules(adelaide, RULES.track_separation, RULES.artist_separation)
+    plan = scheduler(rules).simulate(start, end, SchedulerState(), crossfade=CROSSFADE)
+    slots = clock_slots(start, end, adelaide, TOP_MINUTE)
+    assert len(slots) == 25
+    assert [slot.astimezone(adelaide).hour for slot in slots].count(2) == 2
+    clock = [at for at, p in plan if p.reason == "clock"]
+    assert clock == expected_clock_starts(plan, slots)
 
 
 def test_dayparts_start_and_stop_at_their_times(week: Plan) -> None:
@@ -253,21 +301,20 @@ def test_every_n_minutes_plays_at_its_interval(week: Plan) -> None:
     assert len(fired) > 7 * 24 * 60 / (ID_EVERY_MINUTES + 8)
 
 
-def test_precedence_clock_then_interval_then_rotation() -> None:
-    engine, state = scheduler(), SchedulerState()
-    at, end = START.astimezone(UTC), END.astimezone(UTC)
+def test_precedence_clock_then_interval_then_rotation(week: Plan) -> None:
+    clock_due = set(expected_clock_starts(week, week_slots()))
+    songs_since_jingle = 0
     both_due = 0
-    while at < end:
-        clock_due = engine.due_clock(at, state)
-        jingle_memory = state.rules.get(f"playlist:{JINGLES}:every_songs", {})
-        interval_due = state.songs - jingle_memory.get("songs", 0) >= JINGLE_EVERY
-        pick = engine.next(at, state)
-        assert pick is not None
-        assert (pick.reason == "clock") == clock_due, at
-        if interval_due and not clock_due:
+    for at, pick in week:
+        assert (pick.reason == "clock") == (at in clock_due), at
+        interval_due = songs_since_jingle >= JINGLE_EVERY
+        if interval_due and at not in clock_due:
             assert pick.reason == "interval", at
-        both_due += clock_due and interval_due
-        at += timedelta(seconds=engine.duration(pick) - CROSSFADE)
+        both_due += interval_due and at in clock_due
+        if pick.playlist_id == JINGLES:
+            songs_since_jingle = 0
+        elif pick.reason == "rotation":
+            songs_since_jingle += 1
     assert both_due > 10  # the case happened, and the jingle still played (see above)
 
 

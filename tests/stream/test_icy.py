@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import random
 import re
 
 from app.stream.icy import IcyFramer, metadata_block, sanitise
-from tests.listen import split_icy
 
 
 def parse(block: bytes) -> str:
@@ -34,12 +34,14 @@ def test_very_long_titles_are_cut_to_the_largest_block_on_a_character_boundary()
 
 def test_blocks_land_exactly_every_metaint_bytes_and_repeat_only_changes() -> None:
     framer = IcyFramer(metaint=100)
-    first, second = metadata_block("one"), metadata_block("two")
-    body = b"".join(framer.frame(bytes(range(70)), first))  # chunk sizes unrelated to metaint
-    body += b"".join(framer.frame(bytes(70), first))
-    body += b"".join(framer.frame(bytes(130), second))
-    stream = split_icy(body, 100)
-    assert stream.block_offsets == [100, 200]
-    assert stream.titles == [(100, "one"), (200, "two")]
-    blocks = len(metadata_block("one")) + len(metadata_block("two"))
-    assert len(body) == 270 + blocks  # the audio itself is untouched
+    one, two = metadata_block("one"), metadata_block("two")
+    audio = random.Random(7).randbytes(400)  # no two stretches alike: a shifted block shows
+    pieces = []
+    for start, end, block in ((0, 70, one), (70, 140, one), (140, 270, two), (270, 400, two)):
+        pieces += framer.frame(audio[start:end], block)  # chunk sizes unrelated to metaint
+    # Built by hand: the block in force after every 100 audio bytes, an empty one (a single
+    # zero byte) when the title has not changed since the last block.
+    expected = b"".join(
+        (audio[:100], one, audio[100:200], two, audio[200:300], b"\0", audio[300:], b"\0")
+    )
+    assert b"".join(pieces) == expected

@@ -6,27 +6,37 @@ import re
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from app.ffmpeg import ffmpeg_path
 from tests.conftest import tone_library
-from tests.listen import StreamCapture, decode, mp3_frames_valid, split_icy
+from tests.listen import StreamCapture, common_start, decode, mp3_frames_valid, split_icy
 from tests.station import RunningStation, start_station
 
 pytestmark = [pytest.mark.realtime, pytest.mark.xdist_group("live-stream")]
 
 HOSTILE = "Don't Stop';Believe \"Live\""
 TITLES = ["Low Tone", "Middle Tone", HOSTILE]
+LIBRARY = [(440, 12, TITLES[0]), (660, 12, TITLES[1]), (880, 12, HOSTILE)]
+# RADIO_STATION_* settings, none of them the default: the icy-* headers come from them.
+STATION = {"station_name": "Oracle FM", "station_description": "Tones all day",
+           "station_genre": "Test Tones", "station_url": "https://oracle.example/",
+           "station_public": "true"}  # fmt: skip
+
+
+Launch = Callable[..., RunningStation]
 
 
 @pytest.fixture(scope="module")
 def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStation]:
+    """One station for the tests that only listen: none of them may change its programme."""
     root = tmp_path_factory.mktemp("live")
-    tone_library(root / "media", [(440, 12, TITLES[0]), (660, 12, TITLES[1]), (880, 12, HOSTILE)])
-    running = start_station(root)
+    tone_library(root / "media", LIBRARY)
+    running = start_station(root, **STATION)
     try:
         running.wait_for_music()
         time.sleep(4.5)  # let the buffer grow past one burst
@@ -51,9 +61,11 @@ def test_response_head_is_icecast_like_without_chunking(station: RunningStation)
     assert "content-length" not in headers
     assert "icy-metaint" not in headers  # only for clients that ask
     assert headers["icy-br"] == "128"
-    assert headers["icy-name"] == "Radio Station"
-    for name in ("icy-description", "icy-genre", "icy-url", "icy-pub"):
-        assert name in headers
+    assert headers["icy-name"] == "Oracle FM"
+    assert headers["icy-description"] == "Tones all day"
+    assert headers["icy-genre"] == "Test Tones"
+    assert headers["icy-url"] == "https://oracle.example/"
+    assert headers["icy-pub"] == "1"
     assert "no-cache" in headers["cache-control"]
     assert headers["access-control-allow-origin"] == "*"
     assert "icy-metaint" in headers["access-control-expose-headers"]
@@ -81,7 +93,8 @@ def test_two_listeners_hear_identical_bytes_once_both_are_connected(
     first.stop()
     second.stop()
     a, b = bytes(first.body), bytes(second.body)
-    start = a.find(b[:4096])
+    start, zero = common_start(a, b)
+    assert zero == 0, "the second listener heard something the first did not"
     assert start > 0, "the second listener's burst is not part of the first one's stream"
     common = min(len(a) - start, len(b))
     assert common > 5 * 16000
@@ -89,11 +102,22 @@ def test_two_listeners_hear_identical_bytes_once_both_are_connected(
 
 
 def test_icy_blocks_land_every_16000_bytes_and_carry_the_title(station: RunningStation) -> None:
-    client = capture(station, 2.5, icy=True)
-    assert client.headers["icy-metaint"] == "16000"
-    stream = split_icy(bytes(client.body), 16000)
-    assert len(stream.block_offsets) >= 5
-    assert stream.block_offsets == [16000 * (i + 1) for i in range(len(stream.block_offsets))]
+    # Two listeners at once, one asking for metadata: with each block taken out where a
+    # player expects it (every icy-metaint bytes), the ICY listener's audio is byte for byte
+    # what the plain listener got. A block anywhere else leaves text in the audio or cuts
+    # audio out, and the two differ.
+    plain = StreamCapture(station.port)
+    icy = StreamCapture(station.port, icy=True)
+    time.sleep(3.5)
+    icy.stop()
+    plain.stop()
+    assert icy.headers["icy-metaint"] == "16000"
+    stream = split_icy(bytes(icy.body), 16000)
+    reference = bytes(plain.body)
+    i, j = common_start(stream.audio, reference)
+    common = min(len(stream.audio) - i, len(reference) - j)
+    assert common >= 5 * 16000, f"only {common} bytes in common"
+    assert stream.audio[i : i + common] == reference[j : j + common]
     titles = {title for _, title in stream.titles}
     assert titles, "the first block always names what is playing"
     assert titles <= {f"Tones - {t}".replace("';", "' ;") for t in TITLES}
@@ -101,7 +125,10 @@ def test_icy_blocks_land_every_16000_bytes_and_carry_the_title(station: RunningS
     assert decode(stream.audio)[1] == ""
 
 
-def test_a_title_with_quotes_and_semicolons_survives(station: RunningStation) -> None:
+def test_a_title_with_quotes_and_semicolons_survives(tmp_path: Path, launch: Launch) -> None:
+    tone_library(tmp_path / "media", LIBRARY)
+    station = launch()  # skips change the programme: a station of its own
+    station.wait_for_music()
     for _ in range(len(TITLES) + 1):
         if station.now_playing()["current"]["title"] == HOSTILE:
             break
@@ -152,7 +179,7 @@ def test_playlist_files_point_at_the_stream(station: RunningStation) -> None:
     assert pls.headers["content-type"].startswith("audio/x-scpls")
     lines = pls.text.splitlines()
     assert lines[0] == "[playlist]"
-    for expected in (f"File1={station.url}/stream", "Title1=Radio Station", "Length1=-1",
+    for expected in (f"File1={station.url}/stream", "Title1=Oracle FM", "Length1=-1",
                      "NumberOfEntries=1", "Version=2"):  # fmt: skip
         assert expected in lines
 
@@ -186,8 +213,31 @@ def test_skip_needs_the_host_token(station: RunningStation) -> None:
 
 
 def test_browsers_may_read_the_stream_cross_origin(station: RunningStation) -> None:
-    preflight = station.get("/api/now-playing", headers={"Origin": "https://elsewhere.example"})
-    assert preflight.headers["access-control-allow-origin"] == "*"
+    """A web player on another site plays the stream and reads its icy-* headers (the
+    stream is answered beside the ASGI app, so it carries its own CORS headers)."""
+    origin = "https://elsewhere.example"
+    client = capture(station, 0.5, icy=True, extra_headers=f"Origin: {origin}\r\n")
+    headers = client.headers
+    assert headers["access-control-allow-origin"] in ("*", origin)
+    exposed = _names(headers["access-control-expose-headers"])
+    station_headers = {name for name in headers if name.startswith(("icy-", "ice-"))}
+    assert {"icy-metaint", "icy-name", "icy-br", "icy-genre", "icy-url"} <= station_headers
+    assert station_headers <= exposed, f"not exposed: {station_headers - exposed}"
+    # A page that asks for ICY metadata sends a header outside the safelist: a preflight.
+    asks = {"Origin": origin, "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "Icy-MetaData"}  # fmt: skip
+    preflight = httpx.options(f"{station.url}/stream", headers=asks, timeout=10)
+    assert preflight.status_code in (200, 204), preflight.text
+    assert preflight.headers["access-control-allow-origin"] in ("*", origin)
+    assert "icy-metadata" in _names(preflight.headers["access-control-allow-headers"])
+    assert "get" in _names(preflight.headers["access-control-allow-methods"])
+    api = station.get("/api/now-playing", headers={"Origin": origin})
+    assert api.headers["access-control-allow-origin"] == "*"
+
+
+def _names(header: str) -> set[str]:
+    """The lower-cased entries of a comma-separated header."""
+    return {name.strip().lower() for name in header.split(",")}
 
 
 def test_play_history_is_stored(station: RunningStation) -> None:
