@@ -78,7 +78,7 @@ class Station:
             skip_votes=self._skip_tally,
         )
         # The votes start over before now-playing announces the new item with their tally.
-        self.hub.on_item_live.append(self.skip_votes.on_item)
+        self.hub.on_item_live.append(lambda item, _stream_at: self.skip_votes.on_item(item))
         self.hub.on_listener.append(self._recount_votes)
         self.hub.on_item_live.append(self.now_playing.on_item_live)
         self.listening = SessionRecorder(sessions)  # listening time, for the top-listeners board
@@ -171,7 +171,7 @@ class Station:
         )
         return max(now, end)
 
-    def _publish(self, data: bytes, starts: list[Item]) -> None:
+    def _publish(self, data: bytes, starts: list[tuple[int, Item]]) -> None:
         """Called on the playout thread; the hub lives on the event loop."""
         assert self._loop is not None
         with contextlib.suppress(RuntimeError):  # the loop is closing at shutdown

@@ -24,7 +24,7 @@ class PlayoutClock:
         self,
         read: Callable[[int], Block],
         encode: Callable[..., bytes],
-        publish: Callable[[bytes, list[Item]], None],
+        publish: Callable[[bytes, list[tuple[int, Item]]], None],
         sample_rate: int,
         block_seconds: float,
         now: Callable[[], float] = time.monotonic,
@@ -58,7 +58,7 @@ class PlayoutClock:
         except Exception:
             log.exception("the programme failed to produce a block; airing silence for it")
             block = Block(silence(self._frames))
-        self._publish(self._encode(block.pcm), [item for _, item in block.starts])
+        self._publish(self._encode(block.pcm), block.starts)
 
     def run(self) -> None:
         """The clock loop; `start()` runs it on its own thread."""

@@ -28,7 +28,7 @@ def run_clock(fake: FakeTime, blocks: int, work: list[float]) -> list[float]:
         fake.now += work[len(published)]
         return Block(silence(frames))
 
-    def publish(data: bytes, starts: list[Item]) -> None:
+    def publish(data: bytes, starts: list[tuple[int, Item]]) -> None:
         published.append(fake.now)
         if len(published) == blocks:
             clock.stop_soon()
