@@ -59,6 +59,9 @@
       follow();
     } else if (attempt < 3) {
       setTimeout(() => locate(tag, attempt + 1), 1000);
+    } else {
+      syncTag = ""; // the station cannot say: show the live point
+      follow();
     }
   };
 
@@ -202,18 +205,19 @@
     clearTimeout(followTimer);
     if (!latest) return;
     const heard = heardAt();
+    // Connecting: keep what the listener heard last until their audio resumes.
+    if (heard === null && wanted && syncTag && shownKey !== null) return;
     let showing = latest.current;
     if (heard !== null) {
       const aired = [latest.current, ...latest.history].filter((e) => e && e.stream_at != null);
       const due = aired.filter((entry) => entry.stream_at > heard);
-      const wait = due.length ? due[due.length - 1].stream_at - heard : null;
-      // Out of step (the station restarted, the clock jumped): show the live point.
-      if (wait === null || wait < STREAM_SPAN_SECONDS) {
-        showing = aired.find((entry) => entry.stream_at <= heard) || showing;
-        if (wait !== null) followTimer = setTimeout(follow, Math.min(wait * 1000, FOLLOW_MS) + 1);
+      const wait = due.length ? due[due.length - 1].stream_at - heard : 0;
+      if (wait < STREAM_SPAN_SECONDS) { // else out of step (the station restarted): live
+        const heardItem = aired.find((entry) => entry.stream_at <= heard);
+        if (heardItem) showing = heardItem;
+        else if (due.length && shown) showing = shown; // began before anything stamped
+        if (due.length) followTimer = setTimeout(follow, Math.min(wait * 1000, FOLLOW_MS) + 1);
       }
-    } else if (wanted && shownKey !== null) {
-      return; // connecting: keep what the listener heard last until their audio resumes
     }
     const key = showing ? showing.started_at : null;
     if (key !== shownKey) { showItem(showing, latest); showLists(latest); render(); }
