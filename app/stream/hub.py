@@ -105,6 +105,8 @@ class StreamHub:
         for frame, item in starts:
             if not item.keeps_title:
                 self._metadata = metadata_block(item.display_title, item.url)
+            # A place in the bytes (self._end: where `data` will begin), not a time: it holds
+            # however the bytes are paced, gathered or written.
             heard = frame + HEARD_DELAY_FRAMES
             stream_at = self.stream_seconds(self._end) + heard / self.info.sample_rate
             for callback in self.on_item_live:
