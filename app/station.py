@@ -70,7 +70,7 @@ class Station:
             skip_votes=self._skip_tally,
         )
         # The votes start over before now-playing announces the new item with their tally.
-        self.hub.on_item_live.append(self.skip_votes.on_item)
+        self.hub.on_item_live.append(lambda item, _stream_at: self.skip_votes.on_item(item))
         self.hub.on_listener.append(self._recount_votes)
         self.hub.on_item_live.append(self.now_playing.on_item_live)
         # Listening time and its running totals, for the board and the hosts' statistics.

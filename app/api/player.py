@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from app.api.auth import page_session
@@ -50,6 +50,17 @@ async def embed_page(request: Request, station: StationDep, settings: SettingsDe
     # Meant to be framed anywhere; it carries no host controls, so clickjacking gains nothing.
     response.headers["Content-Security-Policy"] = "frame-ancestors *"
     return response
+
+
+@router.get("/api/stream/joined/{tag}")
+async def stream_joined(tag: str, station: StationDep) -> dict[str, float]:
+    """Where the audio of the open stream connection requested as `/stream?sync=<tag>` began,
+    in seconds of the stream (the scale of now-playing's `stream_at`). A player adds its
+    audio clock to it to know which item its listener hears. On the event loop, with the hub."""
+    joined = station.hub.joined_at(tag)
+    if joined is None:
+        raise HTTPException(404, "No open stream connection has this sync tag.")
+    return {"stream_seconds": joined}
 
 
 @router.get("/favicon.ico", include_in_schema=False)

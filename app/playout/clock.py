@@ -63,7 +63,7 @@ class PlayoutClock:
         self,
         programme: Programme,
         encode: Callable[[Pcm], bytes],
-        publish: Callable[[bytes, list[Item]], None],
+        publish: Callable[[bytes, list[tuple[int, Item]]], None],
         sample_rate: int,
         block_seconds: float,
         lead_seconds: float,
@@ -165,11 +165,10 @@ class PlayoutClock:
                     self._anchor += lag
                 block = self._lead.popleft()
                 self._released += len(block.pcm)
-                items = [item for _, item in block.starts]
-                if items:
-                    self.heard = items[-1]
+                if block.starts:
+                    self.heard = block.starts[-1][1]
                 self._lock.notify_all()
-            self._publish(self._encode(block.pcm), items)
+            self._publish(self._encode(block.pcm), block.starts)
 
     def _produce_until_stopped(self) -> None:
         while not self._stop.is_set():

@@ -26,7 +26,7 @@ class StationHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         method = self.parser.get_method()
         hub = self.app_state.get(HUB_STATE_KEY)
-        path = self.url.split(b"?", 1)[0]
+        path, _, query = self.url.partition(b"?")
         if hub is None or method not in (b"GET", b"HEAD") or path not in STREAM_PATHS:
             super().on_headers_complete()
             return
@@ -34,7 +34,7 @@ class StationHttpProtocol(HttpToolsProtocol):
         self._unset_keepalive_if_required()
         self.connections.discard(self)  # the hub closes its listeners at shutdown
         client = f"{self.client[0]}:{self.client[1]}" if self.client else ""
-        hub.attach(self.transport, method.decode(), self.headers, client)
+        hub.attach(self.transport, method.decode(), self.headers, client, query)
 
     def data_received(self, data: bytes) -> None:
         if not self._handed_over:

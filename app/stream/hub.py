@@ -15,10 +15,12 @@ import socket
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
 from starlette.requests import cookie_parser
 
 from app.scheduler.item import Item
+from app.stream.encoder import HEARD_DELAY_FRAMES
 from app.stream.icy import IcyFramer, metadata_block
 from app.stream.response import StreamInfo, response_head, wants_icy
 
@@ -48,7 +50,9 @@ class StreamHub:
         self.listener_cookie = listener_cookie
         self.listeners: set[Listener] = set()
         self.listener_peak = 0
-        self.on_item_live: list[Callable[[Item], None]] = []
+        # Told (item, stream_at) when an item's first audio reaches the live point; stream_at
+        # is where it is heard, in seconds of the stream's audio (see stream_seconds()).
+        self.on_item_live: list[Callable[[Item, float], None]] = []
         # Told (listener, "joined" | "left") as listeners come and go, for the listening stats.
         self.on_listener: list[Callable[[Listener, str], None]] = []
         self._buffer_bytes = buffer_bytes
@@ -58,6 +62,7 @@ class StreamHub:
         self._buffered = 0
         self._end = 0
         self._metadata = metadata_block(info.name)
+        self._tagged: dict[str, Listener] = {}  # by the `sync` tag of their stream request
 
     @property
     def start(self) -> int:
@@ -83,13 +88,30 @@ class StreamHub:
         """Whether a stream connection carrying this listener cookie is open right now."""
         return any(listener.listener_id == listener_id for listener in self.listeners)
 
-    def publish(self, data: bytes, starts: list[Item]) -> None:
-        """Take the next chunk from the playout: the live point moves on."""
-        for item in starts:
+    def stream_seconds(self, offset: int) -> float:
+        """Where the byte at `offset` is in the stream's audio, in seconds from its first byte
+        (exact for CBR at a frame boundary: players count time in frames from where they
+        joined)."""
+        return offset * 8 / (self.info.bitrate_kbps * 1000)
+
+    def joined_at(self, tag: str) -> float | None:
+        """Stream seconds of the first byte sent to the open connection whose request said
+        `?sync=<tag>`: a player adds its own clock to it to know where in the stream it is."""
+        listener = self._tagged.get(tag)
+        return None if listener is None else self.stream_seconds(listener.first_offset)
+
+    def publish(self, data: bytes, starts: list[tuple[int, Item]]) -> None:
+        """Take the next chunk from the playout: the live point moves on. `starts` are the
+        items that begin in the PCM this chunk encodes, each with the PCM frame it begins at."""
+        for frame, item in starts:
             if not item.keeps_title:
                 self._metadata = metadata_block(item.display_title, item.url)
+            # A place in the bytes (self._end: where `data` will begin), not a time: it holds
+            # however the bytes are paced, gathered or written.
+            heard = frame + HEARD_DELAY_FRAMES
+            stream_at = self.stream_seconds(self._end) + heard / self.info.sample_rate
             for callback in self.on_item_live:
-                callback(item)
+                callback(item, stream_at)
         if not data:
             return
         chunk = Chunk(self._end, data, self._metadata)
@@ -105,7 +127,7 @@ class StreamHub:
                 listener.drop("fell behind the buffer")
 
     def attach(self, transport: asyncio.Transport, method: str, headers: list[tuple[bytes, bytes]],
-               client: str) -> None:  # fmt: skip
+               client: str, query: bytes = b"") -> None:  # fmt: skip
         """Answer a stream request on this connection and keep it as a listener."""
         icy = wants_icy(headers)
         transport.write(response_head(self.info, icy))
@@ -123,6 +145,10 @@ class StreamHub:
         self.listener_peak = max(self.listener_peak, len(self.listeners))
         self._tell(listener, "joined")
         burst = self._burst()
+        listener.first_offset = burst[0].offset if burst else self._end
+        listener.tag = _sync_tag(query)
+        if listener.tag:
+            self._tagged[listener.tag] = listener
         if burst:
             listener.send(burst)
         else:
@@ -139,6 +165,8 @@ class StreamHub:
     def detach(self, listener: Listener) -> None:
         if listener in self.listeners:  # a dropped listener's connection_lost comes after
             self.listeners.discard(listener)
+            if listener.tag and self._tagged.get(listener.tag) is listener:
+                del self._tagged[listener.tag]
             self._tell(listener, "left")
 
     def close(self) -> None:
@@ -179,6 +207,8 @@ class Listener(asyncio.Protocol):
         self.user_agent = user_agent
         self.listener_id: str | None = None  # the radio_listener cookie, unchecked
         self.cursor = 0
+        self.first_offset = 0  # of the first byte sent to it
+        self.tag = ""  # its request's `sync` tag, if any
         self.bytes_sent = 0
         self.paused = False
 
@@ -227,6 +257,12 @@ def _cookie(headers: list[tuple[bytes, bytes]], name: str) -> str | None:
             if found:
                 return found
     return None
+
+
+def _sync_tag(query: bytes) -> str:
+    """The `sync` tag a player puts in its stream URL, to ask later where its audio began."""
+    values = parse_qs(query.decode("latin-1")).get("sync", [""])
+    return values[0][:64]
 
 
 def _shrink_send_buffer(transport: asyncio.Transport, size: int) -> None:

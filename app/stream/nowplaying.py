@@ -23,6 +23,9 @@ NO_SKIP_VOTES: dict[str, Any] = {"votes": 0, "needed": 0, "votable": False}
 class Aired:
     item: Item
     started_at: datetime
+    # Where its first audio is in the stream, in seconds of audio from the stream's first byte
+    # (StreamHub.stream_seconds): players place it against their own position in the stream.
+    stream_at: float | None = None
 
 
 def item_json(item: Item | None) -> dict[str, Any] | None:
@@ -62,9 +65,10 @@ class NowPlaying:
         self.history: deque[Aired] = deque(history[:HISTORY_SIZE], maxlen=HISTORY_SIZE)
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
 
-    def on_item_live(self, item: Item) -> None:
-        """The first audio of `item` has just reached the live point."""
-        self.airing = Aired(item, datetime.fromtimestamp(self._clock(), UTC))
+    def on_item_live(self, item: Item, stream_at: float | None = None) -> None:
+        """The first audio of `item` has just reached the live point, at `stream_at`."""
+        started_at = datetime.fromtimestamp(self._clock(), UTC)
+        self.airing = Aired(item, started_at, None if stream_at is None else round(stream_at, 3))
         self._record(self.airing)
         if not item.keeps_title:
             # The safety source is no programme: "recently played" never lists it.
@@ -87,12 +91,17 @@ class NowPlaying:
         if self.current is not None:
             current = item_json(self.current.item) or {}
             current["started_at"] = self.current.started_at.isoformat()
+            current["stream_at"] = self.current.stream_at
             current["elapsed"] = round(now - self.current.started_at.timestamp(), 3)
         return {
             "current": current,
             "next": item_json(self._upcoming()),
             "history": [
-                {**(item_json(aired.item) or {}), "started_at": aired.started_at.isoformat()}
+                {
+                    **(item_json(aired.item) or {}),
+                    "started_at": aired.started_at.isoformat(),
+                    "stream_at": aired.stream_at,
+                }
                 for aired in self.history
             ],
             "listeners": self._listener_count(),

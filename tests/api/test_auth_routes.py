@@ -52,6 +52,7 @@ PUBLIC = {
     ("GET", "/covers/track/{track_id}"),
     ("GET", "/covers/generated.svg"),
     ("POST", "/api/skip"),
+    ("GET", "/api/stream/joined/{tag}"),  # where a player's own stream connection began
     # The dashboard page is a sign-in screen; everything it shows comes from host routes.
     ("GET", "/host"),
 }

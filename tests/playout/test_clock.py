@@ -50,8 +50,8 @@ Aired = list[tuple[float, Pcm, list[str]]]
 
 def make_clock(fake: FakeTime, programme: object, aired: Aired, lead: float = 4.0,
                max_lag: float = 60.0) -> PlayoutClock:  # fmt: skip
-    def publish(data: Pcm, items: list[Item]) -> None:
-        aired.append((fake.now, data[:, 0], [item.title for item in items]))
+    def publish(data: Pcm, starts: list[tuple[int, Item]]) -> None:
+        aired.append((fake.now, data[:, 0], [item.title for _, item in starts]))
 
     return PlayoutClock(programme, lambda pcm: pcm, publish, RATE, BLOCK, lead_seconds=lead,  # type: ignore[arg-type]
                         skip_fade_seconds=0.1, max_lag_seconds=max_lag,

@@ -12,16 +12,22 @@
   const RETRY_MAX_SECONDS = 10;
   const STALL_SECONDS = 8; // waiting this long for data means the connection is gone
   const BOARD_REFRESH_MS = 60000;
+  const FOLLOW_MS = 1000; // looks again at least this often while a change is due
+  const STREAM_SPAN_SECONDS = 60; // a change due later than this is not this stream's
 
   let wanted = false; // the listener pressed play and has not pressed stop
   let retries = 0;
   let retryTimer = 0;
   let stallTimer = 0;
   let shownKey = null; // started_at of the item on screen
+  let shown = null; // the item on screen, as the push described it
   let startedAt = 0; // client clock (s) when the item on screen passed the live point
   let duration = null;
   let votedFor = null;
   let latest = null; // the newest snapshot received
+  let syncTag = ""; // names this page's stream connection, to ask where its audio began
+  let joinedAt = null; // where that audio began, in seconds of the stream (see stream_at)
+  let followTimer = 0;
 
   const clock = (seconds) => {
     if (seconds == null || !isFinite(seconds)) return "–";
@@ -36,18 +42,36 @@
 
   // --- the audio element -------------------------------------------------------------------
 
-  // Seconds between the live point and what this listener hears: the audio it has buffered.
-  const heardLag = () => {
-    if (!wanted || audio.paused || !audio.buffered.length) return 0;
-    const ahead = audio.buffered.end(audio.buffered.length - 1) - audio.currentTime;
-    return Math.min(Math.max(ahead, 0), 30);
+  // Where in the stream the listener is, in seconds of the stream's audio: where this
+  // connection's audio began plus the element's clock, which counts the audio played out.
+  // null while not listening, or not yet known.
+  const heardAt = () => (wanted && joinedAt !== null ? joinedAt + audio.currentTime : null);
+
+  const newTag = () => Array.from(crypto.getRandomValues(new Uint8Array(12)),
+    (byte) => byte.toString(16).padStart(2, "0")).join("");
+
+  // The station tells where the audio of this page's connection began (its burst).
+  const locate = async (tag, attempt = 0) => {
+    const response = await fetch(`/api/stream/joined/${tag}`).catch(() => null);
+    if (tag !== syncTag) return;
+    if (response && response.ok) {
+      joinedAt = (await response.json()).stream_seconds;
+      follow();
+    } else if (attempt < 3) {
+      setTimeout(() => locate(tag, attempt + 1), 1000);
+    } else {
+      syncTag = ""; // the station cannot say: show the live point
+      follow();
+    }
   };
 
   const connect = () => {
     clearTimeout(retryTimer);
     clearTimeout(stallTimer);
     // A fresh request each time: a radio resumes at the live point, never where it paused.
-    audio.src = "/stream";
+    syncTag = newTag();
+    joinedAt = null;
+    audio.src = `/stream?sync=${syncTag}`;
     audio.play().catch((error) => {
       if (error.name === "NotAllowedError") { stop(); say("Press play to listen."); }
     });
@@ -68,7 +92,10 @@
     audio.pause();
     audio.removeAttribute("src");
     audio.load(); // closes the stream connection
+    syncTag = "";
+    joinedAt = null;
     say("Stopped.");
+    follow();
     render();
     setTimeout(loadBoard, 1500); // the session just ended may now count
   };
@@ -86,6 +113,7 @@
   audio.addEventListener("playing", () => {
     clearTimeout(stallTimer);
     retries = 0;
+    if (joinedAt === null && syncTag) locate(syncTag);
     say("Playing live.");
     render();
     setTimeout(loadBoard, 1000); // this browser now counts among the listeners
@@ -113,10 +141,10 @@
 
   const setText = (id, text) => { const el = $(id); if (el) el.textContent = text || ""; };
 
-  const showItem = (snapshot) => {
-    const current = snapshot.current;
+  const showItem = (current, snapshot) => {
+    shown = current;
     shownKey = current ? current.started_at : null;
-    startedAt = snapshot.receivedAt - (current ? current.elapsed : 0);
+    startedAt = snapshot.receivedAt - (current ? current.elapsed || 0 : 0);
     duration = current ? current.duration : null;
     setText("now-title", current ? current.title : "Starting up…");
     setText("now-artist", current ? current.artist : "");
@@ -129,7 +157,6 @@
     const cover = $("cover");
     const coverUrl = (current && current.cover) || "/static/favicon.svg";
     if (cover.getAttribute("src") !== coverUrl) cover.src = coverUrl;
-    showLists(snapshot);
     mediaSession(current, coverUrl);
     tick();
   };
@@ -147,15 +174,22 @@
     return li;
   };
 
+  // Up next and recently played, as seen from the item on screen: while the listener still
+  // hears an item the live point has left, what followed it is next.
   const showLists = (snapshot) => {
-    if ($("next")) setText("next", snapshot.next ? snapshot.next.display_title : "—");
+    const aired = [snapshot.current, ...snapshot.history];
+    const at = aired.findIndex((entry) => entry && entry.started_at === shownKey);
+    const next = at > 0 ? aired[at - 1] : snapshot.next;
+    if ($("next")) setText("next", next ? next.display_title : "—");
     const recent = $("recent");
-    if (recent) recent.replaceChildren(...snapshot.history.map(item));
+    if (recent) recent.replaceChildren(...snapshot.history.slice(Math.max(at, 0)).map(item));
   };
 
   const tick = () => {
     const progress = $("now-progress");
-    const elapsed = now() - startedAt - heardLag();
+    const heard = heardAt();
+    const elapsed = heard !== null && shown && shown.stream_at != null
+      ? heard - shown.stream_at : now() - startedAt;
     const shownElapsed = duration ? Math.min(Math.max(elapsed, 0), duration) : Math.max(elapsed, 0);
     progress.max = duration || 1;
     progress.value = duration ? shownElapsed : 0;
@@ -163,16 +197,42 @@
     setText("now-duration", clock(duration));
   };
 
-  // An item reaches the push channel when it reaches the live point; this listener hears it
-  // only after the audio they have buffered, so the screen waits as long.
+  // An item reaches the push channel when its first audio reaches the live point, stamped
+  // with where it is in the stream (stream_at); this listener hears it when their own place in
+  // the stream gets there, after the audio they have buffered. So the screen shows the newest
+  // item at or before the place they hear, and looks again when the next one is due.
+  const follow = () => {
+    clearTimeout(followTimer);
+    if (!latest) return;
+    const heard = heardAt();
+    // Connecting: keep what the listener heard last until their audio resumes.
+    if (heard === null && wanted && syncTag && shownKey !== null) return;
+    let showing = latest.current;
+    if (heard !== null) {
+      const aired = [latest.current, ...latest.history].filter((e) => e && e.stream_at != null);
+      const due = aired.filter((entry) => entry.stream_at > heard);
+      const wait = due.length ? due[due.length - 1].stream_at - heard : 0;
+      if (wait < STREAM_SPAN_SECONDS) { // else out of step (the station restarted): live
+        const heardItem = aired.find((entry) => entry.stream_at <= heard);
+        if (heardItem) showing = heardItem;
+        else if (due.length && shown) showing = shown; // began before anything stamped
+        if (due.length) followTimer = setTimeout(follow, Math.min(wait * 1000, FOLLOW_MS) + 1);
+      }
+    }
+    const key = showing ? showing.started_at : null;
+    if (key !== shownKey) { showItem(showing, latest); showLists(latest); render(); }
+  };
+
   const receive = (snapshot) => {
     snapshot.receivedAt = now();
     latest = snapshot;
     setText("listeners-now", String(snapshot.listeners));
-    const key = snapshot.current ? snapshot.current.started_at : null;
-    if (key === shownKey) { showLists(snapshot); render(); return; }
-    const lag = heardLag();
-    setTimeout(() => { if (latest === snapshot) { showItem(snapshot); render(); } }, lag * 1000);
+    follow();
+    showLists(snapshot);
+    if (shown && snapshot.current && shown.started_at === snapshot.current.started_at) {
+      shown = snapshot.current;
+    }
+    render();
   };
 
   const events = new EventSource("/api/now-playing/events");
