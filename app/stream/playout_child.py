@@ -155,9 +155,10 @@ class PlayoutChild:
                     self._answered.wait()
             return self._answers.pop(0) if self._answers else None
 
-    def _publish(self, mp3: bytes, starts: list[Item]) -> None:
+    def _publish(self, mp3: bytes, starts: list[tuple[int, Item]]) -> None:
         with self._answered:
-            tokens = [self._tokens.get(id(item), wire.SAFETY_TOKEN) for item in starts]
+            tokens = [(frame, self._tokens.get(id(item), wire.SAFETY_TOKEN))
+                      for frame, item in starts]  # fmt: skip
         self._link.send(wire.pack_audio(tokens, mp3))
         self._tell_next()
 

@@ -42,7 +42,7 @@ class PlayoutProcess:
         self,
         config: dict[str, Any],
         next_item: Callable[[], Item | None],
-        publish: Callable[[bytes, list[Item]], None],
+        publish: Callable[[bytes, list[tuple[int, Item]]], None],
         on_failure: Callable[[Item, str], None],
         safety_item: Item,
     ) -> None:
@@ -141,8 +141,8 @@ class PlayoutProcess:
         if generation != self._generation:
             return
         if kind == wire.AUDIO:
-            tokens, mp3 = wire.unpack_audio(payload)
-            self._publish(mp3, [self._items[t] for t in tokens if t in self._items])
+            starts, mp3 = wire.unpack_audio(payload)
+            self._publish(mp3, [(frame, self._items[t]) for frame, t in starts if t in self._items])
         elif kind == wire.NEXT:
             assert self._loop is not None
             future = self._loop.run_in_executor(self._scheduler, self._next_item)

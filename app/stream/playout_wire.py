@@ -19,7 +19,7 @@ HEADER = struct.Struct(">cI")
 STARTS = struct.Struct(">H")
 
 # From the playout process to the station.
-AUDIO = b"A"  # STARTS length, JSON list of the tokens of items that begin here, then MP3
+AUDIO = b"A"  # STARTS length, JSON [[frame, token], ...] of items that begin here, then MP3
 NEXT = b"N"  # what plays next? (empty)
 FAILED = b"F"  # {"token", "reason"}: the item could not play
 STATE = b"S"  # {"next": token or null}: what follows the item listeners hear
@@ -38,15 +38,17 @@ def pack_json(kind: bytes, value: Any) -> bytes:
     return pack(kind, json.dumps(value).encode())
 
 
-def pack_audio(tokens: list[int], mp3: bytes) -> bytes:
-    starts = json.dumps(tokens).encode()
-    return pack(AUDIO, STARTS.pack(len(starts)) + starts + mp3)
+def pack_audio(starts: list[tuple[int, int]], mp3: bytes) -> bytes:
+    """`starts`: (PCM frame in the block the MP3 encodes, token) of each item beginning there."""
+    encoded = json.dumps(starts).encode()
+    return pack(AUDIO, STARTS.pack(len(encoded)) + encoded + mp3)
 
 
-def unpack_audio(payload: bytes | memoryview) -> tuple[list[int], bytes]:
+def unpack_audio(payload: bytes | memoryview) -> tuple[list[tuple[int, int]], bytes]:
     (length,) = STARTS.unpack_from(payload)
     end = STARTS.size + length
-    return json.loads(bytes(payload[STARTS.size : end])), bytes(payload[end:])
+    starts = json.loads(bytes(payload[STARTS.size : end]))
+    return [(frame, token) for frame, token in starts], bytes(payload[end:])
 
 
 class Reader:
