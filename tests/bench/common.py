@@ -472,6 +472,82 @@ def children_rss_mb(pid: int) -> float:
     return total
 
 
+@dataclass(frozen=True)
+class ProcessUsage:
+    pid: int
+    name: str  # the command name from /proc/PID/comm
+    rss_mb: float  # resident set (10^6 bytes)
+    pss_mb: float  # proportional set: shared pages divided among the processes sharing them
+    cpu_seconds: float  # utime + stime + the CPU of its reaped (waited-for) children
+
+
+@dataclass(frozen=True)
+class TreeUsage:
+    """RSS, PSS and CPU time of a process and all its live descendants, at one moment."""
+
+    at: float  # time.monotonic()
+    processes: tuple[ProcessUsage, ...]  # the root first
+
+    @property
+    def rss_mb(self) -> float:
+        """Sum of RSS: what `ps` would add up (shared pages counted once per process)."""
+        return sum(p.rss_mb for p in self.processes)
+
+    @property
+    def pss_mb(self) -> float:
+        """Sum of PSS: the tree's real share of memory (shared pages counted once)."""
+        return sum(p.pss_mb for p in self.processes)
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU seconds of the whole tree since the root started, including every child that
+        has already exited (as long as its parent in the tree waited for it)."""
+        return sum(p.cpu_seconds for p in self.processes)
+
+
+def _process_usage(pid: int) -> ProcessUsage:
+    fields = _stat_fields(pid)
+    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+    with open(f"/proc/{pid}/comm") as f:
+        name = f.read().strip()
+    rss_kb = pss_kb = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                key, _, rest = line.partition(":")
+                if key == "Rss":
+                    rss_kb = int(rest.split()[0])
+                elif key == "Pss":
+                    pss_kb = int(rest.split()[0])
+    except OSError:  # no smaps_rollup (old kernel, a zombie): RSS only, PSS taken as RSS
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    rss_kb = pss_kb = int(line.split()[1])
+    return ProcessUsage(pid=pid, name=name, rss_mb=rss_kb * 1024 / 1e6,
+                        pss_mb=pss_kb * 1024 / 1e6,
+                        cpu_seconds=(utime + stime + cutime + cstime) / CLK_TCK)  # fmt: skip
+
+
+def tree_usage(pid: int) -> TreeUsage:
+    """RSS, PSS and CPU time of process `pid` and every live descendant (children,
+    grandchildren, ...), from /proc. CPU counts each process's own time plus that of its
+    children it has reaped, so a child that ran and exited between two samples still counts
+    (in its parent's total) and nothing is counted twice. Raises OSError if `pid` is gone;
+    descendants that exit while being read are skipped."""
+    at = time.monotonic()
+    processes = [_process_usage(pid)]
+    for child in descendants(pid):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            processes.append(_process_usage(child))
+    return TreeUsage(at=at, processes=tuple(processes))
+
+
+def tree_cpu_percent(start: TreeUsage, end: TreeUsage) -> float:
+    """CPU use of a process tree between two `tree_usage` samples, in % of one core."""
+    return 100.0 * (end.cpu_seconds - start.cpu_seconds) / (end.at - start.at)
+
+
 def sleep_until(at: float) -> None:
     delay = at - time.monotonic()
     if delay > 0:
