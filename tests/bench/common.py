@@ -85,11 +85,48 @@ def machine_line(info: dict[str, Any]) -> str:
     )
 
 
-def raise_nofile() -> None:
-    """Raise the soft open-files limit to the hard one (1000 listeners need 1000 sockets)."""
+NOFILE_WANTED = 65536  # open files per process: 10 000 listeners need 10 000 sockets and more
+
+
+def raise_nofile(wanted: int = NOFILE_WANTED) -> int:
+    """Raise this process's open-files limit to `wanted` (soft and hard) where allowed, else
+    the soft limit to the hard one; returns the soft limit now in force. Only root (or
+    CAP_SYS_RESOURCE) may raise the hard limit, up to /proc/sys/fs/nr_open; children inherit
+    the limits, so the servers and load clients get them when started after this call."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= wanted:
+        return soft
+    with contextlib.suppress(OSError, ValueError):  # not allowed: keep the hard limit
+        target = max(wanted, hard) if hard != resource.RLIM_INFINITY else hard
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, target))
+        return wanted
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def set_nice(nice: int) -> int:
+    """Set this process's scheduling priority (children inherit it); returns the one in force.
+    A priority above normal (below 0) needs root; without it the current one is kept."""
+    with contextlib.suppress(PermissionError):
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    return os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def open_files_limit(pid: int) -> int | None:
+    """The soft open-files limit a running process has ("Max open files" in /proc/PID/limits)."""
+    with contextlib.suppress(OSError, ValueError), open(f"/proc/{pid}/limits") as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                value = line.split()[3]
+                return -1 if value == "unlimited" else int(value)
+    return None
+
+
+def load_average() -> str:
+    """`uptime`'s load averages (1, 5, 15 min): how busy the machine was around a run."""
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
 
 
 def free_port() -> int:
@@ -546,6 +583,20 @@ def tree_usage(pid: int) -> TreeUsage:
 def tree_cpu_percent(start: TreeUsage, end: TreeUsage) -> float:
     """CPU use of a process tree between two `tree_usage` samples, in % of one core."""
     return 100.0 * (end.cpu_seconds - start.cpu_seconds) / (end.at - start.at)
+
+
+def tree_wait_seconds(pid: int) -> float:
+    """Seconds the threads of a process and its live descendants have spent runnable but
+    waiting for a CPU (the run queue delay in /proc/PID/task/TID/schedstat, summed over
+    threads). If it grows over a window the machine, not the process, held it back."""
+    total_ns = 0
+    for process in (pid, *descendants(pid)):
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{process}/task"):
+                path = f"/proc/{process}/task/{task}/schedstat"
+                with contextlib.suppress(OSError, ValueError, IndexError), open(path) as f:
+                    total_ns += int(f.read().split()[1])
+    return total_ns / 1e9
 
 
 def sleep_until(at: float) -> None:
