@@ -585,6 +585,17 @@ def tree_cpu_percent(start: TreeUsage, end: TreeUsage) -> float:
     return 100.0 * (end.cpu_seconds - start.cpu_seconds) / (end.at - start.at)
 
 
+def listen_drops() -> int:
+    """SYNs and connections this machine's TCP listeners dropped because their accept queue
+    was full (TcpExt ListenDrops in /proc/net/netstat): machine-wide, since boot."""
+    with open("/proc/net/netstat") as f:
+        lines = f.read().splitlines()
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:"):
+            return int(dict(zip(names.split(), values.split(), strict=False))["ListenDrops"])
+    return 0
+
+
 def tree_wait_seconds(pid: int) -> float:
     """Seconds the threads of a process and its live descendants have spent runnable but
     waiting for a CPU (the run queue delay in /proc/PID/task/TID/schedstat, summed over

@@ -41,6 +41,7 @@ from tests.bench.common import (
     TreeUsage,
     icecast_source_url,
     icecast_sources,
+    listen_drops,
     load_average,
     machine_busy_seconds,
     machine_line,
@@ -95,6 +96,7 @@ def run_load(args: argparse.Namespace, port: int, clients: int, watch: dict[str,
     outs = [tmp / f"load-{port}-{k}.json" for k in range(workers)]
     shares = [clients // workers + (1 if k < clients % workers else 0) for k in range(workers)]
     procs: list[subprocess.Popen[bytes]] = []
+    drops_before = listen_drops()
     try:
         for k, (share, out) in enumerate(zip(shares, outs, strict=True)):
             # Each worker ramps its share over the whole ramp, offset so that together they
@@ -121,6 +123,7 @@ def run_load(args: argparse.Namespace, port: int, clients: int, watch: dict[str,
         after = {name: tree_usage(pid) for name, pid in watch.items()}
         busy = 100 * (machine_busy_seconds() - busy_before) / (time.monotonic() - busy_t0)
         waited = {name: tree_wait_seconds(pid) - wait_before[name] for name, pid in watch.items()}
+        drops = listen_drops() - drops_before
         for proc in procs:
             proc.wait(timeout=max(30.0, end_at - time.monotonic() + 60))
     finally:
@@ -168,6 +171,8 @@ def run_load(args: argparse.Namespace, port: int, clients: int, watch: dict[str,
         # Everything that ran on the machine in the window (all cores, % of one core):
         # servers + load client + anything else (another job on the machine shows here).
         "machine_busy_percent": round(busy, 1),
+        # Connection attempts dropped on a full accept queue, ramp and window (machine-wide).
+        "listen_drops": drops,
         "client_cpu_percent": client_cpu,
         "client_cpu_percent_total": round(sum(c for c in client_cpu if c is not None), 1),
         "client_pass_lag_ms_max": max(report["pass_lag_ms_max"] for report in reports),
@@ -377,6 +382,7 @@ def _count_table(station: dict[str, Any] | None, icecast: dict[str, Any] | None)
                       f"{c['summary']['rate_share']['p50']:.4f}"),
         row("first audio byte p50 / p99 ms", lambda c: _p(c["summary"]["ttfb_audio_ms"])),
         row("TCP connect p50 / p99 ms", lambda c: _p(c["summary"]["connect_ms"])),
+        row("SYNs dropped on a full accept queue", lambda c: str(c["listen_drops"])),
         row("server CPU % of a core (whole tree)", cpu,
             lambda s, i: _ratio(cpu(s), cpu(i))),
         row("  idle CPU % (no listeners)", lambda c: float(c["idle_cpu_percent"]["server"])),
