@@ -113,6 +113,19 @@ def set_nice(nice: int) -> int:
     return os.getpriority(os.PRIO_PROCESS, 0)
 
 
+def share_priority(pid: int) -> None:
+    """Give process `pid`'s session our priority. With autogroup scheduling (Linux's default
+        for desktops and many VMs: /proc/sys/kernel/sched_autogroup_enabled) the CPU is first
+        shared between sessions, each at its autogroup's nice (0 for a new one), and a process's
+        own nice only counts inside its session; every process we start has a session of its own
+        (start_new_session, to kill its group), so it gets our priority here. (Only the processes
+    we start: the session we were started from keeps its own.)"""
+    nice = os.getpriority(os.PRIO_PROCESS, 0)
+    if nice < 0:
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/autogroup", "w") as f:
+            f.write(str(nice))
+
+
 def open_files_limit(pid: int) -> int | None:
     """The soft open-files limit a running process has ("Max open files" in /proc/PID/limits)."""
     with contextlib.suppress(OSError, ValueError), open(f"/proc/{pid}/limits") as f:
@@ -237,6 +250,7 @@ class Processes:
             )
         finally:
             out.close()
+        share_priority(process.pid)
         self.started.append(process)
         return process
 

@@ -51,6 +51,7 @@ from tests.bench.common import (
     raise_nofile,
     run_benchmark,
     set_nice,
+    share_priority,
     sleep_until,
     start_icecast,
     start_station,
@@ -109,6 +110,7 @@ def run_load(args: argparse.Namespace, port: int, clients: int, watch: dict[str,
                 "--end-at", repr(end_at), "--poll", str(args.poll), "--out", str(out),
             ]  # fmt: skip
             procs.append(subprocess.Popen(command, start_new_session=True))
+            share_priority(procs[-1].pid)
         sleep_until(window_start)
         before = {name: tree_usage(pid) for name, pid in watch.items()}
         wait_before = {name: tree_wait_seconds(pid) for name, pid in watch.items()}
