@@ -451,7 +451,45 @@ def report(results: dict[str, Any], info: dict[str, Any]) -> str:
                          f"{procs}; open-files limit {case['open_files_limit']}")  # fmt: skip
             for problem in case["log_problems"]["last"]:
                 lines.append(f"  log: {problem[:200]}")
+    lines += ["", "### Summary", "", _summary_table(by_count)]
     return "\n".join(lines)
+
+
+def _summary_table(by_count: dict[int, dict[str, dict[str, Any]]]) -> str:
+    """One row per count: the numbers the targets are about, station against Icecast."""
+
+    def get(case: dict[str, Any] | None, what: Any) -> str:
+        return "–" if case is None else what(case)
+
+    rows = []
+    for count, cases in by_count.items():
+        station, icecast = cases.get("station"), cases.get("icecast")
+        ratio = "–"
+        if station is not None and icecast is not None:
+            ratio = _ratio(station["cpu_percent"]["server"], icecast["cpu_percent"]["server"])
+        rows.append([
+            count,
+            get(station, lambda c: f"{c['summary']['at_real_time']}"),
+            get(icecast, lambda c: f"{c['summary']['at_real_time']}"),
+            get(station, lambda c: f"{c['cpu_percent']['server']:.1f}"),
+            get(icecast, lambda c: f"{c['cpu_percent']['server']:.1f}"),
+            ratio,
+            get(station, lambda c: f"{c['memory']['server']['rss_mb']:.0f} / "
+                                   f"{c['memory']['server']['pss_mb']:.0f}"),
+            get(icecast, lambda c: f"{c['memory']['server']['rss_mb']:.0f} / "
+                                   f"{c['memory']['server']['pss_mb']:.0f}"),
+            get(station, lambda c: _p(c["summary"]["ttfb_audio_ms"])),
+            get(icecast, lambda c: _p(c["summary"]["ttfb_audio_ms"])),
+            " / ".join(get(c, lambda c: f"{c['cpu_wait_percent']['server']:.0f}")
+                       for c in (station, icecast)),
+        ])  # fmt: skip
+    header = [
+        "listeners", "station at real-time", "icecast at real-time", "station CPU %",
+        "icecast CPU %", "CPU ratio", "station RSS / PSS MB", "icecast RSS / PSS MB",
+        "station first byte p50 / p99 ms", "icecast first byte p50 / p99 ms",
+        "waiting for a CPU % station / icecast",
+    ]  # fmt: skip
+    return markdown_table(header, rows)
 
 
 def parse_counts(text: str) -> list[int]:
