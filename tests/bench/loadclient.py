@@ -182,10 +182,13 @@ def run(host: str, port: int, path: str, clients: int, start_at: float, ramp: fl
         eager.unregister(sock)
         lazy.register(sock, selectors.EVENT_READ, client)
 
-    def on_lazy(client: Client, now: float) -> None:
+    def on_lazy(client: Client) -> None:
         sock = client.sock
         if sock is None:  # closed since the pass began
             return
+        # What one recv returns is what had arrived when it was called: stamp it then (a
+        # pass of thousands of sockets takes a while, and the process may be descheduled).
+        now = time.monotonic()
         got = 0
         while True:
             try:
@@ -235,7 +238,7 @@ def run(host: str, port: int, path: str, clients: int, start_at: float, ramp: fl
                     next_lazy = now + poll
             if pending:
                 for key, _ in pending[:LAZY_SLICE]:
-                    on_lazy(key.data, now)
+                    on_lazy(key.data)
                 del pending[:LAZY_SLICE]
             if cpu_ws is None and now >= window_start:
                 cpu_ws = (now, os.times())
