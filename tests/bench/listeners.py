@@ -68,7 +68,10 @@ from tests.bench.common import (
 # frames, so at most 0.4 s of 30 s = 1.3 % for the station. A 2 % shortfall is 0.6 s of
 # audio missing from 30 s: a real gap (a player's 4 s burst would drain in 200 s).
 REAL_TIME_SHARE = 0.98
-MIN_SPAN_SHARE = 0.9  # ... measured over at least 90 % of the window (not closed, not late)
+# ... measured over the window less the first and last read's delay and 1 s of slack (so
+# not a listener closed early or one whose audio began late)
+SPAN_SLACK_SECONDS = 1.0
+MIN_EXACT_SECONDS = 20  # shorter windows are for debugging: 2 blocks of 0.2 s exceed 2 %
 BURST_SECONDS = 5.0  # the window starts this long after the last connection was opened
 CLIENTS_PER_WORKER = 2500  # listeners per load-client process (by default)
 MEMORY_SAMPLE_SECONDS = 5.0  # the trees' RSS/PSS are sampled this often in the window
@@ -179,7 +182,7 @@ def run_load(args: argparse.Namespace, port: int, clients: int, watch: dict[str,
         "client_cpu_percent": client_cpu,
         "client_cpu_percent_total": round(sum(c for c in client_cpu if c is not None), 1),
         "client_pass_lag_ms_max": max(report["pass_lag_ms_max"] for report in reports),
-        "summary": summarize(listeners, end_at - window_start),
+        "summary": summarize(listeners, end_at - window_start, args.poll),
         "listeners": listeners,
     }
 
@@ -195,7 +198,7 @@ def _by_process(before: TreeUsage, after: TreeUsage) -> dict[str, float]:
     }
 
 
-def summarize(listeners: list[dict[str, Any]], window: float) -> dict[str, Any]:
+def summarize(listeners: list[dict[str, Any]], window: float, poll: float) -> dict[str, Any]:
     def percentiles(values: list[float]) -> dict[str, float | None]:
         if not values:
             return {"p50": None, "p99": None, "max": None}
@@ -210,7 +213,7 @@ def summarize(listeners: list[dict[str, Any]], window: float) -> dict[str, Any]:
         return (
             c["rate"] is not None
             and _fast(c["rate"])
-            and c["rate_window_s"] >= MIN_SPAN_SHARE * window
+            and c["rate_window_s"] >= window - 2 * poll - SPAN_SLACK_SECONDS
             and not c["late_audio"]
             and not c["closed_early"]
         )
@@ -441,6 +444,10 @@ def report(results: dict[str, Any], info: dict[str, Any]) -> str:
         f"Load average (1/5/15 min): {first['load_average']['before']} at the start, "
         f"{last['load_average']['after']} at the end",
     ]
+    if results["seconds"] < MIN_EXACT_SECONDS:
+        lines.append(f"NOTE: a window under {MIN_EXACT_SECONDS} s is too short for the 2 % "
+                     "real-time check (one 0.2 s block is more than 1 % of it): use it to "
+                     "debug, not to judge")  # fmt: skip
     for count, cases in by_count.items():
         station, icecast = cases.get("station"), cases.get("icecast")
         lines += ["", f"### {count} listeners", "", _count_table(station, icecast)]
