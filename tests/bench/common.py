@@ -85,11 +85,61 @@ def machine_line(info: dict[str, Any]) -> str:
     )
 
 
-def raise_nofile() -> None:
-    """Raise the soft open-files limit to the hard one (1000 listeners need 1000 sockets)."""
+NOFILE_WANTED = 65536  # open files per process: 10 000 listeners need 10 000 sockets and more
+
+
+def raise_nofile(wanted: int = NOFILE_WANTED) -> int:
+    """Raise this process's open-files limit to `wanted` (soft and hard) where allowed, else
+    the soft limit to the hard one; returns the soft limit now in force. Only root (or
+    CAP_SYS_RESOURCE) may raise the hard limit, up to /proc/sys/fs/nr_open; children inherit
+    the limits, so the servers and load clients get them when started after this call."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= wanted:
+        return soft
+    with contextlib.suppress(OSError, ValueError):  # not allowed: keep the hard limit
+        target = max(wanted, hard) if hard != resource.RLIM_INFINITY else hard
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, target))
+        return wanted
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def set_nice(nice: int) -> int:
+    """Set this process's scheduling priority (children inherit it); returns the one in force.
+    A priority above normal (below 0) needs root; without it the current one is kept."""
+    with contextlib.suppress(PermissionError):
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    return os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def share_priority(pid: int) -> None:
+    """Give process `pid`'s session our priority. With autogroup scheduling (Linux's default
+        for desktops and many VMs: /proc/sys/kernel/sched_autogroup_enabled) the CPU is first
+        shared between sessions, each at its autogroup's nice (0 for a new one), and a process's
+        own nice only counts inside its session; every process we start has a session of its own
+        (start_new_session, to kill its group), so it gets our priority here. (Only the processes
+    we start: the session we were started from keeps its own.)"""
+    nice = os.getpriority(os.PRIO_PROCESS, 0)
+    if nice < 0:
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/autogroup", "w") as f:
+            f.write(str(nice))
+
+
+def open_files_limit(pid: int) -> int | None:
+    """The soft open-files limit a running process has ("Max open files" in /proc/PID/limits)."""
+    with contextlib.suppress(OSError, ValueError), open(f"/proc/{pid}/limits") as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                value = line.split()[3]
+                return -1 if value == "unlimited" else int(value)
+    return None
+
+
+def load_average() -> str:
+    """`uptime`'s load averages (1, 5, 15 min): how busy the machine was around a run."""
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
 
 
 def free_port() -> int:
@@ -200,6 +250,7 @@ class Processes:
             )
         finally:
             out.close()
+        share_priority(process.pid)
         self.started.append(process)
         return process
 
@@ -470,6 +521,107 @@ def children_rss_mb(pid: int) -> float:
         with contextlib.suppress(OSError):
             total += memory_mb(child)["rss_mb"]
     return total
+
+
+@dataclass(frozen=True)
+class ProcessUsage:
+    pid: int
+    name: str  # the command name from /proc/PID/comm
+    rss_mb: float  # resident set (10^6 bytes)
+    pss_mb: float  # proportional set: shared pages divided among the processes sharing them
+    cpu_seconds: float  # utime + stime + the CPU of its reaped (waited-for) children
+
+
+@dataclass(frozen=True)
+class TreeUsage:
+    """RSS, PSS and CPU time of a process and all its live descendants, at one moment."""
+
+    at: float  # time.monotonic()
+    processes: tuple[ProcessUsage, ...]  # the root first
+
+    @property
+    def rss_mb(self) -> float:
+        """Sum of RSS: what `ps` would add up (shared pages counted once per process)."""
+        return sum(p.rss_mb for p in self.processes)
+
+    @property
+    def pss_mb(self) -> float:
+        """Sum of PSS: the tree's real share of memory (shared pages counted once)."""
+        return sum(p.pss_mb for p in self.processes)
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU seconds of the whole tree since the root started, including every child that
+        has already exited (as long as its parent in the tree waited for it)."""
+        return sum(p.cpu_seconds for p in self.processes)
+
+
+def _process_usage(pid: int) -> ProcessUsage:
+    fields = _stat_fields(pid)
+    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+    with open(f"/proc/{pid}/comm") as f:
+        name = f.read().strip()
+    rss_kb = pss_kb = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                key, _, rest = line.partition(":")
+                if key == "Rss":
+                    rss_kb = int(rest.split()[0])
+                elif key == "Pss":
+                    pss_kb = int(rest.split()[0])
+    except OSError:  # no smaps_rollup (old kernel, a zombie): RSS only, PSS taken as RSS
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    rss_kb = pss_kb = int(line.split()[1])
+    return ProcessUsage(pid=pid, name=name, rss_mb=rss_kb * 1024 / 1e6,
+                        pss_mb=pss_kb * 1024 / 1e6,
+                        cpu_seconds=(utime + stime + cutime + cstime) / CLK_TCK)  # fmt: skip
+
+
+def tree_usage(pid: int) -> TreeUsage:
+    """RSS, PSS and CPU time of process `pid` and every live descendant (children,
+    grandchildren, ...), from /proc. CPU counts each process's own time plus that of its
+    children it has reaped, so a child that ran and exited between two samples still counts
+    (in its parent's total) and nothing is counted twice. Raises OSError if `pid` is gone;
+    descendants that exit while being read are skipped."""
+    at = time.monotonic()
+    processes = [_process_usage(pid)]
+    for child in descendants(pid):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            processes.append(_process_usage(child))
+    return TreeUsage(at=at, processes=tuple(processes))
+
+
+def tree_cpu_percent(start: TreeUsage, end: TreeUsage) -> float:
+    """CPU use of a process tree between two `tree_usage` samples, in % of one core."""
+    return 100.0 * (end.cpu_seconds - start.cpu_seconds) / (end.at - start.at)
+
+
+def listen_drops() -> int:
+    """SYNs and connections this machine's TCP listeners dropped because their accept queue
+    was full (TcpExt ListenDrops in /proc/net/netstat): machine-wide, since boot."""
+    with open("/proc/net/netstat") as f:
+        lines = f.read().splitlines()
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:"):
+            return int(dict(zip(names.split(), values.split(), strict=False))["ListenDrops"])
+    return 0
+
+
+def tree_wait_seconds(pid: int) -> float:
+    """Seconds the threads of a process and its live descendants have spent runnable but
+    waiting for a CPU (the run queue delay in /proc/PID/task/TID/schedstat, summed over
+    threads). If it grows over a window the machine, not the process, held it back."""
+    total_ns = 0
+    for process in (pid, *descendants(pid)):
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{process}/task"):
+                path = f"/proc/{process}/task/{task}/schedstat"
+                with contextlib.suppress(OSError, ValueError, IndexError), open(path) as f:
+                    total_ns += int(f.read().split()[1])
+    return total_ns / 1e9
 
 
 def sleep_until(at: float) -> None:
