@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -39,8 +39,22 @@ def make_sessions(engine: Engine) -> SessionFactory:
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration."""
+    from alembic import command  # here: a station migrates in a child (upgrade_in_child)
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def upgrade_in_child(url: str) -> None:
+    """`upgrade` in a child process: Alembic's modules would stay in the serving process's
+    memory for good, for something done once at start-up."""
+    result = subprocess.run([sys.executable, "-m", "app.db", url], capture_output=True,
+                            text=True, check=False)  # fmt: skip
+    if result.returncode != 0:
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        why = lines[-1] if lines else f"exit status {result.returncode}"
+        raise RuntimeError(f"database migration failed: {why}")
