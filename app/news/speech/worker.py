@@ -122,9 +122,7 @@ class _Child:
 
 def _serve(request: dict[str, Any], out: IO[str]) -> int:
     from app.config import Settings
-    from app.library.errors import LibraryError
     from app.news.speech import make_engine
-    from app.news.speech.audio import render_speech
 
     def say(message: dict[str, Any]) -> None:
         out.write(json.dumps(message) + "\n")
@@ -137,6 +135,11 @@ def _serve(request: dict[str, Any], out: IO[str]) -> int:
         say({"error": str(exc) or type(exc).__name__})
         return 2
     say({"engine": engine.name})
+    if not request["items"]:  # a check of the engine: no need for the render code
+        return 0
+    from app.library.errors import LibraryError
+    from app.news.speech.audio import render_speech
+
     for item in request["items"]:
         try:
             rendered = render_speech(item["text"], engine, settings, request["ffmpeg"],
