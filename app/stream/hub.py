@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 WRITE_HIGH_WATER = 64 * 1024
 WRITE_LOW_WATER = 16 * 1024
+PROBE_SECONDS = 0.05  # after a write, when a closed client's reset has surely come back
 LISTENER_COOKIE = "radio_listener"  # app.news.listeners.COOKIE_NAME: who the listener is
 
 
@@ -53,6 +54,8 @@ class StreamHub:
         self._plain: dict[Listener, Callable[[bytes], object]] = {}
         self._icy: set[Listener] = set()
         self._paused: set[Listener] = set()
+        # Listeners whose client sent EOF: gone, or only half-closed and still listening.
+        self._half_closed: set[Listener] = set()
         self.listener_peak = 0
         self.on_item_live: list[Callable[[Item], None]] = []
         # Told (listener, "joined" | "left") as listeners come and go, for the listening stats.
@@ -130,6 +133,19 @@ class StreamHub:
         start = self.start
         for listener in [x for x in self._paused if x.cursor < start]:
             listener.drop("fell behind the buffer")
+        if self._half_closed:
+            # A client that closed answers the write with a reset: notice it now, not a
+            # write later (writes are write_seconds apart).
+            asyncio.get_running_loop().call_later(PROBE_SECONDS, self._probe)
+
+    def half_closed(self, listener: Listener) -> None:
+        self._half_closed.add(listener)
+
+    def _probe(self) -> None:
+        for listener in list(self._half_closed):
+            sock = listener.transport.get_extra_info("socket")
+            if sock is not None and sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                listener.transport.abort()  # connection_lost detaches it
 
     def attach(self, transport: asyncio.Transport, method: str, headers: list[tuple[bytes, bytes]],
                client: str) -> None:  # fmt: skip
@@ -186,6 +202,7 @@ class StreamHub:
             listener.cursor = self._end  # it was sent every chunk
         self._icy.discard(listener)
         self._paused.discard(listener)
+        self._half_closed.discard(listener)
         if listener in self.listeners:  # a dropped listener's connection_lost comes after
             self.listeners.discard(listener)
             self._tell(listener, "left")
@@ -271,6 +288,7 @@ class Listener(asyncio.Protocol):
         pass  # stream clients have nothing more to say
 
     def eof_received(self) -> bool:
+        self.hub.half_closed(self)
         return True  # a half-closed client may still be listening
 
     def connection_lost(self, exc: Exception | None) -> None:
