@@ -15,7 +15,7 @@ from app.accounts.bootstrap import prepare_hosts
 from app.accounts.ratelimit import LoginThrottle
 from app.api import router
 from app.config import Settings
-from app.db import make_engine, make_sessions, upgrade
+from app.db import make_engine, make_sessions, upgrade_in_child
 from app.station import Station
 from app.stream.http import HUB_STATE_KEY
 
@@ -27,8 +27,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        await asyncio.to_thread(upgrade_in_child, settings.sqlalchemy_url)
         engine = make_engine(settings.sqlalchemy_url)
-        await asyncio.to_thread(upgrade, engine)
         sessions = make_sessions(engine)
         await asyncio.to_thread(prepare_hosts, sessions, settings.setup_admin.get_secret_value())
         station = Station(settings, sessions)

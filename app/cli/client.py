@@ -12,8 +12,6 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 DEFAULT_URL = "http://127.0.0.1:8000"
 
 
@@ -32,6 +30,8 @@ def api(args: argparse.Namespace, method: str, path: str, *, raw: bool = False,
         **kwargs: Any) -> Any:  # fmt: skip
     """Call the API; print the error and exit 1 when it refuses. `raw`: the body as text
     (a file to save), else the decoded JSON."""
+    import httpx  # here: `radio serve` imports this module but never calls the API
+
     headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
     try:
         response = httpx.request(method, args.url.rstrip("/") + path, headers=headers,

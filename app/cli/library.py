@@ -7,11 +7,12 @@ import io
 import sys
 import time
 from pathlib import Path
-from typing import Any
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Any
 
 from app.cli.client import ApiError, add_connection_arguments, api, print_table
+
+if TYPE_CHECKING:  # imported where used: `radio serve` imports this module too
+    from tqdm import tqdm
 
 COLUMNS = ["id", "kind", "status", "artist", "title", "album", "duration"]
 POLL_SECONDS = 0.25
@@ -122,6 +123,8 @@ def _upload(args: argparse.Namespace) -> int:
 def _upload_one(args: argparse.Namespace, path: Path) -> dict[str, Any] | None:
     if not path.is_file():
         raise ApiError(f"no such file: {path}")
+    from tqdm import tqdm
+
     params = {"kind": "jingle"} if args.jingle else {}
     with (
         tqdm(
@@ -149,6 +152,8 @@ def _upload_one(args: argparse.Namespace, path: Path) -> dict[str, Any] | None:
 
 def _follow(args: argparse.Namespace, job_id: str) -> dict[str, Any]:
     """Poll the analysis job, showing its progress, until it is done or failed."""
+    from tqdm import tqdm
+
     deadline = time.monotonic() + JOB_TIMEOUT_SECONDS
     with tqdm(total=100, desc="analysis", unit="%", file=sys.stderr) as bar:
         while True:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING
 
 from app.config import Settings
+
+if TYPE_CHECKING:  # imported where used: `radio serve` never shows a progress bar
+    from tqdm import tqdm
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -69,6 +71,8 @@ class _ProgressBars:
         self._bars: dict[str, tqdm] = {}  # type: ignore[type-arg]
 
     def __call__(self, phase: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
         bar = self._bars.get(phase)
         if bar is None:
             bar = self._bars[phase] = tqdm(total=total, desc=phase, unit="file")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -39,8 +40,53 @@ def make_sessions(engine: Engine) -> SessionFactory:
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration."""
+    from alembic import command  # here: a station migrates in a child (upgrade_in_child)
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def upgrade_in_child(url: str) -> None:
+    """`upgrade` in a child process: Alembic's modules would stay in the serving process's
+    memory for good, for something done once at start-up. No child when the database is
+    already at the newest migration (every start but the first after an update)."""
+    if _at_head(url):
+        return
+    result = subprocess.run([sys.executable, "-m", "app.db", url], capture_output=True,
+                            text=True, check=False)  # fmt: skip
+    if result.returncode != 0:
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        why = lines[-1] if lines else f"exit status {result.returncode}"
+        raise RuntimeError(f"database migration failed: {why}")
+
+
+_REVISION = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(.+)$", re.MULTILINE)
+
+
+def _head_revisions() -> set[str]:
+    """The newest migrations: those no other migration names as its down_revision."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in (MIGRATIONS / "versions").glob("*.py"):
+        for name, value in _REVISION.findall(script.read_text()):
+            found = set(re.findall(r"[\"']([^\"']+)[\"']", value))
+            (revisions if name == "revision" else parents).update(found)
+    return revisions - parents
+
+
+def _at_head(url: str) -> bool:
+    """Whether the database's alembic_version is exactly the newest migrations (any doubt,
+    e.g. no such table yet: False, and Alembic decides)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+        return {row[0] for row in rows} == _head_revisions()
+    except Exception:
+        return False
+    finally:
+        engine.dispose()

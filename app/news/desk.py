@@ -14,7 +14,7 @@ from app.library.jobs import JobContext, JobRegistry
 from app.news import bulletins
 from app.news.articles import publish_due
 from app.news.feed_import import fetch_due_feeds
-from app.news.render import SpeechRenderer, render_speech
+from app.news.render import SpeechRenderer
 from app.news.samples import ensure_sample_news
 from app.news.speakable import opening_text
 from app.news.stings import ensure_stings
@@ -55,14 +55,19 @@ class NewsDesk:
 
     def _render_openings(self, context: JobContext) -> str:
         texts = opening_texts(self.settings)
-        for done, text in enumerate(texts):
-            path = self.settings.media_dir / bulletins.opening_path(text)
-            if not path.exists():
-                try:
-                    render_speech(text, self.speech.engine, self.settings, self.ffmpeg, path)
-                except Exception as error:  # a bulletin without its opening still airs
-                    log.warning("news: cannot render the opening %r: %s", text, error)
-            context.progress((done + 1) / len(texts), text)
+        paths = [self.settings.media_dir / bulletins.opening_path(text) for text in texts]
+        missing = [(text, path) for text, path in zip(texts, paths, strict=True)
+                   if not path.exists()]  # fmt: skip
+        done = len(texts) - len(missing)
+        context.progress(done / len(texts), "checking the openings")
+        try:
+            for (text, _), result in zip(missing, self.speech.speak(missing), strict=False):
+                if isinstance(result, Exception):  # a bulletin without its opening still airs
+                    log.warning("news: cannot render the opening %r: %s", text, result)
+                done += 1
+                context.progress(done / len(texts), text)
+        except Exception as error:
+            log.warning("news: cannot render the openings: %s", error)
         return f"{len(texts)} openings ready"
 
 

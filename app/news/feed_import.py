@@ -21,7 +21,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element, ParseError
 
-import httpx
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 from sqlalchemy import select
@@ -104,6 +103,8 @@ def fetch_feed(feed: Feed, settings: Settings) -> bytes:
 
 
 def _download(url: str, timeout: float, limit: int) -> bytes:
+    import httpx  # here: the serving process imports this module, and fetches feeds rarely
+
     chunks: list[bytes] = []
     size = 0
     deadline = time.monotonic() + 3 * timeout

@@ -11,129 +11,33 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import re
-import subprocess
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-import numpy as np
 from sqlalchemy import select
 
 from app.config import Settings
 from app.db import SessionFactory
-from app.library.analysis import analyse
 from app.library.errors import LibraryError
 from app.library.jobs import JobContext, JobRegistry
 from app.models import Article, ArticleStatus, Speech, SpeechStatus, utcnow
 from app.news.speakable import speakable_text
-from app.news.speech import SpeechEngine, SpeechError, make_engine
+from app.news.speech import RenderedSpeech, SpeechEngine
+from app.news.speech.worker import check_engine, render_in_child
 
 log = logging.getLogger(__name__)
 
 NEWS_DIR = "news"  # under media_dir
-BITRATE = "128k"
-PEAK_DB = -1.5  # a limiter holds peaks here when the gain would push them over
-TIMEOUT_SECONDS = 600.0
-TOLERANCE_LU = 0.3  # off by more than this after encoding: adjust the gain and encode again
-CORRECTIONS = 2
-# Decoded MP3 of our speech measures this much quieter than the PCM it was made from: a
-# first guess that usually saves the correction pass.
-MP3_LOSS_LU = 0.4
-SILENT_LUFS = -69.5  # ebur128 reports its absolute gate for silence
-_LOUDNESS = re.compile(r"^\s*I:\s+(-?[\d.]+|-inf)\s+LUFS", re.MULTILINE)
 
 Progress = Callable[[float, str], None]
 
 
-@dataclass(frozen=True, slots=True)
-class RenderedSpeech:
-    duration: float  # seconds
-    loudness_lufs: float
-
-
-def speech_hash(text: str, engine: SpeechEngine, settings: Settings) -> str:
-    """What the audio depends on: the words, the voice and the station's format and loudness."""
-    key = f"{engine.name}\n{settings.loudness_target_lufs}\n{settings.sample_rate}\n{text}"
+def speech_hash(text: str, voice: str, settings: Settings) -> str:
+    """What the audio depends on: the words, the voice (an engine's `name`) and the
+    station's format and loudness."""
+    key = f"{voice}\n{settings.loudness_target_lufs}\n{settings.sample_rate}\n{text}"
     return hashlib.sha256(key.encode()).hexdigest()
-
-
-def render_speech(
-    text: str, engine: SpeechEngine, settings: Settings, ffmpeg: str, path: Path
-) -> RenderedSpeech:
-    """Speak `text` into an MP3 at `path` (station rate, stereo, at the loudness target)."""
-    samples, rate = engine.synthesize(text)
-    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
-    if samples.size < rate * 0.2 or not np.any(np.abs(samples) > 1e-4):
-        raise SpeechError(f"{engine.name} produced no audio")
-    raw = samples.tobytes()
-    target = settings.loudness_target_lufs
-    gain = target - _measure(raw, rate, settings, ffmpeg) + MP3_LOSS_LU
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Written beside and renamed over: a bulletin never opens a half-written file.
-    partial = path.with_name(path.name + ".part")
-    try:
-        for _ in range(1 + CORRECTIONS):
-            _encode(raw, rate, gain, settings, ffmpeg, partial)
-            analysis = analyse(partial, ffmpeg)
-            # The peak limiter and the MP3 codec take a little loudness: make it up.
-            miss = target - analysis.loudness_lufs
-            if abs(miss) <= TOLERANCE_LU:
-                break
-            gain += miss
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return RenderedSpeech(analysis.decoded_duration, analysis.loudness_lufs)
-
-
-def _station_format(settings: Settings) -> str:
-    # Mono speech on both channels: measured as stereo, as listeners hear it (3 LU louder).
-    return f"aresample={settings.sample_rate},pan=stereo|c0=c0|c1=c0"
-
-
-def _input(rate: int) -> list[str]:
-    return ["-f", "f32le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0"]
-
-
-def _measure(raw: bytes, rate: int, settings: Settings, ffmpeg: str) -> float:
-    """Integrated loudness (EBU R128) of the speech in the station's format."""
-    command = [ffmpeg, "-nostdin", "-hide_banner", "-nostats", *_input(rate),
-               "-af", f"{_station_format(settings)},ebur128=framelog=quiet",
-               "-f", "null", "-"]  # fmt: skip
-    found = _LOUDNESS.findall(_run(command, raw))
-    if not found or found[-1] == "-inf" or float(found[-1]) <= SILENT_LUFS:
-        raise SpeechError("the synthesized speech is silent")
-    return float(found[-1])
-
-
-def _encode(
-    raw: bytes, rate: int, gain_db: float, settings: Settings, ffmpeg: str, path: Path
-) -> None:
-    filters = (
-        f"{_station_format(settings)},volume={gain_db:.2f}dB,"
-        f"alimiter=limit={10 ** (PEAK_DB / 20):.3f}:level=disabled"
-    )
-    command = [
-        ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *_input(rate),
-        "-af", filters, "-c:a", "libmp3lame", "-b:a", BITRATE, "-map_metadata", "-1",
-        "-f", "mp3", str(path),
-    ]  # fmt: skip
-    _run(command, raw)
-
-
-def _run(command: list[str], raw: bytes) -> str:
-    try:
-        result = subprocess.run(command, input=raw, capture_output=True,
-                                timeout=TIMEOUT_SECONDS, check=False)  # fmt: skip
-    except subprocess.TimeoutExpired as exc:
-        raise SpeechError(f"ffmpeg took longer than {TIMEOUT_SECONDS:.0f} s") from exc
-    stderr = result.stderr.decode(errors="replace")
-    if result.returncode != 0:
-        lines = [line for line in stderr.splitlines() if line.strip()]
-        raise SpeechError(f"ffmpeg failed: {lines[-1] if lines else result.returncode}")
-    return stderr
 
 
 def article_text(article: Article) -> str:
@@ -155,8 +59,11 @@ class SpeechRenderer:
         self.sessions = sessions
         self.ffmpeg = ffmpeg
         self.jobs = jobs
-        # Made now, not on first use: a misconfigured engine stops the station at start-up.
-        self.engine = engine if engine is not None else make_engine(settings)
+        # Checked now, not on first use: a misconfigured engine stops the station at start-up.
+        # Without an engine given, speech is rendered in child processes: this one never
+        # loads the engine, and its name (the cache key's voice) comes from a child too.
+        self.engine = engine
+        self.voice = engine.name if engine is not None else check_engine(settings)
         self._lock = threading.Lock()
         self._running: set[int] = set()
         self._again: set[int] = set()  # edited while rendering: render once more afterwards
@@ -179,6 +86,21 @@ class SpeechRenderer:
         with self.sessions() as session:
             speech = session.scalars(select(Speech).where(Speech.article_id == article_id)).one()
             return speech
+
+    def speak(self, items: Sequence[tuple[str, Path]]) -> Iterator[RenderedSpeech | Exception]:
+        """Speak each (text, path) into an MP3 at path: with the engine given, here; else
+        in one child process that exits when done. Yields per item, as it is ready, its
+        result or why it failed; raises SpeechError when the engine cannot start."""
+        if self.engine is None:
+            yield from render_in_child(items, self.settings, self.ffmpeg)
+            return
+        from app.news.speech.audio import render_speech
+
+        for text, path in items:
+            try:
+                yield render_speech(text, self.engine, self.settings, self.ffmpeg, path)
+            except Exception as exc:
+                yield exc
 
     def speech_file(self, article_id: int) -> Path | None:
         """The ready speech file of the article, or None."""
@@ -207,12 +129,12 @@ class SpeechRenderer:
             article = session.get(Article, article_id)
             if article is None:
                 return False
-            digest = speech_hash(article_text(article), self.engine, self.settings)
+            digest = speech_hash(article_text(article), self.voice, self.settings)
             speech = session.scalars(select(Speech).where(Speech.article_id == article_id)).first()
             if speech is not None and self._up_to_date(speech, digest):
                 return False
             if speech is None:
-                speech = Speech(article_id=article_id, text_hash=digest, voice=self.engine.name)
+                speech = Speech(article_id=article_id, text_hash=digest, voice=self.voice)
                 session.add(speech)
             speech.status, speech.error = SpeechStatus.pending, None
             session.commit()
@@ -245,12 +167,12 @@ class SpeechRenderer:
             if article is None:
                 return "article deleted"
             text = article_text(article)
-            digest = speech_hash(text, self.engine, self.settings)
+            digest = speech_hash(text, self.voice, self.settings)
             speech = session.scalars(select(Speech).where(Speech.article_id == article_id)).first()
             if speech is not None and self._up_to_date(speech, digest):
                 return "speech up to date"
             if speech is None:
-                speech = Speech(article_id=article_id, text_hash=digest, voice=self.engine.name)
+                speech = Speech(article_id=article_id, text_hash=digest, voice=self.voice)
                 session.add(speech)
             old_path = speech.path
             speech.status, speech.error = SpeechStatus.rendering, None
@@ -258,9 +180,9 @@ class SpeechRenderer:
         relative = f"{NEWS_DIR}/{digest}.mp3"
         progress(0.2, f"speaking {len(text.split())} words")
         try:
-            rendered = render_speech(
-                text, self.engine, self.settings, self.ffmpeg, self.settings.media_dir / relative
-            )
+            [rendered] = self.speak([(text, self.settings.media_dir / relative)])
+            if isinstance(rendered, Exception):
+                raise rendered
         except Exception as exc:  # any failure: recorded for the host, the bulletin goes on
             reason = exc.reason if isinstance(exc, LibraryError) else str(exc) or type(exc).__name__
             log.warning("speech of article %d failed: %s", article_id, reason)
@@ -269,7 +191,7 @@ class SpeechRenderer:
         progress(0.95, "saving")
         self._finish(
             article_id, status=SpeechStatus.ready, error=None, path=relative, text_hash=digest,
-            voice=self.engine.name, duration=rendered.duration,
+            voice=self.voice, duration=rendered.duration,
             loudness_lufs=rendered.loudness_lufs, rendered_at=utcnow(),
         )  # fmt: skip
         if old_path and old_path != relative:

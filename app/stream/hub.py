@@ -1,10 +1,12 @@
 """The fan-out hub: one shared buffer of encoded chunks, a cursor per listener.
 
-Runs in the event loop. The playout thread hands it chunks at real-time pace; the hub
-writes each chunk straight to every listener's transport. A listener whose socket is full
-stops being written to and keeps only its cursor; when it drains it catches up from the
-buffer, and if the buffer has moved past its cursor it is disconnected. So a slow listener
-costs no memory beyond its socket and never holds up anyone else.
+Runs in the event loop. The playout thread hands it blocks at real-time pace; the hub
+gathers them into writes of about `write_seconds` of audio and writes each straight to
+every listener's transport: fewer, larger writes cost the fan-out less CPU. A block holding
+the start of an item is written at once, and the title changes with it. A listener whose
+socket is full stops being written to and keeps only its cursor; when it drains it catches
+up from the buffer, and if the buffer has moved past its cursor it is disconnected. So a
+slow listener costs no memory beyond its socket and never holds up anyone else.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 
 WRITE_HIGH_WATER = 64 * 1024
 WRITE_LOW_WATER = 16 * 1024
+PROBE_SECONDS = 0.05  # after a write, when a closed client's reset has surely come back
 
 
 @dataclass(frozen=True)
@@ -45,10 +48,17 @@ class StreamHub:
         burst_bytes: int,
         sndbuf_bytes: int,
         listener_cookie: str,  # the cookie that says who the listener is (app.listeners.identity)
+        write_seconds: float = 0.4,
     ) -> None:
         self.info = info
         self.listener_cookie = listener_cookie
         self.listeners: set[Listener] = set()
+        # The listeners being written to, by kind: a plain one's write is all it costs.
+        self._plain: dict[Listener, Callable[[bytes], object]] = {}
+        self._icy: set[Listener] = set()
+        self._paused: set[Listener] = set()
+        # Listeners whose client sent EOF: gone, or only half-closed and still listening.
+        self._half_closed: set[Listener] = set()
         self.listener_peak = 0
         # Told (item, stream_at) when an item's first audio reaches the live point; stream_at
         # is where it is heard, in seconds of the stream's audio (see stream_seconds()).
@@ -63,6 +73,9 @@ class StreamHub:
         self._end = 0
         self._metadata = metadata_block(info.name)
         self._tagged: dict[str, Listener] = {}  # by the `sync` tag of their stream request
+        self._write_bytes = max(1, round(write_seconds * info.bitrate_kbps * 1000 / 8))
+        self._pending: list[bytes] = []  # blocks taken but not yet written
+        self._pending_bytes = 0
 
     @property
     def start(self) -> int:
@@ -98,33 +111,64 @@ class StreamHub:
         """Stream seconds of the first byte sent to the open connection whose request said
         `?sync=<tag>`: a player adds its own clock to it to know where in the stream it is."""
         listener = self._tagged.get(tag)
-        return None if listener is None else self.stream_seconds(listener.first_offset)
+        return None if listener is None else self.stream_seconds(listener.first)
 
     def publish(self, data: bytes, starts: list[tuple[int, Item]]) -> None:
-        """Take the next chunk from the playout: the live point moves on. `starts` are the
-        items that begin in the PCM this chunk encodes, each with the PCM frame it begins at."""
-        for frame, item in starts:
-            if not item.keeps_title:
-                self._metadata = metadata_block(item.display_title, item.url)
-            # A place in the bytes (self._end: where `data` will begin), not a time: it holds
-            # however the bytes are paced, gathered or written.
-            heard = frame + HEARD_DELAY_FRAMES
-            stream_at = self.stream_seconds(self._end) + heard / self.info.sample_rate
-            for callback in self.on_item_live:
-                callback(item, stream_at)
-        if not data:
+        """Take the next block from the playout: the live point moves on. `starts` are the
+        items that begin in the PCM this block encodes, each with the PCM frame it begins at.
+        Blocks are written out together once they hold `write_seconds` of audio; a block where
+        items start goes out at once with their title, `on_item_live` told just before it."""
+        if starts:
+            self._flush()  # the audio before the item, with the title in force for it
+            for frame, item in starts:
+                if not item.keeps_title:
+                    self._metadata = metadata_block(item.display_title, item.url)
+                # A place in the bytes (self._end: where `data` will begin), not a time: it
+                # holds however the bytes are paced, gathered or written.
+                heard = frame + HEARD_DELAY_FRAMES
+                stream_at = self.stream_seconds(self._end) + heard / self.info.sample_rate
+                for callback in self.on_item_live:
+                    callback(item, stream_at)
+        if data:
+            self._pending.append(data)
+            self._pending_bytes += len(data)
+        if starts or self._pending_bytes >= self._write_bytes:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
             return
+        data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+        self._pending.clear()
+        self._pending_bytes = 0
         chunk = Chunk(self._end, data, self._metadata)
         self._chunks.append(chunk)
         self._end += len(data)
         self._buffered += len(data)
         while self._buffered - len(self._chunks[0].data) >= self._buffer_bytes:
             self._buffered -= len(self._chunks.popleft().data)
-        for listener in list(self.listeners):
-            if not listener.paused:
+        # A write may pause its listener (the socket filled), which takes it off these.
+        for write in list(self._plain.values()):
+            write(data)
+        if self._icy:
+            for listener in list(self._icy):
                 listener.send([chunk])
-            elif listener.cursor < self.start:
-                listener.drop("fell behind the buffer")
+        start = self.start
+        for listener in [x for x in self._paused if x.cursor < start]:
+            listener.drop("fell behind the buffer")
+        if self._half_closed:
+            # A client that closed answers the write with a reset: notice it now, not a
+            # write later (writes are write_seconds apart).
+            asyncio.get_running_loop().call_later(PROBE_SECONDS, self._probe)
+
+    def half_closed(self, listener: Listener) -> None:
+        self._half_closed.add(listener)
+
+    def _probe(self) -> None:
+        for listener in list(self._half_closed):
+            sock = listener.transport.get_extra_info("socket")
+            if sock is not None and sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                listener.transport.abort()  # connection_lost detaches it
 
     def attach(self, transport: asyncio.Transport, method: str, headers: list[tuple[bytes, bytes]],
                client: str, query: bytes = b"") -> None:  # fmt: skip
@@ -141,18 +185,18 @@ class StreamHub:
                             client, user_agent)  # fmt: skip
         listener.listener_id = _cookie(headers, self.listener_cookie)
         transport.set_protocol(listener)
+        burst = self._burst()
+        listener.cursor = listener.first = burst[0].offset if burst else self._end
         self.listeners.add(listener)
         self.listener_peak = max(self.listener_peak, len(self.listeners))
         self._tell(listener, "joined")
-        burst = self._burst()
-        listener.first_offset = burst[0].offset if burst else self._end
         listener.tag = _sync_tag(query)
         if listener.tag:
             self._tagged[listener.tag] = listener
         if burst:
             listener.send(burst)
-        else:
-            listener.cursor = self._end
+        if not listener.paused:
+            self._writing(listener)
 
     def catch_up(self, listener: Listener) -> None:
         if listener.cursor < self.start:
@@ -161,8 +205,30 @@ class StreamHub:
         pending = [chunk for chunk in self._chunks if chunk.offset >= listener.cursor]
         if pending:
             listener.send(pending)
+        if not listener.paused and listener in self.listeners:
+            self._writing(listener)
+
+    def paused(self, listener: Listener) -> None:
+        """The listener's socket is full: it keeps its cursor (all it was sent so far)."""
+        self._plain.pop(listener, None)
+        self._icy.discard(listener)
+        self._paused.add(listener)
+        listener.cursor = self._end
+
+    def _writing(self, listener: Listener) -> None:
+        """From now on every chunk is written to the listener as it comes."""
+        self._paused.discard(listener)
+        if listener.framer is None:
+            self._plain[listener] = listener.transport.write
+        else:
+            self._icy.add(listener)
 
     def detach(self, listener: Listener) -> None:
+        if self._plain.pop(listener, None) is not None:
+            listener.cursor = self._end  # it was sent every chunk
+        self._icy.discard(listener)
+        self._paused.discard(listener)
+        self._half_closed.discard(listener)
         if listener in self.listeners:  # a dropped listener's connection_lost comes after
             self.listeners.discard(listener)
             if listener.tag and self._tagged.get(listener.tag) is listener:
@@ -206,13 +272,23 @@ class Listener(asyncio.Protocol):
         self.client = client
         self.user_agent = user_agent
         self.listener_id: str | None = None  # the radio_listener cookie, unchecked
+        # Offset of the next byte to send; kept up to date only while paused (the hub
+        # writes every chunk to the others as it comes, so they are at its end).
         self.cursor = 0
-        self.first_offset = 0  # of the first byte sent to it
+        self.first = 0  # offset of the first byte sent
+        self._metadata_bytes = 0  # ICY blocks sent
         self.tag = ""  # its request's `sync` tag, if any
-        self.bytes_sent = 0
         self.paused = False
 
+    @property
+    def bytes_sent(self) -> int:
+        """Bytes written to the connection (audio and ICY blocks), head aside."""
+        at = self.cursor if self.paused or self not in self.hub.listeners else self.hub.end
+        return at - self.first + self._metadata_bytes
+
     def send(self, chunks: list[Chunk]) -> None:
+        """Write these chunks (a burst, a catch-up, or an ICY listener's next chunk)."""
+        self.cursor = chunks[-1].offset + len(chunks[-1].data)
         if self.framer is None:
             pieces = [chunk.data for chunk in chunks]
         else:
@@ -220,12 +296,8 @@ class Listener(asyncio.Protocol):
             pieces = [
                 piece for chunk in chunks for piece in framer.frame(chunk.data, chunk.metadata)
             ]
-        self.cursor = chunks[-1].offset + len(chunks[-1].data)
-        self.bytes_sent += sum(len(piece) for piece in pieces)
-        if len(pieces) == 1:
-            self.transport.write(pieces[0])
-        else:
-            self.transport.writelines(pieces)
+            self._metadata_bytes += sum(map(len, pieces)) - sum(len(c.data) for c in chunks)
+        self.transport.write(pieces[0] if len(pieces) == 1 else b"".join(pieces))
 
     def drop(self, reason: str) -> None:
         log.info("dropping listener %s: %s", self.client, reason)
@@ -235,6 +307,7 @@ class Listener(asyncio.Protocol):
     # asyncio.Protocol: the transport tells us when its buffer is full and when it drained.
     def pause_writing(self) -> None:
         self.paused = True
+        self.hub.paused(self)
 
     def resume_writing(self) -> None:
         self.paused = False
@@ -244,6 +317,7 @@ class Listener(asyncio.Protocol):
         pass  # stream clients have nothing more to say
 
     def eof_received(self) -> bool:
+        self.hub.half_closed(self)
         return True  # a half-closed client may still be listening
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -40,6 +40,9 @@ class IcyFramer:
 
     def frame(self, audio: bytes, block: bytes) -> list[bytes]:
         """Pieces to write for `audio`; `block` is the metadata in force for this audio."""
+        if len(audio) < self._until_block:  # no block falls in it: the audio as it is
+            self._until_block -= len(audio)
+            return [audio]
         pieces: list[bytes] = []
         view = memoryview(audio)
         while len(view) >= self._until_block:

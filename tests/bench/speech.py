@@ -28,8 +28,9 @@ from app.db import SessionFactory, make_engine, make_sessions, upgrade
 from app.ffmpeg import ffmpeg_path
 from app.library.jobs import JobRegistry
 from app.models import Article, ArticleStatus, Speech, SpeechStatus, utcnow
-from app.news.render import SpeechRenderer, render_speech
+from app.news.render import SpeechRenderer
 from app.news.speech import make_engine as make_speech_engine
+from app.news.speech.audio import render_speech
 from tests.bench.common import machine_info, markdown_table, write_results
 
 TIMEOUT_SECONDS = 1800.0

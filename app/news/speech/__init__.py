@@ -1,12 +1,17 @@
-"""Text to speech: engines behind one interface, chosen by settings."""
+"""Text to speech: engines behind one interface, chosen by settings.
+
+The engines load heavy things (eSpeak NG's C library, numpy): the station uses them only in
+a child process (`app.news.speech.worker`), never in the process that serves listeners.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
-
 if TYPE_CHECKING:
+    import numpy as np
+
     from app.config import Settings
 
 
@@ -21,6 +26,12 @@ class SpeechEngine(Protocol):
     def synthesize(self, text: str) -> tuple[np.ndarray, int]:
         """Mono float32 samples in [-1, 1] and their sample rate."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedSpeech:
+    duration: float  # seconds
+    loudness_lufs: float
 
 
 def make_engine(settings: Settings) -> SpeechEngine:

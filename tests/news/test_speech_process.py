@@ -1,0 +1,64 @@
+"""Speech is rendered in child processes that exit when done: the station that serves the
+listeners never loads the speech engine (eSpeak NG's C library)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.news.test_news_on_air import wait_for_speech
+from tests.station import start_station
+
+
+def mapped_files(pid: int) -> set[str]:
+    with open(f"/proc/{pid}/maps") as maps:
+        return {line.split()[-1] for line in maps if len(line.split()) >= 6}
+
+
+def python_children(pid: int) -> list[str]:
+    """Command lines of the live Python processes under `pid` (its ffmpeg decoders aside)."""
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                try:
+                    command = Path(f"/proc/{child}/cmdline").read_text().split("\0")
+                except OSError:
+                    continue
+                if "python" in Path(command[0]).name:
+                    found.append(" ".join(command))
+                todo.append(int(child))
+    return found
+
+
+def test_the_serving_process_never_loads_the_speech_engine(tmp_path: Path) -> None:
+    station = start_station(tmp_path, sample_news="true")
+    try:
+        # The sample stories are written at start-up, all in one transaction.
+        deadline = time.monotonic() + 60
+        while not (articles := station.get("/api/articles", headers=station.auth()).json()
+                   ["items"]) and time.monotonic() < deadline:  # fmt: skip
+            time.sleep(0.2)
+        assert len(articles) >= 3
+        ready = wait_for_speech(station, count=len(articles), timeout=180)
+        # The openings job runs beside the stories: wait until every worker has exited.
+        deadline = time.monotonic() + 60
+        while (workers := python_children(station.process.pid)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert workers == []
+        loaded = mapped_files(station.process.pid)
+    finally:
+        station.stop()
+    assert len(ready) == len(articles)
+    assert len(list((station.media / "news").glob("*.mp3"))) >= len(articles)
+    assert not [path for path in loaded if "espeak" in path.lower()]
+
+
+def test_an_unknown_voice_stops_the_station_at_start_up_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(RuntimeError, match="no voice 'xx-none'"):
+        start_station(tmp_path, tts_voice="xx-none")
