@@ -93,6 +93,22 @@ class RunningStation:
     def wait_for_music(self, timeout: float = 20) -> dict[str, Any]:
         return self.wait_for(lambda s: (s["current"] or {}).get("kind") == "music", timeout)
 
+    def wait_for_speech(self, timeout: float = STARTUP_SECONDS) -> dict[str, str]:
+        """{title: slug} of the published stories, once every one has its speech ready.
+        Renders finish in any order: wait for all of them, never for the first few."""
+        deadline = time.monotonic() + timeout
+        while True:
+            response = self.get("/api/articles", params={"status": "published", "limit": 100},
+                                headers=self.auth())  # fmt: skip
+            response.raise_for_status()
+            published = response.json()["items"]
+            states = {a["title"]: (a.get("speech") or {}).get("status") for a in published}
+            if published and all(state == "ready" for state in states.values()):
+                return {a["title"]: a["slug"] for a in published}
+            assert "failed" not in states.values(), f"a story's speech failed: {states}"
+            assert time.monotonic() < deadline, f"speech not ready: {states}"
+            time.sleep(0.5)
+
     def stop(self) -> None:
         self.process.terminate()
         try:
