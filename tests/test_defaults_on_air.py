@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.listen import StreamCapture, decode, split_icy
+from tests.listen import IcyStream, StreamCapture, decode, split_icy
 from tests.station import STARTUP_SECONDS, RunningStation, start_station
 
 pytestmark = [pytest.mark.realtime, pytest.mark.timeout(1200)]
@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.realtime, pytest.mark.timeout(1200)]
 # Left unset, as `make run` leaves them: the station's shipped defaults.
 SHIPPED: dict[str, Any] = {"demo_library": None, "sample_news": None, "jingle_every": None,
                            "bulletin_minute": None}  # fmt: skip
+METAINT = 16000
 NEWS_TITLE = "Radio Station News - {title}"  # the default station name, as ICY shows a story
 # The demo songs run about half a minute and a jingle follows every four: a listener hears
 # music, a jingle and the bulletin within a few minutes. This bounds a stuck station.
@@ -65,9 +66,12 @@ class Listener:
         return [item for item in self.heard("news") if item["article_id"] is not None]
 
     def icy(self) -> list[tuple[str, str]]:
-        """(StreamTitle, StreamUrl) of every metadata block with a title, in order."""
-        blocks = re.findall(rb"StreamTitle='([^']*)';StreamUrl='([^']*)';", bytes(self.stream.body))
-        return [(title.decode(), url.decode()) for title, url in blocks]
+        """(StreamTitle, StreamUrl or "") of every metadata block with a title, in order."""
+        blocks = split_icy(bytes(self.stream.body), METAINT)
+        texts = [block.rstrip(b"\0").decode() for block in _metadata(self.stream.body, blocks)]
+        found = [re.fullmatch(r"StreamTitle='(.*?)';(?:StreamUrl='(.*?)';)?", t) for t in texts]
+        assert all(found), texts
+        return [(m.group(1), m.group(2) or "") for m in found if m]
 
     def stop(self) -> None:
         self.stream.stop()
@@ -114,8 +118,19 @@ def test_make_run_puts_music_a_jingle_and_the_clock_bulletin_on_air(tmp_path: Pa
     first_story = news[0]
     assert (NEWS_TITLE.format(title=first_story["title"]), first_story["url"]) in icy, icy
     # And all of it as audio a player decodes.
-    _, errors = decode(split_icy(bytes(listener.stream.body), 16000).audio)
+    _, errors = decode(split_icy(bytes(listener.stream.body), METAINT).audio)
     assert not errors, errors
+
+
+def _metadata(body: bytes | bytearray, icy: IcyStream) -> list[bytes]:
+    """The text of every metadata block that carries one, where split_icy found them."""
+    texts, position = [], 0
+    for offset, size in zip(icy.block_offsets, icy.block_sizes, strict=True):
+        start = position + offset  # the block's length byte: audio so far plus earlier blocks
+        if size > 1:
+            texts.append(bytes(body[start + 1 : start + size]))
+        position += size
+    return texts
 
 
 def jingles(*listeners: Listener) -> list[dict[str, Any]]:
