@@ -79,8 +79,10 @@ class RunningStation:
         response.raise_for_status()
         return response.json()  # type: ignore[no-any-return]
 
-    def wait_for(self, condition: Callable[[dict[str, Any]], bool], timeout: float = 20) -> dict:
-        """Poll now-playing until `condition` holds; fail with the last state otherwise."""
+    def wait_for(self, condition: Callable[[dict[str, Any]], bool], timeout: float = 60) -> dict:
+        """Poll now-playing until `condition` holds; fail with the last state otherwise. The
+        default bounds background work (a scan, a render) on a busy machine; a test that
+        measures how fast something happens passes its own timeout."""
         deadline = time.monotonic() + timeout
         state: dict[str, Any] = {}
         while time.monotonic() < deadline:
@@ -90,7 +92,7 @@ class RunningStation:
             time.sleep(0.1)
         raise AssertionError(f"timed out waiting; now playing: {state}\n{self.log.read_text()}")
 
-    def wait_for_music(self, timeout: float = 20) -> dict[str, Any]:
+    def wait_for_music(self, timeout: float = 60) -> dict[str, Any]:
         return self.wait_for(lambda s: (s["current"] or {}).get("kind") == "music", timeout)
 
     def wait_for_speech(self, timeout: float = STARTUP_SECONDS) -> dict[str, str]:
