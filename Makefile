@@ -4,19 +4,45 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format bench clean chromium
+.PHONY: run test screenshots lint format bench clean chromium stress-ng
 
 run: $(VENV)/.installed
 	$(BIN)/radio serve
 
-test: $(VENV)/.installed-dev chromium
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	# Real-time stream tests run apart, so CPU-heavy tests (speech, analysis) cannot starve
-	# the stations whose pace they measure; the browser tests last, a few at a time.
-	$(BIN)/pytest -n 6 --dist loadgroup -m "not realtime and not browser"
-	$(BIN)/pytest -n 6 --dist loadgroup -m "realtime and not browser"
-	$(BIN)/pytest -n 3 --dist loadgroup -m browser
+# Every phase runs, even after one fails; the end lists the phases that failed (and the
+# command fails). Real-time stream tests run apart, so CPU-heavy tests (speech, analysis)
+# cannot starve the stations whose pace they measure; the browser tests last, a few at a
+# time. `make test HOGS=2` runs it all beside two `stress-ng --cpu 2` (four busy cores'
+# worth), stopped however the run ends: the suite must pass on a busy machine too.
+HOGS ?= 0
+UNIT_TESTS := $(BIN)/pytest -n 6 --dist loadgroup -m "not realtime and not browser"
+REALTIME_TESTS := $(BIN)/pytest -n 6 --dist loadgroup -m "realtime and not browser"
+BROWSER_TESTS := $(BIN)/pytest -n 3 --dist loadgroup -m browser
+test: $(VENV)/.installed-dev chromium $(if $(filter-out 0,$(HOGS)),stress-ng)
+	@hogs=""; trap 'kill $$hogs 2>/dev/null; wait' EXIT; trap 'exit 130' INT TERM; \
+	for i in $$(seq 1 $(HOGS)); do \
+		stress-ng --cpu 2 --timeout 3h --quiet & hogs="$$hogs $$!"; done; \
+	[ -z "$$hogs" ] || echo "== CPU hogs (stress-ng --cpu 2) running:$$hogs"; \
+	before=$$(git status --porcelain 2>/dev/null); failed=""; \
+	phase() { name=$$1; shift; echo "== $$name: $$*"; "$$@" || failed="$$failed $$name"; }; \
+	phase lint $(BIN)/ruff check .; \
+	phase format $(BIN)/ruff format --check .; \
+	phase unit $(UNIT_TESTS); \
+	phase realtime $(REALTIME_TESTS); \
+	phase browser $(BROWSER_TESTS); \
+	after=$$(git status --porcelain 2>/dev/null); \
+	if [ "$$before" != "$$after" ]; then \
+		echo "== the run changed the checkout:"; echo "$$after"; failed="$$failed clean-checkout"; fi; \
+	if [ -n "$$failed" ]; then echo "== make test FAILED:$$failed"; exit 1; fi; \
+	echo "== make test: every phase passed"
+
+# The browser tests write their screenshots in build/screenshots/ (git-ignored); this
+# refreshes the ones the README shows.
+screenshots: $(VENV)/.installed-dev chromium
+	rm -rf build/screenshots
+	$(BROWSER_TESTS)
+	mkdir -p docs/screenshots
+	cp build/screenshots/*.png docs/screenshots/
 
 # The browser tests drive Debian's Chromium; Playwright never downloads a browser here.
 chromium:
@@ -24,6 +50,13 @@ chromium:
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; }
+
+# CPU hogs for `make test HOGS=N`.
+stress-ng:
+	@command -v stress-ng >/dev/null || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq stress-ng >/dev/null; }
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

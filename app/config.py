@@ -24,8 +24,11 @@ class Settings(BaseSettings):
 
     # The HTTP server.
     host: str = "127.0.0.1"
-    port: int = Field(8000, ge=1, le=65535)
+    port: int = Field(8000, ge=0, le=65535)  # 0: any free port (`radio serve` logs which)
     public_url: str = ""  # how listeners reach us; empty: http://host:port
+    # Echoed by GET /api/health, so whoever started this station can tell it from another
+    # one on the same address (a test harness, a supervisor). Not a secret.
+    launch_nonce: str = ""
 
     # What the station says about itself (Icecast-style icy-* headers).
     station_name: str = "Radio Station"

@@ -16,13 +16,16 @@ from app.accounts.ratelimit import LoginThrottle
 from app.api import router
 from app.config import Settings
 from app.db import make_engine, make_sessions, upgrade_in_child
+from app.statelock import StateLock
 from app.station import Station
 from app.stream.http import HUB_STATE_KEY
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, lock: StateLock | None = None) -> FastAPI:
+    """The app. Its lifespan takes the state folder's lock before it touches the database,
+    unless the caller holds it already (`lock`: `radio serve` takes it first to fail early)."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -44,7 +47,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await station.stop()
             engine.dispose()
 
-    app = FastAPI(title=settings.station_name, lifespan=lifespan)
+    @asynccontextmanager
+    async def one_station_per_state(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        held = lock or StateLock.acquire(settings.state_dir)
+        try:
+            async with lifespan(app) as state:
+                yield state
+        finally:
+            if lock is None:
+                held.release()
+
+    app = FastAPI(title=settings.station_name, lifespan=one_station_per_state)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],

@@ -223,7 +223,8 @@ class Station:
         with self._scan_lock:
             report = scan(self.settings.media_dir, self.sessions, self.ffmpeg,
                           self.settings.silence_threshold_db, progress=progress)  # fmt: skip
-        if report.added or report.changed or report.removed:
+        # `ready` too: tracks a crashed station left unanalysed are new to the planner.
+        if report.added or report.changed or report.removed or report.ready:
             log.info("library: %s", report)
             self.planner.library_changed()
         return report

@@ -10,7 +10,14 @@ import pytest
 
 from app.db import SessionFactory, make_engine, make_sessions, upgrade
 from tests.audio import write_tone
-from tests.station import RunningStation, start_station
+from tests.station import RunningStation, release_ports, start_station
+
+
+@pytest.fixture(autouse=True)
+def _ports_of_this_test() -> Iterator[None]:
+    """The ports the harness kept for this test's stations go back after it."""
+    yield
+    release_ports()
 
 
 @pytest.fixture

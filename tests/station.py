@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -18,13 +19,36 @@ import httpx
 ADMIN_NAME = "admin"
 ADMIN_PASSWORD = "test-admin-password"
 ADMIN_TOKEN = "radio_test-admin-token-of-the-harness"
-STARTUP_SECONDS = 30.0
+# A bound on start-up for a station that is stuck, not a measure of a quiet machine: the
+# harness waits for the station to say it is on air, and fails at once if it exits.
+STARTUP_SECONDS = 180.0
+
+# Listening sockets the harness made for its stations, by port. The station serves on an
+# inherited copy (`radio serve --fd`); the harness keeps its own until release_ports(), so
+# the port stays this test's: no other worker can take it, and a restart gets it back.
+_sockets: dict[int, socket.socket] = {}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def reserve_port(port: int = 0) -> socket.socket:
+    """A listening socket on 127.0.0.1:`port` (0: a free one), kept until release_ports()."""
+    if port in _sockets:
+        return _sockets[port]
+    sock = socket.socket()
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    _sockets[int(sock.getsockname()[1])] = sock
+    return sock
+
+
+def release_ports() -> None:
+    """Close the harness's copies (after a test: its stations are stopped or keep serving)."""
+    while _sockets:
+        _sockets.popitem()[1].close()
 
 
 @dataclass
@@ -35,6 +59,7 @@ class RunningStation:
     state: Path
     process: subprocess.Popen[bytes]
     log: Path
+    nonce: str = ""  # this launch's RADIO_LAUNCH_NONCE, echoed by its /api/health
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return httpx.get(self.url + path, timeout=10, **kwargs)
@@ -54,8 +79,10 @@ class RunningStation:
         response.raise_for_status()
         return response.json()  # type: ignore[no-any-return]
 
-    def wait_for(self, condition: Callable[[dict[str, Any]], bool], timeout: float = 20) -> dict:
-        """Poll now-playing until `condition` holds; fail with the last state otherwise."""
+    def wait_for(self, condition: Callable[[dict[str, Any]], bool], timeout: float = 60) -> dict:
+        """Poll now-playing until `condition` holds; fail with the last state otherwise. The
+        default bounds background work (a scan, a render) on a busy machine; a test that
+        measures how fast something happens passes its own timeout."""
         deadline = time.monotonic() + timeout
         state: dict[str, Any] = {}
         while time.monotonic() < deadline:
@@ -65,8 +92,24 @@ class RunningStation:
             time.sleep(0.1)
         raise AssertionError(f"timed out waiting; now playing: {state}\n{self.log.read_text()}")
 
-    def wait_for_music(self, timeout: float = 20) -> dict[str, Any]:
+    def wait_for_music(self, timeout: float = 60) -> dict[str, Any]:
         return self.wait_for(lambda s: (s["current"] or {}).get("kind") == "music", timeout)
+
+    def wait_for_speech(self, timeout: float = STARTUP_SECONDS) -> dict[str, str]:
+        """{title: slug} of the published stories, once every one has its speech ready.
+        Renders finish in any order: wait for all of them, never for the first few."""
+        deadline = time.monotonic() + timeout
+        while True:
+            response = self.get("/api/articles", params={"status": "published", "limit": 100},
+                                headers=self.auth())  # fmt: skip
+            response.raise_for_status()
+            published = response.json()["items"]
+            states = {a["title"]: (a.get("speech") or {}).get("status") for a in published}
+            if published and all(state == "ready" for state in states.values()):
+                return {a["title"]: a["slug"] for a in published}
+            assert "failed" not in states.values(), f"a story's speech failed: {states}"
+            assert time.monotonic() < deadline, f"speech not ready: {states}"
+            time.sleep(0.5)
 
     def stop(self) -> None:
         self.process.terminate()
@@ -78,31 +121,45 @@ class RunningStation:
 
 
 def start_station(root: Path, **settings: Any) -> RunningStation:
-    """Start `radio serve` on a free port with media/ and state/ under `root`."""
+    """Start `radio serve` on a free port with media/ and state/ under `root`, and return once
+    it is on air. `port=` puts it back on the port of an earlier station (a restart)."""
     media, state = root / "media", root / "state"
     media.mkdir(parents=True, exist_ok=True)
-    port = int(settings.pop("port", 0)) or free_port()  # a restart keeps its port
+    listening = reserve_port(int(settings.pop("port", 0)))
+    port = int(listening.getsockname()[1])
+    nonce = secrets.token_hex(8)
+    env = station_env(root, **settings, launch_nonce=nonce)
+    bootstrap_admin(state, str(settings.get("database_url", "")))
+    log = root / "station.log"
+    command = [sys.executable, "-m", "app.cli", "serve", "--fd", str(listening.fileno())]
+    with log.open("ab") as out:  # a restart adds to the log of the one before
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=out,
+                                   pass_fds=[listening.fileno()])  # fmt: skip
+    station = RunningStation(f"http://127.0.0.1:{port}", port, media, state, process, log, nonce)
+    wait_until_on_air(station)
+    return station
+
+
+def station_env(root: Path, **settings: Any) -> dict[str, str]:
+    """The environment of `radio serve` on media/ and state/ under `root`: no demo music, no
+    sample news, no clock bulletins, no jingles, unless `settings` (RADIO_*) ask for them.
+    A setting given as None is left unset: the station's shipped default, as `make run`."""
     env = {
         **os.environ,
-        "RADIO_MEDIA_DIR": str(media),
-        "RADIO_STATE_DIR": str(state),
+        "RADIO_MEDIA_DIR": str(root / "media"),
+        "RADIO_STATE_DIR": str(root / "state"),
         "RADIO_PLAYLISTS_DIR": str(root / "playlists"),
-        "RADIO_PORT": str(port),
         "RADIO_DEMO_LIBRARY": "false",
         "RADIO_SAMPLE_NEWS": "false",
         "RADIO_BULLETIN_MINUTE": "-1",  # tests ask for news when they want it
         "RADIO_JINGLE_EVERY": "0",
     }
-    env.update({f"RADIO_{key.upper()}": str(value) for key, value in settings.items()})
-    bootstrap_admin(state, str(settings.get("database_url", "")))
-    log = root / "station.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve"], env=env, stdout=out, stderr=out
-        )
-    station = RunningStation(f"http://127.0.0.1:{port}", port, media, state, process, log)
-    _wait_until_up(station)
-    return station
+    for key, value in settings.items():
+        if value is None:
+            env.pop(f"RADIO_{key.upper()}", None)
+        else:
+            env[f"RADIO_{key.upper()}"] = str(value)
+    return env
 
 
 def bootstrap_admin(state: Path, database_url: str = "") -> None:
@@ -128,16 +185,28 @@ def bootstrap_admin(state: Path, database_url: str = "") -> None:
         engine.dispose()
 
 
-def _wait_until_up(station: RunningStation) -> None:
+def wait_until_on_air(station: RunningStation) -> None:
+    """Until this very launch answers that it is on air (first audio in the stream)."""
     deadline = time.monotonic() + STARTUP_SECONDS
+    health: dict[str, Any] = {}
     while time.monotonic() < deadline:
         if station.process.poll() is not None:
-            raise RuntimeError(f"station exited:\n{station.log.read_text()}")
+            raise RuntimeError(
+                f"station exited with {station.process.returncode}:\n{station.log.read_text()}"
+            )
         try:
-            if station.get("/api/health").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
+            response = station.get("/api/health")
+            health = response.json() if response.status_code == 200 else {}
+        except (httpx.TransportError, ValueError):
+            health = {}
+        if health and health.get("launch") != station.nonce:
+            station.stop()
+            raise RuntimeError(f"{station.url} answers for another launch: {health}")
+        if health.get("on_air"):
+            return
         time.sleep(0.1)
     station.stop()
-    raise RuntimeError(f"station did not start:\n{station.log.read_text()}")
+    raise RuntimeError(
+        f"station not on air within {STARTUP_SECONDS:.0f} s (last health: {health}):\n"
+        f"{station.log.read_text()}"
+    )

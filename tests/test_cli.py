@@ -29,11 +29,11 @@ def test_scan_reports_what_it_found_with_a_progress_bar(tmp_path: Path) -> None:
 
 
 def test_a_fresh_station_generates_a_demo_library_and_goes_on_air(tmp_path: Path) -> None:
-    from tests.station import start_station
+    from tests.station import STARTUP_SECONDS, start_station
 
     station = start_station(tmp_path, demo_library="true")
     try:
-        state = station.wait_for_music(timeout=30)
+        state = station.wait_for_music(timeout=STARTUP_SECONDS)  # synthesis takes a while
     finally:
         station.stop()
     assert state["current"]["album"] == "Demo Station"

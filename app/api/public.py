@@ -20,8 +20,10 @@ KEEPALIVE_SECONDS = 15.0
 
 
 @router.get("/api/health")
-def health() -> dict[str, str]:
-    return {"status": "ok"}
+def health(station: StationDep, settings: SettingsDep) -> dict[str, Any]:
+    """Up; `on_air` once the first audio reached the stream; `launch` echoes the nonce this
+    station was started with (RADIO_LAUNCH_NONCE)."""
+    return {"status": "ok", "on_air": station.hub.end > 0, "launch": settings.launch_nonce}
 
 
 @router.get("/api/now-playing")

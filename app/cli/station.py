@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import socket
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -12,39 +14,87 @@ from app.config import Settings
 if TYPE_CHECKING:  # imported where used: `radio serve` never shows a progress bar
     from tqdm import tqdm
 
+log = logging.getLogger(__name__)
+
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = commands.add_parser("serve", help="put the station on air (HTTP server)")
     serve.add_argument("--host", help="address to listen on (default: RADIO_HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default: RADIO_PORT or 8000)")
+    serve.add_argument("--port", type=int,
+                       help="port (default: RADIO_PORT or 8000; 0: any free port)")  # fmt: skip
+    serve.add_argument("--fd", type=int, metavar="N",
+                       help="serve on the inherited listening socket N (socket activation, "
+                            "a test harness) instead of binding host and port")  # fmt: skip
     serve.set_defaults(run=_serve)
     scan = commands.add_parser("scan", help="scan media/ for added, changed and removed files")
     scan.set_defaults(run=_scan)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {key: getattr(args, key) for key in ("host", "port") if getattr(args, key, None)}
+    overrides = {key: value for key in ("host", "port")
+                 if (value := getattr(args, key, None)) is not None}  # fmt: skip
     return Settings(**overrides)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from app.main import create_app
-    from app.stream.http import StationHttpProtocol
+    """The lock on the state folder first, then the socket, and only then the database and
+    the station: a second station on the same state, or on a taken port, stops at once."""
+    from app.statelock import StateInUse, StateLock
 
     settings = _settings(args)
-    config = uvicorn.Config(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        http=StationHttpProtocol,
-        lifespan="on",
-        log_level="info",
-        timeout_graceful_shutdown=3,
-    )
-    uvicorn.Server(config).run()
+    try:
+        lock = StateLock.acquire(settings.state_dir)
+    except StateInUse as error:
+        print(f"radio serve: {error}", file=sys.stderr)
+        return 1
+    with lock:
+        try:
+            sock = _listening_socket(settings, args.fd)
+        except OSError as error:
+            where = f"file descriptor {args.fd}" if args.fd is not None else (
+                f"{settings.host}:{settings.port}")  # fmt: skip
+            print(f"radio serve: cannot listen on {where}: {error.strerror or error}",
+                  file=sys.stderr)  # fmt: skip
+            return 1
+        host, port = sock.getsockname()[:2]
+        settings = settings.model_copy(update={"host": host, "port": port})
+        url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+        lock.record(url=url)
+        log.info("listening on %s (state folder %s)", url, settings.state_dir)
+
+        import uvicorn
+
+        from app.main import create_app
+        from app.stream.http import StationHttpProtocol
+
+        config = uvicorn.Config(
+            create_app(settings, lock),
+            http=StationHttpProtocol,
+            lifespan="on",
+            log_level="info",
+            timeout_graceful_shutdown=3,
+        )
+        uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def _listening_socket(settings: Settings, fd: int | None) -> socket.socket:
+    """The inherited socket `fd`, or a new one bound to the settings' host and port."""
+    if fd is not None:
+        sock = socket.socket(fileno=fd)  # family and type come from the descriptor
+        if sock.type != socket.SOCK_STREAM:
+            raise OSError(f"file descriptor {fd} is not a stream socket")
+        return sock
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((settings.host, settings.port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _scan(args: argparse.Namespace) -> int:

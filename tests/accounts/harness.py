@@ -23,11 +23,12 @@ PASSWORD = "a long enough password"
 
 def settings_for(root: Path, **overrides: Any) -> Settings:
     """Like the station subprocesses of tests/station.py: no demo music, no sample news, no
-    clock bulletins, unless a test asks for them."""
-    defaults: dict[str, Any] = {"demo_library": False, "sample_news": False, "jingle_every": 0,
-                                "bulletin_minute": -1}  # fmt: skip
+    clock bulletins, unless a test asks for them (None: the shipped default)."""
+    quiet: dict[str, Any] = {"demo_library": False, "sample_news": False, "jingle_every": 0,
+                             "bulletin_minute": -1}  # fmt: skip
+    chosen = {key: value for key, value in (quiet | overrides).items() if value is not None}
     return Settings(media_dir=root / "media", state_dir=root / "state",
-                    playlists_dir=root / "playlists", **(defaults | overrides))  # fmt: skip
+                    playlists_dir=root / "playlists", **chosen)  # fmt: skip
 
 
 @contextmanager
