@@ -34,9 +34,9 @@ class HandOver(asyncio.Protocol):
 
 async def listen_while_publishing() -> tuple[bytes, bytes, list[tuple[str, int]]]:
     hub = StreamHub(INFO, buffer_bytes=10**6, burst_bytes=0, sndbuf_bytes=65536,
-                    write_seconds=0.4)  # fmt: skip
+                    listener_cookie="radio_listener", write_seconds=0.4)  # fmt: skip
     live: list[tuple[str, int]] = []  # (title, the hub's live point when told)
-    hub.on_item_live.append(lambda item: live.append((item.title, hub.end)))
+    hub.on_item_live.append(lambda item, _stream_at: live.append((item.title, hub.end)))
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: HandOver(hub), "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -45,7 +45,7 @@ async def listen_while_publishing() -> tuple[bytes, bytes, list[tuple[str, int]]
     published = b""
     for n in range(BLOCKS):
         data = bytes([n]) * BLOCK  # each block's bytes say which block they are
-        starts = [STARTS[n]] if n in STARTS else []
+        starts = [(0, STARTS[n])] if n in STARTS else []
         hub.publish(data, starts)
         published += data
         if starts:  # the item's first audio went out with it, not held back with later blocks
