@@ -72,7 +72,7 @@ class Scheduler:
         if state.started is None:
             state.started = now.ts
         context = Context(now, state, self._rng(state), self.rules, self.tracks)
-        for rule in self._rules:
+        for rule in self._opening_rules() if state.last_start is None else self._rules:
             if rule.due(now, state):
                 pick = rule.fire(now, context)
                 if pick is not None:
@@ -80,6 +80,11 @@ class Scheduler:
                     self._played(now, pick.track_id, state, counts=_counts_as_song(pick))
                     return pick
         return None
+
+    def _opening_rules(self) -> list[Rule]:
+        """A station opens with music: a clock item due before anything has aired (a bulletin
+        at the top of the hour) follows the first song instead, unless nothing else can play."""
+        return sorted(self._rules, key=lambda rule: rule.precedence is Precedence.CLOCK)
 
     def record(self, at: datetime, track_id: int, state: SchedulerState) -> None:
         """A play the scheduler did not choose (a host's item): separation and the song

@@ -238,6 +238,18 @@ def test_hourly_fires_after_a_song_that_crossed_the_minute_within_the_window() -
     assert scheduler.next(MONDAY.replace(hour=11, minute=4), state).reason == "rotation"  # type: ignore[union-attr]
 
 
+def test_a_fresh_station_opens_with_a_song_and_the_clock_item_due_then_follows_it() -> None:
+    scheduler = hourly_scheduler(songs(1, 10, seconds=180))
+    state = SchedulerState()
+    top = MONDAY.replace(hour=11, minute=2)  # the top-of-the-hour item is due at the start
+    first = scheduler.next(top, state)
+    second = scheduler.next(top + timedelta(minutes=3), state)
+    assert (first.reason, second.reason) == ("rotation", "clock")  # type: ignore[union-attr]
+    # With nothing else to play, the clock item opens the station all the same.
+    only_clock = hourly_scheduler({})
+    assert only_clock.next(top, SchedulerState()).reason == "clock"  # type: ignore[union-attr]
+
+
 def test_hourly_is_not_skipped_when_an_item_longer_than_the_window_overran_the_minute() -> None:
     scheduler = hourly_scheduler({1: TrackInfo(1, "DJ", "Mix", 25 * 60), **songs(2, 5)})
     state = SchedulerState()
