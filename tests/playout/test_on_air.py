@@ -65,11 +65,16 @@ def test_stream_keeps_real_time_for_a_minute(tmp_path: Path, launch: Launch) -> 
         ffmpeg.kill()
         _, errors = ffmpeg.communicate()
     assert errors.decode().strip() == ""
-    # After the burst, the audio clock runs with the wall clock.
-    lead = [audio - wall for wall, audio in points if wall >= 2.0]
-    assert 2.0 < lead[0] < 6.0  # the burst: seconds of audio at once
-    drift = max(abs(x - lead[0]) for x in lead)
-    assert drift < 0.5, f"stream drifted {drift:.2f} s from the wall clock over 62 s"
+    # After the burst, the audio clock runs with the wall clock. Audio arrives in writes of
+    # a few tenths of a second (and a busy machine may deliver a backlog late), so the lead
+    # saws up and down by a write: drift is its trend, read on the lead's top (at arrivals)
+    # over the first and the last ten seconds.
+    lead = [(wall, audio - wall) for wall, audio in points if wall >= 2.0]
+    assert 2.0 < lead[0][1] < 6.0  # the burst: seconds of audio at once
+    first = max(x for wall, x in lead if wall < 12.0)
+    last = max(x for wall, x in lead if wall >= 54.0)
+    drift = abs(last - first)
+    assert drift < 0.5, f"stream drifted {drift:.2f} s from the wall clock over 52 s"
 
 
 def test_skip_changes_audio_and_title_within_a_second(tmp_path: Path, launch: Launch) -> None:
