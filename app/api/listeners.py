@@ -282,9 +282,25 @@ def _cell(text: str | None) -> str | None:
 
 
 @hosts.get("/history")
-def listener_history(
-    db: DbDep, hours: Annotated[int, Query(ge=1, le=24 * 7)] = 24
+async def get_listener_history(
+    station: StationDep, hours: Annotated[int, Query(ge=1, le=24 * 7)] = 24
 ) -> dict[str, Any]:
+    """Listeners over the last `hours`; the bucket of now counts who listens now too (the
+    minutes' peaks are as of the last heartbeat)."""
+    live = station.hub.listeners_now()  # on the event loop, where the hub lives
+    history = await asyncio.to_thread(_history_from_totals, station, hours)
+    points = history["points"]
+    if points:
+        points[-1]["listeners"] = max(points[-1]["listeners"], live)
+    return history
+
+
+def _history_from_totals(station: Station, hours: int) -> dict[str, Any]:
+    with station.sessions() as db:
+        return listener_history(db, hours)
+
+
+def listener_history(db: Session, hours: int) -> dict[str, Any]:
     """Listeners over the last `hours`: the most at any moment of each bucket (5 minutes for
     a day, an hour for a week), a browser with two tabs once. From the minutes' peaks (one
     row per minute, at most 10 080 for a week), as of the last heartbeat."""
