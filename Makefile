@@ -12,11 +12,13 @@ run: $(VENV)/.installed
 # Every phase runs, even after one fails; the end lists the phases that failed (and the
 # command fails). Real-time stream tests run apart, so CPU-heavy tests (speech, analysis)
 # cannot starve the stations whose pace they measure; the browser tests last, a few at a
-# time. `make test HOGS=2` runs it all beside two `stress-ng --cpu 2` (four busy cores'
+# time. The test that loads the machine on purpose (marked `alone`) runs by itself.
+# `make test HOGS=2` runs it all beside two `stress-ng --cpu 2` (four busy cores'
 # worth), stopped however the run ends: the suite must pass on a busy machine too.
 HOGS ?= 0
 UNIT_TESTS := $(BIN)/pytest -n 6 --dist loadgroup -m "not realtime and not browser"
-REALTIME_TESTS := $(BIN)/pytest -n 6 --dist loadgroup -m "realtime and not browser"
+REALTIME_TESTS := $(BIN)/pytest -n 6 --dist loadgroup -m "realtime and not browser and not alone"
+ALONE_TESTS := $(BIN)/pytest -m alone
 BROWSER_TESTS := $(BIN)/pytest -n 3 --dist loadgroup -m browser
 test: $(VENV)/.installed-dev chromium $(if $(filter-out 0,$(HOGS)),stress-ng)
 	@hogs=""; trap 'kill $$hogs 2>/dev/null; wait' EXIT; trap 'exit 130' INT TERM; \
@@ -29,6 +31,7 @@ test: $(VENV)/.installed-dev chromium $(if $(filter-out 0,$(HOGS)),stress-ng)
 	phase format $(BIN)/ruff format --check .; \
 	phase unit $(UNIT_TESTS); \
 	phase realtime $(REALTIME_TESTS); \
+	phase alone $(ALONE_TESTS); \
 	phase browser $(BROWSER_TESTS); \
 	after=$$(git status --porcelain 2>/dev/null); \
 	if [ "$$before" != "$$after" ]; then \

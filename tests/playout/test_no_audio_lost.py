@@ -109,6 +109,9 @@ class Load:
             thread.join(120)
 
 
+# It starts CPU hogs of its own: beside other real-time tests it would starve them, and
+# they it; it runs in a phase of its own (`make test`).
+@pytest.mark.alone
 def test_a_listener_gets_every_byte_while_the_station_works_on_a_busy_machine(
     tmp_path: Path,
     launch: Launch,
