@@ -16,16 +16,15 @@ from app.config import Settings
 from app.db import SessionFactory
 from app.ffmpeg import ffmpeg_path
 from app.library import ScanReport, scan
-from app.library.demo import ensure_demo_library_in_child
+from app.library.encode import synthesize_in_child
 from app.library.jobs import JobRegistry
-from app.library.scanner import Progress
+from app.library.scanner import Progress, has_music_files
 from app.listeners.identity import COOKIE_NAME, listener_hash
 from app.listeners.sessions import SessionRecorder
 from app.listeners.skipvotes import SkipVotes, VoteResult
 from app.models import Play, Track, TrackKind, TrackStatus
 from app.news.desk import NewsDesk
-from app.playout.safety import safety_item
-from app.scheduler.item import Item, ItemKind
+from app.scheduler.item import Item, ItemKind, safety_item
 from app.scheduler.planner import Planner
 from app.scheduler.playlists import sync_playlists_at_startup
 from app.stream.hub import Listener, StreamHub
@@ -188,10 +187,11 @@ class Station:
 
     async def _keep_library_fresh(self) -> None:
         settings = self.settings
-        if settings.demo_library:
-            created = await asyncio.to_thread(
-                ensure_demo_library_in_child, settings.media_dir, self.ffmpeg
-            )
+        if settings.demo_library and not await asyncio.to_thread(
+            has_music_files, settings.media_dir
+        ):
+            created = await asyncio.to_thread(synthesize_in_child, "app.library.demo",
+                                              settings.media_dir, self.ffmpeg)  # fmt: skip
             if created:
                 log.info("media/ had no music: created a demo library of %d files", created)
         first_scan = True

@@ -1,7 +1,10 @@
-"""The media library: what exists under media/, its tags, loudness and cue points."""
+"""The media library: what exists under media/, its tags, loudness and cue points.
+
+The demo library's synthesis (`app.library.demo`) is not re-exported here: it loads numpy,
+which the serving process does not carry (it runs it in a child: `synthesize_in_child`).
+"""
 
 from app.library.analysis import Analysis, analyse, gain_db
-from app.library.demo import ensure_demo_library
 from app.library.errors import AnalysisError, LibraryError, UnreadableAudio
 from app.library.scanner import (
     AUDIO_EXTENSIONS,
@@ -24,7 +27,6 @@ __all__ = [
     "UnreadableAudio",
     "analyse",
     "count_ready",
-    "ensure_demo_library",
     "gain_db",
     "library_stats",
     "read_tags",

@@ -7,7 +7,6 @@ noise drums), so it needs no network and sounds the same on every machine.
 from __future__ import annotations
 
 import functools
-import subprocess
 import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from app.library.encode import SAMPLE_RATE, encode
-from app.library.scanner import AUDIO_EXTENSIONS, JINGLES_DIR, NEWS_DIR
+from app.library.scanner import JINGLES_DIR, has_music_files
 from app.library.tags import write_tags
 
 ALBUM = "Demo Station"
@@ -62,7 +61,7 @@ SONGS = (
 
 def ensure_demo_library(media_dir: Path, ffmpeg: str) -> list[Path]:
     """Synthesize the demo tracks and a station ID when media_dir holds no music yet."""
-    if _has_music(media_dir):
+    if has_music_files(media_dir):
         return []
     jobs: list[tuple[Path, Callable[[], np.ndarray], dict[str, str]]] = [
         (
@@ -78,31 +77,6 @@ def ensure_demo_library(media_dir: Path, ffmpeg: str) -> list[Path]:
     # rendered only when its worker is ready for it, so only a few are in memory at once.
     with ThreadPoolExecutor(max_workers=4) as pool:
         return list(pool.map(lambda job: _write(ffmpeg, job[0], job[1](), job[2]), jobs))
-
-
-def ensure_demo_library_in_child(media_dir: Path, ffmpeg: str) -> int:
-    """ensure_demo_library in a child process: synthesis briefly needs a few hundred MB,
-    which a long-running station would otherwise keep. Returns how many files it made."""
-    if _has_music(media_dir):
-        return 0
-    result = subprocess.run(
-        [sys.executable, "-m", "app.library.demo", str(media_dir), ffmpeg],
-        capture_output=True, text=True, timeout=300, check=True,
-    )  # fmt: skip
-    return int(result.stdout.strip() or 0)
-
-
-def _has_music(media_dir: Path) -> bool:
-    if not media_dir.is_dir():
-        return False
-    skipped = {JINGLES_DIR, NEWS_DIR}
-    for path in media_dir.rglob("*"):
-        parts = path.relative_to(media_dir).parts
-        if parts[0] in skipped or any(part.startswith(".") for part in parts):
-            continue
-        if path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file():
-            return True
-    return False
 
 
 def _tags(song: Song) -> dict[str, str]:

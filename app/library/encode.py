@@ -1,11 +1,20 @@
-"""Writing synthesized PCM to an audio file with ffmpeg (demo library, test fixtures)."""
+"""Writing synthesized PCM to an audio file with ffmpeg (demo library, stings, test fixtures).
+
+The station synthesizes its demo library and its news stings in a child process
+(`synthesize_in_child`): synthesis needs numpy and briefly a few hundred MB, which the
+serving process would otherwise keep for as long as it runs. numpy is imported only when
+something is encoded.
+"""
 
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 SAMPLE_RATE = 44100
 
@@ -24,6 +33,8 @@ _CODECS: dict[str, list[str]] = {
 
 def to_s16(samples: np.ndarray) -> bytes:
     """Float samples in [-1, 1], shape (frames, 2), as interleaved s16le bytes."""
+    import numpy as np
+
     clipped = np.clip(samples, -1.0, 1.0)
     return (clipped * 32767.0).astype("<i2").tobytes()
 
@@ -44,3 +55,13 @@ def encode(samples: np.ndarray, path: Path, ffmpeg: str, sample_rate: int = SAMP
         message = result.stderr.decode(errors="replace").strip()
         raise RuntimeError(f"ffmpeg could not encode {path.name}: {message}")
     return path
+
+
+def synthesize_in_child(module: str, media_dir: Path, ffmpeg: str) -> int:
+    """Run `python -m module MEDIA_DIR FFMPEG`, which synthesizes what is missing and prints
+    how many files it made; returns that number."""
+    result = subprocess.run(
+        [sys.executable, "-m", module, str(media_dir), ffmpeg],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    return int(result.stdout.strip() or 0)

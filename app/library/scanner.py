@@ -156,6 +156,20 @@ def count_ready(sessions: SessionFactory) -> int:
     return library_stats(sessions).ready
 
 
+def has_music_files(media_dir: Path) -> bool:
+    """Whether media_dir holds any music file (jingles, generated news and hidden files aside)."""
+    if not media_dir.is_dir():
+        return False
+    skipped = {JINGLES_DIR, NEWS_DIR}
+    for path in media_dir.rglob("*"):
+        parts = path.relative_to(media_dir).parts
+        if parts[0] in skipped or any(part.startswith(".") for part in parts):
+            continue
+        if path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file():
+            return True
+    return False
+
+
 def track_kind(relative: str) -> TrackKind:
     return TrackKind.jingle if relative.split("/", 1)[0] == JINGLES_DIR else TrackKind.music
 

@@ -17,7 +17,7 @@ from app.news.feed_import import fetch_due_feeds
 from app.news.render import SpeechRenderer
 from app.news.samples import ensure_sample_news
 from app.news.speakable import opening_text
-from app.news.stings import ensure_stings
+from app.news.stings import ensure_stings_in_child
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class NewsDesk:
 
     def prepare(self) -> None:
         """Once at start-up (blocking: run it in a thread)."""
-        ensure_stings(self.settings.media_dir, self.ffmpeg)
+        ensure_stings_in_child(self.settings.media_dir, self.ffmpeg)
         if self.settings.sample_news:
             made = ensure_sample_news(self.sessions, datetime.now(UTC))
             if made:

@@ -33,12 +33,11 @@ from typing import Protocol
 
 import numpy as np
 
+from app.playout.lost import SKIPPED_AUDIO
 from app.playout.source import Block, Pcm, silence
 from app.scheduler.item import Item
 
 log = logging.getLogger(__name__)
-
-SKIPPED_AUDIO = "playout skipped audio"  # logged whenever listeners lose programme
 
 
 class Programme(Protocol):

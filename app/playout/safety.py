@@ -8,17 +8,13 @@ from __future__ import annotations
 import numpy as np
 
 from app.playout.source import Pcm
-from app.scheduler.item import Item, ItemKind
+from app.scheduler.item import safety_item
 
 # A calm I-vi-IV-V in C, one chord every four seconds (fundamentals in Hz).
 CHORDS = ((261.63, 329.63, 392.00), (220.00, 261.63, 329.63), (174.61, 220.00, 261.63),
           (196.00, 246.94, 293.66))  # fmt: skip
 CHORD_SECONDS = 4.0
 LEVEL = 0.06  # about -24 dBFS: audible, well below programme loudness
-
-
-def safety_item(station_name: str) -> Item:
-    return Item(kind=ItemKind.safety, title=f"{station_name} will be right back")
 
 
 class SafetySource:

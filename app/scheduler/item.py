@@ -38,3 +38,8 @@ class Item:
     def display_title(self) -> str:
         """'Artist - Title', the form stream clients show."""
         return f"{self.artist} - {self.title}" if self.artist else self.title
+
+
+def safety_item(station_name: str) -> Item:
+    """The item that stands for the safety source (app.playout.safety) on air."""
+    return Item(kind=ItemKind.safety, title=f"{station_name} will be right back")

@@ -8,12 +8,6 @@ import numpy as np
 from app.playout.source import CHANNELS, Pcm
 from app.stream.mp3 import split_frames
 
-# How far after the end of the MP3 already emitted the next PCM frame fed to encode() is
-# heard, in frames: LAME holds 2500-3700 frames back (3100 on average, for blocks of 0.02 to
-# 1 s), and the codec delays the sound by 1105 more (576 in the encoder, 529 in the
-# decoder). Measured by decoding with ffmpeg, as browsers and stream players do.
-HEARD_DELAY_FRAMES = 3100 + 1105
-
 
 def to_int16(pcm: Pcm) -> bytes:
     return (np.clip(pcm, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()

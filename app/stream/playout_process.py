@@ -25,7 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from app.playout.clock import SKIPPED_AUDIO
+from app.playout.lost import SKIPPED_AUDIO
 from app.scheduler.item import Item
 from app.stream import playout_wire as wire
 

@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from app.db import SessionFactory
-from app.library import ensure_demo_library, scan
+from app.library import scan
+from app.library.demo import ensure_demo_library
 from app.models import Track, TrackKind, TrackStatus
 from tests.audio import write_tone
 

@@ -1,5 +1,7 @@
 """Speech is rendered in child processes that exit when done: the station that serves the
-listeners never loads the speech engine (eSpeak NG's C library)."""
+listeners never loads the speech engine (eSpeak NG's C library). Nor numpy and LAME: the
+playout process decodes, mixes and encodes, and what the station synthesizes (the demo
+library, the news stings) is made in children that exit."""
 
 from __future__ import annotations
 
@@ -36,9 +38,10 @@ def python_children(pid: int) -> list[str]:
     return found
 
 
-def test_the_serving_process_never_loads_the_speech_engine(tmp_path: Path) -> None:
-    station = start_station(tmp_path, sample_news="true")
+def test_the_serving_process_never_loads_the_speech_engine_or_numpy(tmp_path: Path) -> None:
+    station = start_station(tmp_path, sample_news="true", demo_library=None)  # made at start
     try:
+        station.wait_for_music()  # the demo library was made, scanned and is on air
         # The sample stories are written at start-up, all in one transaction.
         deadline = time.monotonic() + 60
         while not (articles := station.get("/api/articles", headers=station.auth()).json()
@@ -57,6 +60,8 @@ def test_the_serving_process_never_loads_the_speech_engine(tmp_path: Path) -> No
     assert len(ready) == len(articles)
     assert len(list((station.media / "news").glob("*.mp3"))) >= len(articles)
     assert not [path for path in loaded if "espeak" in path.lower()]
+    assert list((station.media / "news" / "stings").glob("*.mp3"))  # made in a child
+    assert not [path for path in loaded if "numpy" in path or "lameenc" in path]
 
 
 def test_an_unknown_voice_stops_the_station_at_start_up_with_the_reason(

@@ -8,7 +8,8 @@ import random
 import numpy as np
 import pytest
 
-from app.playout.clock import SKIPPED_AUDIO, PlayoutClock
+from app.playout.clock import PlayoutClock
+from app.playout.lost import SKIPPED_AUDIO
 from app.playout.source import Block, Pcm, silence
 from app.scheduler.item import Item
 from tests.playout.test_sequencer import RATE, Programme

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.playout.clock import SKIPPED_AUDIO
+from app.playout.lost import SKIPPED_AUDIO
 from tests.conftest import tone_library
 from tests.listen import BYTES_PER_SECOND, RATE, StreamCapture, decode, dominant_tone
 from tests.station import RunningStation
