@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     crossfade_seconds: float = Field(2.0, ge=0.0, le=15.0)
     skip_fade_seconds: float = Field(0.3, ge=0.0, le=2.0)
     block_seconds: float = Field(0.2, ge=0.02, le=1.0)
+    # The playout process's CPU priority (nice, -20 highest): it runs ahead of the rest of the
+    # machine, so a busy machine slows the web pages before the audio. Below 0 needs root or
+    # CAP_SYS_NICE; without them the playout runs at the station's own priority.
+    playout_nice: int = Field(-10, ge=-20, le=19)
     silence_threshold_db: float = Field(-50.0, le=-20.0)
     demo_library: bool = True  # synthesize a demo library when media/ has no music
     scan_interval_seconds: float = Field(30.0, ge=0.2)

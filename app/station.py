@@ -284,6 +284,7 @@ def _playout_config(settings: Settings, ffmpeg: str) -> dict[str, Any]:
         "mp3_quality": settings.mp3_quality,
         "station_name": settings.station_name,
         "ffmpeg": ffmpeg,
+        "nice": settings.playout_nice,
         # Beyond half the hub's buffer, the backlog would drop the listeners it is for.
         "max_lag_seconds": settings.buffer_seconds / 2,
     }

@@ -232,6 +232,16 @@ def _die_with_parent() -> None:
         pass  # elsewhere, EOF on stdin still ends it
 
 
+def _run_at_priority(nice: int) -> None:
+    """Ahead of the machine's other work (before any thread starts: threads and the ffmpeg
+    decoders inherit it). Without the right to raise it, say so once and run as started."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    except OSError as error:
+        log.info("playout priority stays at nice %d (nice %d: %s)",
+                 os.getpriority(os.PRIO_PROCESS, 0), nice, error.strerror)  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     config = json.loads(args[0])
@@ -243,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    _run_at_priority(int(config.get("nice", 0)))
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     child = PlayoutChild(config, Link(0, out_fd))
     with contextlib.suppress(ParentGone):  # the station ended: so does its playout
