@@ -12,10 +12,11 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.accounts.bootstrap import prepare_hosts
-from app.accounts.ratelimit import LoginThrottle
+from app.accounts.ratelimit import FailureWindow, LoginThrottle
 from app.api import router
 from app.config import Settings
 from app.db import make_engine, make_sessions, upgrade_in_child
+from app.news import ratings
 from app.statelock import StateLock
 from app.station import Station
 from app.stream.http import HUB_STATE_KEY
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, lock: StateLock | None = None) 
                 "settings": settings,
                 "station": station,
                 "login_throttle": LoginThrottle(),
+                "new_ratings": FailureWindow(ratings.NEW_PER_ADDRESS, ratings.NEW_WINDOW_SECONDS),
                 HUB_STATE_KEY: station.hub,
             }
         finally:
