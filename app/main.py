@@ -8,14 +8,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.accounts.bootstrap import prepare_hosts
-from app.accounts.ratelimit import LoginThrottle
+from app.accounts.ratelimit import FailureWindow, LoginThrottle
 from app.api import router
+from app.api.limits import BODY_LIMIT, refuse_declared_oversize
 from app.config import Settings
 from app.db import make_engine, make_sessions, upgrade_in_child
+from app.news import ratings
 from app.statelock import StateLock
 from app.station import Station
 from app.stream.http import HUB_STATE_KEY
@@ -41,6 +43,7 @@ def create_app(settings: Settings | None = None, lock: StateLock | None = None) 
                 "settings": settings,
                 "station": station,
                 "login_throttle": LoginThrottle(),
+                "new_ratings": FailureWindow(ratings.NEW_PER_ADDRESS, ratings.NEW_WINDOW_SECONDS),
                 HUB_STATE_KEY: station.hub,
             }
         finally:
@@ -57,7 +60,9 @@ def create_app(settings: Settings | None = None, lock: StateLock | None = None) 
             if lock is None:
                 held.release()
 
-    app = FastAPI(title=settings.station_name, lifespan=one_station_per_state)
+    app = FastAPI(title=settings.station_name, lifespan=one_station_per_state,
+                  max_body_size=BODY_LIMIT,
+                  dependencies=[Depends(refuse_declared_oversize)])  # fmt: skip
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],

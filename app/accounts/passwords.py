@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 
 from argon2 import PasswordHasher
@@ -9,6 +10,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 MIN_LENGTH = 10
 MAX_LENGTH = 1024  # argon2 takes any length; a cap keeps a login from being a CPU sink
+# Each argon2 hash or check takes 64 MiB for its duration: at most this many at once in the
+# process, whoever asks (sign-ins, password changes, new hosts), so a flood of sign-ins
+# queues instead of taking a gigabyte. A station has a handful of hosts: one is plenty.
+HASH_SLOTS = 1
+_slots = threading.BoundedSemaphore(HASH_SLOTS)
 
 
 class WeakPassword(ValueError):
@@ -31,14 +37,16 @@ def check_policy(password: str) -> None:
 
 def hash_password(password: str) -> str:
     check_policy(password)
-    return _hasher().hash(password)
+    with _slots:
+        return _hasher().hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     if len(password) > MAX_LENGTH:
         return False
     try:
-        return _hasher().verify(password_hash, password)
+        with _slots:
+            return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -50,7 +58,8 @@ def needs_rehash(password_hash: str) -> bool:
 
 @cache
 def _decoy_hash() -> str:
-    return _hasher().hash("a decoy that no account has")
+    with _slots:
+        return _hasher().hash("a decoy that no account has")
 
 
 def waste_equal_time(password: str) -> None:

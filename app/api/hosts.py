@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.orm import Session
 
 from app.accounts import hosts as accounts
-from app.accounts.passwords import WeakPassword
+from app.accounts.passwords import MAX_LENGTH, WeakPassword
 from app.accounts.ratelimit import LoginThrottle
 from app.accounts.sessions import (
     COOKIE_NAME,
@@ -38,7 +38,7 @@ guarded = APIRouter(prefix="/api", dependencies=[HostDep], tags=["hosts"])
 
 class Credentials(BaseModel):
     username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=1024)
+    password: str = Field(min_length=1, max_length=MAX_LENGTH)
 
 
 class HostOut(BaseModel):
@@ -57,7 +57,7 @@ class SessionOut(BaseModel):
 
 class NewHost(BaseModel):
     username: str = Field(min_length=1, max_length=64)
-    password: str
+    password: str = Field(max_length=MAX_LENGTH)
     role: HostRole = HostRole.host
 
 
@@ -66,8 +66,9 @@ class RoleChange(BaseModel):
 
 
 class PasswordChange(BaseModel):
-    password: str
-    current_password: str | None = None  # required when changing one's own password
+    password: str = Field(max_length=MAX_LENGTH)
+    # required when changing one's own password
+    current_password: str | None = Field(None, max_length=MAX_LENGTH)
 
 
 class NewToken(BaseModel):
@@ -177,20 +178,28 @@ async def sign_in(request: Request, settings: SettingsDep, throttle: Throttle) -
     every POST/PUT/PATCH/DELETE made with that cookie."""
     credentials, after = await _read_credentials(request)
     username, address = credentials.username.strip().lower(), _address(request)
-    if wait := throttle.retry_after(address, username):
+    # The attempt is reserved before the password is checked: parallel guesses all count.
+    if wait := throttle.attempt(address, username):
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
             f"too many failed sign-ins: try again in {wait} seconds",
             headers={"Retry-After": str(wait)},
         )
+    if not throttle.start_check():
+        throttle.not_checked(address, username)
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            "too many sign-ins at once: try again in a second",
+                            headers={"Retry-After": "1"})  # fmt: skip
     sessions: SessionFactory = request.state.station.sessions
     lifetime = timedelta(hours=settings.session_hours)
-    started = await run_in_threadpool(_start, sessions, credentials, lifetime)
+    try:
+        started = await run_in_threadpool(_start, sessions, credentials, lifetime)
+    finally:
+        throttle.end_check()
     if started is None:
-        throttle.failed(address, username)
         # The same answer whether or not the name exists: it must not reveal who is a host.
         raise unauthenticated("wrong username or password")
-    throttle.succeeded(username)
+    throttle.succeeded(address, username)
     out, secret = started
     response = Response(out.model_dump_json(), media_type="application/json")
     if after is not None:
@@ -310,13 +319,13 @@ def change_password(
 def _check_current_password(
     db: Session, me: Host, current: str | None, throttle: LoginThrottle, address: str
 ) -> None:
-    if wait := throttle.retry_after(address, me.username):
+    if wait := throttle.attempt(address, me.username):
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
                             f"too many wrong passwords: try again in {wait} seconds",
                             headers={"Retry-After": str(wait)})  # fmt: skip
     if not current or accounts.authenticate(db, me.username, current) is None:
-        throttle.failed(address, me.username)
         raise HTTPException(status.HTTP_403_FORBIDDEN, "the current password is wrong")
+    throttle.succeeded(address, me.username)
 
 
 # --- Personal API tokens --------------------------------------------------------------------

@@ -16,6 +16,7 @@ from sqlalchemy import Select, delete, func, or_, select
 
 from app.api.auth import HostDep
 from app.api.deps import StationDep
+from app.api.limits import STREAMED_BODY_LIMIT
 from app.library.errors import UnreadableAudio
 from app.library.jobs import Job, JobContext, JobRegistry, JobState
 from app.library.scanner import JINGLES_DIR, add_file
@@ -288,6 +289,7 @@ _UPLOAD_BODY: dict[str, Any] = {
     status_code=status.HTTP_202_ACCEPTED,
     response_model=UploadAccepted,
     openapi_extra=_UPLOAD_BODY,
+    max_body_size=STREAMED_BODY_LIMIT,  # receive_upload streams it and applies the setting
     responses={
         400: {"description": "not a usable multipart upload"},
         413: {"description": "larger than RADIO_UPLOAD_MAX_MB"},
@@ -338,7 +340,7 @@ def _refuse_declared_oversize(request: Request, max_bytes: int) -> None:
     # Refuse before reading a byte when the client says up front that it is too big.
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes + MULTIPART_OVERHEAD:
-        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
                             f"the file is larger than the upload limit of "
                             f"{format_size(max_bytes)}")  # fmt: skip
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import BigInteger, Select, and_, case, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -52,7 +52,7 @@ CSV_COLUMNS = ["id", "listener", "name", "client", "user_agent", "started_at", "
 
 
 class NameIn(BaseModel):
-    name: str
+    name: str = Field(max_length=NAME_MAX * 4)  # spaces are trimmed before the real check
 
 
 def _database(station: StationDep) -> Iterator[Session]:

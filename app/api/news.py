@@ -22,11 +22,13 @@ from sqlalchemy.orm import Session
 
 from app.api.auth import CurrentHost, HostDep
 from app.api.deps import StationDep
+from app.api.limits import LARGE_BODY_LIMIT
 from app.models import Article, ArticleStatus, Comment, CommentStatus, Speech, SpeechStatus
 from app.news import articles as service
 from app.station import Station
 
-router = APIRouter(prefix="/api", dependencies=[HostDep], tags=["news"])
+router = APIRouter(prefix="/api", dependencies=[HostDep], tags=["news"],
+                   max_body_size=LARGE_BODY_LIMIT)  # fmt: skip
 
 MAX_PAGE = 200
 
@@ -49,7 +51,9 @@ class ArticleUpdate(BaseModel):
     category: str | None = Field(None, max_length=service.MAX_CATEGORY * 2)
     author: str | None = Field(None, max_length=service.MAX_AUTHOR * 2)
     summary: str | None = Field(None, max_length=service.MAX_SUMMARY * 2)
-    tags: list[str] | None = Field(None, max_length=service.MAX_TAGS * 5)
+    tags: list[Annotated[str, Field(max_length=service.MAX_TAG * 4)]] | None = Field(
+        None, max_length=service.MAX_TAGS * 5
+    )
     sources: list[SourceIn] | None = Field(None, max_length=service.MAX_SOURCES)
     slug: str | None = Field(None, max_length=service.MAX_SLUG * 2,
                              description="default: made from the title")  # fmt: skip

@@ -18,6 +18,7 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.accounts.ratelimit import FailureWindow
 from app.api.deps import SettingsDep, StationDep
 from app.config import PROJECT_ROOT, Settings
 from app.listeners.identity import (
@@ -41,6 +42,10 @@ RELATED_LIMIT = 5
 PENDING_NOTICE = "Thank you! Your comment awaits moderation."
 APPROVED_NOTICE = "Thank you! Your comment is published."
 RATED_NOTICE = "Thank you for rating this story."
+NO_LISTENER_COOKIE = (
+    "Your browser sent no listener cookie, and a rating counts once per listener, so it was "
+    "not counted. Please allow cookies for this site and rate again."
+)
 
 
 # --- lookups -------------------------------------------------------------------------------
@@ -345,7 +350,10 @@ def _article_page(
 def article_page(
     slug: str, request: Request, station: StationDep, settings: SettingsDep
 ) -> HTMLResponse:
-    return _article_page(request, station, settings, slug)
+    response = _article_page(request, station, settings, slug)
+    if listener_id(request) is None:  # the identity its rating form needs
+        remember_listener(response, request, new_listener_id())
+    return response
 
 
 @router.get("/api/news/{slug}")
@@ -410,30 +418,52 @@ def _wants_json(request: Request) -> bool:
 async def rate_article(
     slug: str, request: Request, station: StationDep, settings: SettingsDep
 ) -> Response:
-    """1-5 stars; the same listener voting again changes their vote. 303 back to the page,
-    or the new average and count as JSON when the client asks for JSON."""
+    """1-5 stars from a listener (the listener cookie, which the article page sets); the
+    same listener voting again changes their vote. One address may add only a few new
+    listeners' votes to a story an hour (429 past that). 303 back to the page, or the new
+    average and count as JSON when the client asks for JSON."""
     fields = await _fields(request)
     try:
         stars = ratings.parse_stars(fields.get("stars", ""))
     except ValueError as error:
-        if _wants_json(request):
-            return JSONResponse({"detail": str(error)}, status_code=422)
-        return _article_page(request, station, settings, slug, status=422, rating_error=str(error))
-    listener = listener_id(request) or new_listener_id()
+        return _rating_refused(request, station, settings, slug, str(error), 422)
+    listener = listener_id(request)
+    if listener is None:
+        refused = _rating_refused(request, station, settings, slug, NO_LISTENER_COOKIE, 403)
+        remember_listener(refused, request, new_listener_id())  # so that they can rate again
+        return refused
+    new_ratings: FailureWindow = request.state.new_ratings
     with station.sessions() as session:
         article = _find(session, slug)
-        ratings.rate(session, article.id, listener_hash(listener), stars)
-        session.commit()
+        voter = listener_hash(listener)
+        if ratings.stars_of(session, article.id, voter) is None:
+            wait = new_ratings.take(f"{client_hash(request)}:{article.id}")
+        else:
+            wait = 0.0  # a change of mind adds no vote
+        if not wait:
+            ratings.rate(session, article.id, voter, stars)
+            session.commit()
         result = {**ratings.summary(session, article.id).as_dict(), "your_stars": stars}
         path = _article_path(article)
-    response: Response
+    if wait:
+        message = (
+            f"Too many new ratings of this story from your connection: at most "
+            f"{ratings.NEW_PER_ADDRESS} an hour. Please try again later."
+        )
+        refused = _rating_refused(request, station, settings, slug, message, 429)
+        refused.headers["Retry-After"] = str(math.ceil(wait))
+        return refused
     if _wants_json(request):
-        response = JSONResponse(result)
-    else:
-        response = RedirectResponse(f"{path}?rated=1#rating", status_code=303)
-    if listener_id(request) != listener:
-        remember_listener(response, request, listener)
-    return response
+        return JSONResponse(result)
+    return RedirectResponse(f"{path}?rated=1#rating", status_code=303)
+
+
+def _rating_refused(
+    request: Request, station: StationDep, settings: Settings, slug: str, message: str, status: int
+) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"detail": message}, status_code=status)
+    return _article_page(request, station, settings, slug, status=status, rating_error=message)
 
 
 @router.post("/news/{slug}/comments", response_model=None)

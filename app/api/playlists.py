@@ -24,15 +24,18 @@ from starlette.datastructures import UploadFile
 
 from app.api.auth import HostDep
 from app.api.deps import SettingsDep, StationDep
+from app.api.limits import LARGE_BODY_LIMIT
 from app.config import Settings
 from app.models import Playlist, PlaylistOrder, PlaylistRule
 from app.scheduler import playlists as service
 from app.scheduler.playlist_files import MEDIA_TYPES, PlaylistFileError, PlaylistFormat, Problem
 
-router = APIRouter(prefix="/api/playlists", dependencies=[HostDep], tags=["playlists"])
+router = APIRouter(prefix="/api/playlists", dependencies=[HostDep], tags=["playlists"],
+                   max_body_size=LARGE_BODY_LIMIT)  # fmt: skip
 
 MAX_TRACKS = 50_000
 TIME_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$"
+IMPORT_FRAMING = 64 * 1024  # room for multipart framing around a playlist file
 
 # --- Schemas: the API's shapes, apart from the ORM models -----------------------------------
 
@@ -40,9 +43,12 @@ TIME_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$"
 class Daypart(BaseModel):
     model_config = ConfigDict(extra="forbid")
     days: list[int] = Field(min_length=1, max_length=7, description="0-6, Monday is 0")
-    start: str = Field(pattern=TIME_PATTERN, examples=["06:00"])
+    start: str = Field(pattern=TIME_PATTERN, max_length=5, examples=["06:00"])
     end: str = Field(
-        pattern=TIME_PATTERN, examples=["10:00"], description="before start: past midnight"
+        pattern=TIME_PATTERN,
+        max_length=5,
+        examples=["10:00"],
+        description="before start: past midnight",
     )
 
 
@@ -302,7 +308,8 @@ _IMPORT_BODY = {
 }
 
 
-@router.post("/import", status_code=status.HTTP_201_CREATED, openapi_extra=_IMPORT_BODY)
+@router.post("/import", status_code=status.HTTP_201_CREATED, openapi_extra=_IMPORT_BODY,
+             max_body_size=service.MAX_FILE_BYTES + IMPORT_FRAMING)  # fmt: skip
 async def import_playlist(
     request: Request,
     station: StationDep,
@@ -328,10 +335,10 @@ async def import_playlist(
 async def _read_upload(request: Request, filename: str | None) -> tuple[bytes, str]:
     limit = service.MAX_FILE_BYTES
     too_big = HTTPException(
-        status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"a playlist file may be at most {limit} bytes"
+        status.HTTP_413_CONTENT_TOO_LARGE, f"a playlist file may be at most {limit} bytes"
     )
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit + 64 * 1024:  # room for multipart framing
+    if length.isdigit() and int(length) > limit + IMPORT_FRAMING:
         raise too_big
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         form = await request.form(max_files=1, max_fields=10)

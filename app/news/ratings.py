@@ -1,4 +1,7 @@
-"""1-5 star ratings: one vote per listener per article; voting again replaces the vote."""
+"""1-5 star ratings: one vote per listener per article; voting again replaces the vote.
+A listener is the station's listener cookie; one client address may add at most
+NEW_PER_ADDRESS listeners' votes to an article within NEW_WINDOW_SECONDS, so one machine
+cannot stuff a story's rating by making up identities (the API layer keeps that count)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ from app.models import Rating
 
 MIN_STARS = 1
 MAX_STARS = 5
+NEW_PER_ADDRESS = 5  # new votes for one article from one client address ...
+NEW_WINDOW_SECONDS = 3600  # ... within this sliding window; changing one's vote is free
 
 
 @dataclass(frozen=True)

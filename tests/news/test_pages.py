@@ -26,6 +26,7 @@ from app.models import (
     SpeechStatus,
 )
 from app.news.comments import RATE_LIMIT
+from app.news.ratings import NEW_PER_ADDRESS, NEW_WINDOW_SECONDS
 from tests.accounts.harness import bearer, running_app
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -462,8 +463,9 @@ def test_a_second_rating_from_the_same_listener_replaces_the_first(
 ) -> None:
     add_article(sessions, "rated")
     with running_app(tmp_path, admin=False) as client:
-        first = client.post("/news/rated/rating", data={"stars": "4"}, follow_redirects=False)
+        page = client.get("/news/rated")  # the page gives a new listener their cookie
         cookie = client.cookies.get(COOKIE_NAME)
+        first = client.post("/news/rated/rating", data={"stars": "4"}, follow_redirects=False)
         after_first = client.get(first.headers["location"]).text
         second = client.post(
             "/news/rated/rating", data={"stars": "2"}, headers={"Accept": "application/json"}
@@ -471,6 +473,7 @@ def test_a_second_rating_from_the_same_listener_replaces_the_first(
         after_second = client.get("/news/rated").text
         wrong = client.post("/news/rated/rating", data={"stars": "6"})
         client.cookies.clear()  # another listener
+        client.get("/news/rated")
         other = client.post(
             "/news/rated/rating", data={"stars": "5"}, headers={"Accept": "application/json"}
         )
@@ -478,7 +481,8 @@ def test_a_second_rating_from_the_same_listener_replaces_the_first(
 
     assert first.status_code == 303
     assert first.headers["location"] == "/news/rated?rated=1#rating"
-    set_cookie = first.headers["set-cookie"].lower()
+    assert "set-cookie" not in first.headers  # the listener keeps the page's id
+    set_cookie = page.headers["set-cookie"].lower()
     assert "httponly" in set_cookie
     assert "samesite=lax" in set_cookie
     assert cookie
@@ -496,6 +500,43 @@ def test_a_second_rating_from_the_same_listener_replaces_the_first(
         listeners = session.scalars(select(Rating.listener)).all()
     assert len(listeners) == 2
     assert cookie not in listeners
+
+
+def test_one_address_cannot_stuff_a_rating(tmp_path: Path, sessions: SessionFactory) -> None:
+    add_article(sessions, "stuffed")
+    json_please = {"Accept": "application/json"}
+    with running_app(tmp_path, admin=False) as client:
+        cookieless = []
+        for _ in range(25):
+            client.cookies.clear()
+            cookieless.append(client.post("/news/stuffed/rating", data={"stars": "5"}))
+        page_after_cookieless = client.get("/api/news/stuffed").json()
+        made_up = [f"made-up-listener-{n:04}" for n in range(25)]
+        minted = []
+        for identity in made_up:
+            client.cookies.clear()
+            client.cookies.set(COOKIE_NAME, identity)
+            minted.append(client.post("/news/stuffed/rating", data={"stars": "5"},
+                                      headers=json_please))  # fmt: skip
+        client.cookies.clear()
+        client.cookies.set(COOKIE_NAME, made_up[0])  # a listener who voted changes their mind
+        changed = client.post("/news/stuffed/rating", data={"stars": "1"}, headers=json_please)
+        api = client.get("/api/news/stuffed").json()
+
+    # Without the listener cookie nothing counts; the answer says why, and hands one out.
+    assert {r.status_code for r in cookieless} == {403}
+    assert "allow cookies" in cookieless[0].text
+    assert COOKIE_NAME in cookieless[0].headers["set-cookie"]
+    assert page_after_cookieless["rating"] == {"average": None, "count": 0}
+    # Identities made up on one address: a few count, then the address waits.
+    counted = NEW_PER_ADDRESS
+    assert [r.status_code for r in minted] == [200] * counted + [429] * (25 - counted)
+    assert 0 < int(minted[-1].headers["retry-after"]) <= NEW_WINDOW_SECONDS
+    assert "Too many new ratings" in minted[-1].json()["detail"]
+    assert changed.status_code == 200  # changing a vote adds none: not limited
+    assert api["rating"] == {"average": (5 * (counted - 1) + 1) / counted, "count": counted}
+    with sessions() as session:
+        assert len(session.scalars(select(Rating)).all()) == counted
 
 
 def test_the_story_audio_supports_range_requests(tmp_path: Path, sessions: SessionFactory) -> None:
