@@ -61,7 +61,7 @@ class StationHttpProtocol(HttpToolsProtocol):
                 self._arm_head_timer()
         super().data_received(data)
         # Still in a head after all of it: every byte counted belongs to that head.
-        if not self._detached and self._in_head and self._head_bytes > MAX_HEAD_BYTES:
+        if self._in_head and self._head_bytes > MAX_HEAD_BYTES and not self._finished():
             self._refuse(431, "Request header fields too large.")
 
     def on_headers_complete(self) -> None:
@@ -105,13 +105,18 @@ class StationHttpProtocol(HttpToolsProtocol):
 
     def _head_timed_out(self) -> None:
         self._head_timer = None
-        if self._detached or not self._in_head or self.transport.is_closing():
+        if not self._in_head or self._finished():
             return
-        if self._head_bytes:
+        answering = self.cycle is not None and not self.cycle.response_complete
+        if self._head_bytes and not answering:  # never in the middle of another response
             self._refuse(408, "Request head not received in time.")
-        else:  # nothing asked: nothing to answer (a browser's preconnect, or an idle socket)
+        else:  # nothing asked (a preconnect, an idle socket), or an answer under way: close
             self._detached = True
             self.transport.close()
+
+    def _finished(self) -> bool:
+        """Handed over, refused, or closing (uvicorn answered a malformed request itself)."""
+        return self._detached or self.transport.is_closing()
 
     def _refuse(self, status: int, message: str) -> None:
         """Answer `status` with a plain `message`, close the connection, and parse no more."""
