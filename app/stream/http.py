@@ -133,7 +133,8 @@ class StationHttpProtocol(HttpToolsProtocol):
         ]
         self.transport.write(b"".join(head) + body)
         self.transport.close()
-        self.logger.warning("%s %s", status, message)
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
+        self.logger.warning("refused a request head from %s: %d %s", client, status, message)
 
 
 def _head_size(url: bytes, headers: list[tuple[bytes, bytes]]) -> int:
