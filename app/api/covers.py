@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from app.api.deps import StationDep
+from app.api.deps import RowId, StationDep
 from app.library.artwork import (
     GENERATED_COVER_PATH,
     TRACK_COVER_PATH,
@@ -51,7 +51,7 @@ TRACK_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.get(TRACK_COVER_PATH, response_class=Response, responses=TRACK_RESPONSES)
-def get_track_cover(track_id: int, request: Request, station: StationDep) -> Response:
+def get_track_cover(track_id: RowId, request: Request, station: StationDep) -> Response:
     """The picture embedded in the track's file, or a generated cover when it has none."""
     with station.sessions() as session:
         track = session.get(Track, track_id)

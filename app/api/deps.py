@@ -1,11 +1,19 @@
-"""Named dependencies for the routers."""
+"""Named dependencies, shared parameter types and body parsing for the routers."""
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from pydantic import Field
 
 from app.config import Settings
 from app.station import Station
+
+# SQLite keeps integers in 64 signed bits: a larger number names no row, and binding it as a
+# parameter fails (OverflowError). Every integer a request carries stays within these.
+MAX_SQL_INT = 2**63 - 1
+RowId = Annotated[int, Field(ge=1, le=MAX_SQL_INT)]  # the id of a row: 1 and up
+SqlInt = Annotated[int, Field(ge=-MAX_SQL_INT - 1, le=MAX_SQL_INT)]  # any storable integer
 
 
 def _station(request: Request) -> Station:
@@ -18,3 +26,12 @@ def _settings(request: Request) -> Settings:
 
 StationDep = Annotated[Station, Depends(_station)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+def loads_json(body: bytes) -> Any:
+    """A JSON request body, for the routes that read theirs by hand (forms or JSON). Nesting
+    deeper than Python's recursion limit is malformed input like any other: a ValueError."""
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ValueError("the JSON document is nested too deeply") from None

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from app.api.auth import HostDep
-from app.api.deps import SettingsDep, StationDep
+from app.api.deps import RowId, SettingsDep, StationDep
 from app.config import Settings
 from app.models import Feed
 from app.news import feeds
@@ -140,7 +140,7 @@ def add_feed(body: FeedCreate, station: StationDep) -> FeedOut:
 
 
 @hosts.patch("/{feed_id}")
-def update_feed(feed_id: int, body: FeedUpdate, station: StationDep) -> FeedOut:
+def update_feed(feed_id: RowId, body: FeedUpdate, station: StationDep) -> FeedOut:
     """Pause or resume a feed, or change what its new items become."""
     with station.sessions() as session:
         feed = session.get(Feed, feed_id)
@@ -153,7 +153,7 @@ def update_feed(feed_id: int, body: FeedUpdate, station: StationDep) -> FeedOut:
 
 
 @hosts.delete("/{feed_id}", status_code=status.HTTP_204_NO_CONTENT)
-def remove_feed(feed_id: int, station: StationDep) -> None:
+def remove_feed(feed_id: RowId, station: StationDep) -> None:
     """Stop importing from a feed; the stories already imported stay."""
     with station.sessions() as session:
         feed = session.get(Feed, feed_id)
@@ -164,7 +164,7 @@ def remove_feed(feed_id: int, station: StationDep) -> None:
 
 
 @hosts.post("/{feed_id}/fetch", responses={502: {"description": "the feed could not be read"}})
-async def fetch_now(feed_id: int, station: StationDep, settings: SettingsDep) -> ReportOut:
+async def fetch_now(feed_id: RowId, station: StationDep, settings: SettingsDep) -> ReportOut:
     """Fetch and import the feed now. A feed that cannot be fetched or read answers 502 with
     the reason, which is also kept as the feed's last_error."""
     with station.sessions() as session:

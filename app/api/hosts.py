@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -25,7 +24,7 @@ from app.accounts.sessions import (
 )
 from app.accounts.tokens import issue_token, list_tokens, revoke_token
 from app.api.auth import AdminDep, AuthDep, CurrentHost, HostDep, unauthenticated
-from app.api.deps import SettingsDep
+from app.api.deps import RowId, SettingsDep, loads_json
 from app.db import SessionFactory
 from app.models import ApiToken, Host, HostRole
 
@@ -153,7 +152,7 @@ async def _read_credentials(request: Request) -> tuple[Credentials, str | None]:
     go to once signed in (`next`), so a browser without script lands on a page, not JSON."""
     try:
         if request.headers.get("content-type", "").startswith("application/json"):
-            data, after = json.loads(await request.body() or b"null"), None
+            data, after = loads_json(await request.body() or b"null"), None
         else:
             data = dict(await request.form())
             after = data.pop("next", None)
@@ -274,7 +273,7 @@ def add_host(new: NewHost, db: Database) -> HostOut:
 
 
 @guarded.patch("/hosts/{host_id}", dependencies=[AdminDep])
-def change_role(host_id: int, change: RoleChange, db: Database) -> HostOut:
+def change_role(host_id: RowId, change: RoleChange, db: Database) -> HostOut:
     host = _host_by_id(db, host_id)
     try:
         accounts.set_role(db, host, change.role)
@@ -286,7 +285,7 @@ def change_role(host_id: int, change: RoleChange, db: Database) -> HostOut:
 
 @guarded.delete("/hosts/{host_id}", dependencies=[AdminDep],
                 status_code=status.HTTP_204_NO_CONTENT)  # fmt: skip
-def remove_host(host_id: int, db: Database) -> None:
+def remove_host(host_id: RowId, db: Database) -> None:
     host = _host_by_id(db, host_id)
     try:
         accounts.remove_host(db, host)
@@ -297,7 +296,7 @@ def remove_host(host_id: int, db: Database) -> None:
 
 @guarded.put("/hosts/{host_id}/password", status_code=status.HTTP_204_NO_CONTENT)
 def change_password(
-    host_id: int, change: PasswordChange, auth: AuthDep, db: Database, throttle: Throttle,
+    host_id: RowId, change: PasswordChange, auth: AuthDep, db: Database, throttle: Throttle,
     request: Request,
 ) -> None:  # fmt: skip
     """An admin sets anyone's password; a host changes their own with the current one.
@@ -350,7 +349,7 @@ def tokens(host: CurrentHost, db: Database) -> list[TokenOut]:
 
 
 @guarded.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke(token_id: int, host: CurrentHost, db: Database) -> None:
+def revoke(token_id: RowId, host: CurrentHost, db: Database) -> None:
     """Revoke a token: it stops working at once. Admins may revoke anyone's."""
     token = db.get(ApiToken, token_id)
     if token is None or (token.host_id != host.id and host.role != HostRole.admin):

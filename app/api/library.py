@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Select, delete, func, or_, select
 
 from app.api.auth import HostDep
-from app.api.deps import StationDep
+from app.api.deps import MAX_SQL_INT, RowId, StationDep
 from app.api.limits import STREAMED_BODY_LIMIT
 from app.library.errors import UnreadableAudio
 from app.library.jobs import Job, JobContext, JobRegistry, JobState
@@ -137,11 +137,13 @@ def list_tracks(
     q: Annotated[str | None, Query(description="in artist, title or album; any case")] = None,
     artist: Annotated[str | None, Query(description="exact artist, any case")] = None,
     album: Annotated[str | None, Query(description="exact album, any case")] = None,
-    playlist: Annotated[int | None, Query(description="tracks of this playlist, in order")] = None,
+    playlist: Annotated[
+        RowId | None, Query(description="tracks of this playlist, in order")
+    ] = None,
     kind: TrackKind | None = None,
     status_: Annotated[TrackStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
 ) -> TrackPage:
     """List and search the library, a page at a time."""
     query = _filtered(select(Track), q, artist, album, playlist, kind, status_)
@@ -189,13 +191,13 @@ def _escape_like(text: str) -> str:
 
 
 @router.get("/tracks/{track_id}")
-def get_track(track_id: int, station: StationDep) -> TrackOut:
+def get_track(track_id: RowId, station: StationDep) -> TrackOut:
     with station.sessions() as session:
         return TrackOut.model_validate(_track_or_404(session.get(Track, track_id), track_id))
 
 
 @router.patch("/tracks/{track_id}", responses={409: {"description": "the file cannot be written"}})
-def edit_track(track_id: int, edit: TagEdit, station: StationDep) -> TrackOut:
+def edit_track(track_id: RowId, edit: TagEdit, station: StationDep) -> TrackOut:
     """Change artist, title or album: written into the file first, then into the library, so
     the next scan finds nothing changed."""
     changes = edit.changes()
@@ -221,7 +223,7 @@ def edit_track(track_id: int, edit: TagEdit, station: StationDep) -> TrackOut:
 
 @router.delete("/tracks/{track_id}", status_code=status.HTTP_204_NO_CONTENT,
                responses={409: {"description": "the file cannot be deleted"}})  # fmt: skip
-def delete_track(track_id: int, station: StationDep) -> None:
+def delete_track(track_id: RowId, station: StationDep) -> None:
     """Delete the file and the track; its queue and playlist entries go with it."""
     with station.sessions() as session:
         track = _track_or_404(session.get(Track, track_id), track_id)

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.api.auth import HostDep
-from app.api.deps import StationDep
+from app.api.deps import MAX_SQL_INT, StationDep
 from app.listeners.accounting import week_start
 from app.listeners.identity import listener_hash, listener_id, new_listener_id, remember_listener
 from app.listeners.stats import TrackChange, gainers_and_losers, step_for, tally
@@ -223,7 +223,7 @@ def _session_rows(db: Session, query: Select[Any]) -> list[dict[str, Any]]:
 def list_sessions(
     db: DbDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
 ) -> dict[str, Any]:
     """All stream sessions, newest first, anonymous players included."""
     total = db.scalar(select(func.count()).select_from(ListeningSession)) or 0

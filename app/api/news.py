@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.api.auth import CurrentHost, HostDep
-from app.api.deps import StationDep
+from app.api.deps import MAX_SQL_INT, RowId, StationDep
 from app.api.limits import LARGE_BODY_LIMIT
 from app.models import Article, ArticleStatus, Comment, CommentStatus, Speech, SpeechStatus
 from app.news import articles as service
@@ -210,7 +210,7 @@ def list_articles(
     status_: Annotated[ArticleStatus | None, Query(alias="status")] = None,
     category: Annotated[str | None, Query(max_length=service.MAX_CATEGORY)] = None,
     q: Annotated[str | None, Query(max_length=200, description="in title, summary, body")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> ArticlePage:
     """Articles newest first, filtered by status, category and words."""
@@ -231,14 +231,14 @@ def create_article(body: ArticleCreate, db: DbDep, station: StationDep) -> Artic
 
 
 @router.get("/articles/{article_id}")
-def get_article(article_id: int, db: DbDep) -> ArticleDetail:
+def get_article(article_id: RowId, db: DbDep) -> ArticleDetail:
     with _errors():
         return _detail(db, service.get_article(db, article_id))
 
 
 @router.patch("/articles/{article_id}")
 def update_article(
-    article_id: int, body: ArticleUpdate, db: DbDep, station: StationDep
+    article_id: RowId, body: ArticleUpdate, db: DbDep, station: StationDep
 ) -> ArticleDetail:
     """Change the fields given; a change to the title, author or body makes a new version,
     which is re-rendered and may be repeated in the next bulletin."""
@@ -250,7 +250,7 @@ def update_article(
 
 
 @router.delete("/articles/{article_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_article(article_id: int, db: DbDep) -> None:
+def delete_article(article_id: RowId, db: DbDep) -> None:
     """Gone for good, with its ratings and comments; retract instead to keep the record."""
     with _errors():
         service.delete(db, service.get_article(db, article_id))
@@ -259,7 +259,7 @@ def delete_article(article_id: int, db: DbDep) -> None:
 
 @router.post("/articles/{article_id}/publish")
 def publish_article(
-    article_id: int, db: DbDep, station: StationDep, body: PublishIn | None = None
+    article_id: RowId, db: DbDep, station: StationDep, body: PublishIn | None = None
 ) -> ArticleDetail:
     with _errors():
         article = service.get_article(db, article_id)
@@ -271,7 +271,7 @@ def publish_article(
 
 @router.post("/articles/{article_id}/schedule")
 def schedule_article(
-    article_id: int, body: ScheduleIn, db: DbDep, station: StationDep
+    article_id: RowId, body: ScheduleIn, db: DbDep, station: StationDep
 ) -> ArticleDetail:
     """Published automatically at `at`; its speech is rendered ahead of time."""
     with _errors():
@@ -283,7 +283,7 @@ def schedule_article(
 
 
 @router.post("/articles/{article_id}/retract")
-def retract_article(article_id: int, db: DbDep) -> ArticleDetail:
+def retract_article(article_id: RowId, db: DbDep) -> ArticleDetail:
     """Off the pages, feeds and bulletins; kept for the record."""
     with _errors():
         article = service.get_article(db, article_id)
@@ -294,9 +294,9 @@ def retract_article(article_id: int, db: DbDep) -> ArticleDetail:
 
 @router.put("/articles/{article_id}/related")
 def set_related(
-    article_id: int,
+    article_id: RowId,
     db: DbDep,
-    ids: Annotated[list[int], Body(max_length=service.MAX_RELATED * 5)],
+    ids: Annotated[list[RowId], Body(max_length=service.MAX_RELATED * 5)],
 ) -> ArticleDetail:
     """Replace the explicit related stories with these article ids, in this order."""
     with _errors():
@@ -307,7 +307,7 @@ def set_related(
 
 
 @router.post("/articles/{article_id}/play-next")
-def play_next(article_id: int, db: DbDep, station: StationDep, host: CurrentHost) -> QueuedOut:
+def play_next(article_id: RowId, db: DbDep, station: StationDep, host: CurrentHost) -> QueuedOut:
     """Put the story (its speech) on air next; refused until its speech is ready."""
     with _errors():
         article = service.get_article(db, article_id)
@@ -350,8 +350,8 @@ def _moderated(db: Session, comment_id: int, decision: CommentStatus) -> Comment
 def list_comments(
     db: DbDep,
     status_: Annotated[CommentStatus | None, Query(alias="status")] = None,
-    article_id: int | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    article_id: RowId | None = None,
+    offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> list[CommentOut]:
     """Comments oldest first (the moderation queue's order), with the commenter's email."""
@@ -365,18 +365,18 @@ def list_comments(
 
 
 @router.post("/comments/{comment_id}/approve")
-def approve_comment(comment_id: int, db: DbDep) -> CommentOut:
+def approve_comment(comment_id: RowId, db: DbDep) -> CommentOut:
     """Shown on the article page; the commenter's next comments skip the queue."""
     return _moderated(db, comment_id, CommentStatus.approved)
 
 
 @router.post("/comments/{comment_id}/reject")
-def reject_comment(comment_id: int, db: DbDep) -> CommentOut:
+def reject_comment(comment_id: RowId, db: DbDep) -> CommentOut:
     """Kept off the article page; the row stays (delete removes it) as a record of the decision."""
     return _moderated(db, comment_id, CommentStatus.rejected)
 
 
 @router.delete("/comments/{comment_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_comment(comment_id: int, db: DbDep) -> None:
+def delete_comment(comment_id: RowId, db: DbDep) -> None:
     db.delete(_comment(db, comment_id))
     db.commit()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.accounts.ratelimit import FailureWindow
-from app.api.deps import SettingsDep, StationDep
+from app.api.deps import SettingsDep, StationDep, loads_json
 from app.config import PROJECT_ROOT, Settings
 from app.listeners.identity import (
     client_hash,
@@ -182,6 +183,8 @@ def static_file(name: str) -> FileResponse:
     """The pages' style sheet and friends: one flat folder. A plain route rather than a
     mounted StaticFiles app, so the route table stays one list whose access is decided."""
     folder = STATIC_DIR.resolve()
+    if "\x00" in name:  # no file name holds one, and the OS refuses to look it up
+        raise HTTPException(404, f"no static file {name!r}")
     path = (folder / name).resolve()
     if path.parent != folder or not path.is_file():
         raise HTTPException(404, f"no static file {name!r}")
@@ -193,7 +196,8 @@ def static_file(name: str) -> FileResponse:
 
 def _page_number(request: Request) -> int:
     raw = request.query_params.get("page", "1")
-    if not raw.isdigit() or int(raw) < 1:
+    # ASCII digits only ("²".isdigit() holds), and few enough for int() and an SQL offset.
+    if not re.fullmatch(r"[0-9]{1,9}", raw) or int(raw) < 1:
         raise HTTPException(400, "page must be a whole number from 1")
     return int(raw)
 
@@ -266,7 +270,7 @@ def news_index(request: Request, station: StationDep, settings: SettingsDep) -> 
     return _index(request, station, settings, None)
 
 
-@router.get("/news/category/{name}", response_class=HTMLResponse)
+@router.get("/news/category/{name:path}", response_class=HTMLResponse)  # "Arts/Culture" too
 def news_category(
     name: str, request: Request, station: StationDep, settings: SettingsDep
 ) -> HTMLResponse:
@@ -276,7 +280,8 @@ def news_category(
 # --- one article -----------------------------------------------------------------------------
 
 
-@router.api_route("/news/{slug}.mp3", methods=["GET", "HEAD"])  # players ask HEAD first
+@router.get("/news/{slug}.mp3")
+@router.head("/news/{slug}.mp3", include_in_schema=False)  # players ask HEAD first
 def article_audio(slug: str, station: StationDep, settings: SettingsDep) -> FileResponse:
     """The story read aloud; Range requests let players seek (206, or 416 past the end)."""
     with station.sessions() as session:
@@ -400,7 +405,7 @@ async def _fields(request: Request) -> dict[str, str]:
     """The submitted fields, from a plain form (no JavaScript) or a JSON body."""
     if request.headers.get("content-type", "").startswith("application/json"):
         try:
-            data = await request.json()
+            data = loads_json(await request.body())
         except ValueError:
             raise HTTPException(400, "the body is not valid JSON") from None
         if not isinstance(data, dict):

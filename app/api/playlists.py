@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from app.api.auth import HostDep
-from app.api.deps import SettingsDep, StationDep
+from app.api.deps import MAX_SQL_INT, RowId, SettingsDep, SqlInt, StationDep
 from app.api.limits import LARGE_BODY_LIMIT
 from app.config import Settings
 from app.models import Playlist, PlaylistOrder, PlaylistRule
@@ -42,7 +42,7 @@ IMPORT_FRAMING = 64 * 1024  # room for multipart framing around a playlist file
 
 class Daypart(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    days: list[int] = Field(min_length=1, max_length=7, description="0-6, Monday is 0")
+    days: list[SqlInt] = Field(min_length=1, max_length=7, description="0-6, Monday is 0")
     start: str = Field(pattern=TIME_PATTERN, max_length=5, examples=["06:00"])
     end: str = Field(
         pattern=TIME_PATTERN,
@@ -62,7 +62,9 @@ class PlaylistUpdate(BaseModel):
     rule: PlaylistRule | None = None
     order: PlaylistOrder | None = None
     weight: int | None = Field(None, ge=1, le=service.MAX_WEIGHT)
-    every: int | None = Field(None, ge=1, description="songs or minutes, for every_* rules")
+    every: int | None = Field(
+        None, ge=1, le=MAX_SQL_INT, description="songs or minutes, for every_* rules"
+    )
     minute: int | None = Field(None, ge=0, le=59, description="minute of the hour, for hourly")
     window_minutes: int | None = Field(None, ge=1, le=59)
     schedule: list[Daypart] | None = Field(None, description="dayparts; empty: always")
@@ -71,12 +73,12 @@ class PlaylistUpdate(BaseModel):
 
 class PlaylistCreate(PlaylistUpdate):
     name: str = Field(min_length=1, max_length=service.MAX_NAME_LENGTH)  # type: ignore[assignment]
-    track_ids: list[int] = Field(default_factory=list, max_length=MAX_TRACKS)
+    track_ids: list[RowId] = Field(default_factory=list, max_length=MAX_TRACKS)
 
 
 class TrackIds(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    track_ids: list[int] = Field(max_length=MAX_TRACKS)
+    track_ids: list[RowId] = Field(max_length=MAX_TRACKS)
 
 
 class EntryOut(BaseModel):
@@ -227,14 +229,14 @@ def create_playlist(
 
 
 @router.get("/{playlist_id}")
-def get_playlist(playlist_id: int, db: DbDep) -> PlaylistDetail:
+def get_playlist(playlist_id: RowId, db: DbDep) -> PlaylistDetail:
     with _errors():
         return _detail(db, service.get_playlist(db, playlist_id))
 
 
 @router.patch("/{playlist_id}")
 def update_playlist(
-    playlist_id: int,
+    playlist_id: RowId,
     body: PlaylistUpdate,
     db: DbDep,
     settings: SettingsDep,
@@ -251,7 +253,7 @@ def update_playlist(
 
 @router.delete("/{playlist_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_playlist(
-    playlist_id: int, db: DbDep, settings: SettingsDep, write_back: WriteBack = None
+    playlist_id: RowId, db: DbDep, settings: SettingsDep, write_back: WriteBack = None
 ) -> None:
     """Deletes the playlist, and its file in playlists/ unless `write_back=false`."""
     with _errors():
@@ -264,7 +266,11 @@ def delete_playlist(
 
 @router.put("/{playlist_id}/entries")
 def set_entries(
-    playlist_id: int, body: TrackIds, db: DbDep, settings: SettingsDep, write_back: WriteBack = None
+    playlist_id: RowId,
+    body: TrackIds,
+    db: DbDep,
+    settings: SettingsDep,
+    write_back: WriteBack = None,
 ) -> PlaylistDetail:
     """Replaces the entries with these tracks, in this order (also how to reorder)."""
     with _errors():
@@ -276,7 +282,11 @@ def set_entries(
 
 @router.post("/{playlist_id}/entries")
 def append_entries(
-    playlist_id: int, body: TrackIds, db: DbDep, settings: SettingsDep, write_back: WriteBack = None
+    playlist_id: RowId,
+    body: TrackIds,
+    db: DbDep,
+    settings: SettingsDep,
+    write_back: WriteBack = None,
 ) -> PlaylistDetail:
     """Adds these tracks at the end."""
     with _errors():
@@ -366,7 +376,7 @@ async def _read_upload(request: Request, filename: str | None) -> tuple[bytes, s
     responses={200: {"content": {"audio/x-mpegurl": {}, "audio/x-scpls": {}}}},
 )
 def export_playlist(
-    playlist_id: int,
+    playlist_id: RowId,
     db: DbDep,
     fmt: Annotated[PlaylistFormat, Query(alias="format")] = PlaylistFormat.m3u8,
 ) -> Response:

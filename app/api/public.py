@@ -89,12 +89,14 @@ def icecast_status(request: Request, station: StationDep, settings: SettingsDep)
 
 
 @router.get("/listen.m3u")
+@router.head("/listen.m3u", include_in_schema=False)  # players and directories probe
 def listen_m3u(request: Request, settings: SettingsDep) -> Response:
     return Response(m3u(settings.station_name, _stream_url(request, settings)),
                     media_type="audio/x-mpegurl")  # fmt: skip
 
 
 @router.get("/listen.pls")
+@router.head("/listen.pls", include_in_schema=False)
 def listen_pls(request: Request, settings: SettingsDep) -> Response:
     return Response(pls(settings.station_name, _stream_url(request, settings)),
                     media_type="audio/x-scpls")  # fmt: skip

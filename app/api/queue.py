@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field, model_validator
 
 from app.api.auth import HostDep
-from app.api.deps import StationDep
+from app.api.deps import MAX_SQL_INT, RowId, SqlInt, StationDep
 from app.scheduler.planner import PreviewBusy, Upcoming
 from app.scheduler.queue import QueueError
 
@@ -37,11 +37,11 @@ class QueueView(BaseModel):
 
 
 class QueueAdd(BaseModel):
-    track_id: int | None = None
-    playlist_id: int | None = None
-    article_id: int | None = Field(None, description="a published story, read on its own")
+    track_id: RowId | None = None
+    playlist_id: RowId | None = None
+    article_id: RowId | None = Field(None, description="a published story, read on its own")
     bulletin: bool = Field(False, description="a news bulletin of the freshest stories")
-    position: int | Literal["next", "end"] = "end"
+    position: SqlInt | Literal["next", "end"] = "end"
 
     @model_validator(mode="after")
     def _one_thing(self) -> QueueAdd:
@@ -52,7 +52,7 @@ class QueueAdd(BaseModel):
 
 
 class QueueMove(BaseModel):
-    position: int = Field(ge=0)
+    position: int = Field(ge=0, le=MAX_SQL_INT)
 
 
 def _view(upcoming: list[Upcoming]) -> QueueView:
@@ -102,7 +102,7 @@ def skip(station: StationDep) -> dict[str, str]:
 
 
 @router.post("/queue/{entry_id}/move")
-def move_in_queue(entry_id: int, body: QueueMove, station: StationDep) -> QueueView:
+def move_in_queue(entry_id: RowId, body: QueueMove, station: StationDep) -> QueueView:
     try:
         station.planner.move(entry_id, body.position)
     except QueueError as error:
@@ -111,7 +111,7 @@ def move_in_queue(entry_id: int, body: QueueMove, station: StationDep) -> QueueV
 
 
 @router.delete("/queue/{entry_id}")
-def remove_from_queue(entry_id: int, station: StationDep) -> QueueView:
+def remove_from_queue(entry_id: RowId, station: StationDep) -> QueueView:
     try:
         station.planner.remove(entry_id)
     except QueueError as error:

@@ -65,13 +65,14 @@ def _serve(args: argparse.Namespace) -> int:
         import uvicorn
 
         from app.main import create_app
-        from app.stream.http import StationHttpProtocol
+        from app.stream.http import KEEP_ALIVE_SECONDS, StationHttpProtocol
 
         config = uvicorn.Config(
             create_app(settings, lock),
             http=StationHttpProtocol,
             lifespan="on",
             log_level="info",
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,  # the head's own limits: StationHttpProtocol
             timeout_graceful_shutdown=3,
         )
         uvicorn.Server(config).run(sockets=[sock])

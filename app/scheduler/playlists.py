@@ -59,7 +59,7 @@ EDITABLE_FIELDS = frozenset(
      "window_minutes", "schedule", "is_jingle"}
 )  # fmt: skip
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")

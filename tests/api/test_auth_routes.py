@@ -32,7 +32,7 @@ PUBLIC = {
     ("POST", "/api/session"),  # signing in
     # The news pages: listeners read, listen, rate and comment without an account.
     ("GET", "/news"),
-    ("GET", "/news/category/{name}"),
+    ("GET", "/news/category/{name:path}"),
     ("GET", "/news/{slug}"),
     ("GET", "/news/{slug}.mp3"),
     ("GET", "/api/news/{slug}"),

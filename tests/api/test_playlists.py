@@ -144,6 +144,8 @@ def test_create_edit_reorder_append_and_delete(library: tuple[RunningStation, di
         ({"schedule": [{"days": [1], "start": "06:00", "end": "06:00"}]}, "same time"),
         ({"name": "x" * 300}, "at most 128 characters"),
         ({"name": "tab\there"}, "control characters"),
+        ({"name": "next\x85line"}, "control characters"),  # C1: NEL, and CSI below
+        ({"name": "csi\x9b31m"}, "control characters"),
         ({"track_ids": [999999]}, "unknown track ids: 999999"),
     ],
 )
@@ -250,6 +252,7 @@ def test_import_as_raw_text_pls_and_replace(library: tuple[RunningStation, dict]
     [
         ("x" * 300 + ".m3u8", b"music/tone-440.mp3\n", 422, "at most 128 characters"),
         ("../../etc/evil\x00.m3u", b"music/tone-440.mp3\n", 422, "control characters"),
+        ("Night\x9b2JMix.m3u8", b"music/tone-440.mp3\n", 422, "control characters"),
         ("Broken.pls", b"File1=music/tone-440.mp3\n", 400, "[playlist]"),
         ("Binary.m3u", bytes(range(256)) * 4, 400, "binary"),
         ("Latin.m3u8", "Caf\xe9.mp3\n".encode("latin-1"), 400, "UTF-8"),
