@@ -34,6 +34,7 @@ UNREACHABLE = "cannot reach the feed's server (feeds are fetched only from publi
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_IETF_PROTOCOLS = ipaddress.IPv4Network("192.0.0.0/24")  # not all of it is in is_private
 
 
 class FetchError(Exception):
@@ -47,17 +48,21 @@ class _Refused(httpcore.ConnectError):
 def is_public_address(address: str) -> bool:
     """Whether `address` (an IPv4 or IPv6 literal) is a public unicast internet address:
     not loopback, private, shared, link-local, multicast, reserved, unspecified or for
-    documentation, and no IPv6 form (IPv4-mapped, 6to4, NAT64) of an address that is not."""
+    documentation; never an IPv4-mapped IPv6 address, and a 6to4 or NAT64 address only as
+    public as the IPv4 address it carries."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
     if isinstance(ip, ipaddress.IPv6Address):
-        embedded = ip.ipv4_mapped or ip.sixtofour
-        if embedded is None and ip in _NAT64:
-            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        if embedded is not None and not is_public_address(str(embedded)):
+        if ip.ipv4_mapped is not None:  # reaches an IPv4 address, past an IPv4-only check
             return False
+        if ip.sixtofour is not None:  # public exactly when the IPv4 address it carries is
+            return is_public_address(str(ip.sixtofour))
+        if ip in _NAT64:
+            return is_public_address(str(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)))
+    elif ip in _IETF_PROTOCOLS:
+        return False
     return ip.is_global and not (
         ip.is_multicast
         or ip.is_private
