@@ -8,8 +8,10 @@ anything else through the station (server-side request forgery).
 - Redirects are followed here, at most MAX_REDIRECTS, each to an http(s) URL whose server is
   checked the same way.
 - A server that cannot be reached answers one message whatever the reason (a non-public
-  address, a name that does not resolve, a refused or timed-out connection, a failed TLS
-  handshake), so the errors cannot map a network.
+  address, a name that does not resolve, a refused or timed-out connection), so the errors
+  cannot map a network. (What happens after connecting to a checked address, a failed TLS
+  handshake, an HTTP status, a slow answer, is told as it is: it says nothing about what is
+  not public.)
 - A time limit on the whole fetch and a size limit on the body.
 
 Servers the station's operator trusts (settings.feed_allow_hosts) skip the address check.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import time
 import typing
 from collections.abc import Iterable
@@ -43,6 +46,39 @@ class FetchError(Exception):
 
 class _Refused(httpcore.ConnectError):
     """A server the station may not connect to."""
+
+
+class _TlsFailed(httpcore.ConnectError):
+    """A checked server that was reached, whose TLS handshake failed (a bad certificate)."""
+
+
+class _Stream(httpcore.NetworkStream):
+    """A connection to a checked address; tells a failed TLS handshake from a failed connect
+    (only a server the station may reach gets this far, so the difference maps nothing)."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self.stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.stream.read(max_bytes, timeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.stream.write(buffer, timeout)
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:  # fmt: skip
+        try:
+            return self.stream.start_tls(ssl_context, server_hostname, timeout)
+        except httpcore.ConnectError as error:
+            cause = error.__cause__  # the ssl module's error, as httpcore maps it
+            reason = getattr(cause, "verify_message", None) or getattr(cause, "reason", None)
+            raise _TlsFailed(reason or str(error)) from error
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        return self.stream.get_extra_info(info)
 
 
 def is_public_address(address: str) -> bool:
@@ -105,8 +141,8 @@ class _PublicOnly(httpcore.NetworkBackend):
         failure: Exception = _Refused(f"no address of {host} answers")
         for address in addresses[:MAX_ADDRESSES]:  # the checked address, not the name
             try:
-                return self.backend.connect_tcp(address, port, timeout, local_address,
-                                                socket_options)  # fmt: skip
+                return _Stream(self.backend.connect_tcp(address, port, timeout, local_address,
+                                                        socket_options))  # fmt: skip
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
                 failure = error
         raise failure
@@ -156,6 +192,8 @@ def fetch_public(url: str, *, timeout: float, limit: int, accept: str,
                     if response.status >= 300:
                         raise FetchError(f"the feed's server answered {response.status}")
                     return _body(response, answer, limit, deadline, timeout)
+            except _TlsFailed as error:
+                raise FetchError(f"the feed's server failed the TLS handshake: {error}") from error
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
                 raise FetchError(UNREACHABLE) from error
             except httpcore.TimeoutException as error:
