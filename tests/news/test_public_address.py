@@ -1,10 +1,13 @@
-"""Which addresses count as public internet addresses for feed fetching: a table written
-from the IANA special-purpose registries, not derived from the code under test."""
+"""Which addresses count as public internet addresses for feed fetching (a table written from
+the IANA special-purpose registries, not derived from the code under test), and the setting
+that lets the operator allow servers that are not public."""
 
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
+from app.config import Settings
 from app.news.public_fetch import is_public_address
 
 NOT_PUBLIC = [
@@ -37,3 +40,20 @@ def test_internal_and_special_addresses_are_not_public(address: str) -> None:
 @pytest.mark.parametrize("address", PUBLIC)
 def test_public_addresses_are_public(address: str) -> None:
     assert is_public_address(address)
+
+
+def test_the_allow_list_setting_names_hosts_and_ports() -> None:
+    settings = Settings(feed_allow_hosts=" 127.0.0.1:8080, Feeds.Example.org,[::1]:80,")
+    assert settings.feed_allowed_hosts == {
+        ("127.0.0.1", 8080),
+        ("feeds.example.org", None),  # any port
+        ("::1", 80),
+    }
+    assert Settings().feed_allowed_hosts == frozenset()  # the default: nothing but public
+
+
+@pytest.mark.parametrize("entry", ["http://intranet", "intranet:http", "user@intranet:80",
+                                   "intranet/feeds", "intranet:99999", ":8080"])  # fmt: skip
+def test_an_allow_list_entry_that_is_not_host_and_port_is_refused(entry: str) -> None:
+    with pytest.raises(ValidationError, match="not a host or host:port"):
+        Settings(feed_allow_hosts=entry)
