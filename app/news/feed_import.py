@@ -95,6 +95,8 @@ def fetch_feed(feed: Feed, settings: Settings) -> bytes:
                             limit=settings.feed_max_bytes, accept=ACCEPT,
                             allowed=settings.feed_allowed_hosts)  # fmt: skip
     except FetchError as error:
+        if error.__cause__ is not None:  # the operator's log may say why; hosts may not
+            log.info("feed %s: %s (%s)", feed.id, error, error.__cause__)
         raise FeedError(str(error)) from error
 
 
