@@ -70,7 +70,7 @@ def head_of(station: RunningStation, method: str, path: str, **kwargs: object) -
 
 def directives(policy: str) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
-    for part in policy.split(";"):
+    for part in filter(str.strip, policy.split(";")):
         name, *sources = part.split()
         assert name not in found, f"{name} twice in {policy!r}"
         found[name] = sources
