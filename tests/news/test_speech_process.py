@@ -26,8 +26,16 @@ def python_children(pid: int) -> list[str]:
     found, todo = [], [pid]
     while todo:
         parent = todo.pop()
-        for task in Path(f"/proc/{parent}/task").iterdir():
-            for child in (task / "children").read_text().split():
+        try:
+            tasks = list(Path(f"/proc/{parent}/task").iterdir())
+        except OSError:
+            continue  # it exited meanwhile
+        for task in tasks:
+            try:
+                children = (task / "children").read_text().split()
+            except OSError:
+                continue  # the thread ended meanwhile
+            for child in children:
                 try:
                     command = Path(f"/proc/{child}/cmdline").read_text().split("\0")
                 except OSError:
