@@ -3,9 +3,9 @@
 An upload is written to a hidden temp file inside media/ (the scanner skips dot files), so
 the final move is a rename on one file system. Every refusal removes that temp file; one that
 a crash left behind (`kill -9`, a power cut) is removed when the station next starts
-(sweep_stale_uploads). While an upload is written its temp file is locked (flock: the kernel
-drops the lock when the process ends, however it ends), so the sweep never takes a file that
-is being written, even by another station sharing media/.
+(sweep_stale_uploads), before the station takes requests. While an upload's body is being
+received its temp file is locked (flock: the kernel drops the lock when the process ends,
+however it ends), so the sweep passes over one that another process is receiving.
 """
 
 from __future__ import annotations
