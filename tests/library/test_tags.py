@@ -6,6 +6,7 @@ import pytest
 
 from app.library import UnreadableAudio, read_tags
 from app.library.tags import clean_tag
+from app.scheduler.item import Item, ItemKind
 from tests.audio import write_tone
 
 
@@ -105,3 +106,11 @@ def test_a_file_name_standing_in_for_a_title_is_cleaned_too(tmp_path: Path) -> N
     read = read_tags(path)
 
     assert (read.artist, read.title) == ("EdNoise", "Slow River")
+
+
+def test_every_item_on_air_follows_the_rule_whatever_made_it() -> None:
+    # E.g. a row an older version stored uncleaned, read before the next scan cleans it.
+    item = Item(kind=ItemKind.music, title="La " * 1000, artist="Ed\x1bNoise", album="\tBig\n")
+
+    assert (item.title, item.artist, item.album) == ("La " * 99 + "La…", "EdNoise", "Big")
+    assert item.display_title == "EdNoise - " + "La " * 99 + "La…"
