@@ -12,6 +12,7 @@ metadata never carry a megabyte title or a NUL.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,8 +120,15 @@ _UNSHOWABLE: dict[int, str | None] = {
 }
 
 
+# Anything clean_text would change: a control character or surrogate, white space other than
+# a single space between words (re's \s and str.split() agree on what white space is).
+_UNCLEAN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]|[^\S ]|  |^ | $")
+
+
 def clean_text(value: str) -> str:
     """`value` as one line of plain text: no control characters, single spaces, trimmed."""
+    if not _UNCLEAN.search(value):
+        return value  # most names are clean: no need to rebuild them
     return " ".join(value.translate(_UNSHOWABLE).split())
 
 

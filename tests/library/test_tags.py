@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import random
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -114,3 +116,21 @@ def test_every_item_on_air_follows_the_rule_whatever_made_it() -> None:
 
     assert (item.title, item.artist, item.album) == ("La " * 99 + "La…", "EdNoise", "Big")
     assert item.display_title == "EdNoise - " + "La " * 99 + "La…"
+
+
+def test_whatever_the_input_a_cleaned_tag_is_one_tidy_line() -> None:
+    pieces = ["a", "Zé", "東", "'", ";", " ", "  ", "\t", "\n", "\r", "\x00", "\x07", "\x1b",
+              "\x1c", "\x7f", "\x85", "\x9b", "\xa0", "\u2028", "\u3000", "\ud800",
+              "\u200b"]  # fmt: skip
+    rng = random.Random(10)
+    for _ in range(20_000):
+        raw = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) * rng.choice([1, 40])
+        clean = clean_tag(raw)
+        assert len(clean) <= 300
+        assert clean == clean.strip(" ")
+        assert "  " not in clean
+        # No control character, surrogate or white space but the plain space is left.
+        assert not any(
+            unicodedata.category(ch) in ("Cc", "Cs") or (ch.isspace() and ch != " ") for ch in clean
+        ), repr(clean)
+        assert clean_tag(clean) == clean
