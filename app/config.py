@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -92,6 +93,10 @@ class Settings(BaseSettings):
     feed_interval_minutes: float = Field(30.0, gt=0)
     feed_timeout_seconds: float = Field(10.0, gt=0, le=120)
     feed_max_bytes: int = Field(5_000_000, ge=1024)
+    # Feeds are fetched only from public internet addresses. Comma-separated "host:port" (or
+    # "host", any port) servers that may be fetched although they are not public, such as a
+    # news server on the station's own network. Empty (the default): none.
+    feed_allow_hosts: str = ""
 
     # News speech. Piper needs a voice model file (.onnx) here; nothing is downloaded.
     tts_engine: Literal["espeak", "piper"] = "espeak"
@@ -120,6 +125,17 @@ class Settings(BaseSettings):
     def skip_votable_kinds(self) -> frozenset[ItemKind]:
         return frozenset(ItemKind(name) for name in _names(self.skip_vote_kinds))
 
+    @field_validator("feed_allow_hosts")
+    @classmethod
+    def _host_list(cls, value: str) -> str:
+        _hosts_and_ports(value)  # raises for an entry that is not host[:port]
+        return value
+
+    @property
+    def feed_allowed_hosts(self) -> frozenset[tuple[str, int | None]]:
+        """(host, port) pairs from feed_allow_hosts; port None: any port."""
+        return _hosts_and_ports(self.feed_allow_hosts)
+
     @property
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite:///{self.state_dir / 'radio.sqlite3'}"
@@ -127,3 +143,19 @@ class Settings(BaseSettings):
 
 def _names(listed: str) -> list[str]:
     return [name.strip().lower() for name in listed.split(",") if name.strip()]
+
+
+def _hosts_and_ports(listed: str) -> frozenset[tuple[str, int | None]]:
+    pairs = set()
+    for entry in (part.strip() for part in listed.split(",")):
+        if not entry:
+            continue
+        parts = urlsplit(f"//{entry}")
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if not parts.hostname or port == -1 or parts.netloc != entry or "@" in entry:
+            raise ValueError(f"not a host or host:port: {entry!r}")
+        pairs.add((parts.hostname.lower(), port))
+    return frozenset(pairs)

@@ -10,6 +10,8 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.accounts.bootstrap import prepare_hosts
 from app.accounts.ratelimit import FailureWindow, LoginThrottle
@@ -17,6 +19,7 @@ from app.api import router
 from app.api.limits import BODY_LIMIT, refuse_declared_oversize
 from app.config import Settings
 from app.db import make_engine, make_sessions, upgrade_in_child
+from app.headers import security_headers
 from app.news import ratings
 from app.statelock import StateLock
 from app.station import Station
@@ -60,7 +63,9 @@ def create_app(settings: Settings | None = None, lock: StateLock | None = None) 
             if lock is None:
                 held.release()
 
+    # /docs is the station's own page (app.api.docs); FastAPI's would load from a CDN.
     app = FastAPI(title=settings.station_name, lifespan=one_station_per_state,
+                  docs_url=None, redoc_url=None,
                   max_body_size=BODY_LIMIT,
                   dependencies=[Depends(refuse_declared_oversize)])  # fmt: skip
     app.add_middleware(
@@ -70,5 +75,29 @@ def create_app(settings: Settings | None = None, lock: StateLock | None = None) 
         allow_headers=["Icy-MetaData", "Range"],
         expose_headers=["icy-metaint", "icy-name", "icy-br"],
     )
+    app.add_middleware(SecurityHeaders)
     app.include_router(router)
     return app
+
+
+class SecurityHeaders:
+    """Puts app.headers' security headers on every HTTP response, replacing any a route set:
+    the policy is decided there and nowhere else."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in security_headers(path, headers.get("content-type", "")).items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from app.api import (
     covers,
     dashboard,
+    docs,
     feeds,
     hosts,
     library,
@@ -30,6 +31,7 @@ router.include_router(skip.router)
 router.include_router(covers.router)
 router.include_router(player.router)
 router.include_router(dashboard.router)
+router.include_router(docs.router)
 # Feeds before pages: /news/feed.xml must not be taken for an article's /news/{slug}.
 router.include_router(feeds.router)
 router.include_router(pages.router)

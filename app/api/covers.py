@@ -25,11 +25,7 @@ router = APIRouter(tags=["covers"])
 TRACK_CACHE = "public, max-age=86400"
 GENERATED_CACHE = "public, max-age=604800"  # the same names always draw the same picture
 SVG = "image/svg+xml"
-# If someone opens a cover on its own, nothing in it may run or load.
-IMAGE_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
-}
+# If someone opens a cover on its own, nothing in it may run or load: app.headers says so.
 
 TextQuery = Annotated[str, Query(max_length=1000)]
 
@@ -60,7 +56,7 @@ def get_track_cover(track_id: RowId, request: Request, station: StationDep) -> R
         # The player's <img> still shows something, and the browser will ask again.
         body = generated_cover("", "").encode()
         return Response(body, status.HTTP_404_NOT_FOUND, media_type=SVG,
-                        headers={**IMAGE_HEADERS, "Cache-Control": "no-cache"})  # fmt: skip
+                        headers={"Cache-Control": "no-cache"})  # fmt: skip
     artist, title, relative, size, mtime = found
     etag = _etag(f"{track_id}:{relative}:{size}:{mtime}".encode())
     if _not_modified(request, etag):  # answered without opening the file
@@ -94,12 +90,12 @@ def _not_modified(request: Request, etag: str) -> bool:
 
 
 def _unchanged(etag: str, cache: str) -> Response:
-    headers = {**IMAGE_HEADERS, "Cache-Control": cache, "ETag": etag}
+    headers = {"Cache-Control": cache, "ETag": etag}
     return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
 
 
 def _image(request: Request, body: bytes, media_type: str, etag: str, cache: str) -> Response:
     if _not_modified(request, etag):
         return _unchanged(etag, cache)
-    headers = {**IMAGE_HEADERS, "Cache-Control": cache, "ETag": etag}
+    headers = {"Cache-Control": cache, "ETag": etag}
     return Response(body, media_type=media_type, headers=headers)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from app.accounts.sessions import CSRF_HEADER
 from app.api.auth import page_session
 from app.api.deps import SettingsDep
 from app.api.pages import render_page
+from app.config import Settings
 from app.models import HostRole
 
 router = APIRouter(tags=["dashboard"])
@@ -36,11 +37,27 @@ async def dashboard(request: Request, settings: SettingsDep) -> HTMLResponse:
     if found is not None:
         session, account = found
         host = SignedIn(account.username, account.role == HostRole.admin, session.csrf_token)
-    response = render_page(request, settings, "host.html", host=host, csrf_header=CSRF_HEADER,
-                       upload_max_mb=settings.upload_max_mb)  # fmt: skip
+    return host_page(request, settings, host)
+
+
+def host_page(
+    request: Request,
+    settings: Settings,
+    host: SignedIn | None,
+    refused: HTTPException | None = None,
+    username: str = "",
+) -> HTMLResponse:
+    """The page; without a host, the sign-in form, and after a refused sign-in from that form
+    (a browser without script) the reason, with the refusal's status and headers."""
+    response = render_page(request, settings, "host.html",
+                           refused.status_code if refused else 200, host=host,
+                           csrf_header=CSRF_HEADER, upload_max_mb=settings.upload_max_mb,
+                           error=refused.detail if refused else None,
+                           username=username)  # fmt: skip
+    if refused is not None and refused.headers:
+        response.headers.update(refused.headers)
     # The page carries the session's CSRF token: never keep it in a shared cache.
     response.headers["Cache-Control"] = "no-store"
-    # Host controls inside somebody else's frame could be clicked on by trickery.
-    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
-    response.headers["X-Frame-Options"] = "DENY"
+    # No site may frame it (app.headers): host controls inside somebody else's frame could be
+    # clicked on by trickery.
     return response

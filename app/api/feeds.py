@@ -4,7 +4,6 @@ import stories from (host routes under /api/feeds)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -60,8 +59,7 @@ def podcast(request: Request, station: StationDep, settings: SettingsDep) -> Res
 class FeedCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str = Field(min_length=1, max_length=1024,
-                     description="an http(s) URL, or the absolute path of a file on the "
-                                 "station's machine")  # fmt: skip
+                     description="an http(s) URL of a public server")  # fmt: skip
     title: str = Field("", max_length=300, description="empty: the feed's own title")
     publish: bool = Field(False, description="new items published at once, else drafts")
     category: str = Field("News", min_length=1, max_length=100)
@@ -101,20 +99,13 @@ def _out(feed: Feed) -> FeedOut:
 
 
 def _checked_location(url: str) -> str:
-    """An http(s) URL as given, or an existing file's absolute path; else a 422."""
+    """An http(s) URL as given; else a 422. (Whether its server may be fetched from is
+    checked at each fetch, where the name is resolved.)"""
     url = url.strip()
-    if is_web_url(url):
-        return url
-    if "://" in url:
+    if not is_web_url(url):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            "only http and https feed URLs, or a local file path")  # fmt: skip
-    path = Path(url).expanduser()
-    if not path.is_absolute():
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            "a feed file must be given by its absolute path")  # fmt: skip
-    if not path.is_file():
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"no such file: {path}")
-    return str(path.resolve())
+                            "only http and https feed URLs; local files are not read")  # fmt: skip
+    return url
 
 
 @hosts.get("")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
@@ -24,7 +25,9 @@ from app.accounts.sessions import (
 )
 from app.accounts.tokens import issue_token, list_tokens, revoke_token
 from app.api.auth import AdminDep, AuthDep, CurrentHost, HostDep, unauthenticated
+from app.api.dashboard import host_page
 from app.api.deps import RowId, SettingsDep, loads_json
+from app.config import Settings
 from app.db import SessionFactory
 from app.models import ApiToken, Host, HostRole
 
@@ -151,7 +154,7 @@ async def _read_credentials(request: Request) -> tuple[Credentials, str | None]:
     """From JSON (scripts, the dashboard) or a plain HTML form; a form may name the page to
     go to once signed in (`next`), so a browser without script lands on a page, not JSON."""
     try:
-        if request.headers.get("content-type", "").startswith("application/json"):
+        if _is_json(request):
             data, after = loads_json(await request.body() or b"null"), None
         else:
             data = dict(await request.form())
@@ -171,10 +174,59 @@ def _local_path(value: object) -> str | None:
     return None
 
 
-@public.post("/session", openapi_extra=LOGIN_BODY, response_model=SessionOut)
+HTML_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _is_json(request: Request) -> bool:
+    return request.headers.get("content-type", "").startswith("application/json")
+
+
+def _from_this_site(request: Request, settings: Settings) -> bool:
+    """Whether a browser says the post comes from one of the station's pages. Browsers name
+    the page's origin in Origin on every POST (else the page in Referer, which the station's
+    Referrer-Policy keeps for its own pages); a request with neither is not from a browser,
+    so nobody's cookies are at stake. Origin "null" (a sandboxed frame, a data: page) is not
+    this site. Hosts compared, not schemes: TLS may end at a proxy in front."""
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if source is None:
+        return True
+    here = {request.headers.get("host", "")} - {""}
+    if settings.public_url:
+        here.add(urlsplit(settings.public_url).netloc)
+    return urlsplit(source).netloc in here
+
+
+FOREIGN_FORM = {403: {"description": "A form posted from another site's page"}}
+
+
+@public.post("/session", openapi_extra=LOGIN_BODY, response_model=SessionOut,
+             responses=FOREIGN_FORM)  # fmt: skip
 async def sign_in(request: Request, settings: SettingsDep, throttle: Throttle) -> Response:
     """Sign in: sets the HttpOnly session cookie and returns the CSRF token to send with
-    every POST/PUT/PATCH/DELETE made with that cookie."""
+    every POST/PUT/PATCH/DELETE made with that cookie.
+
+    A form post (the dashboard's sign-in without script) must come from the station's own
+    page, else another site could sign a visitor into an account of its choosing (login
+    CSRF); a refused form sign-in answers with the sign-in page and the reason, not JSON.
+    JSON needs no such check: another site's page cannot send it without CORS, which the
+    station does not grant for POST."""
+    if _is_json(request):
+        return await _sign_in(request, settings, throttle)
+    try:
+        if not _from_this_site(request, settings):
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                "sign in from this station's own sign-in page")  # fmt: skip
+        return await _sign_in(request, settings, throttle)
+    except HTTPException as refused:
+        if not request.headers.get("content-type", "").startswith(HTML_FORMS):
+            raise  # not a browser's form: the plain JSON error
+        form = await request.form()  # parsed once already; Starlette keeps it
+        username = form.get("username")
+        return host_page(request, settings, None, refused,
+                         username[:64] if isinstance(username, str) else "")  # fmt: skip
+
+
+async def _sign_in(request: Request, settings: Settings, throttle: LoginThrottle) -> Response:
     credentials, after = await _read_credentials(request)
     username, address = credentials.username.strip().lower(), _address(request)
     # The attempt is reserved before the password is checked: parallel guesses all count.

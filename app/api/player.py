@@ -31,9 +31,8 @@ async def player_page(request: Request, station: StationDep, settings: SettingsD
     stories, board = await asyncio.to_thread(_front_page_data, station, you)
     response = await _player(request, station, settings, "player.html", stories=stories,
                              board=board)  # fmt: skip
-    # A signed-in host's skip is on this page: only the station may frame it (/embed is
-    # the page for other sites).
-    response.headers["Content-Security-Policy"] = "frame-ancestors 'self'"
+    # No site may frame it (app.headers): a signed-in host's skip is on this page; /embed is
+    # the page for other sites.
     return response
 
 
@@ -46,10 +45,9 @@ def _front_page_data(station: Station, you: str | None) -> tuple[list[Any], dict
 @router.get("/embed", response_class=HTMLResponse)
 async def embed_page(request: Request, station: StationDep, settings: SettingsDep) -> HTMLResponse:
     """A small player for other sites' iframes: play, volume and what is on."""
-    response = await _player(request, station, settings, "embed.html")
-    # Meant to be framed anywhere; it carries no host controls, so clickjacking gains nothing.
-    response.headers["Content-Security-Policy"] = "frame-ancestors *"
-    return response
+    # Any site may frame it (app.headers): it carries no host controls, so clickjacking
+    # gains nothing.
+    return await _player(request, station, settings, "embed.html")
 
 
 @router.get("/api/stream/joined/{tag}")

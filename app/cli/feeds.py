@@ -4,7 +4,6 @@ station's HTTP API."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from app.cli.client import api, command_group, print_table
 
@@ -15,7 +14,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     action("list", "the feeds, when each was last fetched and its last error", _list)
     add = action("add", "import stories from an RSS or Atom feed", _add)
     add.add_argument("location", metavar="URL",
-                     help="an http(s) URL, or a feed file on the station's machine")  # fmt: skip
+                     help="an http(s) URL")  # fmt: skip
     add.add_argument("--publish", action="store_true",
                      help="publish new stories at once (default: drafts)")  # fmt: skip
     add.add_argument("--category", default="News", help="category of its stories")
@@ -47,8 +46,6 @@ def _list(args: argparse.Namespace) -> int:
 
 def _add(args: argparse.Namespace) -> int:
     url = args.location  # (args.url is the station's)
-    if "://" not in url:  # a file: the station needs its absolute path
-        url = str(Path(url).expanduser().resolve())
     feed = api(args, "POST", "/api/feeds", json={"url": url, "publish": args.publish,
                                                  "category": args.category,
                                                  "title": args.title})  # fmt: skip

@@ -1,23 +1,22 @@
 """Importing RSS 2.0 and Atom 1.0 feeds: each new item becomes an article (a draft, or
 published when the feed says so) that links back to its source.
 
-A feed is somebody else's document, so nothing in it is trusted: it is fetched with a timeout
-and a size limit, parsed with defusedxml (no DTDs, so no entity expansion bombs), stripped of
-HTML, and every failure becomes a message in `feed.last_error` instead of an exception that
-could reach the station.
+A feed is somebody else's document, so nothing in it is trusted: it is fetched only from a
+public http(s) server (app.news.public_fetch: no internal addresses, no local files), with a
+timeout and a size limit, parsed with defusedxml (no DTDs, so no entity expansion bombs),
+stripped of HTML, and every failure becomes a message in `feed.last_error` instead of an
+exception that could reach the station.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
-from pathlib import Path
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element, ParseError
 
@@ -84,50 +83,21 @@ def is_web_url(url: str) -> bool:
 
 
 def fetch_feed(feed: Feed, settings: Settings) -> bytes:
-    """The feed's document: an http(s) URL with a timeout and size limit, or a local file a
-    host named. Raises FeedError with a message fit for a host."""
-    limit = settings.feed_max_bytes
-    if is_web_url(feed.url):
-        return _download(feed.url, settings.feed_timeout_seconds, limit)
-    if urlsplit(feed.url).scheme not in ("", "file"):
-        raise FeedError(f"only http(s) URLs and local files can be fetched: {feed.url}")
-    path = Path(feed.url.removeprefix("file://")).expanduser()
+    """The feed's document, from a public http(s) server (or one settings.feed_allow_hosts
+    names), within a time and a size limit; never a local file. Raises FeedError with a
+    message fit for a host."""
+    from app.news.public_fetch import FetchError, fetch_public  # httpcore: only to fetch
+
+    if not is_web_url(feed.url):  # also a file path added before files were refused
+        raise FeedError("only http and https feed URLs can be fetched")
     try:
-        with path.open("rb") as file:
-            data = file.read(limit + 1)
-    except OSError as error:
-        raise FeedError(f"cannot read {path}: {error.strerror or error}") from error
-    if len(data) > limit:
-        raise FeedError(f"the feed is larger than {limit} bytes")
-    return data
-
-
-def _download(url: str, timeout: float, limit: int) -> bytes:
-    import httpx  # here: the serving process imports this module, and fetches feeds rarely
-
-    chunks: list[bytes] = []
-    size = 0
-    deadline = time.monotonic() + 3 * timeout
-    try:
-        with httpx.stream("GET", url, timeout=timeout, follow_redirects=True,
-                          headers={"Accept": ACCEPT}) as response:  # fmt: skip
-            if response.status_code >= 400:
-                raise FeedError(f"the feed's server answered {response.status_code}")
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
-                raise FeedError(f"the feed is larger than {limit} bytes")
-            for chunk in response.iter_bytes():
-                if time.monotonic() > deadline:  # httpx's timeout is per read: a slow drip
-                    raise FeedError(f"the feed took longer than {3 * timeout:g} s to arrive")
-                size += len(chunk)
-                if size > limit:  # a server may lie about, or omit, its length
-                    raise FeedError(f"the feed is larger than {limit} bytes")
-                chunks.append(chunk)
-    except httpx.TimeoutException as error:
-        raise FeedError(f"the feed did not answer within {timeout:g} s") from error
-    except httpx.HTTPError as error:
-        raise FeedError(f"cannot fetch the feed: {error}") from error
-    return b"".join(chunks)
+        return fetch_public(feed.url, timeout=settings.feed_timeout_seconds,
+                            limit=settings.feed_max_bytes, accept=ACCEPT,
+                            allowed=settings.feed_allowed_hosts)  # fmt: skip
+    except FetchError as error:
+        if error.__cause__ is not None:  # the operator's log may say why; hosts may not
+            log.info("feed %s: %s (%s)", feed.id, error, error.__cause__)
+        raise FeedError(str(error)) from error
 
 
 # --- Parsing ---------------------------------------------------------------------------------

@@ -122,14 +122,22 @@ class Planner:
 
     def _take(self, session: Session, now: datetime, starts: datetime) -> QueueEntry | None:
         """The entry that starts now; a bulletin opens up into its parts as it airs."""
+        refilled = False
         while True:
             entry = queue.take(session, now, self._previous_take)
             self._previous_take = now
             if entry is None:
-                return None
+                if refilled:
+                    return None
+                # A replan, or a bulletin with no story ready, may have emptied the queue.
+                self._top_up(session, starts)
+                refilled = True
+                continue
             planned = self._plans.pop(entry.id, None)
             if planned is not None and abs(planned.at - starts) > REPLAN_DRIFT:
-                self._replan(session)  # skips or long items moved the clock: plan anew
+                # Skips or long items moved the clock, or a due clock item jumped ahead of
+                # its place: plan anew (that clock item has fired, whatever came before it).
+                self._replan(session, fired=entry.id if entry.due_at is not None else None)
             if entry.kind != bulletins.KIND:
                 return entry
             # Named after its time of the hour, as rendered ahead by the news desk.
@@ -296,12 +304,20 @@ class Planner:
             self._plans.update({entry.id: plan for entry, plan in new})
             self._save(session)
 
-    def _replan(self, session: Session) -> None:
-        """Forget the planned entries and the scheduler's memory of planning them."""
+    def _replan(self, session: Session, fired: int | None = None) -> None:
+        """Forget the planned entries and the scheduler's memory of planning them. `fired`:
+        a clock entry taken ahead of entries planned before it; the rules' memory keeps it
+        (else it would be planned, and taken, again and again while it is due)."""
         planned = [e for e in queue.entries(session) if e.reason != queue.HOST]
         first = next((self._plans[e.id] for e in planned if e.id in self._plans), None)
         if first is not None:
+            rules = self._memory(session).rules
+            if fired is not None:  # the memory just after planning it, if anything followed
+                rules = next((self._plans[i].state_before["rules"]
+                              for i in sorted(self._plans) if i > fired), rules)  # fmt: skip
             self._state = SchedulerState.from_json(first.state_before)
+            if fired is not None:
+                self._state.rules = copy.deepcopy(rules)
         self._plans.clear()
         queue.clear_planned(session)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.headers import STREAM_HEADERS
+
 # Browsers hide response headers from a cross-origin page's script unless they are exposed:
 # a web player needs every icy-* and ice-* header (icy-metaint for the metadata's framing).
 EXPOSED = (
@@ -49,7 +51,7 @@ def response_head(info: StreamInfo, icy: bool) -> bytes:
         "Access-Control-Allow-Headers: Origin, Accept, Range, Content-Type, Icy-MetaData",
         "Access-Control-Allow-Methods: GET, OPTIONS, HEAD",
         f"Access-Control-Expose-Headers: {EXPOSED}",
-        "X-Content-Type-Options: nosniff",
+        *(f"{name}: {value}" for name, value in STREAM_HEADERS.items()),
         "Connection: close",
     ]
     if icy:

@@ -27,8 +27,7 @@ PUBLIC = {
     ("GET", "/listen.pls"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
-    ("GET", "/docs/oauth2-redirect"),
-    ("GET", "/redoc"),
+    ("GET", "/docs/{name}"),  # Swagger UI's files for /docs
     ("POST", "/api/session"),  # signing in
     # The news pages: listeners read, listen, rate and comment without an account.
     ("GET", "/news"),

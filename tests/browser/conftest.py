@@ -33,6 +33,17 @@ CHROMIUM_ARGS = [
 DESKTOP = (1280, 800)
 PHONE = (390, 844)
 
+# Every page records what its Content-Security-Policy blocked (window.cspViolations), and
+# says so on the console, which fails the test like any console error.
+WATCH_CSP = """
+window.cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  const what = `${event.violatedDirective} blocked ${event.blockedURI || "inline code"}`;
+  window.cspViolations.push(what);
+  console.error(`CSP violation: ${what}`);
+});
+"""
+
 PageFactory = Callable[..., Page]
 Tones = list[tuple[float, float, str]]
 
@@ -78,6 +89,7 @@ def new_page(browser: Browser) -> Iterator[PageFactory]:
             has_touch=size == PHONE,
         )
         contexts.append(context)
+        context.add_init_script(WATCH_CSP)
         page = context.new_page()
         page.on("console", lambda message: _note_console(problems, page, message))
         page.on("pageerror", lambda error: problems.append(f"{page.url}: uncaught {error}"))

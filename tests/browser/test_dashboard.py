@@ -148,6 +148,25 @@ def test_the_sign_in_form_works_without_script(
     context.close()
 
 
+def test_a_failed_sign_in_without_script_shows_the_form_again(
+    launch: Callable[..., RunningStation], browser: Browser
+) -> None:
+    station = launch()
+    context = browser.new_context(base_url=station.url, java_script_enabled=False)
+    page = context.new_page()
+    page.goto("/host")
+    page.get_by_label("Username").fill(ADMIN_NAME)
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    # The sign-in page with the reason, not the API's JSON; the name is kept.
+    expect(page.get_by_role("alert")).to_have_text("wrong username or password")
+    expect(page.get_by_label("Username")).to_have_value(ADMIN_NAME)
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Signed in as")).to_contain_text(ADMIN_NAME)
+    context.close()
+
+
 def test_the_api_refusal_is_shown_to_the_host(
     launch: Callable[..., RunningStation], browser: Browser
 ) -> None:
@@ -205,7 +224,7 @@ def test_the_listeners_section_charts_a_listener(
     page = new_page(station.url)
     page.goto("/")
     page.get_by_role("button", name="Play").click()  # a real listener on the real stream
-    page.wait_for_function("document.getElementById('audio').currentTime > 1")
+    page.wait_for_function("() => document.getElementById('audio').currentTime > 1")
     host = new_page(station.url)
     sign_in(host)
     section = open_section(host, "Listeners")

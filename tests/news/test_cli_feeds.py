@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from app.cli import feeds
 from app.cli.client import ApiError
+from tests.news.feed_server import FeedServer, serving
 from tests.station import ADMIN_TOKEN, RunningStation
 
 FEED = (
-    "<rss version='2.0'><channel><title>Gazette</title><item><title>Bridge repaired</title>"
-    "<link>https://example.org/bridge</link><guid>b1</guid></item></channel></rss>"
+    b"<rss version='2.0'><channel><title>Gazette</title><item><title>Bridge repaired</title>"
+    b"<link>https://example.org/bridge</link><guid>b1</guid></item></channel></rss>"
 )
 
 
@@ -27,14 +27,19 @@ def radio_feeds(capsys: pytest.CaptureFixture[str], url: str, *argv: str) -> str
     return capsys.readouterr().out
 
 
-def test_hosts_manage_feeds_from_the_shell(
-    launch: Callable[..., RunningStation], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    station = launch()
-    feed_file = tmp_path / "gazette.xml"
-    feed_file.write_text(FEED)
+@pytest.fixture
+def httpd() -> Iterator[FeedServer]:
+    with serving({"/gazette.xml": FEED}) as httpd:
+        yield httpd
 
-    out = radio_feeds(capsys, station.url, "add", str(feed_file), "--publish",
+
+def test_hosts_manage_feeds_from_the_shell(
+    launch: Callable[..., RunningStation], httpd: FeedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    station = launch(feed_allow_hosts=httpd.allow)  # the feed's server is on loopback
+    feed_url = f"{httpd.url}/gazette.xml"
+
+    out = radio_feeds(capsys, station.url, "add", feed_url, "--publish",
                       "--category", "Town")  # fmt: skip
     assert out.startswith("added feed ")
     feed_id = out.split()[2].rstrip(":")
@@ -42,11 +47,11 @@ def test_hosts_manage_feeds_from_the_shell(
     assert radio_feeds(capsys, station.url, "fetch", feed_id) == "0 new, 1 already imported\n"
     listing = radio_feeds(capsys, station.url, "list")
     assert "Gazette" in listing
-    assert str(feed_file) in listing
+    assert feed_url in listing
     assert "Town" in listing
     assert b"Bridge repaired" in station.get("/news/feed.xml").content
 
-    feed_file.write_text("<rss><channel>")
+    httpd.documents["/gazette.xml"] = b"<rss><channel>"
     with pytest.raises(ApiError, match="502: the feed is not well-formed XML"):
         radio_feeds(capsys, station.url, "fetch", feed_id)
     assert "not well-formed XML" in radio_feeds(capsys, station.url, "list")

@@ -4,11 +4,8 @@ reported without importing anything or raising."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +16,7 @@ from app.config import Settings
 from app.db import SessionFactory
 from app.models import Article, ArticleStatus, Feed
 from app.news.feed_import import fetch_due_feeds, refresh_feed
+from tests.news.feed_server import FeedServer, serving
 
 NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
 
@@ -94,55 +92,25 @@ LIMIT = 8192
 HUGE = RSS.replace(b"</channel>", b"<!--" + b"x" * (4 * LIMIT) + b"--></channel>")
 
 
-class FeedServer(BaseHTTPRequestHandler):
-    """Serves the documents above; /huge-unsized sends no Content-Length, as a server
-    streaming an endless body would; /slow answers after the client's timeout."""
-
-    def do_GET(self) -> None:
-        routes = {"/rss": RSS, "/atom": ATOM, "/malformed": MALFORMED,
-                  "/laughs": BILLION_LAUGHS, "/huge": HUGE, "/huge-unsized": HUGE}  # fmt: skip
-        if self.path == "/slow":
-            time.sleep(2)
-        if self.path == "/drip":  # each read is in time, the whole never ends
-            self.send_response(200)
-            self.end_headers()
-            for _ in range(40):
-                self.wfile.write(b" ")
-                self.wfile.flush()
-                time.sleep(0.1)
-            return
-        body = routes.get(self.path)
-        if body is None:
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "application/rss+xml")
-        if self.path != "/huge-unsized":
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # quiet tests
+@pytest.fixture
+def httpd() -> Iterator[FeedServer]:
+    documents = {"/rss": RSS, "/atom": ATOM, "/malformed": MALFORMED, "/laughs": BILLION_LAUGHS,
+                 "/huge": HUGE, "/huge-unsized": HUGE}  # fmt: skip
+    with serving(documents) as httpd:
+        yield httpd
 
 
 @pytest.fixture
-def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FeedServer)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+def server(httpd: FeedServer) -> str:
+    return httpd.url
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, httpd: FeedServer) -> Settings:
+    """The test server is on loopback: the station may fetch from it (and only from it)."""
     return Settings(state_dir=tmp_path / "state", media_dir=tmp_path / "media",
-                    feed_max_bytes=LIMIT, feed_timeout_seconds=0.5)  # fmt: skip
+                    feed_max_bytes=LIMIT, feed_timeout_seconds=0.5,
+                    feed_allow_hosts=httpd.allow)  # fmt: skip
 
 
 def add_feed(sessions: SessionFactory, url: str, **fields: Any) -> int:
@@ -203,13 +171,12 @@ def test_a_second_fetch_imports_nothing_twice(
 
 
 def test_the_same_story_by_link_in_another_feed_is_a_duplicate(
-    server: str, settings: Settings, sessions: SessionFactory, tmp_path: Path
+    httpd: FeedServer, settings: Settings, sessions: SessionFactory
 ) -> None:
-    refresh_feed(settings, sessions, add_feed(sessions, f"{server}/rss"), NOW)
-    mirror = tmp_path / "mirror.xml"  # the same items under other guids
-    mirror.write_bytes(RSS.replace(b"gazette-", b"mirror-"))
+    refresh_feed(settings, sessions, add_feed(sessions, f"{httpd.url}/rss"), NOW)
+    httpd.documents["/mirror"] = RSS.replace(b"gazette-", b"mirror-")  # other guids
 
-    report = refresh_feed(settings, sessions, add_feed(sessions, str(mirror)), NOW)
+    report = refresh_feed(settings, sessions, add_feed(sessions, f"{httpd.url}/mirror"), NOW)
 
     # The ferry story has the same link; the lighthouse's javascript: link is no source, so
     # only its new guid identifies it, and it comes in again under a slug of its own.
@@ -268,15 +235,14 @@ def test_a_bad_feed_is_reported_and_imports_nothing(
     assert feed.last_fetched_at == NOW  # retried on the next round, not at once
 
 
-def test_a_feed_file_on_disk_and_a_feed_that_recovers(
-    settings: Settings, sessions: SessionFactory, tmp_path: Path
+def test_a_feed_that_recovers(
+    httpd: FeedServer, settings: Settings, sessions: SessionFactory
 ) -> None:
-    path = tmp_path / "feed.xml"
-    path.write_bytes(MALFORMED)
-    feed_id = add_feed(sessions, str(path), publish=True)
+    httpd.documents["/changing"] = MALFORMED
+    feed_id = add_feed(sessions, f"{httpd.url}/changing", publish=True)
     assert refresh_feed(settings, sessions, feed_id, NOW).error
 
-    path.write_bytes(RSS)
+    httpd.documents["/changing"] = RSS
     report = refresh_feed(settings, sessions, feed_id, NOW)
 
     assert (report.error, report.added) == (None, 2)
@@ -291,7 +257,7 @@ def test_other_schemes_are_refused(settings: Settings, sessions: SessionFactory)
     feed_id = add_feed(sessions, "ftp://example.org/feed.xml")
     report = refresh_feed(settings, sessions, feed_id, NOW)
     assert report.error is not None
-    assert "only http(s)" in report.error
+    assert "only http and https" in report.error
 
 
 def test_only_due_and_enabled_feeds_are_fetched(
@@ -315,12 +281,11 @@ def test_only_due_and_enabled_feeds_are_fetched(
 
 
 def test_an_item_with_nothing_in_it_is_left_out_with_a_reason(
-    settings: Settings, sessions: SessionFactory, tmp_path: Path
+    httpd: FeedServer, settings: Settings, sessions: SessionFactory
 ) -> None:
-    path = tmp_path / "feed.xml"
-    path.write_bytes(RSS.replace(b"<item>", b"<item><guid>empty</guid></item><item>", 1))
+    httpd.documents["/empty"] = RSS.replace(b"<item>", b"<item><guid>empty</guid></item><item>", 1)
 
-    report = refresh_feed(settings, sessions, add_feed(sessions, str(path)), NOW)
+    report = refresh_feed(settings, sessions, add_feed(sessions, f"{httpd.url}/empty"), NOW)
 
     assert (report.error, report.added, report.duplicates) == (None, 2, 1)
     assert report.problems == ["item 1: no title and no text"]

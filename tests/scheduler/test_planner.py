@@ -138,3 +138,24 @@ def test_forecasts_are_bounded_and_never_hold_up_the_playout(
         weeks = [forecast.result(timeout=30) for forecast in forecasts]
     assert all(len(week) > 1000 for week in weeks)
     assert len(planner.preview(1)) > 10  # a slot is free again
+
+
+@pytest.mark.parametrize("minutes_late", [0, 5, 9])
+def test_a_station_started_just_after_the_bulletins_minute_plays_music_without_a_story(
+    tmp_path: Path, sessions: SessionFactory, minutes_late: int
+) -> None:
+    """The bulletin (minute 0 by default) is due when the station starts; with no story
+    ready it is skipped once, and the playout gets a song at every ask, never nothing."""
+    songs = [add_track(sessions, f"Song {i}", 3, artist=f"A{i}") for i in range(30)]
+    add_playlist(sessions, "Music", songs)
+    now = [datetime(2026, 11, 30, 0, minutes_late, 30, tzinfo=UTC)]
+    planner = Planner(sessions, Settings(media_dir=tmp_path, state_dir=tmp_path),
+                      now=lambda: now[0])  # fmt: skip
+    titles = []
+    for _ in range(6):
+        item = planner.next_item()
+        assert item is not None, f"nothing to play after {titles}"
+        titles.append(item.title)
+        now[0] += timedelta(minutes=3)
+    assert all(title.startswith("Song ") for title in titles)
+    assert len(set(titles)) == len(titles)
