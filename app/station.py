@@ -19,6 +19,7 @@ from app.library import ScanReport, scan
 from app.library.encode import synthesize_in_child
 from app.library.jobs import JobRegistry
 from app.library.scanner import Progress, has_music_files
+from app.library.uploads import format_size, sweep_stale_uploads
 from app.listeners.identity import COOKIE_NAME, listener_hash
 from app.listeners.sessions import SessionRecorder
 from app.listeners.skipvotes import SkipVotes, VoteResult
@@ -95,6 +96,7 @@ class Station:
         self._loop = asyncio.get_running_loop()
         self.started_at = datetime.now(UTC)
         await asyncio.to_thread(self.listening.close_open_sessions)  # left open by a crash
+        await asyncio.to_thread(self._sweep_stale_uploads)  # left by a crash mid-upload
         if await asyncio.to_thread(self._has_music):
             self._library_ready.set()  # a restart: play what the last scan found at once
         self._library_task = asyncio.create_task(self._keep_library_fresh())
@@ -223,11 +225,17 @@ class Station:
         with self._scan_lock:
             report = scan(self.settings.media_dir, self.sessions, self.ffmpeg,
                           self.settings.silence_threshold_db, progress=progress)  # fmt: skip
-        # `ready` too: tracks a crashed station left unanalysed are new to the planner.
-        if report.added or report.changed or report.removed or report.ready:
+        # `ready` too: tracks a crashed station left unanalysed are new to the planner;
+        # `cleaned`: names an older version stored uncleaned.
+        if report.added or report.changed or report.removed or report.ready or report.cleaned:
             log.info("library: %s", report)
             self.planner.library_changed()
         return report
+
+    def _sweep_stale_uploads(self) -> None:
+        for path, size in sweep_stale_uploads(self.settings.media_dir):
+            log.info("removed %s, left by an upload that never finished (%s)", path.name,
+                     format_size(size))  # fmt: skip
 
     def _mark_unplayable(self, item: Item, reason: str) -> None:
         if item.track_id is None:

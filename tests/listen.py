@@ -7,6 +7,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -89,6 +90,42 @@ class StreamCapture(threading.Thread):
         self.sock.close()
         if self.is_alive():
             self.join(5)
+
+
+class FfmpegTitles(threading.Thread):
+    """The real ffmpeg playing the stream with ICY metadata, as a stream client does: every
+    StreamTitle it takes from the stream, in order, by its own reading of the blocks."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.titles: list[str] = []
+        command = [ffmpeg_path(), "-nostdin", "-hide_banner", "-nostats", "-loglevel", "verbose",
+                   "-icy", "1", "-i", url, "-t", "600", "-f", "null", "-"]  # fmt: skip
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace"
+        )
+        self.start()
+
+    def run(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            found = re.search(r"Metadata update for StreamTitle: (.*)$", line.rstrip("\n"))
+            if found:
+                self.titles.append(found.group(1))
+
+    def wait_for(self, condition: Callable[[list[str]], bool], timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition(list(self.titles)):
+            assert self.process.poll() is None, f"ffmpeg stopped; it showed {self.titles}"
+            assert time.monotonic() < deadline, f"ffmpeg showed only {self.titles}"
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        self.join(5)
+        if self.process.stderr is not None:
+            self.process.stderr.close()
 
 
 @dataclass

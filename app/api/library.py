@@ -20,7 +20,13 @@ from app.api.limits import STREAMED_BODY_LIMIT
 from app.library.errors import UnreadableAudio
 from app.library.jobs import Job, JobContext, JobRegistry, JobState
 from app.library.scanner import JINGLES_DIR, add_file
-from app.library.tags import read_tags, write_tags
+from app.library.tags import (
+    MAX_TAG_LENGTH,
+    clean_tag,
+    has_control_characters,
+    read_tags,
+    write_tags,
+)
 from app.library.uploads import (
     UploadRefused,
     audio_filename,
@@ -77,18 +83,19 @@ class TagEdit(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    artist: str | None = Field(None, max_length=512)
-    title: str | None = Field(None, min_length=1, max_length=512)
-    album: str | None = Field(None, max_length=512)
+    artist: str | None = Field(None, max_length=MAX_TAG_LENGTH)
+    title: str | None = Field(None, min_length=1, max_length=MAX_TAG_LENGTH)
+    album: str | None = Field(None, max_length=MAX_TAG_LENGTH)
 
     @field_validator("artist", "title", "album")
     @classmethod
     def _printable(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-            raise ValueError("control characters are not allowed in tags")
-        return value.strip()
+        if has_control_characters(value):
+            raise ValueError("control characters (tabs, line breaks, NUL...) are not allowed "
+                             "in tags")  # fmt: skip
+        return clean_tag(value)  # the rule every tag follows: single spaces, trimmed
 
     def changes(self) -> dict[str, str]:
         return {key: value for key, value in self.model_dump().items() if value is not None}

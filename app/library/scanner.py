@@ -14,14 +14,15 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app.db import SessionFactory
 from app.library.analysis import Analysis, analyse
 from app.library.errors import AnalysisError, UnreadableAudio
-from app.library.tags import read_tags
-from app.models import Track, TrackKind, TrackStatus, utcnow
+from app.library.tags import clean_tag, read_tags
+from app.models import Play, Track, TrackKind, TrackStatus, utcnow
 
 AUDIO_EXTENSIONS = frozenset({".mp3", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".aac", ".wav"})
 JINGLES_DIR = "jingles"
@@ -41,6 +42,7 @@ class ScanReport:
     changed: int = 0
     removed: int = 0
     unchanged: int = 0
+    cleaned: int = 0  # unchanged files whose stored tags an older version had not cleaned
     ready: int = 0
     unplayable: int = 0
     problems: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
@@ -207,6 +209,7 @@ def _sync_rows(
                 report.changed += 1
             else:
                 report.unchanged += 1
+                report.cleaned += _clean_stored_tags(session, track)
                 _report(progress, "tags", done, len(files))
                 continue
             _read_into(track, file, report)
@@ -220,6 +223,22 @@ def _sync_rows(
         session.commit()
 
 
+def _clean_stored_tags(session: Session, track: Track) -> int:
+    """1 if the row held tags the cleaning rule changes (stored by a version before it, as
+    the file has them): the row is cleaned, and so are the plays that copied them."""
+    cleaned = 0
+    for name in ("artist", "title", "album"):
+        stored = getattr(track, name)
+        clean = clean_tag(stored)
+        if clean != stored:
+            setattr(track, name, clean)
+            column = getattr(Play, name)
+            session.execute(update(Play).where(Play.track_id == track.id, column == stored)
+                            .values({name: clean}))  # fmt: skip
+            cleaned = 1
+    return cleaned
+
+
 def _read_into(track: Track, file: _File, report: ScanReport) -> None:
     """Fresh tags for a new or changed file; its old analysis no longer applies."""
     track.size, track.mtime = file.size, file.mtime
@@ -227,7 +246,8 @@ def _read_into(track: Track, file: _File, report: ScanReport) -> None:
     try:
         tags = read_tags(file.path)
     except UnreadableAudio as exc:
-        track.artist, track.title, track.album, track.duration = "", file.path.stem, "", None
+        track.artist, track.title, track.album = "", clean_tag(file.path.stem), ""
+        track.duration = None
         track.status, track.error = TrackStatus.unplayable, exc.reason
         report.mark_unplayable(file.relative, exc.reason)
         return

@@ -1,7 +1,18 @@
-"""Reading and writing artist/title/album tags with mutagen."""
+"""Reading and writing artist/title/album tags with mutagen, and the one rule that cleans
+every name a listener may see, whatever its source.
+
+The rule (clean_tag): control characters (C0, DEL, C1) go, those that stand for white space
+(tab, line and paragraph breaks) become a space, runs of white space become one space, and
+the text is cut to MAX_TAG_LENGTH characters with an ellipsis. Lone surrogates (bytes that
+were not valid UTF-16) go too: they cannot be written as UTF-8. Tags read from files, tags
+hosts edit, article and feed titles, and every item the scheduler hands to the playout pass
+through it (`app.scheduler.item.Item`), so now-playing, the push channel, pages and the ICY
+metadata never carry a megabyte title or a NUL.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +22,11 @@ import mutagen
 from mutagen.id3 import ID3, TALB, TIT2, TPE1
 
 from app.library.errors import UnreadableAudio
+
+# Artist, title, album: the length API requests may give (titles 300, as for articles) and
+# the length a file's own tags are cut to.
+MAX_TAG_LENGTH = 300
+ELLIPSIS = "…"
 
 # WAV and AIFF carry plain ID3 even with easy=True: mutagen has no easy wrapper for them.
 _ID3_FRAMES: dict[str, type[TPE1 | TIT2 | TALB]] = {"artist": TPE1, "title": TIT2, "album": TALB}
@@ -29,7 +45,7 @@ def read_tags(path: Path) -> TrackTags:
     audio = open_audio(path)
     artist, title, album = (_first(audio.tags, key) for key in ("artist", "title", "album"))
     if not title:
-        stem_artist, title = split_stem(path.stem)
+        stem_artist, title = (clean_tag(name) for name in split_stem(path.stem))
         artist = artist or stem_artist
     length = getattr(audio.info, "length", None)
     duration = float(length) if length and length > 0 else None
@@ -89,4 +105,41 @@ def _first(tags: Any, key: str) -> str:
             values = [str(value) for value in tags.get(key) or []]
         except (KeyError, ValueError):
             return ""
-    return next((value.strip() for value in values if value.strip()), "")
+    return next((clean for clean in map(clean_tag, values) if clean), "")
+
+
+# --- The cleaning rule ---------------------------------------------------------------------
+
+# Every control character (Unicode category Cc: C0, DEL, C1) and every lone surrogate: those
+# Python counts as white space (tab, newlines, the separators \x1c-\x1f, NEL) become a
+# space, the others (NUL, BEL, ESC, ...) are dropped.
+_CONTROLS = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]
+_UNSHOWABLE: dict[int, str | None] = {
+    **{code: " " if chr(code).isspace() else None for code in _CONTROLS},
+    **dict.fromkeys(range(0xD800, 0xE000)),
+}
+
+
+# Anything clean_text would change: a control character or surrogate, white space other than
+# a single space between words (re's \s and str.split() agree on what white space is).
+_UNCLEAN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]|[^\S ]|  |^ | $")
+
+
+def clean_text(value: str) -> str:
+    """`value` as one line of plain text: no control characters, single spaces, trimmed."""
+    if not _UNCLEAN.search(value):
+        return value  # most names are clean: no need to rebuild them
+    return " ".join(value.translate(_UNSHOWABLE).split())
+
+
+def clean_tag(value: str, limit: int = MAX_TAG_LENGTH) -> str:
+    """clean_text, then at most `limit` characters (cut with an ellipsis)."""
+    text = clean_text(value)
+    if len(text) <= limit:
+        return text
+    return text[: limit - len(ELLIPSIS)].rstrip() + ELLIPSIS
+
+
+def has_control_characters(value: str) -> bool:
+    """Whether clean_text would drop or replace a character of `value` (a space aside)."""
+    return any(ord(ch) in _UNSHOWABLE for ch in value)

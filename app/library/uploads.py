@@ -1,14 +1,20 @@
 """Taking in audio files that hosts upload: the streamed save, content sniffing, safe names.
 
 An upload is written to a hidden temp file inside media/ (the scanner skips dot files), so
-the final move is a rename on one file system. Every refusal removes that temp file.
+the final move is a rename on one file system. Every refusal removes that temp file; one that
+a crash left behind (`kill -9`, a power cut) is removed when the station next starts
+(sweep_stale_uploads), before the station takes requests. While an upload's body is being
+received its temp file is locked (flock: the kernel drops the lock when the process ends,
+however it ends), so the sweep passes over one that another process is receiving.
 """
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import os
 import re
+import stat
 import subprocess
 import tempfile
 import unicodedata
@@ -35,6 +41,7 @@ MAX_FIELD_BYTES = 1024
 MAX_FIELDS = 16
 SNIFF_TIMEOUT_SECONDS = 30.0
 TEMP_PREFIX = ".upload-"
+TEMP_SUFFIX = ".part"
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
 _RUNS = re.compile(r"[_ ]{2,}")
@@ -232,7 +239,8 @@ class StreamedFile:
 
     def __init__(self, directory: Path, max_bytes: int) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=directory)
+        fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=directory)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # a new file: nobody else can hold it
         self.path = Path(name)
         self.size = 0
         self.max_bytes = max_bytes
@@ -251,6 +259,33 @@ class StreamedFile:
     def discard(self) -> None:
         self._file.close()
         self.path.unlink(missing_ok=True)
+
+
+def sweep_stale_uploads(directory: Path) -> list[tuple[Path, int]]:
+    """Remove the upload temp files in `directory` that no upload is writing (left by a
+    crash), and say which (path, size). Only the station's own pattern, only at this level,
+    where StreamedFile puts them; nothing else is touched."""
+    removed: list[tuple[Path, int]] = []
+    for path in sorted(directory.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}")):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue  # gone meanwhile, or a symlink: not ours
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                continue
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # an upload in progress holds it
+        except OSError:
+            continue
+        else:
+            size = os.fstat(fd).st_size
+            path.unlink(missing_ok=True)
+            removed.append((path, size))
+        finally:
+            os.close(fd)
+    return removed
 
 
 def format_size(size: float) -> str:

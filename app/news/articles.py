@@ -27,9 +27,10 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from app.library.tags import MAX_TAG_LENGTH, clean_text
 from app.models import Article, ArticleStatus, RelatedArticle, utcnow
 
-MAX_TITLE = 300
+MAX_TITLE = MAX_TAG_LENGTH  # a story's title is the title of its item on air
 MAX_CATEGORY = 100
 MAX_AUTHOR = 200
 MAX_SUMMARY = 2_000
@@ -49,8 +50,7 @@ SPOKEN_FIELDS = frozenset({"title", "body", "author"})  # what the speech reads
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_LINE_BREAKS = re.compile(r"[\r\n\t]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # in text; newlines stay
 
 
 class ArticleError(ValueError):
@@ -69,8 +69,8 @@ class ArticleNotFound(LookupError):
 
 
 def _line(value: str, name: str, limit: int, required: bool = False) -> str:
-    """One line of text: trimmed, no control characters, within `limit`."""
-    text = _LINE_BREAKS.sub(" ", _CONTROL.sub("", value)).strip()
+    """One line of text, cleaned as every tag is (app.library.tags), within `limit`."""
+    text = clean_text(value)
     if required and not text:
         raise ArticleError(f"{name} must not be empty")
     if len(text) > limit:

@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.library.tags import clean_tag
+
 
 class ItemKind(enum.StrEnum):
     music = "music"
@@ -28,6 +30,15 @@ class Item:
     cue_out: float | None = None
     url: str = ""  # a page about the item: a story's article page
     article_id: int | None = None
+
+    def __post_init__(self) -> None:
+        # Every name on air passes the one cleaning rule, whatever made the item: a file's
+        # tags, a row an older version stored, an article or a feed, a setting.
+        for name in ("title", "artist", "album"):
+            value = getattr(self, name)
+            clean = clean_tag(value)
+            if clean != value:
+                object.__setattr__(self, name, clean)
 
     @property
     def keeps_title(self) -> bool:

@@ -1,21 +1,33 @@
-"""ICY (Shoutcast/Icecast) in-band metadata: the title blocks interleaved with the audio."""
+"""ICY (Shoutcast/Icecast) in-band metadata: the title blocks interleaved with the audio.
+
+A block is `StreamTitle='...';StreamUrl='...';` as Icecast writes it. Players find a value's
+end at the first `';` (ffmpeg, VLC, mpv) and read the block as a C string (a NUL ends it), so
+a title goes through the station's cleaning rule (no control characters) and its `';` are
+split. Icecast refuses a title longer than a block holds (255 * 16 bytes) and keeps the old
+one; here it is cut to fit on a character boundary, so the title still changes.
+"""
 
 from __future__ import annotations
 
+from app.library.tags import clean_text
+
 MAX_BLOCK = 255 * 16
+_TITLE, _END = b"StreamTitle='", b"';"
 
 
 def sanitise(text: str) -> str:
-    """VLC and mpv end a value at the first `';`; keep titles from being cut short."""
-    return " ".join(text.replace("';", "' ;").split())
+    """One line without control characters, and no `';` to end the value early."""
+    return clean_text(text).replace("';", "' ;")
 
 
 def metadata_block(title: str, url: str = "") -> bytes:
-    """One metadata block: a length byte L, then L*16 bytes of text padded with NULs."""
-    text = f"StreamTitle='{sanitise(title)}';"
-    if url:
-        text += f"StreamUrl='{sanitise(url)}';"
-    payload = _truncate_utf8(text.encode(), MAX_BLOCK)
+    """One metadata block: a length byte L, then L*16 bytes of text padded with NULs. A title
+    too long for the block is cut to fit (the URL goes first if even that is not enough)."""
+    tail = f"StreamUrl='{sanitise(url)}';".encode() if url else b""
+    if len(tail) > MAX_BLOCK // 2:
+        tail = b""
+    room = MAX_BLOCK - len(_TITLE) - len(_END) - len(tail)
+    payload = _TITLE + _truncate_utf8(sanitise(title).encode(), room) + _END + tail
     blocks = -(-len(payload) // 16)
     return bytes([blocks]) + payload.ljust(blocks * 16, b"\0")
 
@@ -26,8 +38,7 @@ EMPTY_BLOCK = b"\0"  # L=0: the title has not changed
 def _truncate_utf8(data: bytes, limit: int) -> bytes:
     if len(data) <= limit:
         return data
-    cut = data[: limit - 2].decode("utf-8", errors="ignore").encode()
-    return cut + b"';"
+    return data[:limit].decode("utf-8", errors="ignore").encode()
 
 
 class IcyFramer:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -147,6 +149,76 @@ def test_uploads_never_overwrite_and_jingles_go_to_jingles(launch: Launch, tmp_p
     assert kinds == {paths[0]: "jingle", paths[1]: "jingle", paths[2]: "music"}
 
 
+def test_a_megabyte_title_is_cut_to_300_characters_everywhere_it_shows(
+    launch: Launch, tmp_path: Path
+) -> None:
+    tone_library(tmp_path / "media", [(440, 5, "Plain Tone")])
+    station = launch()
+    station.wait_for_music()
+    page_before = len(station.get("/").content)
+    # The review's upload: a real MP3 whose ID3 title is a megabyte long.
+    tags = {"artist": "Loud", "title": "La " * 350_000, "album": "Big"}
+    song = write_tone(tmp_path / "big title.mp3", 5.0, 660, tags=tags)
+    assert song.stat().st_size > 1_000_000
+    cut = "La " * 99 + "La…"  # 300 characters: the first 299 and an ellipsis
+
+    response = upload(station, song)
+
+    assert response.status_code == 202, response.text
+    job = wait_job(station, response.json()["job"]["id"])
+    assert job["state"] == "done", job
+    assert call(station, "GET", f"/api/tracks/{job['track_id']}").json()["title"] == cut
+    state = station.wait_for(lambda s: (s["current"] or {}).get("artist") == "Loud")
+    assert state["current"]["title"] == cut
+    assert len(station.get("/api/now-playing").content) < 8 * 1024  # 2.4 MB before
+    with httpx.stream("GET", station.url + "/api/now-playing/events", timeout=30) as events:
+        first = next(line for line in events.iter_lines() if line.startswith("data: "))
+    assert len(first) < 8 * 1024
+    assert json.loads(first.removeprefix("data: "))["current"]["title"] == cut
+    assert len(station.get("/").content) - page_before < 8 * 1024  # 1.2 MB more before
+    preview = call(station, "GET", "/api/schedule/preview", params={"hours": 24})
+    assert preview.status_code == 200
+    items = preview.json()["items"]
+    assert {item["title"] for item in items if item["artist"] == "Loud"} == {cut}
+    assert max(len(item[key]) for item in items for key in ("artist", "title", "album")) <= 300
+
+
+def test_a_station_killed_mid_upload_removes_the_temp_file_when_it_starts_again(
+    launch: Launch, tmp_path: Path
+) -> None:
+    tone_library(tmp_path / "media", [(440, 3, "Plain Tone")])
+    station = launch()
+    media = station.media
+    others = [media / ".upload-notes.txt", media / "mix.part", media / "music" / ".upload-x.part"]
+    for path in others:  # look like the station's temp files, but are not
+        path.write_text("kept")
+    boundary = "radio-test-boundary"
+    head = (
+        f"POST /api/tracks/upload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {ADMIN_TOKEN}\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+        f"Content-Length: {100_000_000}\r\n\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.mp3"\r\n'
+        "Content-Type: audio/mpeg\r\n\r\n"
+    ).encode()
+    deadline = time.monotonic() + 60
+    with socket.create_connection(("127.0.0.1", station.port)) as sock:
+        sock.sendall(head)
+        # Part of a 100 MB upload, until the station has written some of it to disk.
+        while sum(part.stat().st_size for part in media.glob(".upload-*.part")) < 4_000_000:
+            assert time.monotonic() < deadline, "the upload never reached the disk"
+            sock.sendall(bytes(1 << 20))
+        station.process.kill()  # no goodbye: a crash mid-upload
+        station.process.wait()
+    assert list(media.glob(".upload-*.part")), "the crash left no temp file to sweep"
+
+    again = launch(port=station.port)
+
+    assert list(media.glob(".upload-*.part")) == []
+    assert all(path.read_text() == "kept" for path in others)
+    assert "left by an upload that never finished" in again.log.read_text()
+
+
 @pytest.mark.parametrize(
     ("filename", "why"),
     [
@@ -225,7 +297,7 @@ def test_a_tag_edit_is_written_to_the_file_and_survives_a_rescan(
     one = tracks(station, q="one")["items"][0]
 
     response = call(station, "PATCH", f"/api/tracks/{one['id']}",
-                    json={"artist": "Elin Vass", "title": "Slow River"})  # fmt: skip
+                    json={"artist": "  Elin   Vass ", "title": "Slow River"})  # fmt: skip
 
     assert response.status_code == 200, response.text
     edited = response.json()
@@ -255,12 +327,14 @@ def test_bad_tag_edits_change_nothing(launch: Launch, tmp_path: Path, db: Sessio
     missing = call(station, "PATCH", "/api/tracks/9999", json={"title": "New"})
     empty = call(station, "PATCH", f"/api/tracks/{good['id']}", json={})
     control = call(station, "PATCH", f"/api/tracks/{good['id']}", json={"title": "a\x00b"})
+    c1 = call(station, "PATCH", f"/api/tracks/{good['id']}", json={"artist": "a\x9bb"})
+    too_long = call(station, "PATCH", f"/api/tracks/{good['id']}", json={"album": "x" * 301})
     unknown = call(station, "PATCH", f"/api/tracks/{good['id']}", json={"genre": "Pop"})
 
     assert unwritable.status_code == 409
     assert unwritable.json()["detail"].startswith("cannot write tags to music/broken.mp3: ")
     assert missing.status_code == 404
-    assert [r.status_code for r in (empty, control, unknown)] == [422, 422, 422]
+    assert [r.status_code for r in (empty, control, c1, too_long, unknown)] == [422] * 5
     assert broken.read_text() == "no audio here"
     after = rows(db)
     assert {p: (t.title, t.size, t.mtime) for p, t in after.items()} == {

@@ -137,3 +137,34 @@ def test_missing_media_dir_keeps_the_library(
 
     assert (report.added, report.removed) == (0, 0)
     assert list(_tracks(sessions)) == ["song.ogg"]
+
+
+def test_tags_an_older_version_stored_uncleaned_are_cleaned_by_the_next_scan(
+    media: Path, sessions: SessionFactory, ffmpeg: str
+) -> None:
+    raw = {"artist": "Ed\tNoise", "title": "Be\x07li\x1bev\x1be " + "La " * 200, "album": "Big"}
+    write_tone(media / "music" / "hostile.mp3", 1.0, tags=raw)
+    write_tone(media / "music" / "plain.mp3", 1.0, tags={"artist": "A", "title": "Plain"})
+    _scan(media, sessions, ffmpeg)
+    # What a station before the cleaning rule stored: the tags as the file has them, and a
+    # play that copied them.
+    with sessions.begin() as session:
+        hostile = session.scalars(select(Track).where(Track.path == "music/hostile.mp3")).one()
+        plain = session.scalars(select(Track).where(Track.path == "music/plain.mp3")).one()
+        hostile.artist, hostile.title = raw["artist"], raw["title"]
+        analysed_at = hostile.analysed_at
+        for track in (hostile, plain):
+            copied = {"artist": track.artist, "title": track.title, "album": track.album}
+            session.add(Play(track_id=track.id, kind="music", started_at=utcnow(), **copied))
+
+    report = _scan(media, sessions, ffmpeg)
+
+    title = "Believe " + "La " * 96 + "La…"
+    assert (report.unchanged, report.changed, report.cleaned) == (2, 0, 1)
+    stored = _tracks(sessions)
+    assert (stored["music/hostile.mp3"].artist, stored["music/hostile.mp3"].title) == (
+        "Ed Noise", title)  # fmt: skip
+    assert stored["music/hostile.mp3"].analysed_at == analysed_at  # no new analysis
+    with sessions() as session:
+        plays = {play.title: play.artist for play in session.scalars(select(Play))}
+    assert plays == {title: "Ed Noise", "Plain": "A"}

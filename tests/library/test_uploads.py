@@ -14,6 +14,7 @@ from app.library.jobs import JobContext, JobRegistry, JobState
 from app.library.uploads import (
     AudioFormat,
     NotAudio,
+    StreamedFile,
     UploadRefused,
     audio_filename,
     check_filename,
@@ -21,6 +22,7 @@ from app.library.uploads import (
     receive_upload,
     safe_filename,
     sniff_audio,
+    sweep_stale_uploads,
 )
 from tests.audio import write_tone
 
@@ -245,3 +247,24 @@ def test_jobs_report_progress_results_and_failures() -> None:
         assert registry.get(third.id) is not None
     finally:
         registry.shutdown()
+
+
+def test_the_sweep_removes_stale_upload_files_and_nothing_else(tmp_path: Path) -> None:
+    stale = tmp_path / ".upload-a1b2c3.part"  # left by a crash: nobody writes it
+    stale.write_bytes(bytes(1000))
+    in_progress = StreamedFile(tmp_path, 10_000)
+    in_progress.write(b"an upload still arriving")
+    (tmp_path / "music").mkdir()
+    others = [tmp_path / ".upload-notes.txt", tmp_path / "mix.part",
+              tmp_path / "music" / ".upload-d4e5f6.part"]  # fmt: skip
+    for path in others:
+        path.write_text("not the station's temp file")
+    (tmp_path / ".upload-link.part").symlink_to(others[0])
+
+    removed = sweep_stale_uploads(tmp_path)
+
+    assert removed == [(stale, 1000)]
+    assert not stale.exists()
+    assert in_progress.path.exists()
+    assert all(path.exists() for path in others)
+    in_progress.discard()

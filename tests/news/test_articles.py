@@ -198,6 +198,17 @@ def test_fields_are_validated_and_normalised(sessions: SessionFactory) -> None:
             articles.update_article(session, article, status="published")
 
 
+def test_one_line_fields_follow_the_rule_every_tag_follows(sessions: SessionFactory) -> None:
+    # A story's title becomes the title of its item on air, in now-playing and in ICY.
+    with sessions() as session:
+        article = articles.create_article(
+            session, title=" Storm\x00 warning:\tthe\x85coast \x1b[31mnow\x9b ",
+            author="Ann\r\nLee", category="Local\x07  News",
+        )  # fmt: skip
+        assert article.title == "Storm warning: the coast [31mnow"
+        assert (article.author, article.category) == ("Ann Lee", "Local News")
+
+
 def test_html_in_a_body_never_renders_as_html() -> None:
     body = (
         "# Storm <script>alert('t')</script>\n\n"

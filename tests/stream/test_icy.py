@@ -26,6 +26,22 @@ def test_quote_semicolon_in_a_title_cannot_end_it_early() -> None:
     assert "';" not in sanitise("a';b';c")
 
 
+def test_control_characters_never_reach_a_block() -> None:
+    # A NUL ends the block for players that read it as a C string (ffmpeg): the title
+    # would never change there; BEL and ESC would ring and recolour terminals.
+    block = metadata_block("Tones - Be\x00li\x07ev\x1be\tIt\n", "https://radio.example/\x1bx")
+    assert parse(block) == "StreamTitle='Tones - Believe It';StreamUrl='https://radio.example/x';"
+
+
+def test_a_title_too_long_for_a_block_is_cut_and_keeps_its_url() -> None:
+    block = metadata_block("x" * 5000, "https://radio.example/news/x")
+    text = parse(block)
+    assert block[0] == 255
+    title = re.fullmatch(r"StreamTitle='(x+)';StreamUrl='https://radio.example/news/x';", text)
+    assert title is not None
+    assert len(text.encode()) > 255 * 16 - 16  # cut to fit, not to nothing
+
+
 def test_very_long_titles_are_cut_to_the_largest_block_on_a_character_boundary() -> None:
     block = metadata_block("é" * 5000)
     assert block[0] == 255

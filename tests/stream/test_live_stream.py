@@ -13,8 +13,16 @@ import httpx
 import pytest
 
 from app.ffmpeg import ffmpeg_path
+from tests.audio import write_tone
 from tests.conftest import tone_library
-from tests.listen import StreamCapture, common_start, decode, mp3_frames_valid, split_icy
+from tests.listen import (
+    FfmpegTitles,
+    StreamCapture,
+    common_start,
+    decode,
+    mp3_frames_valid,
+    split_icy,
+)
 from tests.station import RunningStation, start_station
 
 pytestmark = [pytest.mark.realtime, pytest.mark.xdist_group("live-stream")]
@@ -141,6 +149,56 @@ def test_a_title_with_quotes_and_semicolons_survives(tmp_path: Path, launch: Lau
     assert stream.titles[-1][1] == "Tones - Don't Stop' ;Believe \"Live\""
     shown = _ffmpeg_icy_title(station)
     assert shown == "Tones - Don't Stop' ;Believe \"Live\""
+
+
+def test_control_characters_in_a_title_never_reach_stream_clients(
+    tmp_path: Path, launch: Launch
+) -> None:
+    music = tmp_path / "media" / "music"
+    music.mkdir(parents=True)
+    write_tone(music / "plain.mp3", 12, 440, tags={"artist": "Tones", "title": "Plain Tone"})
+    # NUL, BEL and ESC in an Ogg Vorbis comment, as the review's file had them.
+    write_tone(music / "controlled.ogg", 12, 660,
+               tags={"artist": "Tones", "title": "Be\x00li\x07ev\x1be It"})  # fmt: skip
+    station = launch()  # skips change the programme: a station of its own
+    station.wait_for_music()
+    listed = station.get("/api/tracks", headers=station.auth()).json()["items"]
+    controlled = next(t["id"] for t in listed if t["path"] == "music/controlled.ogg")
+    _skip_until(station, lambda current: current["track_id"] != controlled)
+    ffmpeg = FfmpegTitles(f"{station.url}/stream")
+    icy = StreamCapture(station.port, icy=True)
+    try:
+        ffmpeg.wait_for(lambda titles: titles[-1:] == ["Tones - Plain Tone"])
+        before = len(ffmpeg.titles)
+        _skip_until(station, lambda current: current["track_id"] == controlled)
+        assert station.now_playing()["current"]["title"] == "Believe It"
+        # ffmpeg takes the change (a NUL ended the block for it: it kept the old title) ...
+        ffmpeg.wait_for(lambda titles: "Tones - Believe It" in titles[before:])
+        # ... and the blocks say just that, nothing else.
+        deadline = time.monotonic() + 30
+        while "Tones - Believe It" not in (shown := _icy_titles(icy)):
+            assert time.monotonic() < deadline, f"ICY titles: {shown}"
+            time.sleep(0.2)
+        assert shown == {"Tones - Plain Tone", "Tones - Believe It"}
+    finally:
+        ffmpeg.stop()
+        icy.stop()
+
+
+def _icy_titles(client: StreamCapture) -> set[str]:
+    return {title for _, title in split_icy(bytes(client.body), 16000).titles}
+
+
+def _skip_until(station: RunningStation, wanted: Callable[[dict], bool]) -> None:
+    """Skip until the item on air is the one `wanted`; each skip waits for the next item."""
+    for _ in range(5):
+        current = station.wait_for_music()["current"]
+        if wanted(current):
+            return
+        station.post("/api/queue/skip").raise_for_status()
+        began = current["started_at"]
+        station.wait_for(lambda s, began=began: (s["current"] or {}).get("started_at") != began)
+    raise AssertionError(f"never on air; now playing: {station.now_playing()}")
 
 
 def _ffmpeg_icy_title(station: RunningStation) -> str:
