@@ -311,13 +311,13 @@ class Planner:
         planned = [e for e in queue.entries(session) if e.reason != queue.HOST]
         first = next((self._plans[e.id] for e in planned if e.id in self._plans), None)
         if first is not None:
-            rules = self._memory(session).rules
-            if fired is not None:  # the memory just after planning it, if anything followed
-                rules = next((self._plans[i].state_before["rules"]
-                              for i in sorted(self._plans) if i > fired), rules)  # fmt: skip
-            self._state = SchedulerState.from_json(first.state_before)
-            if fired is not None:
-                self._state.rules = copy.deepcopy(rules)
+            state = SchedulerState.from_json(first.state_before)
+            if fired is not None:  # the rules' memory just after planning it
+                after = next((self._plans[i].state_before for i in sorted(self._plans)
+                              if i > fired), None)  # fmt: skip
+                rules = after["rules"] if after else self._memory(session).rules
+                state.rules = copy.deepcopy(rules)
+            self._state = state
         self._plans.clear()
         queue.clear_planned(session)
 
