@@ -260,6 +260,17 @@ def mp3_frames_valid(data: bytes) -> int:
     """Walk MPEG frame headers from byte 0, each one MPEG-1 Layer III at 128 kbps, 44.1 kHz,
     two channels (the stream's format, read here from the header bits themselves, not with
     the station's parser); return the number of whole frames, or fail."""
+    return _walk_frames(data)[0]
+
+
+def whole_frames(data: bytes) -> bytes:
+    """The stream's bytes up to the end of its last whole frame: a capture stops anywhere,
+    and ffmpeg reports a frame cut short at the end ("invalid new backstep") as an error."""
+    return data[: _walk_frames(data)[1]]
+
+
+def _walk_frames(data: bytes) -> tuple[int, int]:
+    """(whole frames, bytes they take) from byte 0; fails on a header not of the stream's."""
     pos = frames = 0
     while pos + 4 <= len(data):
         b1, b2, b3 = data[pos + 1], data[pos + 2], data[pos + 3]
@@ -274,4 +285,4 @@ def mp3_frames_valid(data: bytes) -> int:
             break
         pos += length
         frames += 1
-    return frames
+    return frames, pos
