@@ -134,13 +134,10 @@ def test_every_section_is_accessible_and_fits_a_phone(
 def test_the_sign_in_form_works_without_script(
     launch: Callable[..., RunningStation], browser: Browser
 ) -> None:
-    station = launch()
-    context = browser.new_context(base_url=station.url, java_script_enabled=False)
+    context = browser.new_context(base_url=launch().url, java_script_enabled=False)
     page = context.new_page()
     page.goto("/host")
-    page.get_by_label("Username").fill(ADMIN_NAME)
-    page.get_by_label("Password").fill(ADMIN_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    _sign_in_with_the_form(page, ADMIN_PASSWORD)
     page.wait_for_url("**/host")  # the form goes on to the dashboard, not to JSON
     expect(page.get_by_text("Signed in as")).to_contain_text(ADMIN_NAME)
     # The page carries what script needs to act for the host: the session's CSRF token.
@@ -151,20 +148,22 @@ def test_the_sign_in_form_works_without_script(
 def test_a_failed_sign_in_without_script_shows_the_form_again(
     launch: Callable[..., RunningStation], browser: Browser
 ) -> None:
-    station = launch()
-    context = browser.new_context(base_url=station.url, java_script_enabled=False)
+    context = browser.new_context(base_url=launch().url, java_script_enabled=False)
     page = context.new_page()
     page.goto("/host")
-    page.get_by_label("Username").fill(ADMIN_NAME)
-    page.get_by_label("Password").fill("not the password")
-    page.get_by_role("button", name="Sign in").click()
+    _sign_in_with_the_form(page, "not the password")
     # The sign-in page with the reason, not the API's JSON; the name is kept.
     expect(page.get_by_role("alert")).to_have_text("wrong username or password")
     expect(page.get_by_label("Username")).to_have_value(ADMIN_NAME)
-    page.get_by_label("Password").fill(ADMIN_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    _sign_in_with_the_form(page, ADMIN_PASSWORD)
     expect(page.get_by_text("Signed in as")).to_contain_text(ADMIN_NAME)
     context.close()
+
+
+def _sign_in_with_the_form(page: Page, password: str) -> None:
+    page.get_by_label("Username").fill(ADMIN_NAME)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
 
 
 def test_the_api_refusal_is_shown_to_the_host(
