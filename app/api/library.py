@@ -20,13 +20,7 @@ from app.api.limits import STREAMED_BODY_LIMIT
 from app.library.errors import UnreadableAudio
 from app.library.jobs import Job, JobContext, JobRegistry, JobState
 from app.library.scanner import JINGLES_DIR, add_file
-from app.library.tags import (
-    MAX_TAG_LENGTH,
-    clean_tag,
-    has_control_characters,
-    read_tags,
-    write_tags,
-)
+from app.library.tags import read_tags, write_tags
 from app.library.uploads import (
     UploadRefused,
     audio_filename,
@@ -37,6 +31,7 @@ from app.library.uploads import (
 )
 from app.models import PlaylistEntry, Track, TrackKind, TrackStatus
 from app.station import Station
+from app.text import MAX_TAG_LENGTH, clean_tag, has_control_characters
 
 log = logging.getLogger(__name__)
 

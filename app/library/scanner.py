@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 from app.db import SessionFactory
 from app.library.analysis import Analysis, analyse
 from app.library.errors import AnalysisError, UnreadableAudio
-from app.library.tags import clean_tag, read_tags
+from app.library.tags import read_tags
 from app.models import Play, Track, TrackKind, TrackStatus, utcnow
+from app.text import clean_tag
 
 AUDIO_EXTENSIONS = frozenset({".mp3", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".aac", ".wav"})
 JINGLES_DIR = "jingles"

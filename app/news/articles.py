@@ -27,8 +27,8 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from app.library.tags import MAX_TAG_LENGTH, clean_text
 from app.models import Article, ArticleStatus, RelatedArticle, utcnow
+from app.text import MAX_TAG_LENGTH, clean_text
 
 MAX_TITLE = MAX_TAG_LENGTH  # a story's title is the title of its item on air
 MAX_CATEGORY = 100

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.library.tags import clean_tag
+from app.text import clean_tag
 
 
 class ItemKind(enum.StrEnum):

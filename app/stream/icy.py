@@ -9,7 +9,7 @@ one; here it is cut to fit on a character boundary, so the title still changes.
 
 from __future__ import annotations
 
-from app.library.tags import clean_text
+from app.text import clean_text
 
 MAX_BLOCK = 255 * 16
 _TITLE, _END = b"StreamTitle='", b"';"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from app.library import UnreadableAudio, read_tags
-from app.library.tags import clean_tag
 from app.scheduler.item import Item, ItemKind
+from app.text import clean_tag
 from tests.audio import write_tone
 
 
