@@ -109,7 +109,7 @@ class Planner:
             starts = max(now, self.on_air_until())
             with self._sessions.begin() as session:
                 self._top_up(session, starts)
-                entry = self._take(session, now, starts)
+                entry = self._take(session, starts)
                 if entry is None:
                     return None
                 if entry.reason == queue.HOST and entry.track_id is not None:
@@ -120,12 +120,14 @@ class Planner:
                 self._top_up(session, ends)
             return item
 
-    def _take(self, session: Session, now: datetime, starts: datetime) -> QueueEntry | None:
-        """The entry that starts now; a bulletin opens up into its parts as it airs."""
+    def _take(self, session: Session, starts: datetime) -> QueueEntry | None:
+        """The entry that starts at `starts`; a bulletin opens up into its parts as it airs."""
         refilled = False
         while True:
-            entry = queue.take(session, now, self._previous_take)
-            self._previous_take = now
+            # Due clock items are due by when the next item starts, not by when it is asked
+            # for (the playout asks while it decodes ahead of the air).
+            entry = queue.take(session, starts, self._previous_take)
+            self._previous_take = starts
             if entry is None:
                 if refilled:
                     return None
