@@ -36,6 +36,7 @@ from app.stream.response import StreamInfo
 log = logging.getLogger(__name__)
 
 NEWS_TICK_SECONDS = 30.0  # scheduled articles go live within this
+NEXT_UP_REFRESH_SECONDS = 10.0  # "next" on the player follows playlist edits within this
 # The first item waits this long for music in the library (a fresh station makes its demo
 # library and scans it first, so it starts with music); then the safety source covers.
 FIRST_ITEM_WAIT_SECONDS = 60.0
@@ -91,6 +92,7 @@ class Station:
         self.started_at = datetime.now(UTC)
         self._library_task: asyncio.Task[None] | None = None
         self._news_task: asyncio.Task[None] | None = None
+        self._next_up_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -102,9 +104,10 @@ class Station:
         self._library_task = asyncio.create_task(self._keep_library_fresh())
         await self.playout.start()  # its first item waits for the library (see _next_item)
         self._news_task = asyncio.create_task(self._run_news_desk())
+        self._next_up_task = asyncio.create_task(self._keep_next_up_fresh())
 
     async def stop(self) -> None:
-        for task in (self._library_task, self._news_task):
+        for task in (self._library_task, self._news_task, self._next_up_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -158,7 +161,10 @@ class Station:
         return asdict(self.skip_votes.tally(self.hub.listeners_now()))
 
     def upcoming(self) -> Item | None:
-        return self.playout.upcoming or self.planner.peek()
+        """What follows the item on air. Read on the event loop (now-playing), so it never
+        waits for the planner or the database: the playout's prepared item, else the
+        planner's last plan, which _keep_next_up_fresh keeps current."""
+        return self.playout.upcoming or self.planner.next_up
 
     def _next_item(self) -> Item | None:
         """The playout's question, on its own thread. On a station whose database had no
@@ -186,6 +192,13 @@ class Station:
             seconds=current.item.duration - self.settings.crossfade_seconds
         )
         return max(now, end)
+
+    async def _keep_next_up_fresh(self) -> None:
+        """Hosts' playlist edits can change what follows the item on air without a new item
+        or a look at the queue: plan again now and then, off the event loop."""
+        while True:
+            await asyncio.to_thread(self.planner.peek)
+            await asyncio.sleep(NEXT_UP_REFRESH_SECONDS)
 
     async def _keep_library_fresh(self) -> None:
         settings = self.settings
