@@ -15,6 +15,7 @@ from sqlalchemy import select
 from app.config import Settings
 from app.db import SessionFactory
 from app.ffmpeg import ffmpeg_path
+from app.files import sweep_temp_files
 from app.library import ScanReport, scan
 from app.library.encode import synthesize_in_child
 from app.library.jobs import JobRegistry
@@ -98,7 +99,7 @@ class Station:
         self._loop = asyncio.get_running_loop()
         self.started_at = datetime.now(UTC)
         await asyncio.to_thread(self.listening.close_open_sessions)  # left open by a crash
-        await asyncio.to_thread(self._sweep_stale_uploads)  # left by a crash mid-upload
+        await asyncio.to_thread(self._sweep_temp_files)  # left by a crash mid-write
         if await asyncio.to_thread(self._has_music):
             self._library_ready.set()  # a restart: play what the last scan found at once
         self._library_task = asyncio.create_task(self._keep_library_fresh())
@@ -245,10 +246,17 @@ class Station:
             self.planner.library_changed()
         return report
 
-    def _sweep_stale_uploads(self) -> None:
+    def _sweep_temp_files(self) -> None:
+        """Temp files a crash left: uploads (directly in media/), and every other file the
+        station writes (app.files) in the folders it writes to."""
         for path, size in sweep_stale_uploads(self.settings.media_dir):
             log.info("removed %s, left by an upload that never finished (%s)", path.name,
                      format_size(size))  # fmt: skip
+        folders = (self.settings.media_dir, self.settings.playlists_dir, self.settings.state_dir)
+        for folder in dict.fromkeys(folders):
+            for path, size in sweep_temp_files(folder):
+                log.info("removed %s, left by a write that never finished (%s)", path,
+                         format_size(size))  # fmt: skip
 
     def _mark_unplayable(self, item: Item, reason: str) -> None:
         if item.track_id is None:

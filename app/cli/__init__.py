@@ -10,9 +10,9 @@ import argparse
 import logging
 import sys
 
-from app.cli import feeds, hosts, library, news, playlists, queue, station
+from app.cli import backup, feeds, hosts, library, news, playlists, queue, station
 
-COMMAND_MODULES = [station, queue, playlists, library, hosts, news, feeds]
+COMMAND_MODULES = [station, queue, playlists, library, hosts, news, feeds, backup]
 
 
 def main(argv: list[str] | None = None) -> int:
