@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import stat
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -31,16 +32,19 @@ def test_the_key_is_made_once_private_and_kept(tmp_path: Path) -> None:
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
 
 
-def _load_and_sign(state: str) -> str:
-    return ListenerKeys.load(Path(state)).sign(ID)
-
-
 def test_stations_starting_at_once_make_one_key(tmp_path: Path) -> None:
-    state = tmp_path / "state"
-    with multiprocessing.get_context("spawn").Pool(4) as pool:
-        cookies = pool.map(_load_and_sign, [str(state)] * 8)
-    assert len(set(cookies)) == 1
-    assert [p.name for p in state.iterdir()] == [KEY_FILE]
+    for attempt in range(5):  # starts lined up on a barrier, in a fresh folder each time
+        state = tmp_path / f"state-{attempt}"
+        barrier = threading.Barrier(8)
+
+        def start(state: Path = state, barrier: threading.Barrier = barrier) -> str:
+            barrier.wait()
+            return ListenerKeys.load(state).sign(ID)
+
+        with ThreadPoolExecutor(8) as pool:
+            cookies = list(pool.map(lambda _: start(), range(8)))
+        assert len(set(cookies)) == 1
+        assert [p.name for p in state.iterdir()] == [KEY_FILE]
 
 
 def test_a_damaged_key_file_is_a_clear_error(tmp_path: Path) -> None:
