@@ -83,7 +83,9 @@ class PasswordChange(BaseModel):
 class NewToken(BaseModel):
     name: str = Field(min_length=1, max_length=128)
     # None: the token works until revoked.
-    expires_in: str | None = Field(None, pattern=LIFETIME_PATTERN, description=LIFETIME_HELP)
+    expires_in: str | None = Field(
+        None, max_length=8, pattern=LIFETIME_PATTERN, description=LIFETIME_HELP
+    )
 
 
 class TokenOut(BaseModel):
