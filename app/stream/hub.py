@@ -114,8 +114,8 @@ class StreamHub:
         buffer and out of the kernel's send queue. The burst a listener gets on joining is
         not counted, and the live point moves at real time, so this grows no faster than
         the clock, and only while the client takes the audio in. A client that never reads
-        stops at what its receive buffer holds (about 127 KB on Linux by default: the
-        burst and 4 s)."""
+        stops at what its receive buffer holds (measured on Linux's defaults: 6 s past the
+        burst)."""
         heard = [
             listener.received_past_join() / self.byte_rate
             for listener in self.listeners
