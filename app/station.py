@@ -21,7 +21,7 @@ from app.library.encode import synthesize_in_child
 from app.library.jobs import JobRegistry
 from app.library.scanner import Progress, has_music_files
 from app.library.uploads import format_size, sweep_stale_uploads
-from app.listeners.identity import COOKIE_NAME, listener_hash
+from app.listeners.identity import COOKIE_NAME, ListenerKeys, listener_hash
 from app.listeners.sessions import SessionRecorder
 from app.listeners.skipvotes import SkipVotes, VoteResult
 from app.models import Play, Track, TrackKind, TrackStatus
@@ -50,6 +50,7 @@ class Station:
         self.ffmpeg = ffmpeg_path(settings.ffmpeg)
         self.planner = Planner(sessions, settings)
         self.planner.on_air_until = self._on_air_until
+        self.listener_keys = ListenerKeys.load(settings.state_dir)  # signs listener cookies
         self._library_ready = threading.Event()  # the first scan is done
         self.hub = StreamHub(
             _stream_info(settings),
@@ -57,12 +58,15 @@ class Station:
             burst_bytes=settings.burst_bytes,
             sndbuf_bytes=settings.listener_sndbuf_bytes,
             listener_cookie=COOKIE_NAME,
+            verify_listener=self.listener_keys.verify,
         )
         self.skip_votes = SkipVotes(
             share=settings.skip_vote_share,
             minimum=settings.skip_vote_minimum,
             cooldown_seconds=settings.skip_vote_cooldown_seconds,
             kinds=settings.skip_votable_kinds,
+            listen_seconds=settings.skip_vote_listen_seconds,
+            per_address=settings.skip_vote_per_address,
         )
         self.now_playing = NowPlaying(
             upcoming=self.upcoming,
@@ -122,16 +126,17 @@ class Station:
         """Skip what listeners hear (from any thread)."""
         self.playout.skip()
 
-    def vote_skip(self, listener_id: str | None) -> VoteResult:
+    def vote_skip(self, listener_id: str | None, address: str) -> VoteResult:
         """A listener's vote to skip the item on air; skips it when the votes are enough.
 
-        `listener_id` is the listener's cookie (None without one): only a listener whose
-        stream connection carries it right now may vote. Call on the event loop, where the
-        hub and the votes live."""
-        listening = listener_id is not None and self.hub.is_listening(listener_id)
+        `listener_id` is the id in the listener's signed cookie (None without one): only a
+        listener whose stream connection carries it, and has received enough of the stream,
+        may vote. `address` is the machine the vote comes from (app.listeners.identity's
+        client_network). Call on the event loop, where the hub and the votes live."""
+        heard = self.hub.heard_seconds(listener_id) if listener_id is not None else None
         voter = listener_hash(listener_id) if listener_id is not None else ""
         voted_on = self.skip_votes.item
-        result = self.skip_votes.vote(voter, listening=listening,
+        result = self.skip_votes.vote(voter, heard=heard, address=address,
                                       listeners=self.hub.listeners_now())  # fmt: skip
         if result.skip:
             self._skip_voted(voted_on)

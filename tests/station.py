@@ -74,6 +74,13 @@ class RunningStation:
     def auth(self, token: str | None = ADMIN_TOKEN) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"} if token else {}
 
+    def new_listener(self) -> str:
+        """A listener cookie's value, as the station hands one to a browser opening the
+        player (signed by the station: a made-up one is no listener)."""
+        response = self.get("/")
+        response.raise_for_status()
+        return response.cookies["radio_listener"]
+
     def now_playing(self) -> dict[str, Any]:
         response = self.get("/api/now-playing")
         response.raise_for_status()
