@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.accounts.bootstrap import prepare_hosts
 from app.accounts.ratelimit import FailureWindow, LoginThrottle
 from app.api import router
+from app.api.errors import document_errors, validation_failed
 from app.api.limits import BODY_LIMIT, refuse_declared_oversize
 from app.config import Settings
 from app.db import make_engine, make_sessions, upgrade_in_child
@@ -77,6 +79,8 @@ def create_app(settings: Settings | None = None, lock: StateLock | None = None) 
     )
     app.add_middleware(SecurityHeaders)
     app.include_router(router)
+    app.add_exception_handler(RequestValidationError, validation_failed)
+    document_errors(app)
     return app
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.api.auth import HostDep
 from app.api.deps import MAX_SQL_INT, StationDep
+from app.api.errors import error
 from app.listeners.accounting import week_start
 from app.listeners.identity import listener_hash, listener_id, new_listener_id, remember_listener
 from app.listeners.stats import TrackChange, gainers_and_losers, step_for, tally
@@ -150,7 +151,7 @@ def _valid_name(raw: str) -> str:
     return name
 
 
-@router.post("/me/name")
+@router.post("/me/name", responses={409: error("that name is taken")})
 def set_name(body: NameIn, request: Request, response: Response, db: DbDep) -> dict[str, Any]:
     """Choose or change your display name; it puts you on the board."""
     name = _valid_name(body.name)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.ratelimit import FailureWindow
 from app.api.deps import SettingsDep, StationDep, loads_json
+from app.api.errors import error, retry_later
 from app.config import PROJECT_ROOT, Settings
 from app.listeners.identity import (
     client_hash,
@@ -419,7 +420,20 @@ def _wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
 
-@router.post("/news/{slug}/rating", response_model=None)
+# A listener's form without script gets the page again (HTML); a script asking for JSON, JSON.
+BACK_TO_THE_PAGE = {303: {"description": "done: back to the story's page (a form without script)"}}
+
+
+@router.post(
+    "/news/{slug}/rating",
+    response_model=None,
+    responses={
+        **BACK_TO_THE_PAGE,
+        403: error("no listener cookie: the answer sets one to try again with", html=True),
+        422: error("stars must be a whole number from 1 to 5", html=True),
+        429: retry_later("too many new ratings of this story from this address", html=True),
+    },
+)
 async def rate_article(
     slug: str, request: Request, station: StationDep, settings: SettingsDep
 ) -> Response:
@@ -471,7 +485,16 @@ def _rating_refused(
     return _article_page(request, station, settings, slug, status=status, rating_error=message)
 
 
-@router.post("/news/{slug}/comments", response_model=None)
+@router.post(
+    "/news/{slug}/comments",
+    response_model=None,
+    status_code=202,
+    responses={
+        **BACK_TO_THE_PAGE,
+        422: error("a field of the comment is not valid", html=True),
+        429: retry_later("too many comments from this address", html=True),
+    },
+)
 async def comment_on_article(
     slug: str, request: Request, station: StationDep, settings: SettingsDep
 ) -> Response:
