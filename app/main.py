@@ -17,7 +17,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.accounts.bootstrap import prepare_hosts
 from app.accounts.ratelimit import FailureWindow, LoginThrottle
 from app.api import router
-from app.api.errors import document_errors, validation_failed
+from app.api.errors import (
+    CONCURRENT_CHANGES,
+    changed_meanwhile,
+    document_errors,
+    validation_failed,
+)
 from app.api.limits import BODY_LIMIT, refuse_declared_oversize
 from app.config import Settings
 from app.db import make_engine, make_sessions, upgrade_in_child
@@ -80,6 +85,8 @@ def create_app(settings: Settings | None = None, lock: StateLock | None = None) 
     app.add_middleware(SecurityHeaders)
     app.include_router(router)
     app.add_exception_handler(RequestValidationError, validation_failed)
+    for race in CONCURRENT_CHANGES:
+        app.add_exception_handler(race, changed_meanwhile)
     document_errors(app)
     return app
 

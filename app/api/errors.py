@@ -6,7 +6,8 @@ added to the schema here, from the schema itself, so no new route can forget the
 
 - a route that takes parameters or a body: 400 (a body that cannot be read), 422;
 - a route that takes a body: 413 (larger than the route's limit, app.api.limits);
-- a route with path parameters: 404 (no such id, slug or file);
+- a route with path parameters: 404 (no such id, slug or file), and if it changes
+  something, 409 when another request removed the thing while this one worked on it;
 - a host route (it names the bearer scheme): 401 without valid credentials, 403 for a
   signed-in browser without its CSRF token, and for a host on an admin's route.
 
@@ -27,6 +28,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
 
 class ErrorOut(BaseModel):
@@ -57,6 +59,7 @@ def retry_later(description: str, html: bool = False) -> dict[str, Any]:
 _BY_SHAPE = {
     "400": "the body could not be read (not valid JSON, form data or UTF-8)",
     "404": "nothing with this id, slug or name",
+    "409": "another request removed or changed it meanwhile; the change was not made",
     "413": "the body is larger than this route's limit",
     "422": "a parameter or a field of the body is not valid",
     "401": "no valid credentials: sign in, or send a personal API token",
@@ -77,8 +80,8 @@ def document_errors(app: FastAPI) -> None:
             ref_template="#/components/schemas/{model}"
         )
         for operations in schema.get("paths", {}).values():
-            for operation in operations.values():
-                _document(operation)
+            for method, operation in operations.items():
+                _document(method, operation)
         # FastAPI's validation error shapes are no longer used by any operation.
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)
@@ -88,7 +91,7 @@ def document_errors(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _document(operation: dict[str, Any]) -> None:
+def _document(method: str, operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     parameters = operation.get("parameters", [])
     has_body = "requestBody" in operation
@@ -99,6 +102,8 @@ def _document(operation: dict[str, Any]) -> None:
         codes.append("413")
     if any(parameter.get("in") == "path" for parameter in parameters):
         codes.append("404")
+        if method != "get":
+            codes.append("409")
     if operation.get("security"):
         codes += ["401", "403"]
     for code in codes:
@@ -129,3 +134,13 @@ async def validation_failed(request: Request, exc: Exception) -> JSONResponse:
                 found.pop("input")
         errors.append(found)
     return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+
+# What SQLAlchemy raises when a row this request loaded was deleted by another request before
+# this one wrote to it or read it again (a host's password set while an admin deletes them).
+CONCURRENT_CHANGES = (StaleDataError, ObjectDeletedError)
+
+
+async def changed_meanwhile(request: Request, exc: Exception) -> JSONResponse:
+    """409: the thing went away under this request; nothing of this request was kept."""
+    return JSONResponse({"detail": _BY_SHAPE["409"]}, status_code=409)

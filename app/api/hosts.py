@@ -200,6 +200,7 @@ def _from_this_site(request: Request, settings: Settings) -> bool:
 SIGN_IN_ERRORS = {
     401: error("wrong username or password", html=True),
     403: error("a form posted from another site's page", html=True),
+    422: error("a field is missing or not valid", html=True),
     429: retry_later("too many attempts for this name or from this address", html=True),
     503: retry_later("too many sign-ins are waiting for their password check"),
 }

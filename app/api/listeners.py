@@ -235,7 +235,8 @@ def list_sessions(
 CSV_BATCH = 2000
 
 
-@hosts.get("/sessions.csv")
+@hosts.get("/sessions.csv", response_class=Response,
+           responses={200: {"content": {"text/csv": {}}}})  # fmt: skip
 def export_sessions(station: StationDep) -> StreamingResponse:
     """Every session as CSV, newest first, streamed in batches (memory stays flat)."""
     disposition = 'attachment; filename="sessions.csv"'

@@ -4,12 +4,18 @@ answer the schema does not describe."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import delete
 
-from tests.accounts.harness import TestClient, bearer, running_app
+from app.db import make_engine, make_sessions
+from app.models import Host, Track
+from tests.accounts.harness import TestClient, add_host, bearer, running_app
+from tests.audio import write_tone
 from tests.station import ADMIN_TOKEN
 
 AUTH = bearer(ADMIN_TOKEN)
@@ -17,9 +23,28 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"  # not UTF-8 from i
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    with running_app(tmp_path_factory.mktemp("station")) as client:
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("station")
+    (root / "media" / "music").mkdir(parents=True)
+    write_tone(root / "media" / "music" / "tone.mp3", 5, 440, tags={"title": "Tone"})
+    return root
+
+
+@pytest.fixture(scope="module")
+def client(root: Path) -> Iterator[TestClient]:
+    with running_app(root) as client:
         yield client
+
+
+def delete_meanwhile(root: Path, model: Any, row_id: int) -> None:
+    """What a parallel request's delete does to the database, from another connection."""
+    engine = make_engine(f"sqlite:///{root / 'state' / 'radio.sqlite3'}")
+    try:
+        with make_sessions(engine)() as db:
+            db.execute(delete(model).where(model.id == row_id))
+            db.commit()
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +108,50 @@ def test_every_error_answer_is_documented_with_its_shape(tmp_path: Path) -> None
     assert {"401", "429", "503"} <= codes["POST /api/session"]
     assert "401" not in codes["GET /api/now-playing"]
     assert "404" not in codes["GET /api/tracks"]
+
+
+def test_a_host_deleted_while_their_password_is_set_gets_409(
+    client: TestClient, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PUT /api/hosts/1/password while another request deleted host 1: the UPDATE found no
+    row (StaleDataError, 500). Hashing the password takes the time the delete needs."""
+    import app.accounts.hosts
+
+    host_id = add_host(client, "doomed")
+    real_hash = app.accounts.hosts.hash_password
+
+    def hash_while_deleted(password: str) -> str:
+        delete_meanwhile(root, Host, host_id)
+        return real_hash(password)
+
+    monkeypatch.setattr(app.accounts.hosts, "hash_password", hash_while_deleted)
+    response = client.put(f"/api/hosts/{host_id}/password", headers=AUTH,
+                          json={"password": "a new long password"})  # fmt: skip
+    assert response.status_code == 409, response.text
+    assert "removed or changed it meanwhile" in response.json()["detail"]
+    assert "doomed" not in {h["username"] for h in client.get("/api/hosts", headers=AUTH).json()}
+
+
+def test_a_track_deleted_while_its_tags_are_written_gets_409(
+    client: TestClient, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PATCH /api/tracks/2 while DELETE /api/tracks/2 ran: writing the tags failed, and the
+    error message read the deleted row again (ObjectDeletedError, 500)."""
+    import app.api.library
+
+    deadline = time.monotonic() + 60
+    while not (tracks := client.get("/api/tracks", headers=AUTH).json()["items"]):
+        assert time.monotonic() < deadline, "the start-up scan found no track"
+        time.sleep(0.1)
+    track = tracks[0]
+    real_write = app.api.library.write_tags
+
+    def write_while_deleted(path: Path, changes: dict[str, str]) -> None:
+        delete_meanwhile(root, Track, track["id"])
+        path.unlink()
+        real_write(path, changes)
+
+    monkeypatch.setattr(app.api.library, "write_tags", write_while_deleted)
+    response = client.patch(f"/api/tracks/{track['id']}", headers=AUTH, json={"title": "New"})
+    assert response.status_code == 409, response.text
+    assert client.get(f"/api/tracks/{track['id']}", headers=AUTH).status_code == 404
