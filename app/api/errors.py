@@ -5,7 +5,8 @@ FastAPI's validation errors. The answers every route may give because of its sha
 added to the schema here, from the schema itself, so no new route can forget them:
 
 - a route that takes parameters or a body: 400 (a body that cannot be read), 422;
-- a route that takes a body: 413 (larger than the route's limit, app.api.limits);
+- a route that takes a body: 413 (larger than the route's limit, app.api.limits; JSON from
+  the route, plain text from the framework when the body is over the app's own limit);
 - a route with path parameters: 404 (no such id, slug or file), and if it changes
   something, 409 when another request removed the thing while this one worked on it;
 - a host route (it names the bearer scheme): 401 without valid credentials, 403 for a
@@ -114,6 +115,8 @@ def _document(method: str, operation: dict[str, Any]) -> None:
             answer["content"] = {
                 "application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}
             }
+    if "413" in responses:  # the framework's own answer, before the route: plain text
+        responses["413"]["content"].setdefault("text/plain", {})
 
 
 def _is_validation(answer: dict[str, Any]) -> bool:

@@ -5,7 +5,10 @@ The host run signs in as FUZZER with FUZZER_TOKEN. The run itself may demote tha
 revoke the token or delete the host (an admin it created may do so): before every request
 the host, its admin role and its token are put back in the station's database (the folder
 in FUZZ_STATE_DIR), as `radio hosts add` and `radio tokens create` would make them. So no
-route needs to be left out for the run to keep its credentials."""
+route needs to be left out for the run to keep its credentials.
+
+The `security_headers` check holds every answer of the run to the security headers'
+rules (tests/api/test_security_headers.py): whatever the status, method and credentials."""
 
 from __future__ import annotations
 
@@ -51,3 +54,15 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     state = os.environ.get(STATE_ENV)
     if state:
         restore_fuzzer(state)
+
+
+@schemathesis.check
+def security_headers(ctx: Any, response: Any, case: Any) -> bool | None:
+    import httpx
+
+    from tests.api.test_security_headers import problems_with
+
+    pairs = [(name, value) for name, values in response.headers.items() for value in values]
+    wrong = problems_with(case.path, httpx.Response(response.status_code, headers=pairs))
+    assert wrong == [], f"{response.status_code}: {wrong}"
+    return None

@@ -35,9 +35,10 @@ MAX_EXAMPLES = 10  # per operation and phase: some 2500 cases a run, 1-2 minutes
 SEED = 20261130
 EVENTS = "/api/now-playing/events"  # Server-Sent Events: the answer never ends
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
-          "response_headers_conformance,response_schema_conformance")  # fmt: skip
-HOOKS = Path(fuzz_hooks.__file__)
-CONFIG = HOOKS.with_name("schemathesis.toml")  # the 5xx answers the schema documents
+          "response_headers_conformance,response_schema_conformance,security_headers")  # fmt: skip
+HOOKS = fuzz_hooks.__name__  # a module: the command imports it from the checkout (ROOT)
+ROOT = Path(__file__).parents[2]
+CONFIG = Path(__file__).with_name("schemathesis.toml")  # the 5xx answers the schema documents
 
 pytestmark = [pytest.mark.xdist_group("fuzz_api"), pytest.mark.timeout(900)]
 
@@ -84,8 +85,8 @@ def schemathesis_run(station: RunningStation, *options: str, env: dict[str, str]
         "--exclude-path", EVENTS, "--generation-database", "none",
         "--no-color", "--output-truncate", "false", "--continue-on-failure", *options,
     ]  # fmt: skip
-    run = subprocess.run(command, capture_output=True, text=True, timeout=840,
-                         env={**os.environ, **env, "SCHEMATHESIS_HOOKS": str(HOOKS)})  # fmt: skip
+    run = subprocess.run(command, capture_output=True, text=True, timeout=840, cwd=ROOT,
+                         env={**os.environ, **env, "SCHEMATHESIS_HOOKS": HOOKS})  # fmt: skip
     report = run.stdout + run.stderr
     assert run.returncode == 0, report
     return report
