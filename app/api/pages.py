@@ -424,9 +424,31 @@ def _wants_json(request: Request) -> bool:
 BACK_TO_THE_PAGE = {303: {"description": "done: back to the story's page (a form without script)"}}
 
 
+def _fields_body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """The request body `_fields` reads, for the schema: a form or the same as JSON."""
+    schema = {"type": "object", "properties": properties, "required": required}
+    forms = ("application/x-www-form-urlencoded", "application/json")
+    return {"requestBody": {"required": True,
+                            "content": {kind: {"schema": schema} for kind in forms}}}  # fmt: skip
+
+
+RATING_BODY = _fields_body(
+    {"stars": {"type": "integer", "minimum": ratings.MIN_STARS, "maximum": ratings.MAX_STARS}},
+    ["stars"],
+)
+COMMENT_BODY = _fields_body(
+    {"name": {"type": "string", "minLength": 1, "maxLength": comments.NAME_MAX},
+     "email": {"type": "string", "format": "email", "maxLength": comments.EMAIL_MAX},
+     "website": {"type": "string", "maxLength": comments.WEBSITE_MAX},
+     "comment": {"type": "string", "minLength": 1, "maxLength": comments.BODY_MAX}},
+    ["name", "email", "comment"],
+)  # fmt: skip
+
+
 @router.post(
     "/news/{slug}/rating",
     response_model=None,
+    openapi_extra=RATING_BODY,
     responses={
         **BACK_TO_THE_PAGE,
         403: error("no listener cookie: the answer sets one to try again with", html=True),
@@ -489,6 +511,7 @@ def _rating_refused(
     "/news/{slug}/comments",
     response_model=None,
     status_code=202,
+    openapi_extra=COMMENT_BODY,
     responses={
         **BACK_TO_THE_PAGE,
         422: error("a field of the comment is not valid", html=True),

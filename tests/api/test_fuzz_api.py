@@ -34,6 +34,7 @@ from tests.station import RunningStation, start_station
 MAX_EXAMPLES = 10  # per operation and phase: some 2500 cases a run, 1-2 minutes each
 SEED = 20261130
 EVENTS = "/api/now-playing/events"  # Server-Sent Events: the answer never ends
+SLUG_ENV = "FUZZ_SLUG"  # the story that ratings and comments go to
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
           "response_headers_conformance,response_schema_conformance,security_headers")  # fmt: skip
 HOOKS = fuzz_hooks.__name__  # a module: the command imports it from the checkout (ROOT)
@@ -59,7 +60,8 @@ def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStation
         running.stop()
 
 
-def some_of_everything(station: RunningStation) -> None:
+def some_of_everything(station: RunningStation) -> str:
+    """A playlist, a published story with a comment, a feed; the story's slug."""
     tracks = station.get("/api/tracks", headers=station.auth()).json()["items"]
     assert len(tracks) == 3, tracks
     playlist = {"name": "Rotation", "rule": "rotation", "track_ids": [t["id"] for t in tracks]}
@@ -73,6 +75,14 @@ def some_of_everything(station: RunningStation) -> None:
     assert answer.status_code == 202, answer.text
     feed = {"url": "http://news.invalid/feed.xml", "category": "World"}
     assert station.post("/api/feeds", json=feed).status_code == 201
+    return str(article["slug"])
+
+
+@pytest.fixture(scope="module")
+def story(station: RunningStation) -> dict[str, str]:
+    """The environment that names the published story to schemathesis.toml."""
+    found = station.get("/api/articles", params={"status": "published"}, headers=station.auth())
+    return {SLUG_ENV: found.json()["items"][0]["slug"]}
 
 
 def schemathesis_run(station: RunningStation, *options: str, env: dict[str, str]) -> str:
@@ -101,15 +111,19 @@ def summary(report: str) -> str:
             f"({', '.join(f'{name} {took}' for name, took in phases)})")  # fmt: skip
 
 
-def test_the_api_answers_a_listener_as_its_schema_says(station: RunningStation) -> None:
-    report = schemathesis_run(station, env={})
+def test_the_api_answers_a_listener_as_its_schema_says(
+    station: RunningStation, story: dict[str, str]
+) -> None:
+    report = schemathesis_run(station, env=story)
     print("listener:", summary(report))
 
 
-def test_the_api_answers_a_host_as_its_schema_says(station: RunningStation) -> None:
+def test_the_api_answers_a_host_as_its_schema_says(
+    station: RunningStation, story: dict[str, str]
+) -> None:
     token = f"Authorization: Bearer {fuzz_hooks.FUZZER_TOKEN}"
     report = schemathesis_run(station, "--header", token,
-                              env={fuzz_hooks.STATE_ENV: str(station.state)})  # fmt: skip
+                              env={**story, fuzz_hooks.STATE_ENV: str(station.state)})  # fmt: skip
     print("host:", summary(report))
     # The run acted as a host: the hook kept its credentials, and it changed the station.
     assert "Authentication failed" not in report
