@@ -34,6 +34,7 @@ from app.accounts.tokens import (
 from app.api.auth import AdminDep, AuthDep, CurrentHost, HostDep, unauthenticated
 from app.api.dashboard import host_page
 from app.api.deps import RowId, SettingsDep, loads_json
+from app.api.errors import error, retry_later
 from app.config import Settings
 from app.db import SessionFactory
 from app.models import ApiToken, Host, HostRole
@@ -208,11 +209,17 @@ def _from_this_site(request: Request, settings: Settings) -> bool:
     return urlsplit(source).netloc in here
 
 
-FOREIGN_FORM = {403: {"description": "A form posted from another site's page"}}
+SIGN_IN_ERRORS = {
+    401: error("wrong username or password", html=True),
+    403: error("a form posted from another site's page", html=True),
+    422: error("a field is missing or not valid", html=True),
+    429: retry_later("too many attempts for this name or from this address", html=True),
+    503: retry_later("too many sign-ins are waiting for their password check"),
+}
 
 
 @public.post("/session", openapi_extra=LOGIN_BODY, response_model=SessionOut,
-             responses=FOREIGN_FORM)  # fmt: skip
+             responses=SIGN_IN_ERRORS)  # fmt: skip
 async def sign_in(request: Request, settings: SettingsDep, throttle: Throttle) -> Response:
     """Sign in: sets the HttpOnly session cookie and returns the CSRF token to send with
     every POST/PUT/PATCH/DELETE made with that cookie.
@@ -320,13 +327,16 @@ def sign_out(auth: AuthDep, db: Database, response: Response) -> None:
 
 # --- Hosts (admins) -------------------------------------------------------------------------
 
+LAST_ADMIN = {409: error("the station's last admin stays an admin")}
+
 
 @guarded.get("/hosts", dependencies=[AdminDep])
 def hosts(db: Database) -> list[HostOut]:
     return [_host_out(host) for host in accounts.list_hosts(db)]
 
 
-@guarded.post("/hosts", dependencies=[AdminDep], status_code=status.HTTP_201_CREATED)
+@guarded.post("/hosts", dependencies=[AdminDep], status_code=status.HTTP_201_CREATED,
+              responses={409: error("a host with this name exists")})  # fmt: skip
 def add_host(new: NewHost, db: Database) -> HostOut:
     try:
         host = accounts.create_host(db, new.username, new.password, new.role)
@@ -336,7 +346,7 @@ def add_host(new: NewHost, db: Database) -> HostOut:
     return _host_out(host)
 
 
-@guarded.patch("/hosts/{host_id}", dependencies=[AdminDep])
+@guarded.patch("/hosts/{host_id}", dependencies=[AdminDep], responses=LAST_ADMIN)
 def change_role(host_id: RowId, change: RoleChange, db: Database) -> HostOut:
     host = _host_by_id(db, host_id)
     try:
@@ -347,7 +357,7 @@ def change_role(host_id: RowId, change: RoleChange, db: Database) -> HostOut:
     return _host_out(host)
 
 
-@guarded.delete("/hosts/{host_id}", dependencies=[AdminDep],
+@guarded.delete("/hosts/{host_id}", dependencies=[AdminDep], responses=LAST_ADMIN,
                 status_code=status.HTTP_204_NO_CONTENT)  # fmt: skip
 def remove_host(host_id: RowId, db: Database) -> None:
     host = _host_by_id(db, host_id)
@@ -358,7 +368,8 @@ def remove_host(host_id: RowId, db: Database) -> None:
     db.commit()
 
 
-@guarded.put("/hosts/{host_id}/password", status_code=status.HTTP_204_NO_CONTENT)
+@guarded.put("/hosts/{host_id}/password", status_code=status.HTTP_204_NO_CONTENT,
+             responses={429: retry_later("too many wrong current passwords")})  # fmt: skip
 def change_password(
     host_id: RowId, change: PasswordChange, auth: AuthDep, db: Database, throttle: Throttle,
     request: Request,

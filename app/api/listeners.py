@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.api.auth import HostDep
 from app.api.deps import MAX_SQL_INT, StationDep
+from app.api.errors import error
 from app.listeners.accounting import week_start
 from app.listeners.identity import issue_identity, listener_hash, listener_id, remember_listener
 from app.listeners.stats import TrackChange, gainers_and_losers, step_for, tally
@@ -150,7 +151,7 @@ def _valid_name(raw: str) -> str:
     return name
 
 
-@router.post("/me/name")
+@router.post("/me/name", responses={409: error("that name is taken")})
 def set_name(body: NameIn, request: Request, response: Response, db: DbDep,
              station: StationDep) -> dict[str, Any]:  # fmt: skip
     """Choose or change your display name; it puts you on the board."""
@@ -235,7 +236,8 @@ def list_sessions(
 CSV_BATCH = 2000
 
 
-@hosts.get("/sessions.csv")
+@hosts.get("/sessions.csv", response_class=Response,
+           responses={200: {"content": {"text/csv": {}}}})  # fmt: skip
 def export_sessions(station: StationDep) -> StreamingResponse:
     """Every session as CSV, newest first, streamed in batches (memory stays flat)."""
     disposition = 'attachment; filename="sessions.csv"'

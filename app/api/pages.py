@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.ratelimit import FailureWindow
 from app.api.deps import SettingsDep, StationDep, loads_json
+from app.api.errors import error, retry_later
 from app.config import PROJECT_ROOT, Settings
 from app.listeners.identity import (
     ListenerKeys,
@@ -422,7 +423,42 @@ def _wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
 
-@router.post("/news/{slug}/rating", response_model=None)
+# A listener's form without script gets the page again (HTML); a script asking for JSON, JSON.
+BACK_TO_THE_PAGE = {303: {"description": "done: back to the story's page (a form without script)"}}
+
+
+def _fields_body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """The request body `_fields` reads, for the schema: a form or the same as JSON."""
+    schema = {"type": "object", "properties": properties, "required": required}
+    forms = ("application/x-www-form-urlencoded", "application/json")
+    return {"requestBody": {"required": True,
+                            "content": {kind: {"schema": schema} for kind in forms}}}  # fmt: skip
+
+
+RATING_BODY = _fields_body(
+    {"stars": {"type": "integer", "minimum": ratings.MIN_STARS, "maximum": ratings.MAX_STARS}},
+    ["stars"],
+)
+COMMENT_BODY = _fields_body(
+    {"name": {"type": "string", "minLength": 1, "maxLength": comments.NAME_MAX},
+     "email": {"type": "string", "format": "email", "maxLength": comments.EMAIL_MAX},
+     "website": {"type": "string", "maxLength": comments.WEBSITE_MAX},
+     "comment": {"type": "string", "minLength": 1, "maxLength": comments.BODY_MAX}},
+    ["name", "email", "comment"],
+)  # fmt: skip
+
+
+@router.post(
+    "/news/{slug}/rating",
+    response_model=None,
+    openapi_extra=RATING_BODY,
+    responses={
+        **BACK_TO_THE_PAGE,
+        403: error("no listener cookie: the answer sets one to try again with", html=True),
+        422: error("stars must be a whole number from 1 to 5", html=True),
+        429: retry_later("too many new ratings of this story from this address", html=True),
+    },
+)
 async def rate_article(
     slug: str, request: Request, station: StationDep, settings: SettingsDep
 ) -> Response:
@@ -476,7 +512,17 @@ def _rating_refused(
     return _article_page(request, station, settings, slug, status=status, rating_error=message)
 
 
-@router.post("/news/{slug}/comments", response_model=None)
+@router.post(
+    "/news/{slug}/comments",
+    response_model=None,
+    status_code=202,
+    openapi_extra=COMMENT_BODY,
+    responses={
+        **BACK_TO_THE_PAGE,
+        422: error("a field of the comment is not valid", html=True),
+        429: retry_later("too many comments from this address", html=True),
+    },
+)
 async def comment_on_article(
     slug: str, request: Request, station: StationDep, settings: SettingsDep
 ) -> Response:

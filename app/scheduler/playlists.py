@@ -60,6 +60,8 @@ EDITABLE_FIELDS = frozenset(
      "window_minutes", "schedule", "is_jingle"}
 )  # fmt: skip
 
+NULLABLE_FIELDS = frozenset({"every", "minute", "schedule"})
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
@@ -190,6 +192,10 @@ def _apply(session: Session, playlist: Playlist, changes: dict[str, Any]) -> Non
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise PlaylistError(f"unknown fields: {', '.join(sorted(unknown))}")
+    # null clears `every`, `minute` and the dayparts; the other fields always have a value.
+    nulls = sorted(k for k, v in changes.items() if v is None and k not in NULLABLE_FIELDS)
+    if nulls:
+        raise PlaylistError(f"{', '.join(nulls)} cannot be null: leave a field out to keep it")
     if "name" in changes:
         changes["name"] = check_name(changes["name"])
         other = find_playlist(session, changes["name"])
