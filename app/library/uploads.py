@@ -10,6 +10,7 @@ however it ends), so the sweep passes over one that another process is receiving
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import itertools
 import os
@@ -257,7 +258,8 @@ class StreamedFile:
         self._file.close()
 
     def discard(self) -> None:
-        self._file.close()
+        with contextlib.suppress(OSError):  # a full disk fails the last flush too
+            self._file.close()
         self.path.unlink(missing_ok=True)
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db import SessionFactory
+from app.db import SessionFactory, wait_for_locks
 from app.library.analysis import gain_db
 from app.models import (
     Article,
@@ -65,6 +65,11 @@ class PreviewBusy(Exception):
     """Too many forecasts are being computed; try again shortly."""
 
 
+class PlannerBusy(Exception):
+    """The next item could not be taken in the time the playout can wait: the queue was
+    being changed by another request, or the database was locked."""
+
+
 @dataclass(frozen=True)
 class _Plan:
     at: datetime  # when the scheduler expected the entry to start
@@ -102,23 +107,34 @@ class Planner:
 
     # -- what the playout calls --------------------------------------------------------------
 
-    def next_item(self) -> Item | None:
-        """Take the item that starts now out of the queue, and plan further ahead."""
-        with self._lock:
-            now = self._now()
-            starts = max(now, self.on_air_until())
-            with self._sessions.begin() as session:
-                self._top_up(session, starts)
-                entry = self._take(session, now, starts)
-                if entry is None:
-                    return None
-                if entry.reason == queue.HOST and entry.track_id is not None:
-                    self._scheduler_for(session).record(now, entry.track_id, self._memory(session))
-                    self._save(session)
-                item = self._entry_item(session, entry)
-                ends = starts + (self._air_time(item) if item else timedelta(0))
-                self._top_up(session, ends)
-            return item
+    def next_item(self, wait: float | None = None) -> Item | None:
+        """Take the item that starts now out of the queue, and plan further ahead. With
+        `wait`, give up after about that many seconds of waiting for the queue or the
+        database (PlannerBusy; on SQLite, "database is locked" as an OperationalError)."""
+        if not self._lock.acquire(timeout=-1 if wait is None else wait):
+            raise PlannerBusy(f"the queue was busy with another request for {wait:.0f} s")
+        try:
+            return self._next_item(wait)
+        finally:
+            self._lock.release()
+
+    def _next_item(self, wait: float | None) -> Item | None:
+        now = self._now()
+        starts = max(now, self.on_air_until())
+        with self._sessions.begin() as session:
+            if wait is not None:
+                wait_for_locks(session, wait)
+            self._top_up(session, starts)
+            entry = self._take(session, now, starts)
+            if entry is None:
+                return None
+            if entry.reason == queue.HOST and entry.track_id is not None:
+                self._scheduler_for(session).record(now, entry.track_id, self._memory(session))
+                self._save(session)
+            item = self._entry_item(session, entry)
+            ends = starts + (self._air_time(item) if item else timedelta(0))
+            self._top_up(session, ends)
+        return item
 
     def _take(self, session: Session, now: datetime, starts: datetime) -> QueueEntry | None:
         """The entry that starts now; a bulletin opens up into its parts as it airs."""
