@@ -45,6 +45,7 @@ FIRST_ITEM_WAIT_SECONDS = 60.0
 # database or a busy queue: the playout's lead (4 s) must outlast it. The safety source
 # covers, and the playout asks again every second.
 NEXT_ITEM_WAIT_SECONDS = 2.0
+UPCOMING_WAIT_SECONDS = 0.5  # now-playing's "next" gives up on a locked database sooner
 TRACK_PROBLEM = "track:"  # + the track's id: a track that failed on air
 
 
@@ -167,7 +168,8 @@ class Station:
         return asdict(self.skip_votes.tally(self.hub.listeners_now()))
 
     def upcoming(self) -> Item | None:
-        return self.playout.upcoming or self.planner.peek()
+        """What comes next, for now-playing: never kept waiting by a locked database."""
+        return self.playout.upcoming or self.planner.peek(wait=UPCOMING_WAIT_SECONDS)
 
     def _next_item(self) -> Item | None:
         """The playout's question, on its own thread. On a station whose database had no

@@ -14,12 +14,15 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from app.accounts.sessions import COOKIE_NAME, CSRF_FIELD, CSRF_HEADER, csrf_matches, find_session
 from app.accounts.tokens import authenticate_token
-from app.db import SessionFactory
+from app.db import SessionFactory, wait_for_locks
 from app.models import Host, HostRole, HostSession
 
+LAST_USED_WAIT_SECONDS = 0.5  # a token's last use is stored unless the database is locked
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Only plain forms may carry the CSRF token as a field: a multipart body (an upload) must
 # send the header, so no file is read before the request is known to be genuine.
@@ -56,6 +59,18 @@ async def presented_csrf(request: Request) -> str | None:
     return None
 
 
+def _note_use(db: Session) -> None:
+    """Store a token's last use, unless the database is locked: that can wait for the next
+    request, the request itself should not wait."""
+    try:
+        if db.dirty:
+            wait_for_locks(db, LAST_USED_WAIT_SECONDS)
+        db.commit()
+    except OperationalError:
+        db.expunge_all()  # the token and host stay as they were read
+        db.rollback()
+
+
 def authenticate(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -67,7 +82,7 @@ def authenticate(
     if credentials is not None:
         with sessions() as db:
             live = authenticate_token(db, credentials.credentials, now)
-            db.commit()  # last_used_at
+            _note_use(db)
         if live is None:
             raise unauthenticated("invalid or revoked token", "invalid_token")
         token, host = live

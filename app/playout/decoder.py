@@ -19,6 +19,7 @@ from app.scheduler.item import Item
 
 BYTES_PER_FRAME = 4 * CHANNELS  # float32
 RESUMES = 3  # decoders started again for one item, at most
+EARLY_SECONDS = 2.0  # an item ending this much before its scanned length is reported
 
 # (key, what, cause): report a problem; cause None: it is over.
 ProblemCallback = Callable[[str, str, str | None], None]
@@ -88,7 +89,10 @@ class DecoderSource:
         """The decoder's output ended early: if it died (not a normal end), start another at
         the frame it stopped at. Whether one was started."""
         status = self._process.wait()
-        if status == 0 or self._decoded == 0 or self._resumes >= RESUMES:
+        if status == 0:
+            self._check_length()
+            return False
+        if self._decoded == 0 or self._resumes >= RESUMES:
             return False
         if self._resumed_at == self._decoded:  # the last one gave nothing: stop trying
             return False
@@ -103,6 +107,20 @@ class DecoderSource:
         self._resumed_at = self._decoded
         self._process = self._start(self._decoded)
         return True
+
+    def _check_length(self) -> None:
+        """A normal end well before the length the scan found: the file changed (cut short)
+        since. Reported under the track's key; a scan finds it changed and mends that."""
+        item, played = self.item, self._decoded / self._rate
+        if self._on_problem is None or item.track_id is None or item.duration is None:
+            return
+        if played < item.duration - EARLY_SECONDS:
+            what = (
+                f"{item.display_title!r} ended {item.duration - played:.0f} s early: its "
+                "file is shorter than when it was scanned"
+            )
+            cause = f"the file ended at {played:.1f} s of {item.duration:.1f} s"
+            self._on_problem(f"track:{item.track_id}", what, cause)
 
     def _tell(self, cause: str | None, at: float = 0.0) -> None:
         if self._on_problem is None:

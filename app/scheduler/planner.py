@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -162,15 +163,28 @@ class Planner:
             queue.insert(session, parts, 0)
             session.flush()
 
-    def peek(self) -> Item | None:
-        upcoming = self.upcoming(limit=1)
+    def peek(self, wait: float | None = None) -> Item | None:
+        """The next item in the queue; with `wait`, None when the queue or the database is
+        busy for longer than that (what comes next is not worth waiting for)."""
+        if not self._lock.acquire(timeout=-1 if wait is None else wait):
+            return None
+        try:
+            upcoming = self.upcoming(limit=1, wait=wait)
+        except OperationalError:
+            if wait is None:
+                raise
+            return None
+        finally:
+            self._lock.release()
         return upcoming[0].item if upcoming else None
 
     # -- what hosts see and change ------------------------------------------------------------
 
-    def upcoming(self, limit: int | None = None) -> list[Upcoming]:
+    def upcoming(self, limit: int | None = None, wait: float | None = None) -> list[Upcoming]:
         """The queue, with the time each entry is expected to start."""
         with self._lock, self._sessions.begin() as session:
+            if wait is not None:
+                wait_for_locks(session, wait)
             self._top_up(session, self.on_air_until())
             rows = queue.entries(session)[:limit]
             start = self.on_air_until()

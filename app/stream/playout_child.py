@@ -252,7 +252,9 @@ class PlayoutChild:
     def _problem(self, key: str, what: str, cause: str | None) -> None:
         """Report a fault to the station (once while it lasts), or its end (cause None)."""
         with self._problems_lock:
-            if (cause is not None) == (key in self._open_problems):
+            if key not in (ENCODER_PROBLEM, DECODER_PROBLEM):
+                pass  # an item's own problem: the station keeps track of it
+            elif (cause is not None) == (key in self._open_problems):
                 return
             if cause is None:
                 self._open_problems.discard(key)
