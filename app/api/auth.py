@@ -14,13 +14,14 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.accounts.sessions import COOKIE_NAME, CSRF_FIELD, CSRF_HEADER, csrf_matches, find_session
 from app.accounts.tokens import authenticate_token
 from app.db import SessionFactory, wait_for_locks
-from app.models import Host, HostRole, HostSession
+from app.models import ApiToken, Host, HostRole, HostSession
 
 LAST_USED_WAIT_SECONDS = 0.5  # a token's last use is stored unless the database is locked
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -59,15 +60,19 @@ async def presented_csrf(request: Request) -> str | None:
     return None
 
 
-def _note_use(db: Session) -> None:
+def _note_use(db: Session, live: tuple[ApiToken, Host] | None) -> None:
     """Store a token's last use, unless the database is locked: that can wait for the next
     request, the request itself should not wait."""
+    if live is None or live[0] not in db.dirty:
+        return
+    token = live[0]
+    db.expunge_all()  # the token and host stay as they were read, whatever happens below
     try:
-        if db.dirty:
-            wait_for_locks(db, LAST_USED_WAIT_SECONDS)
+        wait_for_locks(db, LAST_USED_WAIT_SECONDS)
+        db.execute(update(ApiToken).where(ApiToken.id == token.id)
+                   .values(last_used_at=token.last_used_at))  # fmt: skip
         db.commit()
     except OperationalError:
-        db.expunge_all()  # the token and host stay as they were read
         db.rollback()
 
 
@@ -82,7 +87,7 @@ def authenticate(
     if credentials is not None:
         with sessions() as db:
             live = authenticate_token(db, credentials.credentials, now)
-            _note_use(db)
+            _note_use(db, live)
         if live is None:
             raise unauthenticated("invalid or revoked token", "invalid_token")
         token, host = live

@@ -440,12 +440,19 @@ def test_a_speech_engine_that_fails_leaves_the_story_out_until_it_speaks_again(
     (drills / "speech").unlink()  # the engine works again
     wait_for_speech(station, story, "ready")
     problem = wait_for_problem(station, f"speech:{story}", cleared=True)
+    listener.stop()
+    assert_the_stream_went_on(listener)
+    # The story is on air in the next bulletin. (Speech has pauses of its own: from here
+    # on, the stream is checked for stalls and errors, not for quiet.)
+    listener = listen(station)
     station.post("/api/queue", json={"bulletin": True, "position": "next"}).raise_for_status()
     station.post("/api/queue/skip").raise_for_status()
     station.wait_for(lambda s: s["current"]["title"] == "Tram line", timeout=60)
     wait_for_audio(listener, 2)
     listener.stop()
-    assert_the_stream_went_on(listener)
+    _, errors = decode(whole_frames(bytes(listener.body)))
+    assert errors == ""
+    assert longest_stall(listener) < GAP_SECONDS
     assert_logged_once(station, problem)
 
 
