@@ -10,7 +10,6 @@ however it ends), so the sweep passes over one that another process is receiving
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import itertools
 import os
@@ -258,8 +257,7 @@ class StreamedFile:
         self._file.close()
 
     def discard(self) -> None:
-        with contextlib.suppress(OSError):  # a full disk fails the last flush too
-            self._file.close()
+        self._file.close()
         self.path.unlink(missing_ok=True)
 
 
