@@ -90,6 +90,8 @@ def assert_the_stream_went_on(capture: StreamCapture) -> Any:
     assert quiet < GAP_SECONDS, f"{quiet:.2f} s of silence on air"
     stall = longest_stall(capture)
     assert stall < GAP_SECONDS, f"a player would have waited {stall:.2f} s for the stream"
+    print(f"{len(audio) / RATE:.1f} s heard: longest quiet {quiet:.2f} s, longest stall "
+          f"{stall:.2f} s")  # fmt: skip
     return audio
 
 
