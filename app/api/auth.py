@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.accounts.sessions import COOKIE_NAME, CSRF_FIELD, CSRF_HEADER, csrf_matches, find_session
-from app.accounts.tokens import authenticate_token
+from app.accounts.tokens import TokenExpired, authenticate_token
 from app.db import SessionFactory, wait_for_locks
 from app.models import ApiToken, Host, HostRole, HostSession
 
@@ -86,7 +86,14 @@ def authenticate(
     cookie = request.cookies.get(COOKIE_NAME)
     if credentials is not None:
         with sessions() as db:
-            live = authenticate_token(db, credentials.credentials, now)
+            try:
+                live = authenticate_token(db, credentials.credentials, now)
+            except TokenExpired as expired:
+                raise unauthenticated(
+                    f"this token expired at {expired.expired_at:%Y-%m-%d %H:%M} UTC: create "
+                    "a new one (POST /api/tokens, or `radio tokens create`)",
+                    "invalid_token",
+                ) from None
             _note_use(db, live)
         if live is None:
             raise unauthenticated("invalid or revoked token", "invalid_token")

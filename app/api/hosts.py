@@ -23,7 +23,14 @@ from app.accounts.sessions import (
     purge_expired,
     start_session,
 )
-from app.accounts.tokens import issue_token, list_tokens, revoke_token
+from app.accounts.tokens import (
+    LIFETIME_HELP,
+    LIFETIME_PATTERN,
+    issue_token,
+    list_tokens,
+    parse_lifetime,
+    revoke_token,
+)
 from app.api.auth import AdminDep, AuthDep, CurrentHost, HostDep, unauthenticated
 from app.api.dashboard import host_page
 from app.api.deps import RowId, SettingsDep, loads_json
@@ -75,6 +82,10 @@ class PasswordChange(BaseModel):
 
 class NewToken(BaseModel):
     name: str = Field(min_length=1, max_length=128)
+    # None: the token works until revoked.
+    expires_in: str | None = Field(
+        None, max_length=8, pattern=LIFETIME_PATTERN, description=LIFETIME_HELP
+    )
 
 
 class TokenOut(BaseModel):
@@ -85,6 +96,7 @@ class TokenOut(BaseModel):
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    expires_at: datetime | None  # None: never
 
 
 class IssuedTokenOut(TokenOut):
@@ -386,7 +398,8 @@ def _check_current_password(
 def create_token(new: NewToken, host: CurrentHost, db: Database) -> IssuedTokenOut:
     """A new personal token for the signed-in host. The secret is in this answer only."""
     try:
-        issued = issue_token(db, host, new.name)
+        lifetime = parse_lifetime(new.expires_in) if new.expires_in is not None else None
+        issued = issue_token(db, host, new.name, lifetime=lifetime)
     except ValueError as error:
         raise _refuse(error) from error
     db.commit()

@@ -23,10 +23,11 @@ from app.accounts.ratelimit import FailureWindow
 from app.api.deps import SettingsDep, StationDep, loads_json
 from app.config import PROJECT_ROOT, Settings
 from app.listeners.identity import (
+    ListenerKeys,
     client_hash,
+    issue_identity,
     listener_hash,
     listener_id,
-    new_listener_id,
     remember_listener,
 )
 from app.models import Article, ArticleStatus, Speech, SpeechStatus, utcnow
@@ -294,13 +295,13 @@ def article_audio(slug: str, station: StationDep, settings: SettingsDep) -> File
 
 
 def _article_view(
-    session: Session, request: Request, settings: Settings, article: Article
+    session: Session, request: Request, keys: ListenerKeys, settings: Settings, article: Article
 ) -> dict[str, Any]:
     """Everything the page and the JSON show, read in one session."""
     base = public_base_url(request, settings)
     url = base + _article_path(article)
     has_audio = _ready_speech(session, article, settings.media_dir) is not None
-    listener = listener_id(request)
+    listener = listener_id(request, keys)
     return {
         "article": article,
         "url": url,
@@ -331,7 +332,7 @@ def _article_page(
 ) -> HTMLResponse:
     with station.sessions() as session:
         article = _find(session, slug)
-        view = _article_view(session, request, settings, article)
+        view = _article_view(session, request, station.listener_keys, settings, article)
         notice = {"pending": PENDING_NOTICE, "approved": APPROVED_NOTICE}.get(
             request.query_params.get("comment", ""),
             RATED_NOTICE if request.query_params.get("rated") else None,
@@ -356,8 +357,10 @@ def article_page(
     slug: str, request: Request, station: StationDep, settings: SettingsDep
 ) -> HTMLResponse:
     response = _article_page(request, station, settings, slug)
-    if listener_id(request) is None:  # the identity its rating form needs
-        remember_listener(response, request, new_listener_id())
+    keys = station.listener_keys
+    if listener_id(request, keys) is None:  # the identity its rating form needs
+        with station.sessions() as db:
+            remember_listener(response, request, keys, issue_identity(request, keys, db))
     return response
 
 
@@ -368,7 +371,7 @@ def article_json(
     """The article as the public sees it: approved comments without emails, the rating."""
     with station.sessions() as session:
         article = _find(session, slug)
-        view = _article_view(session, request, settings, article)
+        view = _article_view(session, request, station.listener_keys, settings, article)
         base = public_base_url(request, settings)
         return {
             "slug": article.slug,
@@ -432,10 +435,12 @@ async def rate_article(
         stars = ratings.parse_stars(fields.get("stars", ""))
     except ValueError as error:
         return _rating_refused(request, station, settings, slug, str(error), 422)
-    listener = listener_id(request)
+    keys = station.listener_keys
+    listener = listener_id(request, keys)
     if listener is None:
         refused = _rating_refused(request, station, settings, slug, NO_LISTENER_COOKIE, 403)
-        remember_listener(refused, request, new_listener_id())  # so that they can rate again
+        with station.sessions() as db:  # so that they can rate again
+            remember_listener(refused, request, keys, issue_identity(request, keys, db))
         return refused
     new_ratings: FailureWindow = request.state.new_ratings
     with station.sessions() as session:

@@ -10,9 +10,9 @@ import argparse
 import logging
 import sys
 
-from app.cli import feeds, hosts, library, news, playlists, queue, station
+from app.cli import backup, feeds, hosts, library, news, playlists, queue, station
 
-COMMAND_MODULES = [station, queue, playlists, library, hosts, news, feeds]
+COMMAND_MODULES = [station, queue, playlists, library, hosts, news, feeds, backup]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per API call
+    # Commands that open the database migrate it first: Alembic's INFO lines (its plugins,
+    # "Context impl SQLiteImpl.", each migration run) are not what anyone ran the command for.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     result: int = args.run(args)
     return result
 

@@ -103,6 +103,7 @@ class Planner:
         self._previews = threading.BoundedSemaphore(PREVIEWS_AT_ONCE)
         self._previous_take: datetime | None = None  # None after a restart
         self._plans: dict[int, _Plan] = {}  # by queue entry id; empty after a restart
+        self._next_up: Item | None = None  # see next_up
         # When the item on air ends, as far as the playout knows: planning starts there.
         self.on_air_until: Callable[[], datetime] = self._now
 
@@ -115,9 +116,21 @@ class Planner:
         if not self._lock.acquire(timeout=-1 if wait is None else wait):
             raise PlannerBusy(f"the queue was busy with another request for {wait:.0f} s")
         try:
-            return self._next_item(wait)
+            item = self._next_item(wait)
+            try:
+                self.upcoming(limit=1, wait=wait)  # what follows it, for next_up
+            except OperationalError:
+                if wait is None:
+                    raise  # (with a wait, next_up stays as it was: the item is what counts)
+            return item
         finally:
             self._lock.release()
+
+    @property
+    def next_up(self) -> Item | None:
+        """The queue's first item as last planned (by next_item, upcoming or peek). It never
+        waits for the planner or the database: now-playing reads it on the event loop."""
+        return self._next_up
 
     def _next_item(self, wait: float | None) -> Item | None:
         now = self._now()
@@ -126,7 +139,7 @@ class Planner:
             if wait is not None:
                 wait_for_locks(session, wait)
             self._top_up(session, starts)
-            entry = self._take(session, now, starts)
+            entry = self._take(session, starts)
             if entry is None:
                 return None
             if entry.reason == queue.HOST and entry.track_id is not None:
@@ -137,12 +150,14 @@ class Planner:
             self._top_up(session, ends)
         return item
 
-    def _take(self, session: Session, now: datetime, starts: datetime) -> QueueEntry | None:
-        """The entry that starts now; a bulletin opens up into its parts as it airs."""
+    def _take(self, session: Session, starts: datetime) -> QueueEntry | None:
+        """The entry that starts at `starts`; a bulletin opens up into its parts as it airs."""
         refilled = False
         while True:
-            entry = queue.take(session, now, self._previous_take)
-            self._previous_take = now
+            # Due clock items are due by when the next item starts, not by when it is asked
+            # for (the playout asks while it decodes ahead of the air).
+            entry = queue.take(session, starts, self._previous_take)
+            self._previous_take = starts
             if entry is None:
                 if refilled:
                     return None
@@ -198,6 +213,8 @@ class Planner:
                 out.append(Upcoming(entry.id, entry.position, item, entry.reason, start,
                                     entry.playlist_id))  # fmt: skip
                 start += self._air_time(item)
+            if limit != 0:
+                self._next_up = out[0].item if out else None
             return out
 
     def preview(self, hours: float) -> list[Upcoming]:

@@ -33,6 +33,7 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from app import files
 from app.config import Settings
 from app.db import SessionFactory
 from app.models import Playlist, PlaylistEntry, PlaylistOrder, PlaylistRule, Track, utcnow
@@ -431,10 +432,7 @@ def write_back(session: Session, settings: Settings, playlist: Playlist) -> Path
         playlist.source_file = filename
     path = _source_path(settings, playlist.source_file)
     text = export_playlist(session, playlist, format_for(path.name))
-    directory.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    files.write_text(path, text)
     session.flush()
     return path
 
