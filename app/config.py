@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # Echoed by GET /api/health, so whoever started this station can tell it from another
     # one on the same address (a test harness, a supervisor). Not a secret.
     launch_nonce: str = ""
+    # Fault drills (app/drills.py): while a file named after a part (`encoder`, `speech`) is
+    # in this folder, that part fails on purpose. Unset: no drills.
+    fault_drill_dir: Path | None = None
 
     # What the station says about itself (Icecast-style icy-* headers).
     station_name: str = "Radio Station"

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from app.config import Settings
 from app.db import SessionFactory
@@ -26,8 +27,9 @@ from app.listeners.sessions import SessionRecorder
 from app.listeners.skipvotes import SkipVotes, VoteResult
 from app.models import Play, Track, TrackKind, TrackStatus
 from app.news.desk import NewsDesk
+from app.problems import Problems
 from app.scheduler.item import Item, ItemKind, safety_item
-from app.scheduler.planner import Planner
+from app.scheduler.planner import Planner, PlannerBusy
 from app.scheduler.playlists import sync_playlists_at_startup
 from app.stream.hub import Listener, StreamHub
 from app.stream.nowplaying import HISTORY_SIZE, Aired, NowPlaying
@@ -41,12 +43,19 @@ NEXT_UP_REFRESH_SECONDS = 10.0  # "next" on the player follows playlist edits wi
 # The first item waits this long for music in the library (a fresh station makes its demo
 # library and scans it first, so it starts with music); then the safety source covers.
 FIRST_ITEM_WAIT_SECONDS = 60.0
+# The playout's question for its next item gives up after this long waiting on a locked
+# database or a busy queue: the playout's lead (4 s) must outlast it. The safety source
+# covers, and the playout asks again every second.
+NEXT_ITEM_WAIT_SECONDS = 2.0
+UPCOMING_WAIT_SECONDS = 0.5  # refreshing "next" gives up on a locked database this soon
+TRACK_PROBLEM = "track:"  # + the track's id: a track that failed on air
 
 
 class Station:
     def __init__(self, settings: Settings, sessions: SessionFactory) -> None:
         self.settings = settings
         self.sessions = sessions
+        self.problems = Problems()  # faults the station lives with, for hosts
         self.ffmpeg = ffmpeg_path(settings.ffmpeg)
         self.planner = Planner(sessions, settings)
         self.planner.on_air_until = self._on_air_until
@@ -88,10 +97,11 @@ class Station:
             publish=self.hub.publish,
             on_failure=self._mark_unplayable,
             safety_item=safety_item(settings.station_name),
+            on_problem=self._playout_problem,
         )
         self._scan_lock = threading.Lock()
         self.jobs = JobRegistry()  # long work (analysis of uploads, ...) with progress
-        self.news = NewsDesk(settings, sessions, self.ffmpeg, self.jobs)
+        self.news = NewsDesk(settings, sessions, self.ffmpeg, self.jobs, self.problems)
         self.speech = self.news.speech
         self._loop: asyncio.AbstractEventLoop | None = None
         self.started_at = datetime.now(UTC)
@@ -180,7 +190,25 @@ class Station:
             log.warning("no scanned library after %.0f s; the safety source covers",
                         FIRST_ITEM_WAIT_SECONDS)  # fmt: skip
             self._library_ready.set()
-        return self.planner.next_item()
+        try:
+            item = self.planner.next_item(wait=NEXT_ITEM_WAIT_SECONDS)
+        except (OperationalError, PlannerBusy) as error:
+            cause = str(error.orig) if isinstance(error, OperationalError) else str(error)
+            what = (
+                "The scheduler cannot take the next item from the queue: the safety "
+                "source covers until it can"
+            )
+            self.problems.report("scheduler", what, cause)
+            return None
+        self.problems.clear("scheduler", "the queue answers again")
+        return item
+
+    def _playout_problem(self, key: str, what: str, cause: str | None) -> None:
+        """The playout process's faults (a decoder or the encoder), and their end."""
+        if cause is None:
+            self.problems.clear(key)
+        else:
+            self.problems.report(key, what, cause)
 
     def _has_music(self) -> bool:
         with self.sessions() as session:
@@ -203,7 +231,8 @@ class Station:
         """Hosts' playlist edits can change what follows the item on air without a new item
         or a look at the queue: plan again now and then, off the event loop."""
         while True:
-            await asyncio.to_thread(self.planner.peek)
+            # Never kept waiting by a locked database (nor keeping the playout waiting).
+            await asyncio.to_thread(self.planner.peek, UPCOMING_WAIT_SECONDS)
             await asyncio.sleep(NEXT_UP_REFRESH_SECONDS)
 
     async def _keep_library_fresh(self) -> None:
@@ -249,7 +278,22 @@ class Station:
         if report.added or report.changed or report.removed or report.ready or report.cleaned:
             log.info("library: %s", report)
             self.planner.library_changed()
+        self._clear_mended_tracks()
         return report
+
+    def _clear_mended_tracks(self) -> None:
+        """Tracks that failed on air and are playable again (their file was put right and
+        scanned anew), or gone from the library: their problems are over."""
+        keys = self.problems.open_keys(TRACK_PROBLEM)
+        if not keys:
+            return
+        with self.sessions() as session:
+            for key in keys:
+                track = session.get(Track, int(key.removeprefix(TRACK_PROBLEM)))
+                if track is None:
+                    self.problems.clear(key, "removed from the library")
+                elif track.status is TrackStatus.ready:
+                    self.problems.clear(key, "playable again")
 
     def _sweep_temp_files(self) -> None:
         """Temp files a crash left: uploads (directly in media/), and every other file the
@@ -264,12 +308,21 @@ class Station:
                          format_size(size))  # fmt: skip
 
     def _mark_unplayable(self, item: Item, reason: str) -> None:
+        """An item the playout could not play (passed over, never aired)."""
         if item.track_id is None:
+            # Nothing to mend in the library: an event for hosts to see, over at once.
+            key = f"item:{item.kind.value}:{item.display_title}"
+            self.problems.report(key, f"{item.display_title!r} could not play: passed over",
+                                 reason)  # fmt: skip
+            self.problems.clear(key, "passed over")
             return
         with self.sessions.begin() as session:
             track = session.get(Track, item.track_id)
             if track is not None:
                 track.status, track.error = TrackStatus.unplayable, f"on air: {reason}"
+            name = track.path if track is not None else item.display_title
+        what = f"{name} could not play: passed over, and off air until a scan finds it playable"
+        self.problems.report(f"{TRACK_PROBLEM}{item.track_id}", what, reason)
 
     def _record_in_background(self, aired: Aired) -> None:
         if aired.item.kind is ItemKind.safety or self._loop is None:
@@ -321,6 +374,7 @@ def _playout_config(settings: Settings, ffmpeg: str) -> dict[str, Any]:
         "nice": settings.playout_nice,
         # Beyond half the hub's buffer, the backlog would drop the listeners it is for.
         "max_lag_seconds": settings.buffer_seconds / 2,
+        "fault_drill_dir": str(settings.fault_drill_dir) if settings.fault_drill_dir else None,
     }
 
 

@@ -14,6 +14,7 @@ from app.api import (
     pages,
     player,
     playlists,
+    problems,
     public,
     queue,
     skip,
@@ -28,6 +29,7 @@ router.include_router(library.router)
 router.include_router(news.router)
 router.include_router(listeners.router)
 router.include_router(skip.router)
+router.include_router(problems.router)
 router.include_router(covers.router)
 router.include_router(player.router)
 router.include_router(dashboard.router)

@@ -14,12 +14,16 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from app.accounts.sessions import COOKIE_NAME, CSRF_FIELD, CSRF_HEADER, csrf_matches, find_session
 from app.accounts.tokens import TokenExpired, authenticate_token
-from app.db import SessionFactory
-from app.models import Host, HostRole, HostSession
+from app.db import SessionFactory, wait_for_locks
+from app.models import ApiToken, Host, HostRole, HostSession
 
+LAST_USED_WAIT_SECONDS = 0.5  # a token's last use is stored unless the database is locked
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Only plain forms may carry the CSRF token as a field: a multipart body (an upload) must
 # send the header, so no file is read before the request is known to be genuine.
@@ -56,6 +60,22 @@ async def presented_csrf(request: Request) -> str | None:
     return None
 
 
+def _note_use(db: Session, live: tuple[ApiToken, Host] | None) -> None:
+    """Store a token's last use, unless the database is locked: that can wait for the next
+    request, the request itself should not wait."""
+    if live is None or live[0] not in db.dirty:
+        return
+    token = live[0]
+    db.expunge_all()  # the token and host stay as they were read, whatever happens below
+    try:
+        wait_for_locks(db, LAST_USED_WAIT_SECONDS)
+        db.execute(update(ApiToken).where(ApiToken.id == token.id)
+                   .values(last_used_at=token.last_used_at))  # fmt: skip
+        db.commit()
+    except OperationalError:
+        db.rollback()
+
+
 def authenticate(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -74,7 +94,7 @@ def authenticate(
                     "a new one (POST /api/tokens, or `radio tokens create`)",
                     "invalid_token",
                 ) from None
-            db.commit()  # last_used_at
+            _note_use(db, live)
         if live is None:
             raise unauthenticated("invalid or revoked token", "invalid_token")
         token, host = live

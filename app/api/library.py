@@ -4,6 +4,7 @@ watch the background jobs that uploads start."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api", dependencies=[HostDep], tags=["library"])
 
+DISK_PROBLEM = "disk:media"  # uploads cannot be written
 UPLOAD_DIRS = {TrackKind.music: "music/uploads", TrackKind.jingle: JINGLES_DIR}
 # Room for the multipart boundaries and headers around the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -298,6 +300,7 @@ _UPLOAD_BODY: dict[str, Any] = {
         400: {"description": "not a usable multipart upload"},
         413: {"description": "larger than RADIO_UPLOAD_MAX_MB"},
         415: {"description": "the content is not audio, whatever its name"},
+        507: {"description": "the disk of media/ is full (shown to hosts as a problem)"},
     },
 )
 async def upload_track(
@@ -316,6 +319,8 @@ async def upload_track(
                                         settings.media_dir, max_bytes)  # fmt: skip
     except UploadRefused as exc:
         raise HTTPException(exc.status_code, exc.reason) from exc
+    except OSError as exc:
+        raise _disk_full(station, exc) from exc
     except RuntimeError as exc:  # "Stream consumed": something read the body as a form first
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "the upload was read before it could "
                             "be stored; signed in by cookie, send the CSRF token in the "
@@ -329,15 +334,32 @@ async def upload_track(
     except UploadRefused as exc:
         received.path.unlink(missing_ok=True)
         raise HTTPException(exc.status_code, exc.reason) from exc
+    except OSError as exc:
+        received.path.unlink(missing_ok=True)
+        raise _disk_full(station, exc) from exc
     except BaseException:
         received.path.unlink(missing_ok=True)
         raise
+    station.problems.clear(DISK_PROBLEM, "an upload was stored")
     relative = stored.relative_to(settings.media_dir).as_posix()
     log.info("upload stored: %s (%s)", relative, format_size(received.size))
     job = jobs.submit("upload", lambda context: _analyse_upload(station, stored, context))
     body = UploadAccepted(job=JobOut.of(job), path=relative, size=received.size)
     return JSONResponse(body.model_dump(mode="json"), status.HTTP_202_ACCEPTED,
                         headers={"Location": f"/api/jobs/{job.id}"})  # fmt: skip
+
+
+def _disk_full(station: Station, error: OSError) -> Exception:
+    """An upload that could not be written: a full disk is the host's problem to see (and a
+    507), anything else the error it is."""
+    if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return error
+    station.problems.report(DISK_PROBLEM, "The disk of media/ is full: uploads are refused "
+                            "until there is room", error.strerror or str(error))  # fmt: skip
+    return HTTPException(
+        status.HTTP_507_INSUFFICIENT_STORAGE,
+        "the station's disk is full: the upload was not stored",
+    )
 
 
 def _refuse_declared_oversize(request: Request, max_bytes: int) -> None:

@@ -15,12 +15,19 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 SessionFactory = sessionmaker[Session]
 
+# How long a statement waits for another connection's lock on a SQLite file before it fails
+# with "database is locked".
+BUSY_SECONDS = 30.0
+
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": BUSY_SECONDS}
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "checkin", _usual_wait)  # after wait_for_locks
         return engine
     return create_engine(url, pool_pre_ping=True)
 
@@ -34,6 +41,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # last transactions to a power cut, though never to a crash of the process).
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
+
+
+def wait_for_locks(session: Session, seconds: float) -> None:
+    """On SQLite, this session's statements wait at most `seconds` for another connection's
+    lock (instead of BUSY_SECONDS) until its connection goes back to the pool: for work that
+    must give up soon (the playout's question) rather than wait. Elsewhere, nothing."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection().exec_driver_sql(f"PRAGMA busy_timeout = {round(seconds * 1000)}")
+
+
+def _usual_wait(dbapi_connection: Any, _record: Any) -> None:
+    if dbapi_connection is not None:  # None: invalidated, never used again
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {round(BUSY_SECONDS * 1000)}")
 
 
 def make_sessions(engine: Engine) -> SessionFactory:

@@ -18,6 +18,7 @@ from app.news.render import SpeechRenderer
 from app.news.samples import ensure_sample_news
 from app.news.speakable import opening_text
 from app.news.stings import ensure_stings_in_child
+from app.problems import Problems
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +27,12 @@ GENERIC_OPENING = "Here is the news."  # for bulletins not tied to a time of the
 
 class NewsDesk:
     def __init__(self, settings: Settings, sessions: SessionFactory, ffmpeg: str,
-                 jobs: JobRegistry) -> None:  # fmt: skip
+                 jobs: JobRegistry, problems: Problems | None = None) -> None:  # fmt: skip
         self.settings = settings
         self.sessions = sessions
         self.ffmpeg = ffmpeg
         self.jobs = jobs
-        self.speech = SpeechRenderer(settings, sessions, ffmpeg, jobs)
+        self.speech = SpeechRenderer(settings, sessions, ffmpeg, jobs, problems=problems)
 
     def prepare(self) -> None:
         """Once at start-up (blocking: run it in a thread)."""
@@ -44,7 +45,8 @@ class NewsDesk:
         self.jobs.submit("openings", self._render_openings)
 
     def tick(self) -> None:
-        """Every half minute (blocking): publish what is due, import feeds, render speech."""
+        """Every half minute (blocking): publish what is due, import feeds, render speech,
+        and try again the renders that failed (their cause, a full disk, may be gone)."""
         now = datetime.now(UTC)
         with self.sessions.begin() as session:
             published = [article.id for article in publish_due(session, now)]
@@ -52,6 +54,7 @@ class NewsDesk:
             self.speech.request(article_id)
         if fetch_due_feeds(self.settings, self.sessions, now):
             self.speech.render_pending()
+        self.speech.retry_failed()
 
     def _render_openings(self, context: JobContext) -> str:
         texts = opening_texts(self.settings)

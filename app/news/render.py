@@ -25,10 +25,12 @@ from app.models import Article, ArticleStatus, Speech, SpeechStatus, utcnow
 from app.news.speakable import speakable_text
 from app.news.speech import RenderedSpeech, SpeechEngine
 from app.news.speech.worker import check_engine, render_in_child
+from app.problems import Problems
 
 log = logging.getLogger(__name__)
 
 NEWS_DIR = "news"  # under media_dir
+SPEECH_PROBLEM = "speech:"  # + the article's id: its speech failed
 
 Progress = Callable[[float, str], None]
 
@@ -54,8 +56,10 @@ class SpeechRenderer:
         ffmpeg: str,
         jobs: JobRegistry,
         engine: SpeechEngine | None = None,
+        problems: Problems | None = None,
     ) -> None:
         self.settings = settings
+        self.problems = problems or Problems()
         self.sessions = sessions
         self.ffmpeg = ffmpeg
         self.jobs = jobs
@@ -79,6 +83,25 @@ class SpeechRenderer:
         with self.sessions() as session:
             ids = session.scalars(select(Article.id).where(Article.status.in_(wanted))).all()
         return sum(self._request(article_id) for article_id in ids)
+
+    def retry_failed(self) -> int:
+        """Render again the stories whose speech failed (the problems still open); a story
+        no longer published or scheduled has no problem any more. Returns how many."""
+        keys = self.problems.open_keys(SPEECH_PROBLEM)
+        if not keys:
+            return 0
+        wanted = (ArticleStatus.published, ArticleStatus.scheduled)
+        retried = 0
+        for key in keys:
+            article_id = int(key.removeprefix(SPEECH_PROBLEM))
+            with self.sessions() as session:
+                article = session.get(Article, article_id)
+                status = article.status if article is not None else None
+            if status not in wanted:
+                self.problems.clear(key, "no longer published")
+            else:
+                retried += self._request(article_id)
+        return retried
 
     def render_now(self, article_id: int) -> Speech:
         """Render in this thread (tests, the CLI); returns the article's Speech row."""
@@ -165,8 +188,10 @@ class SpeechRenderer:
         with self.sessions() as session:
             article = session.get(Article, article_id)
             if article is None:
+                self.problems.clear(f"{SPEECH_PROBLEM}{article_id}", "the story was deleted")
                 return "article deleted"
             text = article_text(article)
+            title = article.title
             digest = speech_hash(text, self.voice, self.settings)
             speech = session.scalars(select(Speech).where(Speech.article_id == article_id)).first()
             if speech is not None and self._up_to_date(speech, digest):
@@ -185,7 +210,11 @@ class SpeechRenderer:
                 raise rendered
         except Exception as exc:  # any failure: recorded for the host, the bulletin goes on
             reason = exc.reason if isinstance(exc, LibraryError) else str(exc) or type(exc).__name__
-            log.warning("speech of article %d failed: %s", article_id, reason)
+            what = (
+                f"The speech of story {article_id} ({title!r}) could not be rendered: "
+                "bulletins leave it out, and it is tried again every half minute"
+            )
+            self.problems.report(f"{SPEECH_PROBLEM}{article_id}", what, reason)
             self._finish(article_id, status=SpeechStatus.failed, error=reason)
             return f"speech failed: {reason}"
         progress(0.95, "saving")
@@ -194,6 +223,7 @@ class SpeechRenderer:
             voice=self.voice, duration=rendered.duration,
             loudness_lufs=rendered.loudness_lufs, rendered_at=utcnow(),
         )  # fmt: skip
+        self.problems.clear(f"{SPEECH_PROBLEM}{article_id}", "rendered")
         if old_path and old_path != relative:
             self._remove_unused(old_path)
         return f"speech ready: {rendered.duration:.1f} s"

@@ -197,7 +197,8 @@ class Sequencer:
         return out
 
     def _fail(self, item: Item, reason: str) -> None:
-        log.warning("skipping %r: %s", item.display_title, reason)
+        # Logged where it is reported (the station's problem list), once: not here too.
+        log.debug("skipping %r: %s", item.display_title, reason)
         try:
             self._on_failure(item, reason)
         except Exception:

@@ -18,10 +18,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db import SessionFactory
+from app.db import SessionFactory, wait_for_locks
 from app.library.analysis import gain_db
 from app.models import (
     Article,
@@ -65,6 +66,11 @@ class PreviewBusy(Exception):
     """Too many forecasts are being computed; try again shortly."""
 
 
+class PlannerBusy(Exception):
+    """The next item could not be taken in the time the playout can wait: the queue was
+    being changed by another request, or the database was locked."""
+
+
 @dataclass(frozen=True)
 class _Plan:
     at: datetime  # when the scheduler expected the entry to start
@@ -103,12 +109,22 @@ class Planner:
 
     # -- what the playout calls --------------------------------------------------------------
 
-    def next_item(self) -> Item | None:
-        """Take the item that starts now out of the queue, and plan further ahead."""
-        with self._lock:
-            item = self._next_item()
-            self.upcoming(limit=1)  # what follows it, for next_up
+    def next_item(self, wait: float | None = None) -> Item | None:
+        """Take the item that starts now out of the queue, and plan further ahead. With
+        `wait`, give up after about that many seconds of waiting for the queue or the
+        database (PlannerBusy; on SQLite, "database is locked" as an OperationalError)."""
+        if not self._lock.acquire(timeout=-1 if wait is None else wait):
+            raise PlannerBusy(f"the queue was busy with another request for {wait:.0f} s")
+        try:
+            item = self._next_item(wait)
+            try:
+                self.upcoming(limit=1, wait=wait)  # what follows it, for next_up
+            except OperationalError:
+                if wait is None:
+                    raise  # (with a wait, next_up stays as it was: the item is what counts)
             return item
+        finally:
+            self._lock.release()
 
     @property
     def next_up(self) -> Item | None:
@@ -116,10 +132,12 @@ class Planner:
         waits for the planner or the database: now-playing reads it on the event loop."""
         return self._next_up
 
-    def _next_item(self) -> Item | None:
+    def _next_item(self, wait: float | None) -> Item | None:
         now = self._now()
         starts = max(now, self.on_air_until())
         with self._sessions.begin() as session:
+            if wait is not None:
+                wait_for_locks(session, wait)
             self._top_up(session, starts)
             entry = self._take(session, starts)
             if entry is None:
@@ -160,15 +178,28 @@ class Planner:
             queue.insert(session, parts, 0)
             session.flush()
 
-    def peek(self) -> Item | None:
-        upcoming = self.upcoming(limit=1)
+    def peek(self, wait: float | None = None) -> Item | None:
+        """The next item in the queue; with `wait`, None when the queue or the database is
+        busy for longer than that (what comes next is not worth waiting for)."""
+        if not self._lock.acquire(timeout=-1 if wait is None else wait):
+            return None
+        try:
+            upcoming = self.upcoming(limit=1, wait=wait)
+        except OperationalError:
+            if wait is None:
+                raise
+            return None
+        finally:
+            self._lock.release()
         return upcoming[0].item if upcoming else None
 
     # -- what hosts see and change ------------------------------------------------------------
 
-    def upcoming(self, limit: int | None = None) -> list[Upcoming]:
+    def upcoming(self, limit: int | None = None, wait: float | None = None) -> list[Upcoming]:
         """The queue, with the time each entry is expected to start."""
         with self._lock, self._sessions.begin() as session:
+            if wait is not None:
+                wait_for_locks(session, wait)
             self._top_up(session, self.on_air_until())
             rows = queue.entries(session)[:limit]
             start = self.on_air_until()

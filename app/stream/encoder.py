@@ -6,7 +6,7 @@ import lameenc
 import numpy as np
 
 from app.playout.source import CHANNELS, Pcm
-from app.stream.mp3 import split_frames
+from app.stream.mp3 import frame_length, split_frames
 
 
 def to_int16(pcm: Pcm) -> bytes:
@@ -29,3 +29,42 @@ class Mp3Encoder:
             self._pending + bytes(self._lame.encode(to_int16(pcm)))
         )
         return frames
+
+    def flush(self) -> bytes:
+        """The rest: LAME's held-back samples and the last frame (the encoder is done)."""
+        frames, self._pending = split_frames(self._pending + bytes(self._lame.flush()))
+        return frames
+
+
+SAMPLES_PER_FRAME = 1152  # MPEG-1 Layer III
+
+
+class EncodedLoop:
+    """MP3 frames encoded in advance, aired from memory when the encoder cannot encode: the
+    one output that cannot fail. It plays from its first frame (which needs no earlier
+    frame to decode) each time it takes over, and loops; a frame for every 1152 samples of
+    programme it stands in for, so the stream keeps its pace."""
+
+    def __init__(self, pcm: Pcm, bitrate_kbps: int, sample_rate: int, quality: int) -> None:
+        encoder = Mp3Encoder(bitrate_kbps, sample_rate, quality)
+        data = encoder.encode(pcm) + encoder.flush()
+        self._frames: list[bytes] = []
+        while data:
+            length = frame_length(data[:4])
+            assert length is not None
+            self._frames.append(data[:length])
+            data = data[length:]
+        self._next = 0
+        self._owed = 0  # samples not yet covered by a whole frame
+
+    def restart(self) -> None:
+        self._next = self._owed = 0
+
+    def frames_for(self, samples: int) -> bytes:
+        self._owed += samples
+        count, self._owed = divmod(self._owed, SAMPLES_PER_FRAME)
+        out = []
+        for _ in range(count):
+            out.append(self._frames[self._next])
+            self._next = (self._next + 1) % len(self._frames)
+        return b"".join(out)

@@ -68,7 +68,16 @@ class NowPlaying:
     def on_item_live(self, item: Item, stream_at: float | None = None) -> None:
         """The first audio of `item` has just reached the live point, at `stream_at`."""
         started_at = datetime.fromtimestamp(self._clock(), UTC)
-        self.airing = Aired(item, started_at, None if stream_at is None else round(stream_at, 3))
+        stream_at = None if stream_at is None else round(stream_at, 3)
+        current = self.current
+        if (current is not None and current.item.kind is ItemKind.safety and self.history
+                and self.history[0].item is item):  # fmt: skip
+            # The item goes on after the safety source stood in for a while (the playout's
+            # encoder failed): the same play, not a new one.
+            self.airing = self.current = Aired(item, self.history.popleft().started_at, stream_at)
+            self.announce()
+            return
+        self.airing = Aired(item, started_at, stream_at)
         self._record(self.airing)
         if not item.keeps_title:
             # The safety source is no programme: "recently played" never lists it.

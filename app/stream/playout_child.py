@@ -21,6 +21,9 @@ The contract with the station (messages in app/stream/playout_wire.py, on stdin/
 - It reports an item that fails to play (FAILED) and what follows the item listeners hear
   (STATE), and skips on SKIP: what listeners hear, or nothing if the skip names an item
   that is no longer on air.
+- It reports faults it lives with (PROBLEM): a decoder that died and was started again, an
+  encoder that fails (then the safety source, encoded in advance, airs from memory, and a
+  fresh encoder is tried at every block until one works), and their end.
 - It ends when the station does: on EOF of stdin, and by PR_SET_PDEATHSIG where Linux has
   it. Its log lines go to stderr, the station's log.
 """
@@ -38,19 +41,26 @@ import sys
 import threading
 from typing import Any
 
+from app import drills
 from app.playout.clock import PlayoutClock
-from app.playout.decoder import DecoderSource
+from app.playout.decoder import DECODER_PROBLEM, DecoderSource
 from app.playout.safety import SafetySource
 from app.playout.sequencer import Sequencer
+from app.playout.source import Pcm
 from app.scheduler.item import Item, ItemKind
 from app.stream import playout_wire as wire
-from app.stream.encoder import Mp3Encoder
+from app.stream.encoder import EncodedLoop, Mp3Encoder
 
 log = logging.getLogger("app.playout")
 
 LEAD_SECONDS = 4.0  # read ahead of air time: a process starved for less costs nothing
 ASK_AHEAD_SECONDS = 4.0  # ask for the next item when the one being read has this much left
 KEEP_ITEMS = 64  # tokens remembered
+# An answer to NEXT is waited for while the lead holds more than this; below, the safety
+# source covers until the answer comes (a station that cannot answer: its database locked).
+LOW_LEAD_SECONDS = 1.0
+FALLBACK_SECONDS = 16.0  # of the safety source, encoded in advance (its chords' cycle)
+ENCODER_PROBLEM = "encoder"
 
 
 class ParentGone(Exception):
@@ -110,19 +120,28 @@ class PlayoutChild:
         self._asked = False
         self._closing = False
         self._told_next: int | None = -1
+        self._drills = config.get("fault_drill_dir")
+        self._open_problems: set[str] = set()
+        self._problems_lock = threading.Lock()
         self.sequencer = Sequencer(
             next_item=self._next_item,
-            open_source=lambda item: DecoderSource(item, ffmpeg, rate),
+            open_source=lambda item: DecoderSource(item, ffmpeg, rate, self._problem),
             safety=safety,
             sample_rate=rate,
             crossfade_seconds=float(config["crossfade_seconds"]),
             skip_fade_seconds=float(config["skip_fade_seconds"]),
             on_failure=self._failed,
         )
-        encoder = Mp3Encoder(int(config["bitrate_kbps"]), rate, int(config["mp3_quality"]))
+        self._encoding = (int(config["bitrate_kbps"]), rate, int(config["mp3_quality"]))
+        self._encoder: Mp3Encoder | None = Mp3Encoder(*self._encoding)
+        self._fallback = EncodedLoop(SafetySource(rate, "").read(round(FALLBACK_SECONDS * rate)),
+                                     *self._encoding)  # fmt: skip
+        self._on_fallback = False
+        self._fallback_changed = False
+        self._safety_item = safety.item
         self.clock = PlayoutClock(
             self.sequencer,
-            encoder.encode,
+            self._encode,
             self._publish,
             rate,
             float(config["block_seconds"]),
@@ -145,17 +164,56 @@ class PlayoutChild:
     # -- what the sequencer and the clock call -------------------------------------------------
 
     def _next_item(self) -> Item | None:
-        """The sequencer's question, on the reading thread (the lead airs meanwhile)."""
+        """The sequencer's question, on the reading thread (the lead airs meanwhile). The
+        first is waited for; later ones while the lead lasts, then the safety source covers
+        (it asks again every second, and takes the answer when it comes)."""
         with self._answered:
             if not self._answers:
                 self._ask()
                 if self.sequencer.on_safety and self.clock.heard is not None:
                     return None  # the safety source covers; it asks again in a second
                 while not self._answers and not self._closing:
-                    self._answered.wait()
+                    if self.clock.heard is not None and self.clock.lead < LOW_LEAD_SECONDS:
+                        return None
+                    self._answered.wait(0.1)
             return self._answers.pop(0) if self._answers else None
 
+    def _encode(self, pcm: Pcm) -> bytes:
+        """MP3 for a block at its air time. An encoder that fails is reported once and
+        dropped; the safety source, encoded in advance, stands in until a fresh one works."""
+        try:
+            drills.check(self._drills, "encoder")
+            if self._encoder is None:
+                self._encoder = Mp3Encoder(*self._encoding)
+            mp3 = self._encoder.encode(pcm)
+        except Exception as error:
+            self._encoder = None
+            if not self._on_fallback:
+                self._on_fallback = self._fallback_changed = True
+                self._fallback.restart()
+                self._problem(ENCODER_PROBLEM, "The MP3 encoder failed: the safety source, "
+                              "encoded in advance, is on air until it works again",
+                              str(error) or type(error).__name__)  # fmt: skip
+            return self._fallback.frames_for(len(pcm))
+        if self._on_fallback:
+            self._on_fallback = False
+            self._fallback_changed = True
+            self._problem(ENCODER_PROBLEM, "", None)
+        return mp3
+
     def _publish(self, mp3: bytes, starts: list[tuple[int, Item]]) -> None:
+        if self._fallback_changed:  # listeners hear the safety source, or the programme again
+            self._fallback_changed = False
+            if self._on_fallback:
+                starts = [(0, self._safety_item)]
+            elif self.clock.heard is not None and not starts:
+                starts = [(0, self.clock.heard)]
+        elif self._on_fallback:
+            starts = []
+        if DECODER_PROBLEM in self._open_problems and any(
+            item.kind is not ItemKind.safety for _, item in starts
+        ):
+            self._problem(DECODER_PROBLEM, "", None)  # the next item plays
         with self._answered:
             tokens = [(frame, self._tokens.get(id(item), wire.SAFETY_TOKEN))
                       for frame, item in starts]  # fmt: skip
@@ -190,6 +248,19 @@ class PlayoutChild:
                 self.clock.skip(self._items.get(token) if token is not None else None)
             else:
                 log.warning("unknown message %r from the station", kind)
+
+    def _problem(self, key: str, what: str, cause: str | None) -> None:
+        """Report a fault to the station (once while it lasts), or its end (cause None)."""
+        with self._problems_lock:
+            if key not in (ENCODER_PROBLEM, DECODER_PROBLEM):
+                pass  # an item's own problem: the station keeps track of it
+            elif (cause is not None) == (key in self._open_problems):
+                return
+            if cause is None:
+                self._open_problems.discard(key)
+            else:
+                self._open_problems.add(key)
+        self._link.send(wire.pack_json(wire.PROBLEM, {"key": key, "what": what, "cause": cause}))
 
     # -- inside -------------------------------------------------------------------------------
 

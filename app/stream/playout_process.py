@@ -35,6 +35,7 @@ PIPE_BYTES = 1 << 20  # a minute of audio: a stalled event loop does not stall t
 RESTART_DELAYS = (0.1, 0.5, 2.0, 5.0)  # after the child dies, and again if it keeps dying
 STABLE_SECONDS = 30.0  # a child that lived this long starts the delays over
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+PLAYOUT_PROBLEM = "playout"
 
 
 class PlayoutProcess:
@@ -45,11 +46,13 @@ class PlayoutProcess:
         publish: Callable[[bytes, list[tuple[int, Item]]], None],
         on_failure: Callable[[Item, str], None],
         safety_item: Item,
+        on_problem: Callable[[str, str, str | None], None] = lambda key, what, cause: None,
     ) -> None:
         self._config = config
         self._next_item = next_item
         self._publish = publish
         self._on_failure = on_failure
+        self._on_problem = on_problem  # (key, what, cause): a fault; cause None: it is over
         self._items: dict[int, Item] = {wire.SAFETY_TOKEN: safety_item}
         self._tokens: dict[int, int] = {id(safety_item): wire.SAFETY_TOKEN}
         self._last_token = wire.SAFETY_TOKEN
@@ -60,6 +63,7 @@ class PlayoutProcess:
         self._reader: asyncio.ReadTransport | None = None
         self._generation = 0
         self._failures = 0
+        self._restarted = False
         self._started_at = 0.0
         self._stopping = False
         self._restart_task: asyncio.Task[None] | None = None
@@ -141,6 +145,9 @@ class PlayoutProcess:
         if generation != self._generation:
             return
         if kind == wire.AUDIO:
+            if self._restarted:
+                self._restarted = False
+                self._on_problem(PLAYOUT_PROBLEM, "", None)  # the new process is on air
             starts, mp3 = wire.unpack_audio(payload)
             self._publish(mp3, [(frame, self._items[t]) for frame, t in starts if t in self._items])
         elif kind == wire.NEXT:
@@ -156,6 +163,9 @@ class PlayoutProcess:
             if item is not None:
                 assert self._loop is not None
                 self._loop.run_in_executor(self._scheduler, self._fail, item, message["reason"])
+        elif kind == wire.PROBLEM:
+            message = json.loads(payload)
+            self._on_problem(str(message["key"]), str(message["what"]), message["cause"])
         else:
             log.warning("unknown message %r from the playout process", kind)
 
@@ -208,6 +218,9 @@ class PlayoutProcess:
         log.error("%s: the playout process %d exited with status %s after %.0f s; starting "
                   "it again in %.1f s", SKIPPED_AUDIO, process.pid, status, lived,
                   delay)  # fmt: skip
+        self._restarted = True
+        self._on_problem(PLAYOUT_PROBLEM, "The playout process stopped: started again",
+                         f"exit status {status}")  # fmt: skip
         await asyncio.sleep(delay)
         if not self._stopping:
             await self._spawn()

@@ -23,6 +23,7 @@ AUDIO = b"A"  # STARTS length, JSON [[frame, token], ...] of items that begin he
 NEXT = b"N"  # what plays next? (empty)
 FAILED = b"F"  # {"token", "reason"}: the item could not play
 STATE = b"S"  # {"next": token or null}: what follows the item listeners hear
+PROBLEM = b"P"  # {"key", "what", "cause"}: a fault it lives with; cause null: it is over
 # From the station to the playout process.
 ITEM = b"I"  # {"token", "item"}: the answer to NEXT; item null when nothing can play
 SKIP = b"K"  # {"token": token or null}: skip what listeners hear (if it is still that item)

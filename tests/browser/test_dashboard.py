@@ -22,7 +22,15 @@ TONES = [
     (550.0, 120.0, "Third Tone"),
     (660.0, 120.0, "Fourth Tone"),
 ]
-SECTIONS = ["Queue", "Library", "Playlists", "News desk", "Listeners", "Hosts and tokens"]
+SECTIONS = [
+    "Queue",
+    "Library",
+    "Playlists",
+    "News desk",
+    "Listeners",
+    "Problems",
+    "Hosts and tokens",
+]
 ANALYSIS_MS = 60_000
 
 
@@ -231,3 +239,29 @@ def test_the_listeners_section_charts_a_listener(
     expect(section.locator("#listener-chart figcaption")).to_contain_text("1 listener")
     expect(section.get_by_role("table", name="Gained listeners")).to_be_visible()
     expect(section.locator("#session-table")).to_contain_text("HeadlessChrome")
+
+
+def test_a_fault_is_shown_to_hosts_until_it_clears(
+    tmp_path: Path, launch: Callable[..., RunningStation], new_page: PageFactory
+) -> None:
+    """The encoder fails (a fault drill) while a host looks: the dashboard says what, why
+    and since when, and that it is over once the drill ends, without a reload."""
+    drills = tmp_path / "drills"
+    drills.mkdir()
+    station = on_air(launch, TONES, fault_drill_dir=drills)
+    page = new_page(station.url)
+    sign_in(page)
+    section = open_section(page, "Problems")
+    expect(section.locator("li.empty")).to_have_text("No problems since the station started.")
+    (drills / "encoder").write_text("lame_encode_buffer: -2 (a drill)")
+    row = section.locator('li[data-key="encoder"]')
+    expect(row).to_have_attribute("data-state", "open", timeout=30_000)
+    expect(row).to_contain_text("The MP3 encoder failed")
+    expect(row).to_contain_text("Cause: lame_encode_buffer: -2 (a drill).")
+    expect(row).to_contain_text("not over")
+    expect(page.locator("#problems-open")).to_have_text("(1 open)")
+    assert_accessible(page)
+    (drills / "encoder").unlink()
+    expect(row).to_have_attribute("data-state", "cleared", timeout=30_000)
+    expect(row).to_contain_text("cleared")
+    expect(page.locator("#problems-open")).to_be_hidden()

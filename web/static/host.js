@@ -1054,6 +1054,40 @@
     };
   }
 
+  // --- Problems: faults the station lived through -----------------------------------------
+
+  const PROBLEMS_EVERY_MS = 5000;
+
+  function problemRow(problem) {
+    const over = problem.cleared_at
+      ? `cleared ${when(problem.cleared_at)}${problem.cleared ? ` (${problem.cleared})` : ""}`
+      : "not over";
+    const times = problem.count > 1 ? `, met ${problem.count} times` : "";
+    return listRow(h("span", {},
+      h("strong", {}, problem.what),
+      h("span", { class: "detail" }, ` Cause: ${problem.cause}. Since ${when(problem.since)}${times}; ${over}.`)),
+    [], { "data-key": problem.key, "data-state": problem.cleared_at ? "cleared" : "open" });
+  }
+
+  async function loadProblems() {
+    const problems = await api("GET", "/api/station/problems");
+    const badge = $("#problems-open");
+    badge.textContent = problems.open ? `(${problems.open} open)` : "";
+    badge.hidden = !problems.open;
+    if (current === "problems") {
+      fillList($("#problem-list"), problems.items.map(problemRow), "No problems since the station started.");
+    }
+  }
+
+  function setUpProblems() {
+    loaders.problems = loadProblems;
+    act(loadProblems, { background: true })();
+    setInterval(() => {
+      if (document.visibilityState !== "visible") return;
+      act(loadProblems, { background: true })();
+    }, PROBLEMS_EVERY_MS);
+  }
+
   // --- Hosts and tokens -------------------------------------------------------------------
 
   let hostNames = {};
@@ -1172,6 +1206,7 @@
     setUpPlaylists();
     setUpNews();
     setUpListeners();
+    setUpProblems();
     setUpAccounts();
     window.addEventListener("hashchange", showSection);
     showSection();

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 # What the child needs of the station's settings: the voice, the format and the loudness.
 SETTINGS_FIELDS = frozenset(
     {"tts_engine", "tts_voice", "tts_rate_wpm", "tts_pitch", "piper_model",
-     "loudness_target_lufs", "sample_rate"}
+     "loudness_target_lufs", "sample_rate", "fault_drill_dir"}
 )  # fmt: skip
 START_SECONDS = 60.0  # for the child to load the engine and say its name
 ITEM_SECONDS = 600.0  # for each text (the render's own ffmpeg runs have the same limit)
@@ -137,11 +137,13 @@ def _serve(request: dict[str, Any], out: IO[str]) -> int:
     say({"engine": engine.name})
     if not request["items"]:  # a check of the engine: no need for the render code
         return 0
+    from app import drills
     from app.library.errors import LibraryError
     from app.news.speech.audio import render_speech
 
     for item in request["items"]:
         try:
+            drills.check(settings.fault_drill_dir, "speech")  # the engine fails (a drill)
             rendered = render_speech(item["text"], engine, settings, request["ffmpeg"],
                                      Path(item["path"]))  # fmt: skip
         except Exception as exc:  # recorded for the host by the parent; go on with the rest
