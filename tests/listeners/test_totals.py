@@ -273,16 +273,17 @@ def assert_same(found: dict[str, object], wanted: dict[str, object]) -> None:
     assert max(wanted["minutes"].values()) >= 3  # type: ignore[union-attr]
 
 
-# (now, days) for the hosts' tracks page: a window starting inside the first burst of
-# plays (its partial first day read raw), whole UTC days with plays (read from the daily
-# totals) and partial last days (raw); Monday 26 October 00:00 UTC ends the day of the
-# change to winter time.
+# (now, days) for the hosts' tracks page: windows starting inside a burst of plays (their
+# partial first day read raw, its last play ended by the next day's first), whole UTC days
+# with plays (read from the daily totals) and partial last days (raw); Monday 26 October
+# 00:00 UTC ends the day of the change to winter time.
 TRACK_WINDOWS = [
     (datetime(2026, 10, 25, 22, 30, tzinfo=UTC), 7),
     (datetime(2026, 10, 26, 1, 0, tzinfo=UTC), 7),
     (datetime(2026, 10, 26, 3, 0, tzinfo=UTC), 8),
     (datetime(2026, 10, 25, 1, 0, tzinfo=UTC), 1),
     (datetime(2026, 10, 27, 0, 0, tzinfo=UTC), 30),
+    (datetime(2026, 10, 27, 23, 0, tzinfo=UTC), 2),  # the last burst crosses midnight UTC
 ]
 
 
