@@ -489,6 +489,20 @@ class TrackDay(Base):
     last_us: Mapped[int] = mapped_column(BigInteger)
 
 
+class PlayChange(Base):
+    """One settled music play's change: the partial days at the edges of a window."""
+
+    __tablename__ = "play_changes"
+
+    play_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # no foreign key, as above
+    start_us: Mapped[int] = mapped_column(BigInteger, index=True)
+    end_us: Mapped[int] = mapped_column(BigInteger)
+    track_id: Mapped[int | None] = mapped_column(Integer)
+    artist: Mapped[str] = mapped_column(String(512))
+    title: Mapped[str] = mapped_column(String(512))
+    change: Mapped[int] = mapped_column(BigInteger)
+
+
 class TrackTotalsState(Base):
     """One row: the last play counted in track_days (plays are counted in time order)."""
 

@@ -18,7 +18,7 @@ decides only which plays are read raw, never the answer; UTC days are all 24 hou
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -32,15 +32,25 @@ from sqlalchemy import (
     cast,
     func,
     insert,
+    literal,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.orm import Session
 
 from app.listeners.stats import TrackChange
 from app.listeners.totals import MICROS, audience_at, micros, moment, sql_micros
-from app.models import AudienceMark, ListeningSession, Play, Track, TrackDay, TrackTotalsState
+from app.models import (
+    AudienceMark,
+    ListeningSession,
+    Play,
+    PlayChange,
+    Track,
+    TrackDay,
+    TrackTotalsState,
+)
 
 DAY_US = 24 * 3600 * MICROS
 Db = Session | Connection
@@ -53,16 +63,11 @@ Key = tuple[int, int | None, str, str]  # day, track id, artist, title
 
 
 @functools.cache
-def _timed_plays(dialect: str, ended_by_next_day: bool) -> Select[Any]:
-    """The plays that started since :since (up to the first play from :day on, when
-    `ended_by_next_day`) in time order, with when each ended (None: not known yet) and the
-    listeners at its start and end from the marks (None: not marked yet). The next item is
-    looked for among those plays only. Built once: a request only binds the moments."""
+def _timed_plays(dialect: str) -> Select[Any]:
+    """The plays that started since :since in time order, with when each ended (None: not
+    known yet) and the listeners at its start and end from the marks (None: not marked
+    yet). Built once: a request only binds the moment."""
     where = Play.started_at >= bindparam("since")
-    if ended_by_next_day:
-        first_after = (select(func.min(Play.started_at))
-                       .where(Play.started_at >= bindparam("day")).scalar_subquery())  # fmt: skip
-        where = and_(where, or_(first_after.is_(None), Play.started_at <= first_after))
     start = sql_micros(Play.started_at, dialect)
     plays = (
         select(Play.id, Play.kind, Play.track_id, Play.artist, Play.title, start.label("start_us"),
@@ -89,10 +94,9 @@ def _timed_plays(dialect: str, ended_by_next_day: bool) -> Select[Any]:
     )  # fmt: skip
 
 
-def _plays(db: Db, since: datetime, day: datetime | None = None) -> Any:
+def _plays(db: Db, since: datetime) -> Any:
     connection = db.connection() if isinstance(db, Session) else db
-    query = _timed_plays(connection.dialect.name, day is not None)
-    return connection.execute(query, {"since": since, "day": day} if day else {"since": since})
+    return connection.execute(_timed_plays(connection.dialect.name), {"since": since})
 
 
 def _change(db: Db, row: Any) -> Sum:
@@ -115,6 +119,7 @@ def settle(db: Db, until_us: int) -> int:
     plays it counted (music or not)."""
     pointer = _pointer(db)
     sums: dict[Key, list[int]] = {}  # key -> [plays, change, first, last]
+    each: list[dict[str, Any]] = []
     last: tuple[int, int] | None = None
     counted = 0
     for row in _plays(db, moment(pointer[0] if pointer is not None else 0)):
@@ -129,9 +134,14 @@ def settle(db: Db, until_us: int) -> int:
         key = (row.start_us // DAY_US * DAY_US, row.track_id, row.artist, row.title)
         total = sums.setdefault(key, [0, 0, row.start_us, row.start_us])
         total[0], total[1], total[3] = total[0] + 1, total[1] + change, row.start_us
+        each.append({"play_id": row.id, "start_us": row.start_us, "end_us": row.end_us,
+                     "track_id": row.track_id, "artist": row.artist, "title": row.title,
+                     "change": change})  # fmt: skip
     if last is None:
         return 0
     _add(db, sums)
+    for offset in range(0, len(each), 5000):
+        db.execute(insert(PlayChange.__table__), each[offset : offset + 5000])
     state = TrackTotalsState.__table__
     values = {"settled_us": last[0], "settled_play_id": last[1]}
     if pointer is None:
@@ -186,57 +196,53 @@ def heard_until(db: Db, now: datetime) -> int:
 def changes_between(db: Session, since: datetime, now: datetime) -> list[TrackChange]:
     """Per track (by id, else by names), what its music plays that started since `since`
     and ended by `now` gained or lost, as stats.track_changes counts it: in the order of
-    each track's first play, with the names of its latest. Whole UTC days of settled plays
-    come from track_days; the partial days at the edges and the plays not settled yet from
-    the raw plays."""
+    each track's first play, with the names of its latest. Settled plays: whole UTC days
+    from track_days, the partial days at the edges from play_changes, summed per track and
+    names by the database; the plays not settled yet from the raw plays."""
     since_us, now_us = micros(since), micros(now)
     first_day = -(-since_us // DAY_US) * DAY_US
-    end_day = now_us // DAY_US * DAY_US
-    if first_day >= end_day:  # no whole day in the window
-        return _by_track(c for _, c in _raw(db, _plays(db, since), since_us, now_us, now_us))
-    # The partial day at the start, with the first play after it to end its last play.
-    head = _plays(db, since, moment(first_day))
-    changes = [c for _, c in _raw(db, head, since_us, first_day, now_us)]
-    changes.extend(_days(db, first_day, end_day))
-    # The tail: the partial day at the end, and the plays of the whole days not settled yet.
+    end_day = max(first_day, now_us // DAY_US * DAY_US)
+    bounds = {"since": since_us, "first_day": first_day, "end_day": end_day, "now": now_us}
+    changes: list[Sum] = list(db.connection().execute(_SETTLED, bounds))  # type: ignore[arg-type]
     pointer = _pointer(db)
-    lower = first_day if pointer is None else max(first_day, min(end_day, pointer[0]))
-    for play, change in _raw(db, _plays(db, moment(lower)), lower, now_us + 1, now_us):
-        if change[5] >= end_day or pointer is None or (change[5], play) > pointer:
-            changes.append(change)
+    lower = since_us if pointer is None else max(since_us, pointer[0])
+    for row in _plays(db, moment(lower)):
+        if (row.kind == "music" and row.end_us is not None and row.start_us >= since_us
+                and row.end_us <= now_us
+                and (pointer is None or (row.start_us, row.id) > pointer)):  # fmt: skip
+            changes.append(_change(db, row))
     return _by_track(changes)
 
 
-def _raw(
-    db: Session, rows: Any, from_us: int, before_us: int, now_us: int
-) -> Iterator[tuple[int, Sum]]:
-    """(play id, its change) for the music plays of `rows` (_plays) that started from
-    `from_us` up to `before_us` and ended by `now_us`."""
-    for row in rows:
-        if (row.kind == "music" and row.end_us is not None and from_us <= row.start_us < before_us
-                and row.end_us <= now_us):  # fmt: skip
-            yield row.id, _change(db, row)
-
-
-def _days(db: Session, first_day: int, end_day: int) -> Iterable[Sum]:
-    """The settled sums of the days from `first_day` up to `end_day`, per track and names; a
-    track that has been deleted since (its plays now name no track) by its names."""
-    return db.connection().execute(_DAYS, {"first_day": first_day, "end_day": end_day})  # type: ignore[return-value]
-
-
-def _sum_days() -> Select[Any]:
-    table = TrackDay.__table__
-    track = case((Track.id.is_(None), None), else_=table.c.track_id).label("track_id")
+def _settled() -> Select[Any]:
+    """Sums per track and names over the whole days and the plays at the edges; a track
+    deleted since (its plays now name no track) by its names."""
+    days, plays = TrackDay.__table__, PlayChange.__table__
+    whole = (
+        select(days.c.track_id, days.c.artist, days.c.title, days.c.plays, days.c.change,
+               days.c.first_us, days.c.last_us)
+        .where(days.c.day_us >= bindparam("first_day"), days.c.day_us < bindparam("end_day"))
+    )  # fmt: skip
+    edges = (
+        select(plays.c.track_id, plays.c.artist, plays.c.title, literal(1).label("plays"),
+               plays.c.change, plays.c.start_us.label("first_us"),
+               plays.c.start_us.label("last_us"))
+        .where(or_(and_(plays.c.start_us >= bindparam("since"),
+                        plays.c.start_us < bindparam("first_day")),
+                   plays.c.start_us >= bindparam("end_day")),
+               plays.c.end_us <= bindparam("now"))
+    )  # fmt: skip
+    both = union_all(whole, edges).subquery()
+    track = case((Track.id.is_(None), None), else_=both.c.track_id).label("track_id")
     return (
-        select(track, table.c.artist, table.c.title, func.sum(table.c.plays),
-               func.sum(table.c.change), func.min(table.c.first_us), func.max(table.c.last_us))
-        .select_from(table.outerjoin(Track.__table__, Track.id == table.c.track_id))
-        .where(table.c.day_us >= bindparam("first_day"), table.c.day_us < bindparam("end_day"))
-        .group_by(track, table.c.artist, table.c.title)
+        select(track, both.c.artist, both.c.title, func.sum(both.c.plays),
+               func.sum(both.c.change), func.min(both.c.first_us), func.max(both.c.last_us))
+        .select_from(both.outerjoin(Track.__table__, Track.id == both.c.track_id))
+        .group_by(track, both.c.artist, both.c.title)
     )  # fmt: skip
 
 
-_DAYS = _sum_days()
+_SETTLED = _settled()
 
 
 def _by_track(changes: Iterable[Sum]) -> list[TrackChange]:

@@ -1,5 +1,5 @@
-"""what each track gained or lost in listeners per UTC day (the hosts' tracks page), built
-from the plays and audience marks so far
+"""what each track gained or lost in listeners per UTC day, and each play (the hosts'
+tracks page), built from the plays and audience marks so far
 
 Revision ID: 0008
 Revises: 0007
@@ -36,6 +36,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
+        "play_changes",
+        sa.Column("play_id", sa.Integer(), nullable=False),
+        sa.Column("start_us", sa.BigInteger(), nullable=False),
+        sa.Column("end_us", sa.BigInteger(), nullable=False),
+        sa.Column("track_id", sa.Integer(), nullable=True),
+        sa.Column("artist", sa.String(length=512), nullable=False),
+        sa.Column("title", sa.String(length=512), nullable=False),
+        sa.Column("change", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("play_id"),
+    )
+    op.create_table(
         "track_totals_state",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("settled_us", sa.BigInteger(), nullable=False),
@@ -44,6 +55,7 @@ def upgrade() -> None:
     )
     backfill()  # before the index, as 0007
     op.create_index("ix_track_days_day_us", "track_days", ["day_us"])
+    op.create_index("ix_play_changes_start_us", "play_changes", ["start_us"])
 
 
 def backfill() -> None:
@@ -59,6 +71,8 @@ def backfill() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_play_changes_start_us", table_name="play_changes")
     op.drop_index("ix_track_days_day_us", table_name="track_days")
     op.drop_table("track_totals_state")
+    op.drop_table("play_changes")
     op.drop_table("track_days")
