@@ -3,16 +3,18 @@
 
 A music play's change is the listeners when it ended minus those when it started (the
 audience marks of totals.py); it ends when the next item starts, or at its own duration if
-that comes first (stats.track_changes). A play is counted into `track_days` (settled) once
-its end is known (the next item has started) and lies before every moment a session can
-still be heard from (`until_us`): the last heartbeat, when every open session was heard up
-to then. Later heartbeats, ends and the close after a crash only add listening after that,
-so a settled play's marks never change again. Plays are settled in time order: the ones not
-settled yet (the last minute or so, or everything since a crash) are a tail read from the
-raw plays, as are the partial days at the edges of a rolling window.
+that comes first (stats.track_changes). A play is counted (settled) into `track_days` (its
+day's sum) and `play_changes` (its own row) once its end is known (the next item has
+started) and lies before every moment a session can still be heard from (`until_us`): the
+last heartbeat, when every open session was heard up to then. Later heartbeats, ends and
+the close after a crash only add listening after that, so a settled play's marks never
+change again. Plays are settled in time order; the ones not settled yet (the last minute or
+so, or everything since a crash) are a tail read from the raw plays.
 
-Days are UTC days: the window is a rolling number of 24-hour days, so where a day starts
-decides only which plays are read raw, never the answer; UTC days are all 24 hours long.
+A window reads its whole days from `track_days` and the partial days at its edges from
+`play_changes`. Days are UTC days: the window is a rolling number of 24-hour days, so where
+a day starts decides only which table a play is read from, never the answer; UTC days are
+all 24 hours long.
 """
 
 from __future__ import annotations
@@ -114,9 +116,9 @@ def _pointer(db: Db) -> tuple[int, int] | None:
 
 
 def settle(db: Db, until_us: int) -> int:
-    """Count into track_days, in time order, every play not counted yet whose end is known
-    and before `until_us` (no session can be heard before that any more). Returns how many
-    plays it counted (music or not)."""
+    """Count into track_days and play_changes, in time order, every play not counted yet
+    whose end is known and before `until_us` (no session can be heard before that any
+    more). Returns how many plays it counted (music or not)."""
     pointer = _pointer(db)
     sums: dict[Key, list[int]] = {}  # key -> [plays, change, first, last]
     each: list[dict[str, Any]] = []
