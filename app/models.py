@@ -472,6 +472,48 @@ class AudienceMark(Base):
     listeners: Mapped[int] = mapped_column(Integer)
 
 
+class TrackDay(Base):
+    """What a track's plays that started on one UTC day gained or lost in listeners, once
+    their marks can no longer change (app/listeners/track_totals.py). One row per track and
+    names: a track deleted later (its plays then keep only their names) is read by them."""
+
+    __tablename__ = "track_days"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day_us: Mapped[int] = mapped_column(BigInteger, index=True)  # 00:00 UTC, µs since the epoch
+    track_id: Mapped[int | None] = mapped_column(Integer)  # no foreign key: kept when deleted
+    artist: Mapped[str] = mapped_column(String(512))
+    title: Mapped[str] = mapped_column(String(512))
+    plays: Mapped[int] = mapped_column(Integer)
+    change: Mapped[int] = mapped_column(BigInteger)
+    first_us: Mapped[int] = mapped_column(BigInteger)  # the first and latest play's start
+    last_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class PlayChange(Base):
+    """One settled music play's change: the partial days at the edges of a window."""
+
+    __tablename__ = "play_changes"
+
+    play_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # no foreign key, as above
+    start_us: Mapped[int] = mapped_column(BigInteger, index=True)
+    end_us: Mapped[int] = mapped_column(BigInteger)
+    track_id: Mapped[int | None] = mapped_column(Integer)
+    artist: Mapped[str] = mapped_column(String(512))
+    title: Mapped[str] = mapped_column(String(512))
+    change: Mapped[int] = mapped_column(BigInteger)
+
+
+class TrackTotalsState(Base):
+    """One row: the last play counted in track_days (plays are counted in time order)."""
+
+    __tablename__ = "track_totals_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    settled_us: Mapped[int] = mapped_column(BigInteger)  # that play's start
+    settled_play_id: Mapped[int] = mapped_column(Integer)
+
+
 class ListenerStatsState(Base):
     """One row: what the totals were built with, and the plays marked so far."""
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import BigInteger, Select, and_, case, cast, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,23 +23,20 @@ from app.api.deps import MAX_SQL_INT, StationDep
 from app.api.errors import error
 from app.listeners.accounting import week_start
 from app.listeners.identity import issue_identity, listener_hash, listener_id, remember_listener
-from app.listeners.stats import TrackChange, gainers_and_losers, step_for, tally
+from app.listeners.stats import TrackChange, gainers_and_losers, step_for
 from app.listeners.totals import (
     MICROS,
     MINUTE_US,
-    audience_at,
     micros,
     set_on_board,
-    sql_micros,
 )
+from app.listeners.track_totals import changes_between
 from app.models import (
-    AudienceMark,
     AudienceMinute,
     ListenerName,
     ListenerTotal,
     ListenerWeek,
     ListeningSession,
-    Play,
 )
 from app.station import Station
 
@@ -333,48 +330,10 @@ def track_listener_changes(
     """The tracks that gained and lost the most listeners while they played, over `days`.
     Music only: jingles, news and the safety source never count as tracks."""
     now = datetime.now(UTC)
-    since = now - timedelta(days=days)
-    changes = []
-    for row in db.connection().execute(_music_plays(db, since, now)):
-        # A moment the last heartbeat has not marked yet is counted from the spans.
-        began = row.began if row.began is not None else audience_at(db, row.start_us)
-        ended = row.ended if row.ended is not None else audience_at(db, row.end_us)
-        changes.append((row.track_id, row.artist, row.title, ended - began))
-    gainers, losers = gainers_and_losers(tally(changes), limit)
+    changes = changes_between(db, now - timedelta(days=days), now)
+    gainers, losers = gainers_and_losers(changes, limit)
     return {"days": days, "gainers": [_change_json(c) for c in gainers],
             "losers": [_change_json(c) for c in losers]}  # fmt: skip
-
-
-def _music_plays(db: Session, since: datetime, now: datetime) -> Select[Any]:
-    """The music plays that started since `since` and ended by `now`, in time order, with the
-    listeners at their start and end from the marks: as stats.track_changes has it, a play
-    ends when the next item starts, or at its own duration if that comes first."""
-    start = sql_micros(Play.started_at, db.get_bind().dialect.name)
-    plays = (
-        select(Play.id, Play.kind, Play.track_id, Play.artist, Play.title, start.label("start_us"),
-               cast(func.round(Play.duration * MICROS), BigInteger).label("length"),
-               func.lead(start).over(order_by=(Play.started_at, Play.id)).label("next_us"))
-        .where(Play.started_at >= since)
-        .subquery()
-    )  # fmt: skip
-    own_end = plays.c.start_us + plays.c.length
-    end = case(
-        (plays.c.length.is_(None), plays.c.next_us),
-        (or_(plays.c.next_us.is_(None), plays.c.next_us > own_end), own_end),
-        else_=plays.c.next_us,
-    ).label("end_us")
-    timed = select(plays, end).subquery()
-    began, ended = AudienceMark.__table__.alias(), AudienceMark.__table__.alias()
-    return (
-        select(timed.c.track_id, timed.c.artist, timed.c.title, timed.c.start_us,
-               timed.c.end_us, began.c.listeners.label("began"),
-               ended.c.listeners.label("ended"))
-        .select_from(timed.outerjoin(began, began.c.at_us == timed.c.start_us)
-                     .outerjoin(ended, ended.c.at_us == timed.c.end_us))
-        .where(timed.c.kind == "music", timed.c.end_us.is_not(None),
-               timed.c.end_us <= micros(now))
-        .order_by(timed.c.start_us, timed.c.id)
-    )  # fmt: skip
 
 
 def _change_json(change: TrackChange) -> dict[str, Any]:

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from app.db import SessionFactory
 from app.listeners.accounting import MIN_SECONDS
 from app.listeners.identity import address_hash, hashed_listener
-from app.listeners.totals import Totals, prune_spans, rebuild, state_matches
+from app.listeners.totals import Totals, micros, prune_spans, rebuild, state_matches
+from app.listeners.track_totals import settle
 from app.models import ListeningSession
 from app.stream.hub import Listener
 
@@ -136,6 +137,8 @@ class SessionRecorder:
                 self._heard(totals, row, now)
                 row.bytes_sent, row.last_seen_at = counts[row.id], now
             totals.finish()
+            if len(counts) == len(self._rows):  # every open session heard up to now
+                settle(session, micros(now))
 
     def _close(self, key: int, now: datetime, bytes_sent: int) -> None:
         row_id = self._rows.pop(key, None)
@@ -148,6 +151,8 @@ class SessionRecorder:
                 self._heard(totals, row, now)
                 row.ended_at, row.bytes_sent = now, bytes_sent
                 totals.finish()
+                if not self._rows:  # the last one left: no session can be heard before now
+                    settle(session, micros(now))
 
     def close_open_sessions(self) -> int:
         """At start-up: after a crash rows stay open; end each at its last heartbeat (a session
@@ -170,5 +175,7 @@ class SessionRecorder:
                 row.ended_at = ended
                 closed += 1
             totals.finish()
+            # Nothing is open now, and sessions to come start from now on.
+            settle(session, micros(self._clock()))
             prune_spans(session)
         return closed

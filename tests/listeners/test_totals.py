@@ -27,6 +27,7 @@ from sqlalchemy import Engine, select, text
 from app.db import MIGRATIONS, make_engine, make_sessions, upgrade
 from app.listeners.sessions import SessionRecorder
 from app.listeners.totals import state_matches
+from app.listeners.track_totals import changes_between
 from app.models import ListeningSession, Play
 
 ZONE = "Europe/Berlin"
@@ -42,6 +43,7 @@ WINDOWS = [
     (datetime(2026, 10, 25, 22, 0, tzinfo=UTC), 9000),
 ]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DAY_US = 24 * 3600 * 1_000_000
 
 
 @dataclass(eq=False)
@@ -113,8 +115,16 @@ def random_plays(rng: random.Random) -> list[tuple[int, float | None]]:
     return plays
 
 
+def play_kind(at: int) -> str:
+    return "jingle" if at % 5 == 0 else "music"
+
+
+def play_title(at: int) -> str:
+    return f"Song {at % 4}"  # four songs, each played many times a day
+
+
 def play_row(at: int, duration: float | None) -> Play:
-    return Play(kind="music", artist="A", title=f"T{at}", duration=duration,
+    return Play(kind=play_kind(at), artist="A", title=play_title(at), duration=duration,
                 started_at=EPOCH + timedelta(seconds=at))  # fmt: skip
 
 
@@ -195,7 +205,46 @@ def expected(database: Engine, plays: list) -> dict[str, object]:
         for moment in moments:
             # Listeners there at the moment: a second counts from its start.
             marks[moment] = audience.get(moment // 1_000_000, 0)
-    return {"totals": totals, "weeks": dict(weeks), "minutes": minutes, "marks": marks}
+    return {"totals": totals, "weeks": dict(weeks), "minutes": minutes, "marks": marks,
+            "changes": play_changes(plays, audience)}  # fmt: skip
+
+
+def play_changes(plays: list, audience: Counter[int]) -> list[tuple[int, int, str, int]]:
+    """(start, end, title, listeners at the end minus at the start) of each music play that
+    has ended: at the next item's start, or at its own duration if that comes first."""
+    ordered = sorted(plays)
+    changes = []
+    for (at, duration), following in zip(ordered, [*ordered[1:], None], strict=True):
+        ends = [] if following is None else [following[0] * 1_000_000]
+        if duration is not None:
+            ends.append(at * 1_000_000 + round(duration * 1_000_000))
+        if play_kind(at) != "music" or not ends:
+            continue
+        end = min(ends)
+        change = audience.get(end // 1_000_000, 0) - audience.get(at, 0)
+        changes.append((at * 1_000_000, end, play_title(at), change))
+    return changes
+
+
+def tracks_by_day(changes: list[tuple[int, int, str, int]], last_start: int) -> dict:
+    """{(UTC day, title): [plays, change]} of the plays that started before the last one."""
+    days: dict[tuple[int, str], list[int]] = {}
+    for start, _, title, change in changes:
+        if start < last_start:
+            total = days.setdefault((start // DAY_US * DAY_US, title), [0, 0])
+            total[0], total[1] = total[0] + 1, total[1] + change
+    return days
+
+
+def tracks_in_window(changes: list[tuple[int, int, str, int]], since: int, until: int) -> list:
+    """[(title, plays, change)] of the plays that started since `since` and ended by
+    `until`, in the order of each title's first play."""
+    found: dict[str, list[int]] = {}
+    for start, end, title, change in sorted(changes):
+        if start >= since and end <= until:
+            total = found.setdefault(title, [0, 0])
+            total[0], total[1] = total[0] + 1, total[1] + change
+    return [(title, plays, change) for title, (plays, change) in found.items()]
 
 
 def stored(database: Engine) -> dict[str, object]:
@@ -209,6 +258,9 @@ def stored(database: Engine) -> dict[str, object]:
                 text("SELECT minute, peak FROM audience_minutes")).all()),
             "marks": dict(connection.execute(
                 text("SELECT at_us, listeners FROM audience_marks")).all()),
+            "track_days": {(row.day_us, row.title): [row.plays, row.change]
+                           for row in connection.execute(
+                               text("SELECT day_us, title, plays, change FROM track_days"))},
         }  # fmt: skip
 
 
@@ -219,6 +271,38 @@ def assert_same(found: dict[str, object], wanted: dict[str, object]) -> None:
     # several listeners at once.
     assert len({week for _, week in wanted["weeks"]}) == 3  # type: ignore[union-attr]
     assert max(wanted["minutes"].values()) >= 3  # type: ignore[union-attr]
+
+
+# (now, days) for the hosts' tracks page: windows starting inside a burst of plays (their
+# partial first day read raw, its last play ended by the next day's first), whole UTC days
+# with plays (read from the daily totals) and partial last days (raw); Monday 26 October
+# 00:00 UTC ends the day of the change to winter time.
+TRACK_WINDOWS = [
+    (datetime(2026, 10, 25, 22, 30, tzinfo=UTC), 7),
+    (datetime(2026, 10, 26, 1, 0, tzinfo=UTC), 7),
+    (datetime(2026, 10, 26, 3, 0, tzinfo=UTC), 8),
+    (datetime(2026, 10, 25, 1, 0, tzinfo=UTC), 1),
+    (datetime(2026, 10, 27, 0, 0, tzinfo=UTC), 30),
+    (datetime(2026, 10, 27, 23, 0, tzinfo=UTC), 2),  # the last burst crosses midnight UTC
+]
+
+
+def assert_same_tracks(database: Engine, found: dict[str, object], wanted: dict[str, object],
+                       plays: list) -> None:  # fmt: skip
+    """The daily track totals hold every play but the last (its end is not known yet), and
+    the tracks page counts each window as a count from scratch does."""
+    changes = wanted["changes"]
+    last_start = max(at for at, _ in plays) * 1_000_000
+    by_day = tracks_by_day(changes, last_start)  # type: ignore[arg-type]
+    assert found["track_days"] == by_day
+    assert len({day for day, _ in by_day}) >= 3  # the scenario spans several UTC days
+    with make_sessions(database)() as db:
+        for now, days in TRACK_WINDOWS:
+            since = now - timedelta(days=days)
+            got = [(c.title, c.plays, c.change) for c in changes_between(db, since, now)]
+            assert got == tracks_in_window(changes, seconds(since) * 1_000_000,
+                                           seconds(now) * 1_000_000), (now, days)  # type: ignore[arg-type]  # fmt: skip
+            assert got, (now, days)
 
 
 @pytest.fixture
@@ -248,7 +332,9 @@ def test_live_totals_equal_a_count_from_scratch(tmp_path: Path, berlin: None, se
     restarted = SessionRecorder(factory, ZONE, MIN_SECONDS)
     assert restarted.close_open_sessions() > 0
 
-    assert_same(stored(database), expected(database, plays))
+    found, wanted = stored(database), expected(database, plays)
+    assert_same(found, wanted)
+    assert_same_tracks(database, found, wanted, plays)
 
 
 def test_the_migration_backfills_the_same_totals(tmp_path: Path, berlin: None) -> None:
@@ -276,8 +362,8 @@ def test_the_migration_backfills_the_same_totals(tmp_path: Path, berlin: None) -
         for at, duration in plays:
             connection.execute(
                 text("INSERT INTO plays (kind, artist, title, album, duration, started_at)"
-                     " VALUES ('music', 'A', 'T', '', :d, :s)"),
-                {"d": duration, "s": naive(at)},
+                     " VALUES (:k, 'A', :t, '', :d, :s)"),
+                {"k": play_kind(at), "t": play_title(at), "d": duration, "s": naive(at)},
             )  # fmt: skip
 
     upgrade(database)  # 0007 and on: the backfill
@@ -285,7 +371,9 @@ def test_the_migration_backfills_the_same_totals(tmp_path: Path, berlin: None) -
     # The open ones were cut by a crash before the upgrade: the station closes them at start.
     assert SessionRecorder(factory, ZONE, MIN_SECONDS).close_open_sessions() > 0
 
-    assert_same(stored(database), expected(database, plays))
+    found, wanted = stored(database), expected(database, plays)
+    assert_same(found, wanted)
+    assert_same_tracks(database, found, wanted, plays)
 
 
 def hashed(cookie: str | None) -> str | None:
