@@ -17,9 +17,11 @@ from app.accounts.bootstrap import prepare_hosts
 from app.accounts.ratelimit import FailureWindow, LoginThrottle
 from app.api import router
 from app.api.limits import BODY_LIMIT, refuse_declared_oversize
+from app.api.observe import LATENCY_KEY, STATUSES_KEY
 from app.config import Settings
 from app.db import make_engine, make_sessions, upgrade_in_child
 from app.headers import security_headers
+from app.metrics import Histogram, Labels, RequestMetrics
 from app.news import ratings
 from app.statelock import StateLock
 from app.station import Station
@@ -32,6 +34,10 @@ def create_app(settings: Settings | None = None, lock: StateLock | None = None) 
     """The app. Its lifespan takes the state folder's lock before it touches the database,
     unless the caller holds it already (`lock`: `radio serve` takes it first to fail early)."""
     settings = settings or Settings()
+    latency = Histogram("radio_http_request_duration_seconds",
+                        "Time from a request's arrival to its response's start, by method and "
+                        "route template.", ["method", "route"])  # fmt: skip
+    statuses: dict[Labels, int] = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -48,6 +54,8 @@ def create_app(settings: Settings | None = None, lock: StateLock | None = None) 
                 "login_throttle": LoginThrottle(),
                 "new_ratings": FailureWindow(ratings.NEW_PER_ADDRESS, ratings.NEW_WINDOW_SECONDS),
                 HUB_STATE_KEY: station.hub,
+                LATENCY_KEY: latency,
+                STATUSES_KEY: statuses,
             }
         finally:
             await station.stop()
@@ -76,6 +84,7 @@ def create_app(settings: Settings | None = None, lock: StateLock | None = None) 
         expose_headers=["icy-metaint", "icy-name", "icy-br"],
     )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestMetrics, latency=latency, statuses=statuses)  # outermost
     app.include_router(router)
     return app
 

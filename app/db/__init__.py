@@ -14,12 +14,14 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 SessionFactory = sessionmaker[Session]
+SQLITE_BUSY_SECONDS = 30  # how long a statement waits for another writer's lock
 
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False,
+                                                  "timeout": SQLITE_BUSY_SECONDS})  # fmt: skip
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -32,6 +34,41 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def check_writable(sessions: SessionFactory, timeout: float) -> str | None:
+    """Whether the station could write to its database now: None if so, else why not. On
+    SQLite it takes the write lock (BEGIN IMMEDIATE) and lets go at once, waiting at most
+    `timeout` for another writer: reading alone would pass on a database nobody can write
+    to. Elsewhere it runs `SELECT 1` on a fresh check of the connection."""
+    engine = sessions.kw["bind"]
+    try:
+        raw = engine.raw_connection()
+    except Exception as error:
+        return f"cannot connect: {_first_line(error)}"
+    try:
+        cursor = raw.cursor()
+        if engine.dialect.name != "sqlite":
+            cursor.execute("SELECT 1")
+            return None
+        cursor.execute(f"PRAGMA busy_timeout = {round(timeout * 1000)}")
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+            cursor.execute("SELECT count(*) FROM alembic_version")  # reads the file too
+            cursor.fetchall()
+        finally:
+            raw.rollback()
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_SECONDS * 1000}")
+        return None
+    except Exception as error:
+        return _first_line(error)
+    finally:
+        raw.close()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
 def make_sessions(engine: Engine) -> SessionFactory:

@@ -36,8 +36,10 @@ import select
 import signal
 import sys
 import threading
+import time
 from typing import Any
 
+from app.logs import configure as configure_logging
 from app.playout.clock import PlayoutClock
 from app.playout.decoder import DecoderSource
 from app.playout.safety import SafetySource
@@ -51,6 +53,7 @@ log = logging.getLogger("app.playout")
 LEAD_SECONDS = 4.0  # read ahead of air time: a process starved for less costs nothing
 ASK_AHEAD_SECONDS = 4.0  # ask for the next item when the one being read has this much left
 KEEP_ITEMS = 64  # tokens remembered
+STATS_SECONDS = 1.0  # how often the station is sent the playout's counters
 
 
 class ParentGone(Exception):
@@ -110,6 +113,7 @@ class PlayoutChild:
         self._asked = False
         self._closing = False
         self._told_next: int | None = -1
+        self._stats_due = 0.0
         self.sequencer = Sequencer(
             next_item=self._next_item,
             open_source=lambda item: DecoderSource(item, ffmpeg, rate),
@@ -161,6 +165,24 @@ class PlayoutChild:
                       for frame, item in starts]  # fmt: skip
         self._link.send(wire.pack_audio(tokens, mp3))
         self._tell_next()
+        now = time.monotonic()
+        if now >= self._stats_due:
+            self._stats_due = now + STATS_SECONDS
+            self._link.send(wire.pack_json(wire.STATS, self.stats()))
+
+    def stats(self) -> dict[str, float]:
+        """The clock's counters and how the playout stands (wire.PLAYOUT_COUNTERS, _GAUGES)."""
+        clock = self.clock
+        return {
+            "blocks_aired": clock.blocks_aired,
+            "late_blocks": clock.late_blocks,
+            "catch_ups": clock.catch_ups,
+            "skips_ahead": clock.skips_ahead,
+            "skipped_seconds": round(clock.skipped_seconds, 3),
+            "lead_seconds": round(clock.lead, 3),
+            "lag_seconds": round(clock.lag, 3),
+            "on_safety": int(self.sequencer.on_safety),
+        }
 
     def _failed(self, item: Item, reason: str) -> None:
         with self._answered:
@@ -250,9 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0  # the station died before we could ask to die with it
     out_fd = os.dup(1)  # the pipe to the station carries messages only: a stray print
     os.dup2(2, 1)  # goes to the log instead of corrupting the stream
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(str(config.get("log_format", "plain")))
     _run_at_priority(int(config.get("nice", 0)))
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     child = PlayoutChild(config, Link(0, out_fd))
