@@ -103,10 +103,17 @@ def test_metrics_are_for_hosts_and_follow_listeners(tmp_path: Path, launch: Laun
         assert sent >= sent_before + received, (sent, received)
         time.sleep(1.5)
         later = scrape(station)
-        assert value(later, "radio_stream_sent_bytes_total", mount="/stream") > sent
+        sent_later = value(later, "radio_stream_sent_bytes_total", mount="/stream")
+        assert sent_later > sent
         assert value(later, "radio_listeners_joined_total", mount="/stream") >= 1
     finally:
         listener.stop()
+    # Gone, the listener's bytes stay counted: a counter never goes down.
+    deadline = time.monotonic() + 30
+    while value(gone := scrape(station), "radio_listeners", mount="/stream") != 0:
+        assert time.monotonic() < deadline, "the listener that left is still counted"
+        time.sleep(0.2)
+    assert value(gone, "radio_stream_sent_bytes_total", mount="/stream") >= sent_later
 
     # A listener that never reads falls behind the 2 s buffer and is dropped: counted.
     stalled = StreamCapture(station.port, rcvbuf=4096, reading=False)
