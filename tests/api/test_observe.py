@@ -152,3 +152,33 @@ def test_metrics_are_for_hosts_and_follow_listeners(tmp_path: Path, launch: Laun
     assert count == 1
     assert value(metrics, "radio_http_requests_total", method="GET",
                  route="/api/tracks/{track_id}", status="404") == 1  # fmt: skip
+
+
+def test_the_playout_counters_survive_a_restart_of_the_playout_process(
+    tmp_path: Path, launch: Launch
+) -> None:
+    """A playout process that dies is counted (restart, skipped audio), and the counters of
+    the one before stay counted: a Prometheus counter never goes down."""
+    tone_library(tmp_path / "media", [(440, 60, "Long")])
+    station = launch()
+    deadline = time.monotonic() + 30
+    # Long enough that a new process could not have aired as many by the time it is seen.
+    while (blocks := value(scrape(station), "radio_playout_blocks_total")) < 100:
+        assert time.monotonic() < deadline, "the playout reports no blocks"
+        time.sleep(0.5)
+    first = playout_pid(station)
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while True:
+        metrics = scrape(station)
+        if value(metrics, "radio_playout_restarts_total") == 1:
+            break
+        assert time.monotonic() < deadline, "no restart counted"
+        time.sleep(0.5)
+    assert value(metrics, "radio_playout_skipped_audio_total") == 1
+    assert value(metrics, "radio_playout_blocks_total") >= blocks
+    # The new process's blocks add to the old one's.
+    deadline = time.monotonic() + 60
+    while value(scrape(station), "radio_playout_blocks_total") < blocks + 10:
+        assert time.monotonic() < deadline, "the new playout process's blocks are not counted"
+        time.sleep(0.5)
