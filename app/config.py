@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     skip_vote_minimum: int = Field(1, ge=1)
     skip_vote_cooldown_seconds: float = Field(30.0, ge=0)  # between one listener's votes
     skip_vote_kinds: str = "music"  # comma-separated item kinds votes may skip; empty: none
+    # A vote counts once one of the voter's stream connections has received this much audio
+    # past the point where it joined (the burst aside): a client that connects and never
+    # reads gets about 6 s acknowledged by its kernel (Linux defaults), never 10.
+    skip_vote_listen_seconds: float = Field(10.0, ge=0, le=600)
+    # One client address (IPv4, or an IPv6 /64) adds at most this many votes to an item.
+    skip_vote_per_address: int = Field(2, ge=1)
 
     # Programming.
     timezone: str = "UTC"  # the station's time zone, for dayparts and clock items

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,6 +17,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.accounts.bootstrap import prepare_hosts
 from app.accounts.ratelimit import FailureWindow, LoginThrottle
 from app.api import router
+from app.api.errors import (
+    CONCURRENT_CHANGES,
+    changed_meanwhile,
+    document_errors,
+    validation_failed,
+)
 from app.api.limits import BODY_LIMIT, refuse_declared_oversize
 from app.api.observe import LATENCY_KEY, STATUSES_KEY
 from app.config import Settings
@@ -72,10 +79,10 @@ def create_app(settings: Settings | None = None, lock: StateLock | None = None) 
                 held.release()
 
     # /docs is the station's own page (app.api.docs); FastAPI's would load from a CDN.
-    app = FastAPI(title=settings.station_name, lifespan=one_station_per_state,
-                  docs_url=None, redoc_url=None,
-                  max_body_size=BODY_LIMIT,
-                  dependencies=[Depends(refuse_declared_oversize)])  # fmt: skip
+    app = StationApp(title=settings.station_name, lifespan=one_station_per_state,
+                     docs_url=None, redoc_url=None,
+                     max_body_size=BODY_LIMIT,
+                     dependencies=[Depends(refuse_declared_oversize)])  # fmt: skip
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
@@ -83,10 +90,23 @@ def create_app(settings: Settings | None = None, lock: StateLock | None = None) 
         allow_headers=["Icy-MetaData", "Range"],
         expose_headers=["icy-metaint", "icy-name", "icy-br"],
     )
-    app.add_middleware(SecurityHeaders)
-    app.add_middleware(RequestMetrics, latency=latency, statuses=statuses)  # outermost
+    # Outermost of the added ones (SecurityHeaders wraps the whole stack: StationApp).
+    app.add_middleware(RequestMetrics, latency=latency, statuses=statuses)
     app.include_router(router)
+    app.add_exception_handler(RequestValidationError, validation_failed)
+    for race in CONCURRENT_CHANGES:
+        app.add_exception_handler(race, changed_meanwhile)
+    document_errors(app)
     return app
+
+
+class StationApp(FastAPI):
+    """FastAPI with SecurityHeaders around its whole middleware stack: the answers the
+    framework gives before a route runs (a body over the app's limit, a server error) carry
+    the security headers too, not only the routes' own."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 class SecurityHeaders:

@@ -15,12 +15,13 @@ from sqlalchemy import select
 from app.config import Settings
 from app.db import SessionFactory
 from app.ffmpeg import ffmpeg_path
+from app.files import sweep_temp_files
 from app.library import ScanReport, scan
 from app.library.encode import synthesize_in_child
 from app.library.jobs import JobRegistry
 from app.library.scanner import Progress, has_music_files
 from app.library.uploads import format_size, sweep_stale_uploads
-from app.listeners.identity import COOKIE_NAME, listener_hash
+from app.listeners.identity import COOKIE_NAME, ListenerKeys, listener_hash
 from app.listeners.sessions import SessionRecorder
 from app.listeners.skipvotes import SkipVotes, VoteResult
 from app.models import Play, Track, TrackKind, TrackStatus
@@ -36,6 +37,7 @@ from app.stream.response import StreamInfo
 log = logging.getLogger(__name__)
 
 NEWS_TICK_SECONDS = 30.0  # scheduled articles go live within this
+NEXT_UP_REFRESH_SECONDS = 10.0  # "next" on the player follows playlist edits within this
 # The first item waits this long for music in the library (a fresh station makes its demo
 # library and scans it first, so it starts with music); then the safety source covers.
 FIRST_ITEM_WAIT_SECONDS = 60.0
@@ -48,6 +50,7 @@ class Station:
         self.ffmpeg = ffmpeg_path(settings.ffmpeg)
         self.planner = Planner(sessions, settings)
         self.planner.on_air_until = self._on_air_until
+        self.listener_keys = ListenerKeys.load(settings.state_dir)  # signs listener cookies
         self._library_ready = threading.Event()  # the first scan is done
         self.hub = StreamHub(
             _stream_info(settings),
@@ -55,12 +58,15 @@ class Station:
             burst_bytes=settings.burst_bytes,
             sndbuf_bytes=settings.listener_sndbuf_bytes,
             listener_cookie=COOKIE_NAME,
+            verify_listener=self.listener_keys.verify,
         )
         self.skip_votes = SkipVotes(
             share=settings.skip_vote_share,
             minimum=settings.skip_vote_minimum,
             cooldown_seconds=settings.skip_vote_cooldown_seconds,
             kinds=settings.skip_votable_kinds,
+            listen_seconds=settings.skip_vote_listen_seconds,
+            per_address=settings.skip_vote_per_address,
         )
         self.now_playing = NowPlaying(
             upcoming=self.upcoming,
@@ -91,20 +97,22 @@ class Station:
         self.started_at = datetime.now(UTC)
         self._library_task: asyncio.Task[None] | None = None
         self._news_task: asyncio.Task[None] | None = None
+        self._next_up_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.started_at = datetime.now(UTC)
         await asyncio.to_thread(self.listening.close_open_sessions)  # left open by a crash
-        await asyncio.to_thread(self._sweep_stale_uploads)  # left by a crash mid-upload
+        await asyncio.to_thread(self._sweep_temp_files)  # left by a crash mid-write
         if await asyncio.to_thread(self._has_music):
             self._library_ready.set()  # a restart: play what the last scan found at once
         self._library_task = asyncio.create_task(self._keep_library_fresh())
         await self.playout.start()  # its first item waits for the library (see _next_item)
         self._news_task = asyncio.create_task(self._run_news_desk())
+        self._next_up_task = asyncio.create_task(self._keep_next_up_fresh())
 
     async def stop(self) -> None:
-        for task in (self._library_task, self._news_task):
+        for task in (self._library_task, self._news_task, self._next_up_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -118,16 +126,17 @@ class Station:
         """Skip what listeners hear (from any thread)."""
         self.playout.skip()
 
-    def vote_skip(self, listener_id: str | None) -> VoteResult:
+    def vote_skip(self, listener_id: str | None, address: str) -> VoteResult:
         """A listener's vote to skip the item on air; skips it when the votes are enough.
 
-        `listener_id` is the listener's cookie (None without one): only a listener whose
-        stream connection carries it right now may vote. Call on the event loop, where the
-        hub and the votes live."""
-        listening = listener_id is not None and self.hub.is_listening(listener_id)
+        `listener_id` is the id in the listener's signed cookie (None without one): only a
+        listener whose stream connection carries it, and has received enough of the stream,
+        may vote. `address` is the machine the vote comes from (app.listeners.identity's
+        client_network). Call on the event loop, where the hub and the votes live."""
+        heard = self.hub.heard_seconds(listener_id) if listener_id is not None else None
         voter = listener_hash(listener_id) if listener_id is not None else ""
         voted_on = self.skip_votes.item
-        result = self.skip_votes.vote(voter, listening=listening,
+        result = self.skip_votes.vote(voter, heard=heard, address=address,
                                       listeners=self.hub.listeners_now())  # fmt: skip
         if result.skip:
             self._skip_voted(voted_on)
@@ -158,7 +167,10 @@ class Station:
         return asdict(self.skip_votes.tally(self.hub.listeners_now()))
 
     def upcoming(self) -> Item | None:
-        return self.playout.upcoming or self.planner.peek()
+        """What follows the item on air. Read on the event loop (now-playing), so it never
+        waits for the planner or the database: the playout's prepared item, else the
+        planner's last plan, which _keep_next_up_fresh keeps current."""
+        return self.playout.upcoming or self.planner.next_up
 
     def _next_item(self) -> Item | None:
         """The playout's question, on its own thread. On a station whose database had no
@@ -186,6 +198,13 @@ class Station:
             seconds=current.item.duration - self.settings.crossfade_seconds
         )
         return max(now, end)
+
+    async def _keep_next_up_fresh(self) -> None:
+        """Hosts' playlist edits can change what follows the item on air without a new item
+        or a look at the queue: plan again now and then, off the event loop."""
+        while True:
+            await asyncio.to_thread(self.planner.peek)
+            await asyncio.sleep(NEXT_UP_REFRESH_SECONDS)
 
     async def _keep_library_fresh(self) -> None:
         settings = self.settings
@@ -232,10 +251,17 @@ class Station:
             self.planner.library_changed()
         return report
 
-    def _sweep_stale_uploads(self) -> None:
+    def _sweep_temp_files(self) -> None:
+        """Temp files a crash left: uploads (directly in media/), and every other file the
+        station writes (app.files) in the folders it writes to."""
         for path, size in sweep_stale_uploads(self.settings.media_dir):
             log.info("removed %s, left by an upload that never finished (%s)", path.name,
                      format_size(size))  # fmt: skip
+        folders = (self.settings.media_dir, self.settings.playlists_dir, self.settings.state_dir)
+        for folder in dict.fromkeys(folders):
+            for path, size in sweep_temp_files(folder):
+                log.info("removed %s, left by a write that never finished (%s)", path,
+                         format_size(size))  # fmt: skip
 
     def _mark_unplayable(self, item: Item, reason: str) -> None:
         if item.track_id is None:

@@ -24,11 +24,13 @@ class StreamCapture(threading.Thread):
     def __init__(self, port: int, *, icy: bool = False, path: str = "/stream",
                  extra_headers: str = "", rcvbuf: int | None = None,
                  read_size: int = 65536, reading: bool = True,
-                 http_version: str = "1.1") -> None:  # fmt: skip
+                 http_version: str = "1.1", source: str | None = None) -> None:  # fmt: skip
         super().__init__(daemon=True)
         self.sock = socket.socket()
         if rcvbuf is not None:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if source is not None:  # another loopback address (127.0.0.2, ...): another machine
+            self.sock.bind((source, 0))
         self.sock.connect(("127.0.0.1", port))
         request = (
             f"GET {path} HTTP/{http_version}\r\nHost: 127.0.0.1\r\nUser-Agent: stream-test\r\n"

@@ -74,6 +74,13 @@ class RunningStation:
     def auth(self, token: str | None = ADMIN_TOKEN) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"} if token else {}
 
+    def new_listener(self) -> str:
+        """A listener cookie's value, as the station hands one to a browser opening the
+        player (signed by the station: a made-up one is no listener)."""
+        response = self.get("/")
+        response.raise_for_status()
+        return response.cookies["radio_listener"]
+
     def now_playing(self) -> dict[str, Any]:
         response = self.get("/api/now-playing")
         response.raise_for_status()
@@ -120,9 +127,11 @@ class RunningStation:
             self.process.wait()
 
 
-def start_station(root: Path, **settings: Any) -> RunningStation:
+def start_station(root: Path, *, own_group: bool = False, **settings: Any) -> RunningStation:
     """Start `radio serve` on a free port with media/ and state/ under `root`, and return once
-    it is on air. `port=` puts it back on the port of an earlier station (a restart)."""
+    it is on air. `port=` puts it back on the port of an earlier station (a restart).
+    `own_group`: the station and its children (playout, decoders, speech) get a process group
+    of their own, so a test can kill them all at once (`os.killpg`), as a crash would."""
     media, state = root / "media", root / "state"
     media.mkdir(parents=True, exist_ok=True)
     listening = reserve_port(int(settings.pop("port", 0)))
@@ -134,7 +143,8 @@ def start_station(root: Path, **settings: Any) -> RunningStation:
     command = [sys.executable, "-m", "app.cli", "serve", "--fd", str(listening.fileno())]
     with log.open("ab") as out:  # a restart adds to the log of the one before
         process = subprocess.Popen(command, env=env, stdout=out, stderr=out,
-                                   pass_fds=[listening.fileno()])  # fmt: skip
+                                   pass_fds=[listening.fileno()],
+                                   start_new_session=own_group)  # fmt: skip
     station = RunningStation(f"http://127.0.0.1:{port}", port, media, state, process, log, nonce)
     wait_until_on_air(station)
     return station

@@ -38,3 +38,16 @@ def test_a_fresh_station_generates_a_demo_library_and_goes_on_air(tmp_path: Path
         station.stop()
     assert state["current"]["album"] == "Demo Station"
     assert len(list((station.media / "music").rglob("*.*"))) >= 6
+
+
+def test_commands_do_not_print_the_database_migration(tmp_path: Path) -> None:
+    """A command that opens the database migrates it first (a fresh one: every migration),
+    and says nothing about it: the output is what was asked for."""
+    env = {**os.environ, "RADIO_STATE_DIR": str(tmp_path / "state")}
+    for _ in ("a fresh database", "one at the newest migration"):
+        result = subprocess.run([sys.executable, "-m", "app.cli", "hosts", "list"], env=env,
+                                capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == ["ID", "NAME", "ROLE", "CREATED"]
+        assert "alembic" not in result.stderr.lower()
+        assert " INFO " not in result.stderr, result.stderr

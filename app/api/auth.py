@@ -16,7 +16,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.accounts.sessions import COOKIE_NAME, CSRF_FIELD, CSRF_HEADER, csrf_matches, find_session
-from app.accounts.tokens import authenticate_token
+from app.accounts.tokens import TokenExpired, authenticate_token
 from app.db import SessionFactory
 from app.models import Host, HostRole, HostSession
 
@@ -66,7 +66,14 @@ def authenticate(
     cookie = request.cookies.get(COOKIE_NAME)
     if credentials is not None:
         with sessions() as db:
-            live = authenticate_token(db, credentials.credentials, now)
+            try:
+                live = authenticate_token(db, credentials.credentials, now)
+            except TokenExpired as expired:
+                raise unauthenticated(
+                    f"this token expired at {expired.expired_at:%Y-%m-%d %H:%M} UTC: create "
+                    "a new one (POST /api/tokens, or `radio tokens create`)",
+                    "invalid_token",
+                ) from None
             db.commit()  # last_used_at
         if live is None:
             raise unauthenticated("invalid or revoked token", "invalid_token")

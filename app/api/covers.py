@@ -42,7 +42,7 @@ def get_generated_cover(
 
 TRACK_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"image/*": {}, SVG: {}}},
-    404: {"description": "no such track (a generated cover is sent)"},
+    404: {"description": "no such track (a generated cover is sent)", "content": {SVG: {}}},
 }
 
 

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.auth import HostDep
 from app.api.deps import RowId, SettingsDep, StationDep
+from app.api.errors import error
 from app.config import Settings
 from app.models import Feed
 from app.news import feeds
@@ -114,7 +115,8 @@ def list_feeds(station: StationDep) -> list[FeedOut]:
         return [_out(feed) for feed in session.scalars(select(Feed).order_by(Feed.id))]
 
 
-@hosts.post("", status_code=status.HTTP_201_CREATED)
+@hosts.post("", status_code=status.HTTP_201_CREATED,
+            responses={409: error("that feed is already added")})  # fmt: skip
 def add_feed(body: FeedCreate, station: StationDep) -> FeedOut:
     """Add a feed; it is fetched on the next round of the schedule (or POST .../fetch)."""
     location = _checked_location(body.url)

@@ -23,10 +23,18 @@ from app.accounts.sessions import (
     purge_expired,
     start_session,
 )
-from app.accounts.tokens import issue_token, list_tokens, revoke_token
+from app.accounts.tokens import (
+    LIFETIME_HELP,
+    LIFETIME_PATTERN,
+    issue_token,
+    list_tokens,
+    parse_lifetime,
+    revoke_token,
+)
 from app.api.auth import AdminDep, AuthDep, CurrentHost, HostDep, unauthenticated
 from app.api.dashboard import host_page
 from app.api.deps import RowId, SettingsDep, loads_json
+from app.api.errors import error, retry_later
 from app.config import Settings
 from app.db import SessionFactory
 from app.models import ApiToken, Host, HostRole
@@ -75,6 +83,10 @@ class PasswordChange(BaseModel):
 
 class NewToken(BaseModel):
     name: str = Field(min_length=1, max_length=128)
+    # None: the token works until revoked.
+    expires_in: str | None = Field(
+        None, max_length=8, pattern=LIFETIME_PATTERN, description=LIFETIME_HELP
+    )
 
 
 class TokenOut(BaseModel):
@@ -85,6 +97,7 @@ class TokenOut(BaseModel):
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    expires_at: datetime | None  # None: never
 
 
 class IssuedTokenOut(TokenOut):
@@ -196,11 +209,17 @@ def _from_this_site(request: Request, settings: Settings) -> bool:
     return urlsplit(source).netloc in here
 
 
-FOREIGN_FORM = {403: {"description": "A form posted from another site's page"}}
+SIGN_IN_ERRORS = {
+    401: error("wrong username or password", html=True),
+    403: error("a form posted from another site's page", html=True),
+    422: error("a field is missing or not valid", html=True),
+    429: retry_later("too many attempts for this name or from this address", html=True),
+    503: retry_later("too many sign-ins are waiting for their password check"),
+}
 
 
 @public.post("/session", openapi_extra=LOGIN_BODY, response_model=SessionOut,
-             responses=FOREIGN_FORM)  # fmt: skip
+             responses=SIGN_IN_ERRORS)  # fmt: skip
 async def sign_in(request: Request, settings: SettingsDep, throttle: Throttle) -> Response:
     """Sign in: sets the HttpOnly session cookie and returns the CSRF token to send with
     every POST/PUT/PATCH/DELETE made with that cookie.
@@ -308,13 +327,16 @@ def sign_out(auth: AuthDep, db: Database, response: Response) -> None:
 
 # --- Hosts (admins) -------------------------------------------------------------------------
 
+LAST_ADMIN = {409: error("the station's last admin stays an admin")}
+
 
 @guarded.get("/hosts", dependencies=[AdminDep])
 def hosts(db: Database) -> list[HostOut]:
     return [_host_out(host) for host in accounts.list_hosts(db)]
 
 
-@guarded.post("/hosts", dependencies=[AdminDep], status_code=status.HTTP_201_CREATED)
+@guarded.post("/hosts", dependencies=[AdminDep], status_code=status.HTTP_201_CREATED,
+              responses={409: error("a host with this name exists")})  # fmt: skip
 def add_host(new: NewHost, db: Database) -> HostOut:
     try:
         host = accounts.create_host(db, new.username, new.password, new.role)
@@ -324,7 +346,7 @@ def add_host(new: NewHost, db: Database) -> HostOut:
     return _host_out(host)
 
 
-@guarded.patch("/hosts/{host_id}", dependencies=[AdminDep])
+@guarded.patch("/hosts/{host_id}", dependencies=[AdminDep], responses=LAST_ADMIN)
 def change_role(host_id: RowId, change: RoleChange, db: Database) -> HostOut:
     host = _host_by_id(db, host_id)
     try:
@@ -335,7 +357,7 @@ def change_role(host_id: RowId, change: RoleChange, db: Database) -> HostOut:
     return _host_out(host)
 
 
-@guarded.delete("/hosts/{host_id}", dependencies=[AdminDep],
+@guarded.delete("/hosts/{host_id}", dependencies=[AdminDep], responses=LAST_ADMIN,
                 status_code=status.HTTP_204_NO_CONTENT)  # fmt: skip
 def remove_host(host_id: RowId, db: Database) -> None:
     host = _host_by_id(db, host_id)
@@ -346,7 +368,8 @@ def remove_host(host_id: RowId, db: Database) -> None:
     db.commit()
 
 
-@guarded.put("/hosts/{host_id}/password", status_code=status.HTTP_204_NO_CONTENT)
+@guarded.put("/hosts/{host_id}/password", status_code=status.HTTP_204_NO_CONTENT,
+             responses={429: retry_later("too many wrong current passwords")})  # fmt: skip
 def change_password(
     host_id: RowId, change: PasswordChange, auth: AuthDep, db: Database, throttle: Throttle,
     request: Request,
@@ -386,7 +409,8 @@ def _check_current_password(
 def create_token(new: NewToken, host: CurrentHost, db: Database) -> IssuedTokenOut:
     """A new personal token for the signed-in host. The secret is in this answer only."""
     try:
-        issued = issue_token(db, host, new.name)
+        lifetime = parse_lifetime(new.expires_in) if new.expires_in is not None else None
+        issued = issue_token(db, host, new.name, lifetime=lifetime)
     except ValueError as error:
         raise _refuse(error) from error
     db.commit()

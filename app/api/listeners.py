@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 
 from app.api.auth import HostDep
 from app.api.deps import MAX_SQL_INT, StationDep
+from app.api.errors import error
 from app.listeners.accounting import week_start
-from app.listeners.identity import listener_hash, listener_id, new_listener_id, remember_listener
+from app.listeners.identity import issue_identity, listener_hash, listener_id, remember_listener
 from app.listeners.stats import TrackChange, gainers_and_losers, step_for, tally
 from app.listeners.totals import (
     MICROS,
@@ -128,7 +129,7 @@ def _rank(db: Session, table: Totals, where: list[Any], mine: int) -> int:
 async def get_board(request: Request, station: StationDep) -> dict[str, Any]:
     """Top listeners this week (Monday 00:00 station time) and of all time, and your rank."""
     now = station.hub.listeners_now()
-    identifier = listener_id(request)
+    identifier = listener_id(request, station.listener_keys)
     you = listener_hash(identifier) if identifier else None
     board = await asyncio.to_thread(board_standings, station, you)
     return {"listeners_now": now, **board}
@@ -150,14 +151,15 @@ def _valid_name(raw: str) -> str:
     return name
 
 
-@router.post("/me/name")
-def set_name(body: NameIn, request: Request, response: Response, db: DbDep) -> dict[str, Any]:
+@router.post("/me/name", responses={409: error("that name is taken")})
+def set_name(body: NameIn, request: Request, response: Response, db: DbDep,
+             station: StationDep) -> dict[str, Any]:  # fmt: skip
     """Choose or change your display name; it puts you on the board."""
     name = _valid_name(body.name)
-    identifier = listener_id(request)
+    identifier = listener_id(request, station.listener_keys)
     if identifier is None:
-        identifier = new_listener_id()
-        remember_listener(response, request, identifier)
+        identifier = issue_identity(request, station.listener_keys, db)
+        remember_listener(response, request, station.listener_keys, identifier)
     key = listener_hash(identifier)
     taken = db.scalar(select(ListenerName).where(ListenerName.name_key == name.lower()))
     if taken is not None and taken.listener != key:
@@ -177,9 +179,9 @@ def set_name(body: NameIn, request: Request, response: Response, db: DbDep) -> d
 
 
 @router.delete("/me/name", status_code=status.HTTP_204_NO_CONTENT)
-def leave_board(request: Request, db: DbDep) -> None:
+def leave_board(request: Request, db: DbDep, station: StationDep) -> None:
     """Leave the board: your name is hidden (and kept for you) until you set one again."""
-    identifier = listener_id(request)
+    identifier = listener_id(request, station.listener_keys)
     if identifier is None:
         return
     row = db.scalar(select(ListenerName).where(ListenerName.listener == listener_hash(identifier)))
@@ -234,7 +236,8 @@ def list_sessions(
 CSV_BATCH = 2000
 
 
-@hosts.get("/sessions.csv")
+@hosts.get("/sessions.csv", response_class=Response,
+           responses={200: {"content": {"text/csv": {}}}})  # fmt: skip
 def export_sessions(station: StationDep) -> StreamingResponse:
     """Every session as CSV, newest first, streamed in batches (memory stays flat)."""
     disposition = 'attachment; filename="sessions.csv"'

@@ -22,13 +22,16 @@ from sqlalchemy.orm import Session
 
 from app.api.auth import CurrentHost, HostDep
 from app.api.deps import MAX_SQL_INT, RowId, StationDep
+from app.api.errors import error
 from app.api.limits import LARGE_BODY_LIMIT
 from app.models import Article, ArticleStatus, Comment, CommentStatus, Speech, SpeechStatus
 from app.news import articles as service
 from app.station import Station
 
+# A conflict: the story is not in a state that allows the change (see _errors).
 router = APIRouter(prefix="/api", dependencies=[HostDep], tags=["news"],
-                   max_body_size=LARGE_BODY_LIMIT)  # fmt: skip
+                   max_body_size=LARGE_BODY_LIMIT,
+                   responses={409: error("the story's state does not allow this")})  # fmt: skip
 
 MAX_PAGE = 200
 

@@ -21,12 +21,14 @@ from sqlalchemy.orm import Session
 
 from app.accounts.ratelimit import FailureWindow
 from app.api.deps import SettingsDep, StationDep, loads_json
+from app.api.errors import error, retry_later
 from app.config import PROJECT_ROOT, Settings
 from app.listeners.identity import (
+    ListenerKeys,
     client_hash,
+    issue_identity,
     listener_hash,
     listener_id,
-    new_listener_id,
     remember_listener,
 )
 from app.models import Article, ArticleStatus, Speech, SpeechStatus, utcnow
@@ -294,13 +296,13 @@ def article_audio(slug: str, station: StationDep, settings: SettingsDep) -> File
 
 
 def _article_view(
-    session: Session, request: Request, settings: Settings, article: Article
+    session: Session, request: Request, keys: ListenerKeys, settings: Settings, article: Article
 ) -> dict[str, Any]:
     """Everything the page and the JSON show, read in one session."""
     base = public_base_url(request, settings)
     url = base + _article_path(article)
     has_audio = _ready_speech(session, article, settings.media_dir) is not None
-    listener = listener_id(request)
+    listener = listener_id(request, keys)
     return {
         "article": article,
         "url": url,
@@ -331,7 +333,7 @@ def _article_page(
 ) -> HTMLResponse:
     with station.sessions() as session:
         article = _find(session, slug)
-        view = _article_view(session, request, settings, article)
+        view = _article_view(session, request, station.listener_keys, settings, article)
         notice = {"pending": PENDING_NOTICE, "approved": APPROVED_NOTICE}.get(
             request.query_params.get("comment", ""),
             RATED_NOTICE if request.query_params.get("rated") else None,
@@ -356,8 +358,10 @@ def article_page(
     slug: str, request: Request, station: StationDep, settings: SettingsDep
 ) -> HTMLResponse:
     response = _article_page(request, station, settings, slug)
-    if listener_id(request) is None:  # the identity its rating form needs
-        remember_listener(response, request, new_listener_id())
+    keys = station.listener_keys
+    if listener_id(request, keys) is None:  # the identity its rating form needs
+        with station.sessions() as db:
+            remember_listener(response, request, keys, issue_identity(request, keys, db))
     return response
 
 
@@ -368,7 +372,7 @@ def article_json(
     """The article as the public sees it: approved comments without emails, the rating."""
     with station.sessions() as session:
         article = _find(session, slug)
-        view = _article_view(session, request, settings, article)
+        view = _article_view(session, request, station.listener_keys, settings, article)
         base = public_base_url(request, settings)
         return {
             "slug": article.slug,
@@ -419,7 +423,42 @@ def _wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
 
-@router.post("/news/{slug}/rating", response_model=None)
+# A listener's form without script gets the page again (HTML); a script asking for JSON, JSON.
+BACK_TO_THE_PAGE = {303: {"description": "done: back to the story's page (a form without script)"}}
+
+
+def _fields_body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """The request body `_fields` reads, for the schema: a form or the same as JSON."""
+    schema = {"type": "object", "properties": properties, "required": required}
+    forms = ("application/x-www-form-urlencoded", "application/json")
+    return {"requestBody": {"required": True,
+                            "content": {kind: {"schema": schema} for kind in forms}}}  # fmt: skip
+
+
+RATING_BODY = _fields_body(
+    {"stars": {"type": "integer", "minimum": ratings.MIN_STARS, "maximum": ratings.MAX_STARS}},
+    ["stars"],
+)
+COMMENT_BODY = _fields_body(
+    {"name": {"type": "string", "minLength": 1, "maxLength": comments.NAME_MAX},
+     "email": {"type": "string", "format": "email", "maxLength": comments.EMAIL_MAX},
+     "website": {"type": "string", "maxLength": comments.WEBSITE_MAX},
+     "comment": {"type": "string", "minLength": 1, "maxLength": comments.BODY_MAX}},
+    ["name", "email", "comment"],
+)  # fmt: skip
+
+
+@router.post(
+    "/news/{slug}/rating",
+    response_model=None,
+    openapi_extra=RATING_BODY,
+    responses={
+        **BACK_TO_THE_PAGE,
+        403: error("no listener cookie: the answer sets one to try again with", html=True),
+        422: error("stars must be a whole number from 1 to 5", html=True),
+        429: retry_later("too many new ratings of this story from this address", html=True),
+    },
+)
 async def rate_article(
     slug: str, request: Request, station: StationDep, settings: SettingsDep
 ) -> Response:
@@ -432,10 +471,12 @@ async def rate_article(
         stars = ratings.parse_stars(fields.get("stars", ""))
     except ValueError as error:
         return _rating_refused(request, station, settings, slug, str(error), 422)
-    listener = listener_id(request)
+    keys = station.listener_keys
+    listener = listener_id(request, keys)
     if listener is None:
         refused = _rating_refused(request, station, settings, slug, NO_LISTENER_COOKIE, 403)
-        remember_listener(refused, request, new_listener_id())  # so that they can rate again
+        with station.sessions() as db:  # so that they can rate again
+            remember_listener(refused, request, keys, issue_identity(request, keys, db))
         return refused
     new_ratings: FailureWindow = request.state.new_ratings
     with station.sessions() as session:
@@ -471,7 +512,17 @@ def _rating_refused(
     return _article_page(request, station, settings, slug, status=status, rating_error=message)
 
 
-@router.post("/news/{slug}/comments", response_model=None)
+@router.post(
+    "/news/{slug}/comments",
+    response_model=None,
+    status_code=202,
+    openapi_extra=COMMENT_BODY,
+    responses={
+        **BACK_TO_THE_PAGE,
+        422: error("a field of the comment is not valid", html=True),
+        429: retry_later("too many comments from this address", html=True),
+    },
+)
 async def comment_on_article(
     slug: str, request: Request, station: StationDep, settings: SettingsDep
 ) -> Response:

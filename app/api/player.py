@@ -16,7 +16,7 @@ from app.api.auth import page_session
 from app.api.deps import SettingsDep, StationDep
 from app.api.listeners import board_standings
 from app.api.pages import STATIC_DIR, latest_stories, public_base_url, render_page
-from app.listeners.identity import listener_hash, listener_id, new_listener_id, remember_listener
+from app.listeners.identity import issue_identity, listener_hash, listener_id, remember_listener
 from app.station import Station
 
 router = APIRouter(tags=["player"])
@@ -26,7 +26,7 @@ LATEST_STORIES = 5
 
 @router.get("/", response_class=HTMLResponse)
 async def player_page(request: Request, station: StationDep, settings: SettingsDep) -> HTMLResponse:
-    identifier = listener_id(request)
+    identifier = listener_id(request, station.listener_keys)
     you = listener_hash(identifier) if identifier else None
     stories, board = await asyncio.to_thread(_front_page_data, station, you)
     response = await _player(request, station, settings, "player.html", stories=stories,
@@ -34,6 +34,11 @@ async def player_page(request: Request, station: StationDep, settings: SettingsD
     # No site may frame it (app.headers): a signed-in host's skip is on this page; /embed is
     # the page for other sites.
     return response
+
+
+def _issue_identity(request: Request, station: Station) -> str:
+    with station.sessions() as db:
+        return issue_identity(request, station.listener_keys, db)
 
 
 def _front_page_data(station: Station, you: str | None) -> tuple[list[Any], dict[str, Any]]:
@@ -85,7 +90,9 @@ async def _player(
     )
     # The stream, votes and the board know a browser by this cookie: give it one up front,
     # so the <audio> element's stream request already carries it.
-    if listener_id(request) is None:
-        remember_listener(response, request, new_listener_id())
+    keys = station.listener_keys
+    if listener_id(request, keys) is None:
+        identifier = await asyncio.to_thread(_issue_identity, request, station)
+        remember_listener(response, request, keys, identifier)
     response.headers["Cache-Control"] = "no-store"  # what is on air now, every time
     return response

@@ -24,6 +24,7 @@ from starlette.datastructures import UploadFile
 
 from app.api.auth import HostDep
 from app.api.deps import MAX_SQL_INT, RowId, SettingsDep, SqlInt, StationDep
+from app.api.errors import error
 from app.api.limits import LARGE_BODY_LIMIT
 from app.config import Settings
 from app.models import Playlist, PlaylistOrder, PlaylistRule
@@ -31,7 +32,8 @@ from app.scheduler import playlists as service
 from app.scheduler.playlist_files import MEDIA_TYPES, PlaylistFileError, PlaylistFormat, Problem
 
 router = APIRouter(prefix="/api/playlists", dependencies=[HostDep], tags=["playlists"],
-                   max_body_size=LARGE_BODY_LIMIT)  # fmt: skip
+                   max_body_size=LARGE_BODY_LIMIT,
+                   responses={409: error("a playlist with this name exists")})  # fmt: skip
 
 MAX_TRACKS = 50_000
 TIME_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$"

@@ -31,7 +31,8 @@ def now_playing(station: StationDep) -> dict[str, Any]:
     return station.now_playing.snapshot()
 
 
-@router.get("/api/now-playing/events")
+@router.get("/api/now-playing/events", response_class=Response,
+            responses={200: {"content": {"text/event-stream": {}}}})  # fmt: skip
 async def now_playing_events(request: Request, station: StationDep) -> StreamingResponse:
     """Server-Sent Events: one `now-playing` event when an item reaches the live point."""
 
@@ -88,14 +89,16 @@ def icecast_status(request: Request, station: StationDep, settings: SettingsDep)
     }
 
 
-@router.get("/listen.m3u")
+@router.get("/listen.m3u", response_class=Response,
+            responses={200: {"content": {"audio/x-mpegurl": {}}}})  # fmt: skip
 @router.head("/listen.m3u", include_in_schema=False)  # players and directories probe
 def listen_m3u(request: Request, settings: SettingsDep) -> Response:
     return Response(m3u(settings.station_name, _stream_url(request, settings)),
                     media_type="audio/x-mpegurl")  # fmt: skip
 
 
-@router.get("/listen.pls")
+@router.get("/listen.pls", response_class=Response,
+            responses={200: {"content": {"audio/x-scpls": {}}}})  # fmt: skip
 @router.head("/listen.pls", include_in_schema=False)
 def listen_pls(request: Request, settings: SettingsDep) -> Response:
     return Response(pls(settings.station_name, _stream_url(request, settings)),

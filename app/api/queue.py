@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from app.api.auth import HostDep
 from app.api.deps import MAX_SQL_INT, RowId, SqlInt, StationDep
+from app.api.errors import retry_later
 from app.scheduler.planner import PreviewBusy, Upcoming
 from app.scheduler.queue import QueueError
 
@@ -126,7 +127,9 @@ def clear_queue(station: StationDep) -> QueueView:
     return _view(station.planner.upcoming())
 
 
-@router.get("/schedule/preview")
+@router.get(
+    "/schedule/preview", responses={503: retry_later("two forecasts are being computed; try again")}
+)
 def preview(station: StationDep, hours: Annotated[float, Query(gt=0, le=24 * 7)] = 24) -> QueueView:
     """Simulate the coming programme from the current state, without changing anything.
 

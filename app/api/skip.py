@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from app.accounts.sessions import COOKIE_NAME as HOST_COOKIE
 from app.api.auth import Authenticated, authenticate, bearer, presented_csrf
 from app.api.deps import StationDep
-from app.listeners.identity import listener_id
+from app.listeners.identity import client_network, listener_id
 
 router = APIRouter(tags=["listeners"])
 
@@ -40,11 +40,12 @@ OptionalHost = Annotated[Authenticated | None, Depends(host_if_signed_in)]
 )
 async def skip(request: Request, station: StationDep, auth: OptionalHost) -> Any:
     """Skip what is on air. A host skips at once; a listener's skip is a vote, counted
-    when they are tuned in to the stream (by their `radio_listener` cookie)."""
+    when they are tuned in to the stream (by the `radio_listener` cookie the station signed)
+    and have heard enough of it; one address adds only a few votes to an item."""
     if auth is not None:
         station.skip()
         return {"skipped": True, "by": "host", "host": auth.host.username}
-    result = station.vote_skip(listener_id(request))
+    result = station.vote_skip(listener_id(request, station.listener_keys), client_network(request))
     counts = {"votes": result.votes, "needed": result.needed}
     if not result.accepted:
         headers = {"Retry-After": str(result.retry_after)} if result.retry_after else None

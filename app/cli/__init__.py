@@ -10,11 +10,11 @@ import argparse
 import logging
 import sys
 
-from app.cli import feeds, hosts, library, news, playlists, queue, station
+from app.cli import backup, feeds, hosts, library, news, playlists, queue, station
 from app.logs import configure as configure_logging
 from app.logs import log_format_from_env
 
-COMMAND_MODULES = [station, queue, playlists, library, hosts, news, feeds]
+COMMAND_MODULES = [station, queue, playlists, library, hosts, news, feeds, backup]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_logging(log_format_from_env())  # `radio serve` again once its settings are read
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per API call
+    # Commands that open the database migrate it first: Alembic's INFO lines (its plugins,
+    # "Context impl SQLiteImpl.", each migration run) are not what anyone ran the command for.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     result: int = args.run(args)
     return result
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
+from app.accounts.tokens import LIFETIME_HELP
 from app.cli.client import print_table
 from app.models import ApiToken, HostRole
 
@@ -45,6 +46,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     create = actions.add_parser("create", help="a new token for a host, printed once")
     create.add_argument("host")
     create.add_argument("--name", required=True, help="what the token is for, e.g. 'laptop'")
+    create.add_argument("--expires-in", metavar="LIFETIME",
+                        help=f"stop working after: {LIFETIME_HELP} (default: never)")  # fmt: skip
     create.set_defaults(run=_create_token)
     listing = actions.add_parser("list", help="tokens (never their secrets)")
     listing.add_argument("host", nargs="?", help="only this host's tokens")
@@ -151,16 +154,19 @@ def _role(args: argparse.Namespace) -> int:
 
 def _create_token(args: argparse.Namespace) -> int:
     from app.accounts import hosts
-    from app.accounts.tokens import issue_token
+    from app.accounts.tokens import issue_token, parse_lifetime
 
     with _database() as db:
         try:
-            issued = issue_token(db, hosts.get_host(db, args.host), args.name)
+            lifetime = parse_lifetime(args.expires_in) if args.expires_in else None
+            issued = issue_token(db, hosts.get_host(db, args.host), args.name, lifetime=lifetime)
         except ValueError as error:
             raise SystemExit(str(error)) from error
         db.commit()
     # The secret alone on stdout, so `TOKEN=$(radio tokens create ...)` works.
-    print(f"token {issued.token.id} for {args.host!r}; it is shown only now:", file=sys.stderr)
+    expiry = f"; it expires {_when(issued.token.expires_at)}" if issued.token.expires_at else ""
+    print(f"token {issued.token.id} for {args.host!r}{expiry}; it is shown only now:",
+          file=sys.stderr)  # fmt: skip
     print(issued.secret)
     return 0
 
@@ -176,14 +182,15 @@ def _list_tokens(args: argparse.Namespace) -> int:
             raise SystemExit(str(error)) from error
         names = {h.id: h.username for h in hosts.list_hosts(db)}
         rows = [_token_row(t, names[t.host_id]) for t in list_tokens(db, only)]
-    print_table(rows, ["id", "host", "name", "prefix", "created", "last_used", "revoked"])
+    print_table(rows, ["id", "host", "name", "prefix", "created", "last_used", "expires",
+                       "revoked"])  # fmt: skip
     return 0
 
 
 def _token_row(token: ApiToken, host: str) -> dict[str, object]:
     return {"id": token.id, "host": host, "name": token.name, "prefix": token.prefix + "…",
             "created": _when(token.created_at), "last_used": _when(token.last_used_at),
-            "revoked": _when(token.revoked_at)}  # fmt: skip
+            "expires": _when(token.expires_at), "revoked": _when(token.revoked_at)}  # fmt: skip
 
 
 def _revoke_token(args: argparse.Namespace) -> int:

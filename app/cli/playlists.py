@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app import files
 from app.cli.client import ApiError, api, command_group, print_table
 
 RULES = ["rotation", "every_songs", "every_minutes", "hourly"]
@@ -171,7 +172,7 @@ def _export(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(text)
     else:
-        args.output.write_text(text, encoding="utf-8")
+        files.write_text(args.output, text)
         print(f"wrote {args.output}", file=sys.stderr)
     return 0
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.files import atomic_path
 from app.library.encode import SAMPLE_RATE, encode
 from app.library.scanner import JINGLES_DIR, has_music_files
 from app.library.tags import write_tags
@@ -84,8 +85,9 @@ def _tags(song: Song) -> dict[str, str]:
 
 
 def _write(ffmpeg: str, path: Path, samples: np.ndarray, tags: dict[str, str]) -> Path:
-    encode(samples, path, ffmpeg)
-    write_tags(path, tags)
+    with atomic_path(path) as temp:  # a crash never leaves a half song that counts as music
+        encode(samples, temp, ffmpeg)
+        write_tags(temp, tags)
     return path
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import mutagen
 from mutagen.id3 import ID3, TALB, TIT2, TPE1
 
+from app.files import atomic_path
 from app.library.errors import UnreadableAudio
 from app.text import clean_tag
 
@@ -62,17 +63,19 @@ def split_stem(stem: str) -> tuple[str, str]:
 
 
 def write_tags(path: Path, tags: Mapping[str, str]) -> None:
-    """Set tags such as artist, title, album (EasyID3/Vorbis comment names) in place."""
-    audio = open_audio(path)
-    if audio.tags is None:
-        audio.add_tags()
-    if isinstance(audio.tags, ID3):
-        for key, value in tags.items():
-            audio.tags.add(_ID3_FRAMES[key](encoding=3, text=[value]))
-    else:
-        for key, value in tags.items():
-            audio.tags[key] = [value]
-    audio.save()
+    """Set tags such as artist, title, album (EasyID3/Vorbis comment names). Edited in a
+    copy that replaces the file when done: a crash mid-save never damages the audio."""
+    with atomic_path(path, copy_existing=True) as copy:
+        audio = open_audio(copy)
+        if audio.tags is None:
+            audio.add_tags()
+        if isinstance(audio.tags, ID3):
+            for key, value in tags.items():
+                audio.tags.add(_ID3_FRAMES[key](encoding=3, text=[value]))
+        else:
+            for key, value in tags.items():
+                audio.tags[key] = [value]
+        audio.save()
 
 
 def open_audio(path: Path, *, easy: bool = True) -> Any:

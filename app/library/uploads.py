@@ -10,13 +10,10 @@ however it ends), so the sweep passes over one that another process is receiving
 
 from __future__ import annotations
 
-import fcntl
 import itertools
 import os
 import re
-import stat
 import subprocess
-import tempfile
 import unicodedata
 from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
@@ -34,6 +31,8 @@ from mutagen.wave import WAVE
 from python_multipart import MultipartParser
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
+
+from app.files import link_new, sweep_temp_files, temp_file
 
 MAX_NAME_LENGTH = 120  # what we store
 MAX_FILENAME_BYTES = 255  # what we accept: the limit of common file systems
@@ -154,10 +153,9 @@ def place_file(temp: Path, directory: Path, name: str, max_length: int = MAX_NAM
         candidate = directory / (name if number == 0 else _numbered(stem, suffix, number,
                                                                    max_length))  # fmt: skip
         try:
-            os.link(temp, candidate)  # fails if the name is taken, unlike a rename
+            link_new(temp, candidate)  # flushed, then named only if the name is free
         except FileExistsError:
             continue
-        temp.unlink()
         return candidate
     raise AssertionError("unreachable")
 
@@ -238,10 +236,7 @@ class StreamedFile:
     """A hidden temp file in `directory` that refuses to grow past `max_bytes`."""
 
     def __init__(self, directory: Path, max_bytes: int) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=directory)
-        fcntl.flock(fd, fcntl.LOCK_EX)  # a new file: nobody else can hold it
-        self.path = Path(name)
+        fd, self.path = temp_file(directory, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
         self.size = 0
         self.max_bytes = max_bytes
         self._file = os.fdopen(fd, "wb")
@@ -265,27 +260,7 @@ def sweep_stale_uploads(directory: Path) -> list[tuple[Path, int]]:
     """Remove the upload temp files in `directory` that no upload is writing (left by a
     crash), and say which (path, size). Only the station's own pattern, only at this level,
     where StreamedFile puts them; nothing else is touched."""
-    removed: list[tuple[Path, int]] = []
-    for path in sorted(directory.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}")):
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        except OSError:
-            continue  # gone meanwhile, or a symlink: not ours
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                continue
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            continue  # an upload in progress holds it
-        except OSError:
-            continue
-        else:
-            size = os.fstat(fd).st_size
-            path.unlink(missing_ok=True)
-            removed.append((path, size))
-        finally:
-            os.close(fd)
-    return removed
+    return sweep_temp_files(directory, f"{TEMP_PREFIX}*{TEMP_SUFFIX}", recursive=False)
 
 
 def format_size(size: float) -> str:

@@ -3,8 +3,14 @@
 Radio is shared, so a listener's skip is a vote: the item is skipped once
 max(minimum, ceil(share * listeners now)) listeners have voted for it. Each listener votes
 once per item, and after a vote waits out a cooldown before voting on another item, so one
-listener cannot skip through the programme alone. Pure and clock-injected; the station
-feeds it the item at the live point and the current listener count.
+listener cannot skip through the programme alone.
+
+A vote counts only from a listener really receiving the stream: one of their connections
+has taken in `listen_seconds` of audio past the point where it joined. And one client
+address (one machine, one home) adds at most `per_address` votes to an item, so one machine
+holding many identities and many connections cannot outvote a room. Pure and
+clock-injected; the station feeds it the item at the live point, the current listener
+count and how much each voter has heard.
 """
 
 from __future__ import annotations
@@ -21,6 +27,10 @@ NOT_VOTABLE = "this item cannot be vote-skipped"
 NOTHING_ON_AIR = "nothing is on air to skip yet"
 ALREADY_VOTED = "you have already voted to skip this item"
 ALREADY_SKIPPING = "this item is already being skipped"
+ADDRESS_FULL = (
+    "{count} listeners at your address have voted to skip this item already, "
+    "and that is as many as one address may"
+)
 
 
 @dataclass(frozen=True)
@@ -51,22 +61,26 @@ class SkipVotes:
         minimum: int,
         cooldown_seconds: float,
         kinds: Collection[ItemKind],
+        listen_seconds: float,
+        per_address: int,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.share = share
         self.minimum = minimum
         self.cooldown_seconds = cooldown_seconds
+        self.listen_seconds = listen_seconds
+        self.per_address = per_address
         self.kinds = frozenset(kinds)
         self._clock = clock
         self.item: Item | None = None
-        self._voters: set[str] = set()  # who voted for the item on air
+        self._voters: dict[str, str] = {}  # who voted for the item on air -> their address
         self._last_vote: dict[str, float] = {}  # voter -> clock time of their latest vote
         self._skipping = False
 
     def on_item(self, item: Item) -> None:
         """A new item reached the live point: its votes start from nothing."""
         self.item = item
-        self._voters = set()
+        self._voters = {}
         self._skipping = False
 
     def needed(self, listeners: int) -> int:
@@ -79,18 +93,20 @@ class SkipVotes:
     def tally(self, listeners: int) -> Tally:
         return Tally(len(self._voters), self.needed(listeners), self.votable)
 
-    def vote(self, voter: str, *, listening: bool, listeners: int) -> VoteResult:
+    def vote(self, voter: str, *, heard: float | None, address: str, listeners: int) -> VoteResult:
         """Count `voter`'s skip vote for the item on air, if they may vote now.
 
-        `listening` says whether the voter is connected to the stream right now, and
-        `listeners` how many listeners are, which sets the threshold."""
-        refused, retry_after = self._refusal(voter, listening)
+        `heard` is how many seconds of audio the voter's best stream connection has
+        received since it joined (None: not connected), `address` the client address
+        the vote comes from (one machine's), and `listeners` how many listeners are
+        connected now, which sets the threshold."""
+        refused, retry_after = self._refusal(voter, heard, address)
         if refused:
             return VoteResult(len(self._voters), self.needed(listeners), refused,
                               retry_after=retry_after)  # fmt: skip
         now = self._clock()
         self._forget_cooled_down(now)
-        self._voters.add(voter)
+        self._voters[voter] = address
         self._last_vote[voter] = now
         votes, needed = len(self._voters), self.needed(listeners)
         self._skipping = votes >= needed
@@ -102,7 +118,7 @@ class SkipVotes:
 
     def withdraw(self, voter: str) -> None:
         """`voter` stopped listening: a vote counts only while its listener is tuned in."""
-        self._voters.discard(voter)
+        self._voters.pop(voter, None)
 
     def recheck(self, listeners: int) -> bool:
         """Listeners left, so fewer votes may be needed: True when the votes already cast
@@ -112,9 +128,16 @@ class SkipVotes:
         self._skipping = len(self._voters) >= self.needed(listeners)
         return self._skipping
 
-    def _refusal(self, voter: str, listening: bool) -> tuple[str, int | None]:
-        if not listening:
+    def _refusal(self, voter: str, heard: float | None, address: str) -> tuple[str, int | None]:
+        if heard is None:
             return NOT_LISTENING, None
+        if heard < self.listen_seconds:
+            seconds = max(1, math.ceil(self.listen_seconds - heard))
+            return (
+                f"keep listening: a vote counts once you have heard "
+                f"{self.listen_seconds:g} s of the stream (about {seconds} s to go)",
+                seconds,
+            )
         if self.item is None:
             return NOTHING_ON_AIR, None
         if not self.votable:
@@ -123,6 +146,9 @@ class SkipVotes:
             return ALREADY_SKIPPING, None
         if voter in self._voters:
             return ALREADY_VOTED, None
+        same_address = sum(1 for at in self._voters.values() if at == address)
+        if same_address >= self.per_address:
+            return ADDRESS_FULL.format(count=same_address), None
         left = self._cooldown_left(voter)
         if left > 0:
             seconds = math.ceil(left)

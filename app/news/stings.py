@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.files import atomic_path
 from app.library.encode import SAMPLE_RATE, encode, synthesize_in_child
 from app.news.bulletins import STINGS_DIR
 
@@ -38,8 +39,8 @@ def ensure_stings(media_dir: Path, ffmpeg: str) -> list[Path]:
     for name, notes in CHIMES.items():
         path = media_dir / STINGS_DIR / name
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            encode(_chime(notes), path, ffmpeg)
+            with atomic_path(path) as temp:  # a crash never leaves a half sting for good
+                encode(_chime(notes), temp, ffmpeg)
             made.append(path)
     return made
 

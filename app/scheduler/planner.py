@@ -98,6 +98,7 @@ class Planner:
         self._previews = threading.BoundedSemaphore(PREVIEWS_AT_ONCE)
         self._previous_take: datetime | None = None  # None after a restart
         self._plans: dict[int, _Plan] = {}  # by queue entry id; empty after a restart
+        self._next_up: Item | None = None  # see next_up
         # When the item on air ends, as far as the playout knows: planning starts there.
         self.on_air_until: Callable[[], datetime] = self._now
         # What next_item() handed out, by (item kind, why: the queue entry's reason), and
@@ -109,29 +110,42 @@ class Planner:
     def next_item(self) -> Item | None:
         """Take the item that starts now out of the queue, and plan further ahead."""
         with self._lock:
-            now = self._now()
-            starts = max(now, self.on_air_until())
-            with self._sessions.begin() as session:
-                self._top_up(session, starts)
-                entry = self._take(session, now, starts)
-                if entry is None:
-                    self.decisions["none", "empty"] += 1
-                    return None
-                if entry.reason == queue.HOST and entry.track_id is not None:
-                    self._scheduler_for(session).record(now, entry.track_id, self._memory(session))
-                    self._save(session)
-                item = self._entry_item(session, entry)
-                self.decisions[item.kind.value if item else "none", entry.reason] += 1
-                ends = starts + (self._air_time(item) if item else timedelta(0))
-                self._top_up(session, ends)
+            item = self._next_item()
+            self.upcoming(limit=1)  # what follows it, for next_up
             return item
 
-    def _take(self, session: Session, now: datetime, starts: datetime) -> QueueEntry | None:
-        """The entry that starts now; a bulletin opens up into its parts as it airs."""
+    @property
+    def next_up(self) -> Item | None:
+        """The queue's first item as last planned (by next_item, upcoming or peek). It never
+        waits for the planner or the database: now-playing reads it on the event loop."""
+        return self._next_up
+
+    def _next_item(self) -> Item | None:
+        now = self._now()
+        starts = max(now, self.on_air_until())
+        with self._sessions.begin() as session:
+            self._top_up(session, starts)
+            entry = self._take(session, starts)
+            if entry is None:
+                self.decisions["none", "empty"] += 1
+                return None
+            if entry.reason == queue.HOST and entry.track_id is not None:
+                self._scheduler_for(session).record(now, entry.track_id, self._memory(session))
+                self._save(session)
+            item = self._entry_item(session, entry)
+            self.decisions[item.kind.value if item else "none", entry.reason] += 1
+            ends = starts + (self._air_time(item) if item else timedelta(0))
+            self._top_up(session, ends)
+        return item
+
+    def _take(self, session: Session, starts: datetime) -> QueueEntry | None:
+        """The entry that starts at `starts`; a bulletin opens up into its parts as it airs."""
         refilled = False
         while True:
-            entry = queue.take(session, now, self._previous_take)
-            self._previous_take = now
+            # Due clock items are due by when the next item starts, not by when it is asked
+            # for (the playout asks while it decodes ahead of the air).
+            entry = queue.take(session, starts, self._previous_take)
+            self._previous_take = starts
             if entry is None:
                 if refilled:
                     return None
@@ -174,6 +188,8 @@ class Planner:
                 out.append(Upcoming(entry.id, entry.position, item, entry.reason, start,
                                     entry.playlist_id))  # fmt: skip
                 start += self._air_time(item)
+            if limit != 0:
+                self._next_up = out[0].item if out else None
             return out
 
     def preview(self, hours: float) -> list[Upcoming]:

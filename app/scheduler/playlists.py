@@ -33,6 +33,7 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from app import files
 from app.config import Settings
 from app.db import SessionFactory
 from app.models import Playlist, PlaylistEntry, PlaylistOrder, PlaylistRule, Track, utcnow
@@ -58,6 +59,8 @@ EDITABLE_FIELDS = frozenset(
     {"name", "description", "enabled", "rule", "order", "weight", "every", "minute",
      "window_minutes", "schedule", "is_jingle"}
 )  # fmt: skip
+
+NULLABLE_FIELDS = frozenset({"every", "minute", "schedule"})
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -189,6 +192,10 @@ def _apply(session: Session, playlist: Playlist, changes: dict[str, Any]) -> Non
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise PlaylistError(f"unknown fields: {', '.join(sorted(unknown))}")
+    # null clears `every`, `minute` and the dayparts; the other fields always have a value.
+    nulls = sorted(k for k, v in changes.items() if v is None and k not in NULLABLE_FIELDS)
+    if nulls:
+        raise PlaylistError(f"{', '.join(nulls)} cannot be null: leave a field out to keep it")
     if "name" in changes:
         changes["name"] = check_name(changes["name"])
         other = find_playlist(session, changes["name"])
@@ -431,10 +438,7 @@ def write_back(session: Session, settings: Settings, playlist: Playlist) -> Path
         playlist.source_file = filename
     path = _source_path(settings, playlist.source_file)
     text = export_playlist(session, playlist, format_for(path.name))
-    directory.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    files.write_text(path, text)
     session.flush()
     return path
 

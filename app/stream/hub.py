@@ -12,8 +12,11 @@ slow listener costs no memory beyond its socket and never holds up anyone else.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import socket
+import sys
+import termios
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -49,10 +52,12 @@ class StreamHub:
         burst_bytes: int,
         sndbuf_bytes: int,
         listener_cookie: str,  # the cookie that says who the listener is (app.listeners.identity)
+        verify_listener: Callable[[str], str | None],  # the id in a cookie the station signed
         write_seconds: float = 0.4,
     ) -> None:
         self.info = info
         self.listener_cookie = listener_cookie
+        self.verify_listener = verify_listener
         self.listeners: set[Listener] = set()
         # The listeners being written to, by kind: a plain one's write is all it costs.
         self._plain: dict[Listener, Callable[[bytes], object]] = {}
@@ -127,6 +132,27 @@ class StreamHub:
     def is_listening(self, listener_id: str) -> bool:
         """Whether a stream connection carrying this listener cookie is open right now."""
         return any(listener.listener_id == listener_id for listener in self.listeners)
+
+    def heard_seconds(self, listener_id: str) -> float | None:
+        """How much of the stream past the live point where it joined the best open connection
+        of this listener has received, in seconds of audio; None when none is open.
+
+        Received means acknowledged by the client's TCP: written, out of this process's
+        buffer and out of the kernel's send queue. The burst a listener gets on joining is
+        not counted, and the live point moves at real time, so this grows no faster than
+        the clock, and only while the client takes the audio in. A client that never reads
+        stops at what its receive buffer holds (measured on Linux's defaults: 6 s past the
+        burst)."""
+        heard = [
+            listener.received_past_join() / self.byte_rate
+            for listener in self.listeners
+            if listener.listener_id == listener_id
+        ]
+        return max(heard, default=None)
+
+    @property
+    def byte_rate(self) -> float:
+        return self.info.bitrate_kbps * 1000 / 8
 
     def stream_seconds(self, offset: int) -> float:
         """Where the byte at `offset` is in the stream's audio, in seconds from its first byte
@@ -211,10 +237,12 @@ class StreamHub:
         user_agent = next((v.decode("latin-1") for n, v in headers if n == b"user-agent"), "")
         listener = Listener(self, transport, IcyFramer(self.info.metaint) if icy else None,
                             client, user_agent)  # fmt: skip
-        listener.listener_id = _cookie(headers, self.listener_cookie)
+        cookie = _cookie(headers, self.listener_cookie)
+        listener.listener_id = self.verify_listener(cookie) if cookie else None
         transport.set_protocol(listener)
         burst = self._burst()
         listener.cursor = listener.first = burst[0].offset if burst else self._end
+        listener.joined = self._end
         self.listeners.add(listener)
         self.joined_total += 1
         self.listener_peak = max(self.listener_peak, len(self.listeners))
@@ -301,11 +329,12 @@ class Listener(asyncio.Protocol):
         self.framer = framer
         self.client = client
         self.user_agent = user_agent
-        self.listener_id: str | None = None  # the radio_listener cookie, unchecked
+        self.listener_id: str | None = None  # from a listener cookie the station signed
         # Offset of the next byte to send; kept up to date only while paused (the hub
         # writes every chunk to the others as it comes, so they are at its end).
         self.cursor = 0
         self.first = 0  # offset of the first byte sent
+        self.joined = 0  # offset of the live point when it joined (the burst ends there)
         self._metadata_bytes = 0  # ICY blocks sent
         self.tag = ""  # its request's `sync` tag, if any
         self.paused = False
@@ -315,6 +344,12 @@ class Listener(asyncio.Protocol):
         """Bytes written to the connection (audio and ICY blocks), head aside."""
         at = self.cursor if self.paused or self not in self.hub.listeners else self.hub.end
         return at - self.first + self._metadata_bytes
+
+    def received_past_join(self) -> int:
+        """Audio bytes past the live point at joining that the client's TCP acknowledged."""
+        written = self.bytes_sent - self.transport.get_write_buffer_size()
+        received = written - _unacknowledged(self.transport, self.hub._sndbuf_bytes)
+        return max(0, received - self._metadata_bytes - (self.joined - self.first))
 
     def send(self, chunks: list[Chunk]) -> None:
         """Write these chunks (a burst, a catch-up, or an ICY listener's next chunk)."""
@@ -364,6 +399,20 @@ def _cookie(headers: list[tuple[bytes, bytes]], name: str) -> str | None:
             if found:
                 return found
     return None
+
+
+def _unacknowledged(transport: asyncio.Transport, fallback: int) -> int:
+    """Bytes in the socket's send queue the peer has not acknowledged (Linux SIOCOUTQ);
+    elsewhere `fallback`, the whole send buffer, so nothing is counted that may not have
+    arrived."""
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return fallback
+    try:
+        answer = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+    except OSError:
+        return fallback
+    return int.from_bytes(answer, sys.byteorder, signed=True)
 
 
 def _sync_tag(query: bytes) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -125,6 +126,41 @@ def test_a_token_is_shown_once_stored_hashed_and_revocable(
     assert revoked.status_code == 401
     assert revoked.headers["www-authenticate"].startswith("Bearer")
     assert client.post("/api/queue/skip", headers=bearer(ADMIN_TOKEN)).status_code == 200
+
+
+def test_a_token_may_be_given_a_lifetime_and_is_refused_once_it_is_over(
+    client: TestClient, tmp_path: Path
+) -> None:
+    before = datetime.now(UTC)
+    made = client.post("/api/tokens", json={"name": "for a month", "expires_in": "30d"},
+                       headers=bearer())  # fmt: skip
+    assert made.status_code == 201, made.text
+    secret, token_id = made.json()["token"], made.json()["id"]
+    expires = datetime.fromisoformat(made.json()["expires_at"])
+    assert before + timedelta(days=30) <= expires <= datetime.now(UTC) + timedelta(days=30)
+    listed = {row["id"]: row for row in client.get("/api/tokens", headers=bearer()).json()}
+    assert datetime.fromisoformat(listed[token_id]["expires_at"]) == expires
+    assert listed[1]["expires_at"] is None  # the harness's token, made without a lifetime
+    assert client.post("/api/queue/skip", headers=bearer(secret)).status_code == 200
+
+    # A month later (the row's expiry moved into the past: the clock is the station's own).
+    with sqlite3.connect(tmp_path / "state" / "radio.sqlite3") as db:
+        db.execute("UPDATE api_tokens SET expires_at = ? WHERE id = ?",
+                    ("2026-01-02 03:04:00.000000", token_id))  # fmt: skip
+    expired = client.post("/api/queue/skip", headers=bearer(secret))
+    assert expired.status_code == 401
+    assert expired.json()["detail"] == (
+        "this token expired at 2026-01-02 03:04 UTC: create a new one "
+        "(POST /api/tokens, or `radio tokens create`)"
+    )
+    assert 'error="invalid_token"' in expired.headers["www-authenticate"]
+    assert client.post("/api/queue/skip", headers=bearer(ADMIN_TOKEN)).status_code == 200
+
+    for bad in ("30", "30 days", "0d", "-1d", "1.5h", "1y", "9999999d", "999999d", "523w", ""):
+        refused = client.post("/api/tokens", json={"name": "x", "expires_in": bad},
+                              headers=bearer())  # fmt: skip
+        assert refused.status_code == 422, bad
+        assert "lifetime" in refused.text or "pattern" in refused.text, refused.text
 
 
 def test_a_host_may_not_revoke_someone_elses_token(client: TestClient) -> None:

@@ -4,9 +4,11 @@ then that token works on the running station; and revoking or removing ends it."
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from tests.station import RunningStation
 
@@ -77,3 +79,33 @@ def test_the_command_line_refuses_bad_input_and_keeps_an_admin(
     assert changed.returncode == 0, changed.stderr
     assert radio(station, "hosts", "remove", "carol").returncode == 0
     assert station.post("/api/queue/skip", token=token).status_code == 401
+
+
+def test_a_token_made_on_the_command_line_may_expire(
+    launch: Callable[..., RunningStation],
+) -> None:
+    station = launch()
+    created = radio(station, "tokens", "create", "admin", "--name", "ci", "--expires-in", "2w")
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    in_two_weeks = (datetime.now() + timedelta(weeks=2)).strftime("%Y-%m-%d")  # local time
+    assert f"it expires {in_two_weeks}" in created.stderr
+    listed = radio(station, "tokens", "list", "admin").stdout.splitlines()
+    assert listed[0].split() == ["ID", "HOST", "NAME", "PREFIX", "CREATED", "LAST_USED",
+                                 "EXPIRES", "REVOKED"]  # fmt: skip
+    row = next(line for line in listed if " ci " in line)
+    assert in_two_weeks in row
+    assert station.post("/api/queue/skip", token=token).status_code == 200
+
+    with sqlite3.connect(station.state / "radio.sqlite3") as db:  # two weeks later
+        db.execute("UPDATE api_tokens SET expires_at = '2026-01-02 03:04:00.000000' "
+                   "WHERE name = 'ci'")  # fmt: skip
+    expired = station.post("/api/queue/skip", token=token)
+    assert expired.status_code == 401
+    assert expired.json()["detail"].startswith("this token expired at 2026-01-02 03:04 UTC")
+
+    for bad in ("30", "2 weeks", "0d", "1y"):
+        refused = radio(station, "tokens", "create", "admin", "--name", "x", "--expires-in", bad)
+        assert refused.returncode != 0
+        assert "a token lifetime is a whole number and a unit" in refused.stderr, refused.stderr
+    assert " x " not in radio(station, "tokens", "list").stdout

@@ -134,6 +134,39 @@ def test_every_route_has_the_security_headers(
         assert answered[("GET", url, False)] == 200, url
 
 
+def test_every_kind_of_answer_has_the_security_headers(
+    station: RunningStation, slug: str, tmp_path: Path
+) -> None:
+    """What the walk above leaves to others: the listeners' own actions (votes, ratings,
+    comments, names, signing in), HEAD, and the answers given before any route runs (no such
+    path, a wrong method, a body over the limit declared or sent chunked, a bad field).
+    The Schemathesis run checks the same on each of its answers (tests/api/fuzz_hooks.py)."""
+    wrong, answered = [], set()
+    for method, path in routes(tmp_path):
+        if method == "HEAD" or (method != "GET" and is_public(method, path)):
+            url = example(path, slug)
+            response = head_of(station, method, url, json={})
+            answered.add((method, path, response.status_code))
+            wrong += [f"{method} {url} ({response.status_code}): {p}"
+                      for p in problems_with(url, response)]  # fmt: skip
+    assert {m for m, _, _ in answered} >= {"HEAD", "POST", "DELETE"}, answered
+    big = b"[" + b"1," * 60_000 + b"1]"  # over every route's 64 KiB
+    for method, url, kwargs in [
+        ("GET", "/no/such/page", {}),
+        ("PUT", "/api/now-playing", {}),
+        ("POST", "/api/listeners/me/name", {"content": big}),
+        ("POST", "/api/listeners/me/name", {"content": iter([big])}),  # chunked
+        ("POST", "/api/listeners/me/name", {"json": {"name": 5}}),
+        ("POST", "/api/queue/skip", {"headers": AUTH, "content": big}),
+    ]:
+        response = head_of(station, method, url, **kwargs)
+        answered.add((method, url, response.status_code))
+        wrong += [f"{method} {url} ({response.status_code}): {p}"
+                  for p in problems_with(url, response)]  # fmt: skip
+    assert wrong == []
+    assert {404, 405, 413, 422} <= {status for _, _, status in answered}
+
+
 def test_the_stream_has_the_security_headers(station: RunningStation) -> None:
     response = head_of(station, "GET", "/stream")
     assert response.status_code == 200

@@ -146,6 +146,18 @@ def sign_in(port: int) -> str:
     return "; ".join(c.split(";", 1)[0] for c in cookies)
 
 
+def signed(port: int, identifier: str) -> str:
+    """The listener's cookie as the station signs it: a seeded listener's unsigned cookie
+    (from before the station signed them) gets its signed form from the player page."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", "/", headers={"Cookie": f"{COOKIE_NAME}={identifier}"})
+    response = connection.getresponse()
+    response.read()
+    cookie = (response.headers.get_all("Set-Cookie") or [""])[0].split(";", 1)[0]
+    assert cookie.startswith(f"{COOKIE_NAME}={identifier}."), cookie
+    return cookie
+
+
 def timings(port: int, path: str, headers: dict[str, str], requests: int) -> list[float]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     spent = []
@@ -201,7 +213,7 @@ def run_size(sessions: int, requests: int, root: Path) -> dict[str, Any]:
         process, port, _ = start_station(procs, root, setup_admin=f"{ADMIN}:{PASSWORD}")
         host = {"Cookie": sign_in(port)}
         # A listener of middling rank who is not on the board: their rank is counted.
-        you = {"Cookie": f"{COOKIE_NAME}={cookie(REGULARS // 3 + 1)}"}
+        you = {"Cookie": signed(port, cookie(REGULARS // 3 + 1))}
         result["pages"] = {}
         for path, for_hosts in PAGES:
             spent = timings(port, path, host if for_hosts else you, requests)

@@ -19,9 +19,6 @@ from tests.station import RunningStation
 
 pytestmark = pytest.mark.realtime
 
-ANN = "ann-listener-cookie-0001"
-BEE = "bee-listener-cookie-0002"
-CAT = "cat-listener-cookie-0003"
 SCRIPT_NAME = "<script>alert(1)</script>"
 
 
@@ -64,13 +61,14 @@ def wait_until_closed(station: RunningStation, count: int) -> list[dict[str, Any
 
 def test_listening_time_reaches_the_board(launch: Any) -> None:
     station = launch(listener_min_seconds=2)
-    assert set_name(station, ANN, SCRIPT_NAME).json() == {"name": SCRIPT_NAME, "on_board": True}
-    assert set_name(station, BEE, "Bee").status_code == 200
+    ann, bee = station.new_listener(), station.new_listener()
+    assert set_name(station, ann, SCRIPT_NAME).json() == {"name": SCRIPT_NAME, "on_board": True}
+    assert set_name(station, bee, "Bee").status_code == 200
 
     started = time.monotonic()
-    tabs = [listen(station, ANN), listen(station, ANN)]  # one browser, two tabs
+    tabs = [listen(station, ann), listen(station, ann)]  # one browser, two tabs
     player = listen(station, None)  # VLC: no cookie
-    short = listen(station, BEE)
+    short = listen(station, bee)
     time.sleep(0.5)
     short.stop()
     deadline = time.monotonic() + 5
@@ -83,7 +81,7 @@ def test_listening_time_reaches_the_board(launch: Any) -> None:
     elapsed = time.monotonic() - started
     rows = wait_until_closed(station, 4)
 
-    result = board(station, ANN)
+    result = board(station, ann)
     assert result["listeners_now"] == 0
     for period in ("week", "all_time"):
         assert [entry["name"] for entry in result[period]] == [SCRIPT_NAME]  # Bee was too short
@@ -110,22 +108,23 @@ def test_listening_time_reaches_the_board(launch: Any) -> None:
 
 def test_names_are_unique_checked_and_can_leave(launch: Any) -> None:
     station = launch()
-    assert set_name(station, ANN, "  Ann  ").json()["name"] == "Ann"
-    clash = set_name(station, BEE, "aNN")
+    ann, bee, cat = (station.new_listener() for _ in range(3))
+    assert set_name(station, ann, "  Ann  ").json()["name"] == "Ann"
+    clash = set_name(station, bee, "aNN")
     assert clash.status_code == 409
     assert "taken" in clash.json()["detail"]
-    assert set_name(station, ANN, "ANN").json()["name"] == "ANN"  # your own name, new case
+    assert set_name(station, ann, "ANN").json()["name"] == "ANN"  # your own name, new case
     for bad in ("", "   ", "x" * 41, "Ann\u202e", "tab\there"):
-        assert set_name(station, CAT, bad).status_code == 422, bad
+        assert set_name(station, cat, bad).status_code == 422, bad
 
     fresh = set_name(station, None, "Newcomer")
     assert fresh.status_code == 200
     assert fresh.cookies.get("radio_listener")
 
-    assert board(station, ANN)["you"]["on_board"] is True
-    left = httpx.delete(station.url + "/api/listeners/me/name", headers=as_listener(ANN))
+    assert board(station, ann)["you"]["on_board"] is True
+    left = httpx.delete(station.url + "/api/listeners/me/name", headers=as_listener(ann))
     assert left.status_code == 204
-    assert board(station, ANN)["you"] == {"name": "ANN", "on_board": False, "week_rank": None,
+    assert board(station, ann)["you"] == {"name": "ANN", "on_board": False, "week_rank": None,
                                          "all_time_rank": None, "seconds": 0,
                                          "week_seconds": 0}  # fmt: skip
     assert board(station)["you"] is None

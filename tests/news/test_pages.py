@@ -511,15 +511,24 @@ def test_one_address_cannot_stuff_a_rating(tmp_path: Path, sessions: SessionFact
             client.cookies.clear()
             cookieless.append(client.post("/news/stuffed/rating", data={"stars": "5"}))
         page_after_cookieless = client.get("/api/news/stuffed").json()
-        made_up = [f"made-up-listener-{n:04}" for n in range(25)]
+        made_up = []  # identities the station never issued count for nothing
+        for identity in ("made-up-listener-0001", "made-up-listener-0002.forged-signature"):
+            client.cookies.clear()
+            client.cookies.set(COOKIE_NAME, identity)
+            made_up.append(client.post("/news/stuffed/rating", data={"stars": "5"}))
+        issued = []  # identities the station hands out: one per visit without a cookie
+        for _ in range(25):
+            client.cookies.clear()
+            client.get("/news/stuffed")
+            issued.append(client.cookies[COOKIE_NAME])
         minted = []
-        for identity in made_up:
+        for identity in issued:
             client.cookies.clear()
             client.cookies.set(COOKIE_NAME, identity)
             minted.append(client.post("/news/stuffed/rating", data={"stars": "5"},
                                       headers=json_please))  # fmt: skip
         client.cookies.clear()
-        client.cookies.set(COOKIE_NAME, made_up[0])  # a listener who voted changes their mind
+        client.cookies.set(COOKIE_NAME, issued[0])  # a listener who voted changes their mind
         changed = client.post("/news/stuffed/rating", data={"stars": "1"}, headers=json_please)
         api = client.get("/api/news/stuffed").json()
 
@@ -528,7 +537,8 @@ def test_one_address_cannot_stuff_a_rating(tmp_path: Path, sessions: SessionFact
     assert "allow cookies" in cookieless[0].text
     assert COOKIE_NAME in cookieless[0].headers["set-cookie"]
     assert page_after_cookieless["rating"] == {"average": None, "count": 0}
-    # Identities made up on one address: a few count, then the address waits.
+    assert {r.status_code for r in made_up} == {403}
+    # Identities collected on one address: a few count, then the address waits.
     counted = NEW_PER_ADDRESS
     assert [r.status_code for r in minted] == [200] * counted + [429] * (25 - counted)
     assert 0 < int(minted[-1].headers["retry-after"]) <= NEW_WINDOW_SECONDS

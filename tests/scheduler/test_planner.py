@@ -43,24 +43,31 @@ def add_playlist(sessions: SessionFactory, name: str, track_ids: list[int], **ru
         return playlist.id
 
 
-def run_station(planner: Planner, hours: float) -> list[tuple[datetime, str, str]]:
-    """Play item after item on the fake clock; return (start, title, reason)."""
+def run_station(
+    planner: Planner, hours: float, ask_ahead: float = 0.0
+) -> list[tuple[datetime, str, str]]:
+    """Play item after item on the fake clock; return (start, title, reason).
+
+    Each item is asked for `ask_ahead` seconds before the one on air ends, as the playout
+    does while it decodes ahead of what listeners hear."""
     clock = {"now": START, "end": START}
     planner._now = lambda: clock["now"]  # type: ignore[method-assign]
     planner.on_air_until = lambda: clock["end"]
     aired = []
-    while clock["now"] < START + timedelta(hours=hours):
+    while clock["end"] < START + timedelta(hours=hours):
+        clock["now"] = max(START, clock["end"] - timedelta(seconds=ask_ahead))
         item = planner.next_item()
         assert item is not None
         upcoming = planner.upcoming(limit=1)
-        aired.append((clock["now"], item.title, upcoming[0].reason if upcoming else ""))
-        clock["end"] = clock["now"] + timedelta(seconds=item.duration or 0)
-        clock["now"] = clock["end"]
+        aired.append((clock["end"], item.title, upcoming[0].reason if upcoming else ""))
+        clock["end"] += timedelta(seconds=item.duration or 0)
+    clock["now"] = clock["end"]
     return aired
 
 
+@pytest.mark.parametrize("ask_ahead", [0.0, 8.0])
 def test_the_hourly_item_airs_once_every_hour_at_the_first_boundary_after_its_minute(
-    tmp_path: Path, sessions: SessionFactory
+    tmp_path: Path, sessions: SessionFactory, ask_ahead: float
 ) -> None:
     songs = [add_track(sessions, f"Song {i}", 3 + (i % 5) * 0.5, artist=f"A{i}") for i in range(40)]
     long_mix = add_track(sessions, "Long Mix", 45, artist="DJ")
@@ -75,7 +82,7 @@ def test_the_hourly_item_airs_once_every_hour_at_the_first_boundary_after_its_mi
         track_separation_hours=1,
         artist_separation_minutes=10,
     )
-    aired = run_station(Planner(sessions, settings), hours=30)
+    aired = run_station(Planner(sessions, settings), hours=30, ask_ahead=ask_ahead)
     ids = [(start, i) for i, (start, title, _) in enumerate(aired) if title == "Station ID"]
     hours_with_id = Counter(start.replace(minute=0, second=0, microsecond=0) for start, _ in ids)
     first_hour = START.replace(minute=0) + timedelta(hours=1)

@@ -34,7 +34,8 @@ class HandOver(asyncio.Protocol):
 
 async def listen_while_publishing() -> tuple[bytes, bytes, list[tuple[str, int]]]:
     hub = StreamHub(INFO, buffer_bytes=10**6, burst_bytes=0, sndbuf_bytes=65536,
-                    listener_cookie="radio_listener", write_seconds=0.4)  # fmt: skip
+                    listener_cookie="radio_listener", verify_listener=lambda _cookie: None,
+                    write_seconds=0.4)  # fmt: skip
     live: list[tuple[str, int]] = []  # (title, the hub's live point when told)
     hub.on_item_live.append(lambda item, _stream_at: live.append((item.title, hub.end)))
     loop = asyncio.get_running_loop()

@@ -19,7 +19,7 @@ LISTENERS = 4
 def on_air() -> tuple[NowPlaying, SkipVotes]:
     """Now-playing and the votes wired as the station wires them: votes reset first."""
     votes = SkipVotes(share=0.5, minimum=1, cooldown_seconds=0, kinds={ItemKind.music},
-                      clock=lambda: 0.0)  # fmt: skip
+                      listen_seconds=0, per_address=1, clock=lambda: 0.0)  # fmt: skip
     now_playing = NowPlaying(upcoming=lambda: None, listener_count=lambda: LISTENERS,
                              history=[], clock=lambda: 100.0,
                              skip_votes=lambda: asdict(votes.tally(LISTENERS)))  # fmt: skip
@@ -43,7 +43,7 @@ def test_votes_are_pushed_and_start_over_with_each_item_a_jingle_too() -> None:
         now_playing, votes = on_air()
         async with now_playing.subscribe() as queue:
             go_live(now_playing, votes, SONG)
-            votes.vote("ann", listening=True, listeners=LISTENERS)
+            votes.vote("ann", heard=0.0, address="ann-home", listeners=LISTENERS)
             now_playing.announce()
             go_live(now_playing, votes, JINGLE)
             go_live(now_playing, votes, NEXT_SONG)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from app.config import Settings
+from app.files import atomic_path
 from app.library.analysis import analyse
 from app.news.speech import RenderedSpeech, SpeechEngine, SpeechError
 
@@ -42,8 +43,7 @@ def render_speech(
     gain = target - _measure(raw, rate, settings, ffmpeg) + MP3_LOSS_LU
     path.parent.mkdir(parents=True, exist_ok=True)
     # Written beside and renamed over: a bulletin never opens a half-written file.
-    partial = path.with_name(path.name + ".part")
-    try:
+    with atomic_path(path) as partial:
         for _ in range(1 + CORRECTIONS):
             _encode(raw, rate, gain, settings, ffmpeg, partial)
             analysis = analyse(partial, ffmpeg)
@@ -52,9 +52,6 @@ def render_speech(
             if abs(miss) <= TOLERANCE_LU:
                 break
             gain += miss
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
     return RenderedSpeech(analysis.decoded_duration, analysis.loudness_lufs)
 
 

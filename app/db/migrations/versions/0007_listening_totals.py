@@ -17,7 +17,7 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("alembic.runtime.migration")  # quiet with the others in `radio`
 
 
 def upgrade() -> None:
