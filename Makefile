@@ -76,6 +76,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m tests.bench.scheduler
 	$(BIN)/python -m tests.bench.speech
 	$(BIN)/python -m tests.bench.board
+	$(BIN)/python -m tests.bench.soak --minutes 30
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

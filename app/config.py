@@ -116,6 +116,9 @@ class Settings(BaseSettings):
 
     ffmpeg: str = ""  # path to ffmpeg; empty: ffmpeg on PATH, else the bundled one
 
+    # The log: "plain" lines for people, or "json" lines for log collectors (app/logs.py).
+    log_format: Literal["plain", "json"] = "plain"
+
     @field_validator("media_dir", "playlists_dir", "state_dir")
     @classmethod
     def _absolute(cls, path: Path) -> Path:
@@ -144,6 +147,21 @@ class Settings(BaseSettings):
     def feed_allowed_hosts(self) -> frozenset[tuple[str, int | None]]:
         """(host, port) pairs from feed_allow_hosts; port None: any port."""
         return _hosts_and_ports(self.feed_allow_hosts)
+
+    def secret_values(self) -> list[str]:
+        """Every secret the settings hold, for the log to hide (app.logs): each secret
+        setting's value (and a `name:password` one's password alone), a database password."""
+        values: list[str] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr) and (secret := value.get_secret_value()):
+                values.append(secret)
+                if name == "setup_admin" and ":" in secret:
+                    values.append(secret.split(":", 1)[1])
+        password = urlsplit(self.database_url).password if self.database_url else None
+        if password:
+            values.append(password)
+        return values
 
     @property
     def sqlalchemy_url(self) -> str:

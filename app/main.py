@@ -25,9 +25,11 @@ from app.api.errors import (
     validation_failed,
 )
 from app.api.limits import BODY_LIMIT, refuse_declared_oversize
+from app.api.observe import LATENCY_KEY, STATUSES_KEY
 from app.config import Settings
 from app.db import make_engine, make_sessions, upgrade_in_child
 from app.headers import security_headers
+from app.metrics import Histogram, Labels, RequestMetrics
 from app.news import ratings
 from app.statelock import StateLock
 from app.station import Station
@@ -40,6 +42,10 @@ def create_app(settings: Settings | None = None, lock: StateLock | None = None) 
     """The app. Its lifespan takes the state folder's lock before it touches the database,
     unless the caller holds it already (`lock`: `radio serve` takes it first to fail early)."""
     settings = settings or Settings()
+    latency = Histogram("radio_http_request_duration_seconds",
+                        "Time from a request's arrival to its response's start, by method and "
+                        "route template.", ["method", "route"])  # fmt: skip
+    statuses: dict[Labels, int] = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -60,6 +66,8 @@ def create_app(settings: Settings | None = None, lock: StateLock | None = None) 
                 "login_throttle": LoginThrottle(),
                 "new_ratings": FailureWindow(ratings.NEW_PER_ADDRESS, ratings.NEW_WINDOW_SECONDS),
                 HUB_STATE_KEY: station.hub,
+                LATENCY_KEY: latency,
+                STATUSES_KEY: statuses,
             }
         finally:
             await station.stop()
@@ -87,6 +95,8 @@ def create_app(settings: Settings | None = None, lock: StateLock | None = None) 
         allow_headers=["Icy-MetaData", "Range"],
         expose_headers=["icy-metaint", "icy-name", "icy-br"],
     )
+    # Outermost of the added ones (SecurityHeaders wraps the whole stack: StationApp).
+    app.add_middleware(RequestMetrics, latency=latency, statuses=statuses)
     app.include_router(router)
     app.add_exception_handler(RequestValidationError, validation_failed)
     for race in CONCURRENT_CHANGES:

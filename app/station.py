@@ -372,6 +372,7 @@ def _playout_config(settings: Settings, ffmpeg: str) -> dict[str, Any]:
         "station_name": settings.station_name,
         "ffmpeg": ffmpeg,
         "nice": settings.playout_nice,
+        "log_format": settings.log_format,
         # Beyond half the hub's buffer, the backlog would drop the listeners it is for.
         "max_lag_seconds": settings.buffer_seconds / 2,
         "fault_drill_dir": str(settings.fault_drill_dir) if settings.fault_drill_dir else None,

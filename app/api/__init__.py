@@ -11,6 +11,7 @@ from app.api import (
     library,
     listeners,
     news,
+    observe,
     pages,
     player,
     playlists,
@@ -22,6 +23,7 @@ from app.api import (
 
 router = APIRouter()
 router.include_router(public.router)
+router.include_router(observe.router)
 router.include_router(hosts.router)
 router.include_router(queue.router)
 router.include_router(playlists.router)

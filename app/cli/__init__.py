@@ -11,6 +11,8 @@ import logging
 import sys
 
 from app.cli import backup, feeds, hosts, library, news, playlists, queue, station
+from app.logs import configure as configure_logging
+from app.logs import log_format_from_env
 
 COMMAND_MODULES = [station, queue, playlists, library, hosts, news, feeds, backup]
 
@@ -21,9 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     for module in COMMAND_MODULES:
         module.register(commands)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(log_format_from_env())  # `radio serve` again once its settings are read
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per API call
     # Commands that open the database migrate it first: Alembic's INFO lines (its plugins,
     # "Context impl SQLiteImpl.", each migration run) are not what anyone ran the command for.

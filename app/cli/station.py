@@ -39,9 +39,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _serve(args: argparse.Namespace) -> int:
     """The lock on the state folder first, then the socket, and only then the database and
     the station: a second station on the same state, or on a taken port, stops at once."""
+    from app.logs import configure as configure_logging
     from app.statelock import StateInUse, StateLock
 
     settings = _settings(args)
+    configure_logging(settings.log_format, settings.secret_values())
     try:
         lock = StateLock.acquire(settings.state_dir)
     except StateInUse as error:
@@ -71,6 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
             create_app(settings, lock),
             http=StationHttpProtocol,
             lifespan="on",
+            log_config=None,  # its loggers go to ours (app.logs): one format, secrets hidden
             log_level="info",
             timeout_keep_alive=KEEP_ALIVE_SECONDS,  # the head's own limits: StationHttpProtocol
             timeout_graceful_shutdown=3,

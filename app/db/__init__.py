@@ -56,6 +56,41 @@ def _usual_wait(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.execute(f"PRAGMA busy_timeout = {round(BUSY_SECONDS * 1000)}")
 
 
+def check_writable(sessions: SessionFactory, timeout: float) -> str | None:
+    """Whether the station could write to its database now: None if so, else why not. On
+    SQLite it takes the write lock (BEGIN IMMEDIATE) and lets go at once, waiting at most
+    `timeout` for another writer: reading alone would pass on a database nobody can write
+    to. Elsewhere it runs `SELECT 1` on a fresh check of the connection."""
+    engine = sessions.kw["bind"]
+    try:
+        raw = engine.raw_connection()
+    except Exception as error:
+        return f"cannot connect: {_first_line(error)}"
+    try:
+        cursor = raw.cursor()
+        if engine.dialect.name != "sqlite":
+            cursor.execute("SELECT 1")
+            return None
+        cursor.execute(f"PRAGMA busy_timeout = {round(timeout * 1000)}")
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+            cursor.execute("SELECT count(*) FROM alembic_version")  # reads the file too
+            cursor.fetchall()
+        finally:
+            raw.rollback()
+            cursor.execute(f"PRAGMA busy_timeout = {round(BUSY_SECONDS * 1000)}")
+        return None
+    except Exception as error:
+        return _first_line(error)
+    finally:
+        raw.close()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
 def make_sessions(engine: Engine) -> SessionFactory:
     return sessionmaker(engine, expire_on_commit=False)
 

@@ -12,7 +12,7 @@ import enum
 import logging
 import threading
 import uuid
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -78,6 +78,13 @@ class JobRegistry:
         self._keep_finished = keep_finished
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
+        self.finished_total: Counter[tuple[str, str]] = Counter()  # by (kind, done | failed)
+
+    def counts(self) -> Counter[tuple[str, str]]:
+        """Unfinished jobs by (kind, queued | running)."""
+        with self._lock:
+            return Counter((job.kind, job.state.value) for job in self._jobs.values()
+                           if not job.finished)  # fmt: skip
 
     def submit(self, kind: str, work: Work) -> Job:
         job = Job(id=uuid.uuid4().hex, kind=kind)
@@ -108,6 +115,9 @@ class JobRegistry:
     def _finish(self, job_id: str, state: JobState, message: str, **changes: Any) -> None:
         self._update(job_id, state=state, message=message, finished_at=utcnow(), **changes)
         with self._lock:
+            job = self._jobs.get(job_id)
+            if job is not None:
+                self.finished_total[job.kind, state.value] += 1
             finished = [job.id for job in self._jobs.values() if job.finished]
             for old in finished[: max(0, len(finished) - self._keep_finished)]:
                 del self._jobs[old]

@@ -72,6 +72,12 @@ class SpeechRenderer:
         self._running: set[int] = set()
         self._again: set[int] = set()  # edited while rendering: render once more afterwards
 
+    @property
+    def rendering(self) -> int:
+        """Articles whose speech is being rendered or waits its turn."""
+        with self._lock:
+            return len(self._running)
+
     def request(self, article_id: int) -> None:
         """Render the article's speech in the background unless it is up to date."""
         self._request(article_id)

@@ -88,6 +88,13 @@ class PlayoutClock:
         self._released = 0  # frames aired since the anchor
         self._skips: deque[Item | None] = deque()
         self.heard: Item | None = None  # the item at the live point
+        # What happened so far, for the station's metrics (read from any thread).
+        self.blocks_aired = 0
+        self.late_blocks = 0  # aired more than a block after their time (a catch-up's blocks)
+        self.catch_ups = 0  # runs of late blocks: each time airing fell behind and caught up
+        self.skips_ahead = 0  # times it aired from now instead (SKIPPED_AUDIO)
+        self.skipped_seconds = 0.0  # programme never aired by those
+        self.lag = 0.0  # how late the latest block aired, in seconds
         self.on_produced: Callable[[], None] = lambda: None  # wakes a `wait` early
 
     @property
@@ -160,14 +167,29 @@ class PlayoutClock:
                 if lag > self._max_lag:
                     log.warning("%s: %.1f s behind real time, more than listeners can take; "
                                 "airing from now, %.1f s of programme never aired",
-                                SKIPPED_AUDIO, lag, lag)  # fmt: skip
+                                SKIPPED_AUDIO, lag, lag,
+                                extra={"event": "playout_skipped_audio",
+                                       "skipped_seconds": round(lag, 3)})  # fmt: skip
                     self._anchor += lag
+                    self.skips_ahead += 1
+                    self.skipped_seconds += lag
+                    lag = 0.0
                 block = self._lead.popleft()
+                self._count(lag, len(block.pcm))
                 self._released += len(block.pcm)
                 if block.starts:
                     self.heard = block.starts[-1][1]
                 self._lock.notify_all()
             self._publish(self._encode(block.pcm), block.starts)
+
+    def _count(self, lag: float, frames: int) -> None:
+        """Count an aired block that was `lag` seconds late (hold _lock)."""
+        late = lag > frames / self._rate
+        if late and self.lag <= frames / self._rate:
+            self.catch_ups += 1
+        self.late_blocks += late
+        self.blocks_aired += 1
+        self.lag = max(0.0, lag)
 
     def _produce_until_stopped(self) -> None:
         while not self._stop.is_set():

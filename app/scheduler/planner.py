@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -106,6 +107,9 @@ class Planner:
         self._next_up: Item | None = None  # see next_up
         # When the item on air ends, as far as the playout knows: planning starts there.
         self.on_air_until: Callable[[], datetime] = self._now
+        # What next_item() handed out, by (item kind, why: the queue entry's reason), and
+        # ("none", "empty") when nothing could play: the station's metrics.
+        self.decisions: Counter[tuple[str, str]] = Counter()
 
     # -- what the playout calls --------------------------------------------------------------
 
@@ -141,11 +145,13 @@ class Planner:
             self._top_up(session, starts)
             entry = self._take(session, starts)
             if entry is None:
+                self.decisions["none", "empty"] += 1
                 return None
             if entry.reason == queue.HOST and entry.track_id is not None:
                 self._scheduler_for(session).record(now, entry.track_id, self._memory(session))
                 self._save(session)
             item = self._entry_item(session, entry)
+            self.decisions[item.kind.value if item else "none", entry.reason] += 1
             ends = starts + (self._air_time(item) if item else timedelta(0))
             self._top_up(session, ends)
         return item

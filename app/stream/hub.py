@@ -17,7 +17,8 @@ import logging
 import socket
 import sys
 import termios
-from collections import deque
+import time
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs
@@ -81,6 +82,32 @@ class StreamHub:
         self._write_bytes = max(1, round(write_seconds * info.bitrate_kbps * 1000 / 8))
         self._pending: list[bytes] = []  # blocks taken but not yet written
         self._pending_bytes = 0
+        # For the metrics (app/api/observe.py): counted as it happens, read when asked.
+        self.joined_total = 0
+        self.dropped_total: Counter[str] = Counter()  # by reason
+        self._bytes_sent_by_gone = 0  # to listeners no longer connected
+        self.last_publish: float | None = None  # time.monotonic() of the latest block
+
+    def stats(self) -> dict[str, float]:
+        """How the fan-out is doing right now: listeners, what they were sent, the buffer,
+        and how close the worst paused listener is to being dropped."""
+        byte_rate = self.info.bitrate_kbps * 1000 / 8
+        behind = max((self._end - listener.cursor for listener in self._paused), default=0)
+        return {
+            "listeners": len(self.listeners),
+            "listeners_paused": len(self._paused),
+            "bytes_sent": self._bytes_sent_by_gone
+            + sum(listener.bytes_sent for listener in self.listeners),
+            "stream_bytes": self._end,
+            "buffer_bytes": self._buffered,
+            "buffer_seconds": self._buffered / byte_rate,
+            "buffer_limit_seconds": self._buffer_bytes / byte_rate,
+            "paused_behind_seconds_max": behind / byte_rate,
+        }
+
+    def audio_age(self) -> float | None:
+        """Seconds since the playout last handed over audio; None before the first block."""
+        return None if self.last_publish is None else time.monotonic() - self.last_publish
 
     @property
     def start(self) -> int:
@@ -144,6 +171,7 @@ class StreamHub:
         items that begin in the PCM this block encodes, each with the PCM frame it begins at.
         Blocks are written out together once they hold `write_seconds` of audio; a block where
         items start goes out at once with their title, `on_item_live` told just before it."""
+        self.last_publish = time.monotonic()
         if starts:
             self._flush()  # the audio before the item, with the title in force for it
             for frame, item in starts:
@@ -216,6 +244,7 @@ class StreamHub:
         listener.cursor = listener.first = burst[0].offset if burst else self._end
         listener.joined = self._end
         self.listeners.add(listener)
+        self.joined_total += 1
         self.listener_peak = max(self.listener_peak, len(self.listeners))
         self._tell(listener, "joined")
         listener.tag = _sync_tag(query)
@@ -259,6 +288,7 @@ class StreamHub:
         self._half_closed.discard(listener)
         if listener in self.listeners:  # a dropped listener's connection_lost comes after
             self.listeners.discard(listener)
+            self._bytes_sent_by_gone += listener.bytes_sent  # (counts its cursor, once gone)
             if listener.tag and self._tagged.get(listener.tag) is listener:
                 del self._tagged[listener.tag]
             self._tell(listener, "left")
@@ -335,7 +365,10 @@ class Listener(asyncio.Protocol):
         self.transport.write(pieces[0] if len(pieces) == 1 else b"".join(pieces))
 
     def drop(self, reason: str) -> None:
-        log.info("dropping listener %s: %s", self.client, reason)
+        log.info("dropping listener %s: %s", self.client, reason,
+                 extra={"event": "listener_dropped", "client": self.client,
+                        "reason": reason})  # fmt: skip
+        self.hub.dropped_total[reason] += 1
         self.hub.detach(self)
         self.transport.abort()
 

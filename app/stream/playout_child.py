@@ -39,9 +39,11 @@ import select
 import signal
 import sys
 import threading
+import time
 from typing import Any
 
 from app import drills
+from app.logs import configure as configure_logging
 from app.playout.clock import PlayoutClock
 from app.playout.decoder import DECODER_PROBLEM, DecoderSource
 from app.playout.safety import SafetySource
@@ -61,6 +63,7 @@ KEEP_ITEMS = 64  # tokens remembered
 LOW_LEAD_SECONDS = 1.0
 FALLBACK_SECONDS = 16.0  # of the safety source, encoded in advance (its chords' cycle)
 ENCODER_PROBLEM = "encoder"
+STATS_SECONDS = 1.0  # how often the station is sent the playout's counters
 
 
 class ParentGone(Exception):
@@ -123,6 +126,7 @@ class PlayoutChild:
         self._drills = config.get("fault_drill_dir")
         self._open_problems: set[str] = set()
         self._problems_lock = threading.Lock()
+        self._stats_due = 0.0
         self.sequencer = Sequencer(
             next_item=self._next_item,
             open_source=lambda item: DecoderSource(item, ffmpeg, rate, self._problem),
@@ -219,6 +223,24 @@ class PlayoutChild:
                       for frame, item in starts]  # fmt: skip
         self._link.send(wire.pack_audio(tokens, mp3))
         self._tell_next()
+        now = time.monotonic()
+        if now >= self._stats_due:
+            self._stats_due = now + STATS_SECONDS
+            self._link.send(wire.pack_json(wire.STATS, self.stats()))
+
+    def stats(self) -> dict[str, float]:
+        """The clock's counters and how the playout stands (wire.PLAYOUT_COUNTERS, _GAUGES)."""
+        clock = self.clock
+        return {
+            "blocks_aired": clock.blocks_aired,
+            "late_blocks": clock.late_blocks,
+            "catch_ups": clock.catch_ups,
+            "skips_ahead": clock.skips_ahead,
+            "skipped_seconds": round(clock.skipped_seconds, 3),
+            "lead_seconds": round(clock.lead, 3),
+            "lag_seconds": round(clock.lag, 3),
+            "on_safety": int(self.sequencer.on_safety),
+        }
 
     def _failed(self, item: Item, reason: str) -> None:
         with self._answered:
@@ -321,9 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0  # the station died before we could ask to die with it
     out_fd = os.dup(1)  # the pipe to the station carries messages only: a stray print
     os.dup2(2, 1)  # goes to the log instead of corrupting the stream
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(str(config.get("log_format", "plain")))
     _run_at_priority(int(config.get("nice", 0)))
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     child = PlayoutChild(config, Link(0, out_fd))

@@ -68,6 +68,20 @@ class PlayoutProcess:
         self._stopping = False
         self._restart_task: asyncio.Task[None] | None = None
         self.upcoming: Item | None = None  # what follows the item listeners hear, if known
+        # For the metrics: the latest STATS of this playout process, the counters of those
+        # before it, and what happened on this side.
+        self._stats: dict[str, float] = {}
+        self._stats_before: dict[str, float] = dict.fromkeys(wire.PLAYOUT_COUNTERS, 0.0)
+        self.restarts = 0
+        self.failures = 0  # items that could not play
+
+    def stats(self) -> dict[str, float]:
+        """The playout's counters over every process it ran (wire.PLAYOUT_COUNTERS) and the
+        current one's gauges (wire.PLAYOUT_GAUGES; absent until its first report)."""
+        counters = {name: self._stats_before[name] + self._stats.get(name, 0.0)
+                    for name in wire.PLAYOUT_COUNTERS}  # fmt: skip
+        gauges = {name: self._stats[name] for name in wire.PLAYOUT_GAUGES if name in self._stats}
+        return {**counters, **gauges, "restarts": self.restarts, "failures": self.failures}
 
     @property
     def pid(self) -> int | None:
@@ -113,6 +127,9 @@ class PlayoutProcess:
         assert process.stdin is not None
         assert process.stdout is not None
         self._generation += 1
+        for name in wire.PLAYOUT_COUNTERS:  # the process before: its counters stay counted
+            self._stats_before[name] += self._stats.get(name, 0.0)
+        self._stats = {}
         self._process = process
         self._started_at = time.monotonic()
         self.upcoming = None
@@ -157,7 +174,10 @@ class PlayoutProcess:
         elif kind == wire.STATE:
             token = json.loads(payload)["next"]
             self.upcoming = self._items.get(token) if token is not None else None
+        elif kind == wire.STATS:
+            self._stats = json.loads(payload)
         elif kind == wire.FAILED:
+            self.failures += 1
             message = json.loads(payload)
             item = self._items.get(message["token"])
             if item is not None:
@@ -213,11 +233,12 @@ class PlayoutProcess:
             process.kill()
             status = await asyncio.to_thread(process.wait)
         lived = time.monotonic() - self._started_at
+        self.restarts += 1
         self._failures = 1 if lived > STABLE_SECONDS else self._failures + 1
         delay = RESTART_DELAYS[min(self._failures, len(RESTART_DELAYS)) - 1]
         log.error("%s: the playout process %d exited with status %s after %.0f s; starting "
-                  "it again in %.1f s", SKIPPED_AUDIO, process.pid, status, lived,
-                  delay)  # fmt: skip
+                  "it again in %.1f s", SKIPPED_AUDIO, process.pid, status, lived, delay,
+                  extra={"event": "playout_restarted", "status": status})  # fmt: skip
         self._restarted = True
         self._on_problem(PLAYOUT_PROBLEM, "The playout process stopped: started again",
                          f"exit status {status}")  # fmt: skip

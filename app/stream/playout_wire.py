@@ -24,11 +24,17 @@ NEXT = b"N"  # what plays next? (empty)
 FAILED = b"F"  # {"token", "reason"}: the item could not play
 STATE = b"S"  # {"next": token or null}: what follows the item listeners hear
 PROBLEM = b"P"  # {"key", "what", "cause"}: a fault it lives with; cause null: it is over
+STATS = b"M"  # {name: number}: the playout's counters and gauges (PLAYOUT_STATS), each second
 # From the station to the playout process.
 ITEM = b"I"  # {"token", "item"}: the answer to NEXT; item null when nothing can play
 SKIP = b"K"  # {"token": token or null}: skip what listeners hear (if it is still that item)
 
 SAFETY_TOKEN = 0  # the safety source, which each end makes for itself
+
+# What STATS carries. Counters (the *_total ones) start at 0 in each playout process; the
+# station adds up those of the processes before (app/stream/playout_process.py).
+PLAYOUT_COUNTERS = ("blocks_aired", "late_blocks", "catch_ups", "skips_ahead", "skipped_seconds")
+PLAYOUT_GAUGES = ("lead_seconds", "lag_seconds", "on_safety")
 
 
 def pack(kind: bytes, payload: bytes = b"") -> bytes:

@@ -20,6 +20,8 @@ from tests.station import ADMIN_TOKEN
 # every entry is a decision that anyone on the internet may call the route.
 PUBLIC = {
     ("GET", "/api/health"),
+    ("GET", "/healthz"),  # probes: alive, and ready (on air, database reachable)
+    ("GET", "/readyz"),
     ("GET", "/api/now-playing"),
     ("GET", "/api/now-playing/events"),
     ("GET", "/status-json.xsl"),

@@ -171,3 +171,27 @@ def test_a_skip_during_a_crossfade_in_the_lead_never_skips_the_item_after() -> N
     assert aired[skipped][2] == ["b"]  # b is announced at the skip, and plays on
     left = np.concatenate([pcm for _, pcm, _ in aired])
     assert np.all(left[skipped * FRAMES + 100 :] == 0.25)
+
+
+def test_the_counters_say_how_often_airing_fell_behind_and_caught_up() -> None:
+    """What the station's metrics show (radio_playout_*): each stall is one catch-up of the
+    blocks that aired late, counted against the blocks' own schedule."""
+    fake, aired = FakeTime(), []
+    clock = make_clock(fake, Counter(), aired, lead=4.0, max_lag=5.0)
+    drive(clock, fake, 10)
+    assert (clock.catch_ups, clock.late_blocks, clock.skips_ahead) == (0, 0, 0)
+    for _ in range(2):
+        drive(clock, fake, 3, airing=False)  # stopped for 3 s: caught up after
+        drive(clock, fake, 10)
+    late = aired_on_slots(aired)
+    assert clock.catch_ups == 2
+    assert clock.late_blocks == int((late > BLOCK + 1e-9).sum())
+    assert clock.late_blocks >= 2 * (3 / BLOCK - 2)
+    assert clock.blocks_aired == len(aired)
+    assert clock.lag < BLOCK  # on time again
+    assert clock.skips_ahead == 0
+    drive(clock, fake, 8, airing=False)  # beyond max_lag: aired from now, and counted
+    drive(clock, fake, 1)
+    assert clock.skips_ahead == 1
+    assert 7.9 < clock.skipped_seconds < 8.1
+    assert clock.catch_ups == 2  # airing from now is no catch-up: nothing was sent late
