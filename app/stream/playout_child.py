@@ -61,6 +61,9 @@ KEEP_ITEMS = 64  # tokens remembered
 # An answer to NEXT is waited for while the lead holds more than this; below, the safety
 # source covers until the answer comes (a station that cannot answer: its database locked).
 LOW_LEAD_SECONDS = 1.0
+# ...but an answer is always waited for this long: after a skip the lead is gone on purpose,
+# and the next song, a few milliseconds away, beats a flash of the safety source.
+ANSWER_GRACE_SECONDS = 1.5
 FALLBACK_SECONDS = 16.0  # of the safety source, encoded in advance (its chords' cycle)
 ENCODER_PROBLEM = "encoder"
 STATS_SECONDS = 1.0  # how often the station is sent the playout's counters
@@ -121,6 +124,7 @@ class PlayoutChild:
         self._answers: list[Item | None] = []
         self._answered = threading.Condition()
         self._asked = False
+        self._asked_at = 0.0  # monotonic time of the open question
         self._closing = False
         self._told_next: int | None = -1
         self._drills = config.get("fault_drill_dir")
@@ -177,7 +181,11 @@ class PlayoutChild:
                 if self.sequencer.on_safety and self.clock.heard is not None:
                     return None  # the safety source covers; it asks again in a second
                 while not self._answers and not self._closing:
-                    if self.clock.heard is not None and self.clock.lead < LOW_LEAD_SECONDS:
+                    if (
+                        self.clock.heard is not None
+                        and self.clock.lead < LOW_LEAD_SECONDS
+                        and time.monotonic() - self._asked_at > ANSWER_GRACE_SECONDS
+                    ):
                         return None
                     self._answered.wait(0.1)
             return self._answers.pop(0) if self._answers else None
@@ -290,6 +298,7 @@ class PlayoutChild:
         """Ask the station for the next item, unless a question is open (hold _answered)."""
         if not self._asked:
             self._asked = True
+            self._asked_at = time.monotonic()
             self._link.send(wire.pack(wire.NEXT))
 
     def _remember(self, token: int, item: Item) -> None:
@@ -345,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(2, 1)  # goes to the log instead of corrupting the stream
     configure_logging(str(config.get("log_format", "plain")))
     _run_at_priority(int(config.get("nice", 0)))
+    log.info("playout process %d started at nice %d", os.getpid(),
+             os.getpriority(os.PRIO_PROCESS, 0))  # fmt: skip
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     child = PlayoutChild(config, Link(0, out_fd))
     with contextlib.suppress(ParentGone):  # the station ended: so does its playout

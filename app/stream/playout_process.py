@@ -138,7 +138,7 @@ class PlayoutProcess:
             lambda: _FromChild(self, generation), process.stdout
         )
         self._writer, _ = await self._loop.connect_write_pipe(asyncio.Protocol, process.stdin)
-        log.info("playout process %d started", process.pid)
+        # (the process logs its own start, with its priority)
 
     def _start_process(self) -> subprocess.Popen[bytes]:
         # On the loop's thread, which lives as long as the station: the child's

@@ -254,7 +254,7 @@ def test_a_listener_that_stops_reading_is_dropped_while_others_keep_pace(
     stopped_reading = time.time()  # it never reads, from its request on
     client = "{}:{}".format(*stalled.sock.getsockname())
     line = _wait_for_log_line(station, f"dropping listener {client}: ", buffer_seconds + 20)
-    assert line.endswith(": fell behind the buffer"), line
+    assert ": fell behind the buffer" in line, line
     dropped_after = _logged_at(line) - stopped_reading
     print(f"dropped {dropped_after:.2f} s after it stopped reading")
     # Its socket and write buffers fill first (seconds, as the burst was sent at once);
