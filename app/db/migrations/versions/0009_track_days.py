@@ -18,7 +18,7 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("alembic.runtime.migration")  # quiet with the others in `radio`
 
 
 def upgrade() -> None:
