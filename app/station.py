@@ -92,7 +92,7 @@ class Station:
         )
         self.now_playing = NowPlaying(
             upcoming=self.upcoming,
-            listener_count=self.hub.listeners_now,
+            listener_count=self.listeners_now,
             history=self._load_history(),
             record=self._record_in_background,
             skip_votes=self._skip_tally,
@@ -156,6 +156,11 @@ class Station:
         """A block of the programme at its air time: into the archive's queue, then live."""
         self.archive.record(data, starts)
         self.hub.publish(data, starts)
+
+    def listeners_now(self) -> int:
+        """Who listens now, live or time-shifted: a browser with two tabs once, every
+        cookieless client once. (The skip votes count the live ones only: hub.listeners_now.)"""
+        return self.hub.listeners_now() + self.timeshift.listeners_now(self.hub.is_listening)
 
     def skip(self) -> None:
         """Skip what listeners hear (from any thread)."""

@@ -63,6 +63,18 @@ class TimeShift:
     def is_listening(self, listener_id: str) -> bool:
         return any(listener.listener_id == listener_id for listener in self.listeners)
 
+    def listeners_now(self, counted: Callable[[str], bool]) -> int:
+        """Time-shifted listeners not `counted` already (live too), each cookie once, every
+        cookieless client once."""
+        ids: set[str] = set()
+        anonymous = 0
+        for listener in self.listeners:
+            if listener.listener_id is None:
+                anonymous += 1
+            elif not counted(listener.listener_id):
+                ids.add(listener.listener_id)
+        return len(ids) + anonymous
+
     def attach(self, transport: asyncio.Transport, method: str, headers: list[tuple[bytes, bytes]],
                client: str, at: float) -> None:  # fmt: skip
         """Answer a stream request for the archive from `at` (within the archive)."""

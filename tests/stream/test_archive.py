@@ -267,6 +267,8 @@ def test_time_shifted_listening_counts_on_the_board_but_its_vote_does_not(
                             extra_headers=cookie)  # fmt: skip
     try:
         time.sleep(3)
+        assert station.get("/api/listeners/board").json()["listeners_now"] == 1
+        assert station.now_playing()["listeners"] == 1
         vote = httpx.post(station.url + "/api/skip", headers={"Cookie": f"radio_listener={ann}"})
         assert vote.status_code == 409
         assert "behind live" in vote.json()["detail"]
