@@ -172,8 +172,8 @@ class Archive:
 
     def record(self, data: bytes, starts: list[tuple[int, Item]]) -> None:
         """A block the hub is about to publish, at its air time; `starts` as for the hub."""
-        if not self.enabled or not data:
-            return
+        if not self.enabled or not (data or starts):
+            return  # (an encoder holding its first frames back sends items without audio)
         now = time.time()
         items = []
         for frame, item in starts:
@@ -330,15 +330,17 @@ class Archive:
             current = self._open_segment(airs)
         assert self._fds is not None
         mp3, idx, item_fd = self._fds
-        _write_all(mp3, data)
-        _write_all(idx, RECORD.pack(airs, current.size, len(data)))
+        if data:
+            _write_all(mp3, data)
+            _write_all(idx, RECORD.pack(airs, current.size, len(data)))
         for item in items:
             _write_all(item_fd, _line(item.to_line()))
         with self._lock:
-            current.times.append(airs)
-            current.offsets.append(current.size)
-            current.size += len(data)
-            current.end = airs + len(data) / self.byte_rate
+            if data:
+                current.times.append(airs)
+                current.offsets.append(current.size)
+                current.size += len(data)
+                current.end = airs + len(data) / self.byte_rate
             self._items.extend(items)
         if time.monotonic() - self._pruned_at > PRUNE_EVERY_SECONDS:
             self._prune()
