@@ -172,6 +172,11 @@ class Settings(BaseSettings):
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite:///{self.state_dir / 'radio.sqlite3'}"
 
+    def public_base(self, reached_at: str | None = None) -> str:
+        """How listeners reach the station, without a trailing slash: the configured public
+        URL, else the address a request reached us at, else the address we listen on."""
+        return (self.public_url or reached_at or f"http://{self.host}:{self.port}").rstrip("/")
+
 
 def _names(listed: str) -> list[str]:
     return [name.strip().lower() for name in listed.split(",") if name.strip()]

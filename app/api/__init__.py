@@ -12,14 +12,15 @@ from app.api import (
     library,
     listeners,
     news,
+    news_pages,
     observe,
-    pages,
     player,
     playlists,
     problems,
     public,
     queue,
     skip,
+    static,
 )
 
 router = APIRouter()
@@ -38,6 +39,7 @@ router.include_router(covers.router)
 router.include_router(player.router)
 router.include_router(dashboard.router)
 router.include_router(docs.router)
-# Feeds before pages: /news/feed.xml must not be taken for an article's /news/{slug}.
+# Feeds before the news pages: /news/feed.xml must not be taken for an article's /news/{slug}.
 router.include_router(feeds.router)
-router.include_router(pages.router)
+router.include_router(static.router)
+router.include_router(news_pages.router)

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from app.accounts.sessions import CSRF_HEADER
 from app.api.auth import page_session
 from app.api.deps import SettingsDep
-from app.api.pages import render_page
+from app.api.templating import render_page
 from app.config import Settings
 from app.models import HostRole
 

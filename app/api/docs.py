@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from swagger_ui_bundle import swagger_ui_path
 
 from app.api.deps import SettingsDep
-from app.api.pages import render_page
+from app.api.templating import render_page
 
 router = APIRouter(tags=["docs"])
 

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.auth import HostDep
 from app.api.deps import RowId, SettingsDep, StationDep
 from app.api.errors import error
-from app.config import Settings
+from app.api.templating import public_base_url
 from app.models import Feed
 from app.news import feeds
 from app.news.feed_import import ImportReport, is_web_url, refresh_feed
@@ -23,10 +23,6 @@ RSS_TYPE = "application/rss+xml"
 
 public = APIRouter(tags=["news"])
 hosts = APIRouter(prefix="/api/feeds", dependencies=[HostDep], tags=["feeds"])
-
-
-def site_url(settings: Settings, request: Request) -> str:
-    return (settings.public_url or str(request.base_url)).rstrip("/")
 
 
 # --- Public: what listeners and podcast apps subscribe to ------------------------------------
@@ -38,8 +34,8 @@ def rss(request: Request, station: StationDep, settings: SettingsDep) -> Respons
     """RSS 2.0 of the freshest published stories."""
     with station.sessions() as session:
         articles = feeds.published_articles(session, datetime.now(UTC))
-        body = feeds.rss_feed(articles, site_url(settings, request), settings.station_name,
-                              settings.station_description)  # fmt: skip
+        site = public_base_url(request, settings)
+        body = feeds.rss_feed(articles, site, settings.station_name, settings.station_description)
     return Response(body, media_type=RSS_TYPE)
 
 
@@ -49,7 +45,8 @@ def podcast(request: Request, station: StationDep, settings: SettingsDep) -> Res
     """The spoken stories as a podcast: one episode per story whose speech is ready."""
     with station.sessions() as session:
         episodes = feeds.podcast_episodes(session, settings.media_dir, datetime.now(UTC))
-        body = feeds.podcast_feed(episodes, site_url(settings, request), settings.station_name,
+        site = public_base_url(request, settings)
+        body = feeds.podcast_feed(episodes, site, settings.station_name,
                                   settings.station_description)  # fmt: skip
     return Response(body, media_type=RSS_TYPE)
 

@@ -15,7 +15,9 @@ from fastapi.responses import FileResponse, HTMLResponse
 from app.api.auth import page_session
 from app.api.deps import SettingsDep, StationDep
 from app.api.listeners import board_standings
-from app.api.pages import STATIC_DIR, latest_stories, public_base_url, render_page
+from app.api.news_pages import latest_stories
+from app.api.static import STATIC_DIR
+from app.api.templating import public_base_url, render_page
 from app.listeners.identity import issue_identity, listener_hash, listener_id, remember_listener
 from app.station import Station
 

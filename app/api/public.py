@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from app.api.deps import SettingsDep, StationDep
+from app.api.templating import public_base_url
 from app.config import Settings
 from app.stream.playlists import m3u, pls
 
@@ -106,6 +107,4 @@ def listen_pls(request: Request, settings: SettingsDep) -> Response:
 
 
 def _stream_url(request: Request, settings: Settings) -> str:
-    """The public URL if configured, else the address this request reached us at."""
-    base = settings.public_url or str(request.base_url)
-    return f"{base.rstrip('/')}/stream"
+    return f"{public_base_url(request, settings)}/stream"

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.models import Bulletin, QueueEntry, Speech, SpeechStatus
 from app.news.articles import freshest_published
+from app.news.feeds import article_url
 from app.scheduler.item import Item, ItemKind
 from app.scheduler.rules import EverySongs, Hourly, Precedence, Rule, TriggeredRule
 from app.scheduler.types import Pick
@@ -149,13 +150,8 @@ def news_item(entry: QueueEntry, settings: Settings, slug: str | None) -> Item:
     kind = ItemKind.jingle if entry.kind == "sting" else ItemKind.news
     return Item(kind=kind, title=entry.title or "News", artist=f"{settings.station_name} News",
                 duration=entry.duration or _duration_of(path), path=path,
-                url=article_url(settings, slug) if slug else "",
+                url=article_url(settings.public_base(), slug) if slug else "",
                 article_id=entry.article_id)  # fmt: skip
-
-
-def article_url(settings: Settings, slug: str) -> str:
-    base = settings.public_url or f"http://{settings.host}:{settings.port}"
-    return f"{base.rstrip('/')}/news/{slug}"
 
 
 def _duration_of(path: Path) -> float | None:

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.api.pages import STATIC_DIR
+from app.api.static import STATIC_DIR
 from tests.accounts.harness import TestClient, running_app
 
 FILE = "player.js"

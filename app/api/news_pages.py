@@ -6,15 +6,13 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,7 +20,8 @@ from sqlalchemy.orm import Session
 from app.accounts.ratelimit import FailureWindow
 from app.api.deps import SettingsDep, StationDep, loads_json
 from app.api.errors import error, retry_later
-from app.config import PROJECT_ROOT, Settings
+from app.api.templating import public_base_url, render_page
+from app.config import Settings
 from app.listeners.identity import (
     ListenerKeys,
     client_hash,
@@ -38,8 +37,6 @@ from app.news.markup import render_body_html
 
 router = APIRouter(tags=["news pages"])
 
-TEMPLATES_DIR = PROJECT_ROOT / "web" / "templates"
-STATIC_DIR = PROJECT_ROOT / "web" / "static"
 PAGE_SIZE = 10
 RELATED_LIMIT = 5
 PENDING_NOTICE = "Thank you! Your comment awaits moderation."
@@ -83,49 +80,7 @@ def _ready_speech(session: Session, article: Article, media_dir: Path) -> Path |
     return path
 
 
-# --- templates and URLs ----------------------------------------------------------------------
-
-
-def _templates(request: Request, settings: Settings) -> Environment:
-    """One Jinja2 environment per app, built on first use."""
-    env: Environment | None = getattr(request.app.state, "news_templates", None)
-    if env is None:
-        env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True)
-        zone = ZoneInfo(settings.timezone)
-        env.filters["date"] = lambda when: when.astimezone(zone).strftime("%-d %B %Y, %H:%M")
-        env.filters["isodate"] = lambda when: when.astimezone(UTC).isoformat()
-        env.filters["clock"] = _clock
-        env.filters["listened"] = _listened
-        env.filters["stars"] = lambda average: "★" * round(average) + "☆" * (5 - round(average))
-        request.app.state.news_templates = env
-    return env
-
-
-def _clock(seconds: float | None) -> str:
-    """3:07, or 1:02:03 past an hour; a dash when the length is unknown."""
-    if seconds is None:
-        return "–"
-    minutes, secs = divmod(max(0, int(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
-
-
-def _listened(seconds: float) -> str:
-    """Listening time on the board: 2 h 5 min (player.js writes it the same way)."""
-    hours, minutes = divmod(int(seconds) // 60, 60)
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
-
-
-def render_page(
-    request: Request, settings: Settings, name: str, status: int = 200, **context: Any
-) -> HTMLResponse:
-    template = _templates(request, settings).get_template(name)
-    html = template.render(station_name=settings.station_name, **context)
-    return HTMLResponse(html, status_code=status)
-
-
-def public_base_url(request: Request, settings: Settings) -> str:
-    return (settings.public_url or str(request.base_url)).rstrip("/")
+# --- URLs ------------------------------------------------------------------------------------
 
 
 def _article_path(article: Article) -> str:
@@ -178,19 +133,6 @@ def _json_ld(article: Article, url: str, audio_url: str | None, settings: Settin
     text = json.dumps({k: v for k, v in data.items() if v is not None}, ensure_ascii=False)
     # Inside <script> the HTML parser acts on "</" and "<!--"; JSON reads "\u003c" as "<".
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
-
-
-@router.get("/static/{name}")
-def static_file(name: str) -> FileResponse:
-    """The pages' style sheet and friends: one flat folder. A plain route rather than a
-    mounted StaticFiles app, so the route table stays one list whose access is decided."""
-    folder = STATIC_DIR.resolve()
-    if "\x00" in name:  # no file name holds one, and the OS refuses to look it up
-        raise HTTPException(404, f"no static file {name!r}")
-    path = (folder / name).resolve()
-    if path.parent != folder or not path.is_file():
-        raise HTTPException(404, f"no static file {name!r}")
-    return FileResponse(path)
 
 
 # --- the index -------------------------------------------------------------------------------

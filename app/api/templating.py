@@ -1,0 +1,63 @@
+"""The pages' one Jinja2 environment and the URLs they print.
+
+Every HTML page renders through `render_page`; every absolute URL a page, a feed or a
+playlist file hands out starts with `public_base_url`. Templates live in web/templates/,
+autoescaped; the filters here are the only formatting the templates do."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader
+
+from app.config import PROJECT_ROOT, Settings
+
+TEMPLATES_DIR = PROJECT_ROOT / "web" / "templates"
+
+
+def _templates(request: Request, settings: Settings) -> Environment:
+    """One Jinja2 environment per app, built on first use."""
+    env: Environment | None = getattr(request.app.state, "templates", None)
+    if env is None:
+        env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True)
+        zone = ZoneInfo(settings.timezone)
+        env.filters["date"] = lambda when: when.astimezone(zone).strftime("%-d %B %Y, %H:%M")
+        env.filters["isodate"] = lambda when: when.astimezone(UTC).isoformat()
+        env.filters["clock"] = clock
+        env.filters["listened"] = listened
+        env.filters["stars"] = lambda average: "★" * round(average) + "☆" * (5 - round(average))
+        request.app.state.templates = env
+    return env
+
+
+def clock(seconds: float | None) -> str:
+    """3:07, or 1:02:03 past an hour; a dash when the length is unknown."""
+    if seconds is None:
+        return "–"
+    minutes, secs = divmod(max(0, int(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
+
+
+def listened(seconds: float) -> str:
+    """Listening time on the board: 2 h 5 min (player.js writes it the same way)."""
+    hours, minutes = divmod(int(seconds) // 60, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+def render_page(
+    request: Request, settings: Settings, name: str, status: int = 200, **context: Any
+) -> HTMLResponse:
+    template = _templates(request, settings).get_template(name)
+    html = template.render(station_name=settings.station_name, **context)
+    return HTMLResponse(html, status_code=status)
+
+
+def public_base_url(request: Request, settings: Settings) -> str:
+    """How listeners reach the station: the configured public URL, else the address this
+    request reached us at."""
+    return settings.public_base(str(request.base_url))
