@@ -30,7 +30,7 @@ LATEST_STORIES = 5
 # line (web/static/embed.css), so at this size nothing of it is ever cut off
 # (tests/browser/test_identity.py measures it in a real page).
 EMBED_WIDTH = 400
-EMBED_HEIGHT = 250
+EMBED_HEIGHT = 260
 
 
 @router.get("/", response_class=HTMLResponse)
