@@ -13,8 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from app.ffmpeg import ffmpeg_path
+from tests.accounts.harness import bearer, running_app
 from tests.station import RunningStation, start_station
 
 IDENTITY = "/api/station/identity"
@@ -299,3 +302,29 @@ def test_the_identity_survives_a_restart(tmp_path: Path) -> None:
         assert again.get(logo_url).status_code == 200
     finally:
         again.stop()
+
+
+def test_pages_and_playlists_never_ask_the_database_for_the_identity(tmp_path: Path) -> None:
+    """The identity is read once at start and on change, never per request (nor per stream
+    connection: the hub's head is built from the station's copy)."""
+    asked: list[str] = []
+
+    def note(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "station_identity" in statement:
+            asked.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", note)
+    try:
+        with running_app(tmp_path) as client:
+            changed = client.patch(IDENTITY, headers=bearer(), json={"name": "Harbour Radio"})
+            assert changed.status_code == 200
+            asked.clear()
+            for _ in range(5):
+                for path in ("/", "/news", "/embed", "/listen.m3u", "/listen.pls",
+                             "/station.css", "/news/feed.xml", "/status-json.xsl"):  # fmt: skip
+                    answer = client.get(path)
+                    assert answer.status_code == 200, path
+                    assert "Harbour Radio" in answer.text or path == "/station.css", path
+    finally:
+        event.remove(Engine, "before_cursor_execute", note)
+    assert asked == []
