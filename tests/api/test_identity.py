@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from app.ffmpeg import ffmpeg_path
 from tests.accounts.harness import bearer, running_app
-from tests.station import RunningStation, start_station
+from tests.station import ADMIN_NAME, ADMIN_PASSWORD, RunningStation, start_station
 
 IDENTITY = "/api/station/identity"
 DEFAULTS = {
@@ -328,3 +328,24 @@ def test_pages_and_playlists_never_ask_the_database_for_the_identity(tmp_path: P
     finally:
         event.remove(Engine, "before_cursor_execute", note)
     assert asked == []
+
+
+def test_the_sign_in_form_is_at_home_at_the_public_url_hosts_set(tmp_path: Path) -> None:
+    """Behind a proxy at the public URL, the sign-in form's Origin is that URL: once hosts set
+    it, signing in there works (with a Secure cookie, it is https), and elsewhere does not."""
+    form = {"username": ADMIN_NAME, "password": ADMIN_PASSWORD, "next": "/host"}
+    with running_app(tmp_path) as client:
+
+        def sign_in_from(origin: str) -> httpx.Response:
+            client.cookies.clear()
+            return client.post("/api/session", data=form, headers={"Origin": origin},
+                               follow_redirects=False)  # fmt: skip
+
+        assert sign_in_from("https://radio.example.org").status_code == 403
+        changed = client.patch(IDENTITY, headers=bearer(),
+                               json={"public_url": "https://radio.example.org"})  # fmt: skip
+        assert changed.status_code == 200
+        signed_in = sign_in_from("https://radio.example.org")
+        assert signed_in.status_code == 303, signed_in.text
+        assert "secure" in signed_in.headers["set-cookie"].lower()
+        assert sign_in_from("https://evil.example").status_code == 403
