@@ -56,6 +56,7 @@ PUBLIC = {
     ("GET", "/covers/generated.svg"),
     ("POST", "/api/skip"),
     ("GET", "/api/stream/joined/{tag}"),  # where a player's own stream connection began
+    ("GET", "/api/archive"),  # the time-shift archive's items: what "previous" goes back to
     # The dashboard page is a sign-in screen; everything it shows comes from host routes.
     ("GET", "/host"),
 }
