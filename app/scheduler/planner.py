@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -147,7 +148,7 @@ class Planner:
             if entry is None:
                 self.decisions["none", "empty"] += 1
                 return None
-            if entry.reason == queue.HOST and entry.track_id is not None:
+            if entry.reason in queue.PINNED and entry.track_id is not None:
                 self._scheduler_for(session).record(now, entry.track_id, self._memory(session))
                 self._save(session)
             item = self._entry_item(session, entry)
@@ -271,11 +272,59 @@ class Planner:
             self._replan(session)
             self._top_up(session, self.on_air_until())
 
-    def add_track(self, track_id: int, position: int | None, host_id: int | None = None) -> None:
+    def add_track(
+        self, track_id: int, position: int | None, host_id: int | None = None
+    ) -> str | None:
+        """Queue a host's pick. It airs even within the separation window (a host may mean
+        it), but then the answer is a warning saying so; planned picks that would now break
+        separation with it are planned anew."""
         with self._lock, self._sessions.begin() as session:
-            queue.playable_track(session, track_id)
+            track = queue.playable_track(session, track_id)
             entry = QueueEntry(track_id=track_id, reason=queue.HOST, added_by=host_id)
             queue.insert(session, [entry], position)
+            session.flush()
+            warning = self._separation_warning(session, track, entry)
+            self._replan(session)
+            self._top_up(session, self.on_air_until())
+            return warning
+
+    def _separation_warning(self, session: Session, track: Track, entry: QueueEntry) -> str | None:
+        """Why a queued track breaks separation with what aired or is queued, in a sentence."""
+        starts = self._expected_starts(session, self.on_air_until())
+        at = starts.get(entry.id, self.on_air_until())
+        gap = timedelta(hours=self._settings.track_separation_hours)
+        name = f"“{track.title}”" + (f" by {track.artist}" if track.artist else "")
+        # On air (the station's record), or taken for the air (the scheduler's memory).
+        taken = self._memory(session).track_played.get(track.id)
+        now = self._now()
+        last = track.last_played_at
+        if taken is not None and taken <= now.timestamp():
+            taken_at = datetime.fromtimestamp(taken, UTC)
+            last = taken_at if last is None else max(last, taken_at)
+        if last is not None and at - last < gap:
+            ago = _minutes(at - last)
+            return (f"{name} played {ago} before it would air again; the station keeps "
+                    f"{_hours(gap)} between plays of a track.")  # fmt: skip
+        for other in queue.entries(session):
+            other_at = starts.get(other.id)
+            if other is entry or other.track_id != track.id or other_at is None:
+                continue
+            if abs(other_at - at) < gap:
+                return (f"{name} is already in the queue {_minutes(abs(other_at - at))} "
+                        f"from there; the station keeps {_hours(gap)} between plays of a "
+                        "track.")  # fmt: skip
+        return None
+
+    def _expected_starts(self, session: Session, start: datetime) -> dict[int, datetime]:
+        """When each queue entry is expected to start (as `upcoming` tells hosts)."""
+        at, starts = start, {}
+        durations = self._durations(session)
+        for entry in queue.entries(session):
+            if entry.due_at is not None and entry.due_at > at:
+                at = entry.due_at
+            starts[entry.id] = at
+            at += self._entry_air_time(entry, durations)
+        return starts
 
     def add_playlist(
         self, playlist_id: int, position: int | None, host_id: int | None = None
@@ -321,7 +370,7 @@ class Planner:
         with self._lock, self._sessions.begin() as session:
             queue.move(session, entry_id, position)
             entry = session.get(QueueEntry, entry_id)
-            if entry is not None and entry.due_at is None:
+            if entry is not None and entry.due_at is None and entry.reason != queue.REQUEST:
                 entry.reason = queue.HOST  # a host placed it: it stays where they put it
 
     def clear(self) -> int:
@@ -340,6 +389,11 @@ class Planner:
             return
         scheduler = self._scheduler_for(session)
         state = self._memory(session)
+        # What hosts and listeners queued counts for separation from when it should air.
+        starts = self._expected_starts(session, start)
+        for entry in queue.entries(session):
+            if entry.reason in queue.PINNED and entry.track_id is not None:
+                scheduler.reserve(starts[entry.id], entry.track_id, state)
         at = max(start, self._planned_until(session, start))
         new: list[tuple[QueueEntry, _Plan]] = []
         durations = self._durations(session)
@@ -365,6 +419,16 @@ class Planner:
         first = next((self._plans[e.id] for e in planned if e.id in self._plans), None)
         if first is not None:
             state = SchedulerState.from_json(first.state_before)
+            # Plays since that plan (hosts' and listeners' items, taken after it was made)
+            # still count for separation; the picks being dropped (not yet aired) do not.
+            now = self._now().timestamp()
+            current = self._memory(session)
+            for track_id, ts in current.track_played.items():
+                if ts <= now and ts > state.track_played.get(track_id, -math.inf):
+                    state.track_played[track_id] = ts
+            for artist, ts in current.artist_played.items():
+                if ts <= now and ts > state.artist_played.get(artist, -math.inf):
+                    state.artist_played[artist] = ts
             if fired is not None:  # the rules' memory just after planning it
                 after = next((self._plans[i].state_before for i in sorted(self._plans)
                               if i > fired), None)  # fmt: skip
@@ -500,3 +564,13 @@ def programme_fingerprint(session: Session) -> tuple[object, ...]:
                func.sum(PlaylistEntry.track_id * (PlaylistEntry.position + 1)))
     ).one()  # fmt: skip
     return (*playlists, *entries)
+
+
+def _minutes(span: timedelta) -> str:
+    minutes = round(span.total_seconds() / 60)
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def _hours(span: timedelta) -> str:
+    hours = span.total_seconds() / 3600
+    return f"{hours:g} h"
