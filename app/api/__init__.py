@@ -18,6 +18,7 @@ from app.api import (
     problems,
     public,
     queue,
+    requests,
     skip,
 )
 
@@ -31,6 +32,7 @@ router.include_router(library.router)
 router.include_router(news.router)
 router.include_router(listeners.router)
 router.include_router(skip.router)
+router.include_router(requests.router)
 router.include_router(problems.router)
 router.include_router(covers.router)
 router.include_router(player.router)
