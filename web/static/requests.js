@@ -5,6 +5,7 @@
 
 (() => {
   const PAGE = 10;
+  const REFRESH_MS = 10_000;
   const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
   const at = (iso) => clock.format(new Date(iso));
 
@@ -36,6 +37,7 @@
     const mine = panel.querySelector("#my-requests");
     let query = "";
     let offset = 0;
+    let refresh = null;
 
     const say = (text, refused = false) => {
       message.textContent = text;
@@ -102,6 +104,9 @@
         mine.append(el("li", `${name} · ${state}`));
       }
       if (!items.length) mine.append(el("li", "None yet."));
+      // While one waits, look again now and then: the listener sees it played.
+      clearTimeout(refresh);
+      if (items.some((item) => item.status === "pending") && mine.isConnected) refresh = setTimeout(showMine, REFRESH_MS);
     }
 
     form.addEventListener("submit", (event) => {
