@@ -284,15 +284,14 @@ class Planner:
         self, track_id: int, position: int | None, host_id: int | None = None
     ) -> str | None:
         """Queue a host's pick. It airs even within the separation window (a host may mean
-        it), but then the answer is a warning saying so; planned picks that would now break
-        separation with it are planned anew."""
+        it), but then the answer is a warning saying so (also when the scheduler planned the
+        same track nearby); the picks planned from now on keep separation with it."""
         with self._lock, self._sessions.begin() as session:
             track = queue.playable_track(session, track_id)
             entry = QueueEntry(track_id=track_id, reason=queue.HOST, added_by=host_id)
             queue.insert(session, [entry], position)
             session.flush()
             warning = self._separation_warning(session, track, entry)
-            self._replan(session)
             self._top_up(session, self.on_air_until())
             return warning
 

@@ -51,6 +51,7 @@ def test_a_track_is_refused_while_it_played_within_the_window_or_is_queued() -> 
     gap = timedelta(hours=3)
     played = refusal_for_track("Song", T0 - timedelta(hours=1), None, False, T0, gap)
     assert played == "“Song” played at 13:00; it can be requested again from 16:00."
+    assert refusal_for_track("Song", T0 - timedelta(hours=2, minutes=59), None, False, T0, gap)
     assert refusal_for_track("Song", T0 - gap, None, False, T0, gap) is None
     queued = refusal_for_track("Song", None, T0 + timedelta(minutes=8), False, T0, gap)
     assert queued == "“Song” is coming up anyway, at about 14:08."

@@ -19,7 +19,9 @@ from tests.scheduler.test_planner import add_track
 from tests.scheduler.test_separation import OnAir
 
 
-def station(tmp_path: Path, sessions: SessionFactory, **settings: object) -> tuple[OnAir, list[int]]:
+def station(
+    tmp_path: Path, sessions: SessionFactory, **settings: object
+) -> tuple[OnAir, list[int]]:
     songs = [add_track(sessions, f"Song {i}", 3, artist=f"Artist {i}") for i in range(40)]
     defaults: dict[str, object] = dict(
         media_dir=tmp_path, state_dir=tmp_path, crossfade_seconds=0, jingle_every=0,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from app.config import Settings
 from app.db import SessionFactory
-from app.models import PlaylistOrder, PlaylistRule
+from app.models import Playlist, PlaylistOrder, PlaylistRule
 from app.scheduler.engine import Scheduler, SchedulerState
 from app.scheduler.planner import Planner
 from app.scheduler.types import PlaylistInfo, Rules, TrackInfo
@@ -160,3 +160,22 @@ def test_an_interval_playlist_waits_while_its_tracks_break_separation_jingles_do
     assert sixes[1] - sixes[0] >= TRACK_GAP
     jingles = [pick for _, pick in plan if pick.track_id == 7]
     assert len(jingles) > 20  # the station ID repeats as often as it is due
+
+
+def test_planned_picks_keep_away_from_a_track_a_host_queued_later_on(
+    tmp_path: Path, sessions: SessionFactory
+) -> None:
+    """A host queues the track a sequential playlist would deal next, at the end of the
+    queue: the picks planned meanwhile pass over it."""
+    on_air, songs = station(tmp_path, sessions)
+    with sessions.begin() as session:
+        session.query(Playlist).delete()
+    add_playlist(sessions, "In order", songs, order=PlaylistOrder.sequential)
+    on_air.planner.library_changed()
+    on_air.play(1)
+    queued = [u.item.track_id for u in on_air.planner.upcoming()]
+    following = songs[songs.index(queued[-1]) + 1]  # what the playlist deals next
+    on_air.planner.add_track(following, None)
+    on_air.play(5)
+    planned = [u.item.track_id for u in on_air.planner.upcoming()]
+    assert planned.count(following) == 1, planned
