@@ -56,7 +56,7 @@ def test_hosts_see_reorder_and_remove_requests_and_are_warned_of_a_repeat(
 
     # A host's "play next" of the song on air: it is queued, with a warning on screen.
     queue = open_section(page, "Queue")
-    queue.get_by_label("Track").fill(on_air_now)
+    queue.get_by_role("searchbox", name="Track").fill(on_air_now)
     queue.get_by_role("button", name="Find").click()
     queue.get_by_role("button", name=f"Play next: Tones – {on_air_now}").click()
     expect(page.locator("#alerts")).to_contain_text(
