@@ -12,7 +12,7 @@ its artist is on around then), 429 a limit (per hour, waiting requests, searches
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
@@ -203,7 +203,7 @@ async def my_requests(request: Request, station: StationDep) -> MyRequests:
     identifier = listener_id(request, station.listener_keys)
     if identifier is None:
         return MyRequests(items=[])
-    since = station.planner._now() - timedelta(hours=MINE_HOURS)
+    since = datetime.now(UTC) - timedelta(hours=MINE_HOURS)
     rows = await asyncio.to_thread(station.planner.requests_of, listener_hash(identifier), since)
     return MyRequests(items=[
         RequestOut(id=r.id, track_id=t.id, artist=t.artist, title=t.title, status=r.status,
