@@ -226,7 +226,7 @@ class Station:
         end = current.started_at + timedelta(seconds=current.item.duration - crossfade)
         # The playout takes the next item while it decodes ahead: that one airs first.
         prepared = self.playout.upcoming
-        if prepared is not None and prepared.duration is not None:
+        if prepared is not None and prepared is not current.item and prepared.duration is not None:
             end += timedelta(seconds=max(prepared.duration - crossfade, 0.0))
         return max(now, end)
 
