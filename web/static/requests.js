@@ -46,7 +46,13 @@
 
     async function search(append) {
       const params = new URLSearchParams({ q: query, offset: String(offset), limit: String(PAGE) });
-      const response = await fetch(`/api/requests/search?${params}`, { credentials: "same-origin" });
+      let response;
+      try {
+        response = await fetch(`/api/requests/search?${params}`, { credentials: "same-origin" });
+      } catch (_) {
+        say("The station cannot be reached just now. Please try again.", true);
+        return;
+      }
       if (!response.ok) {
         say(await detailOf(response), true);
         return;
@@ -91,7 +97,12 @@
     }
 
     async function showMine() {
-      const response = await fetch("/api/requests/mine", { credentials: "same-origin" });
+      let response;
+      try {
+        response = await fetch("/api/requests/mine", { credentials: "same-origin" });
+      } catch (_) {
+        return; // offline for a moment: the list stays as it was
+      }
       if (!response.ok) return;
       const items = (await response.json()).items;
       mine.replaceChildren();
