@@ -94,6 +94,13 @@ class Settings(BaseSettings):
     artist_separation_minutes: float = Field(30.0, ge=0)  # no artist again within this
     queue_length: int = Field(10, ge=1, le=100)  # upcoming items kept planned
 
+    # Listeners' song requests: the defaults of the rules hosts set in the dashboard.
+    requests_enabled: bool = True
+    request_per_listener_hour: int = Field(3, ge=0, le=1000)  # requests a listener makes
+    request_per_address_hour: int = Field(6, ge=0, le=1000)  # … and one client address
+    request_max_pending: int = Field(5, ge=0, le=50)  # requests waiting to air, all listeners
+    request_searches_per_minute: int = Field(30, ge=1, le=10_000)  # per client address
+
     # News bulletins: at minute `bulletin_minute` of every hour (-1: not by the clock) and/or
     # after every `bulletin_every_songs` songs (0: not by count), `bulletin_stories` stories.
     bulletin_minute: int = Field(0, ge=-1, le=59)

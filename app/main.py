@@ -26,6 +26,7 @@ from app.api.errors import (
 )
 from app.api.limits import BODY_LIMIT, refuse_declared_oversize
 from app.api.observe import LATENCY_KEY, STATUSES_KEY
+from app.api.requests import REQUEST_ATTEMPTS_PER_MINUTE
 from app.config import Settings
 from app.db import make_engine, make_sessions, upgrade_in_child
 from app.headers import security_headers
@@ -65,6 +66,9 @@ def create_app(settings: Settings | None = None, lock: StateLock | None = None) 
                 "station": station,
                 "login_throttle": LoginThrottle(),
                 "new_ratings": FailureWindow(ratings.NEW_PER_ADDRESS, ratings.NEW_WINDOW_SECONDS),
+                # Listeners' song requests (app/api/requests.py), per client network.
+                "request_searches": FailureWindow(settings.request_searches_per_minute, 60),
+                "request_attempts": FailureWindow(REQUEST_ATTEMPTS_PER_MINUTE, 60),
                 HUB_STATE_KEY: station.hub,
                 SHIFT_STATE_KEY: station.timeshift,
                 LATENCY_KEY: latency,

@@ -546,3 +546,37 @@ class StationIdentity(Base):
     logo_height: Mapped[int | None] = mapped_column(Integer)
     revision: Mapped[int] = mapped_column(Integer, default=0)  # +1 on every change
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# --- Listeners' song requests (app/scheduler/requests.py) ---------------------------------
+
+
+class SongRequest(Base):
+    """A listener's request for a track. Pending while its queue entry waits; `aired` once
+    the playout took it; `removed` when a host (or a cleared queue) dropped it."""
+
+    __tablename__ = "song_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"), index=True)
+    listener: Mapped[str] = mapped_column(String(64), index=True)  # cookie id, hashed
+    client: Mapped[str] = mapped_column(String(64), index=True)  # client network, hashed
+    name: Mapped[str] = mapped_column(String(40), default="")  # display name when requested
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    entry_id: Mapped[int | None] = mapped_column(Integer, index=True)  # its queue entry
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    aired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RequestRules(Base):
+    """What hosts set for requests (one row); a null limit means the RADIO_* default."""
+
+    __tablename__ = "request_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    playlist_ids: Mapped[list[int]] = mapped_column(JSON, default=list)  # empty: any track
+    per_listener_hour: Mapped[int | None] = mapped_column(Integer)
+    per_address_hour: Mapped[int | None] = mapped_column(Integer)
+    max_pending: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

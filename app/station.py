@@ -272,9 +272,12 @@ class Station:
         current = self.now_playing.airing
         if current is None or current.item.duration is None:
             return now
-        end = current.started_at + timedelta(
-            seconds=current.item.duration - self.settings.crossfade_seconds
-        )
+        crossfade = self.settings.crossfade_seconds
+        end = current.started_at + timedelta(seconds=current.item.duration - crossfade)
+        # The playout takes the next item while it decodes ahead: that one airs first.
+        prepared = self.playout.upcoming
+        if prepared is not None and prepared is not current.item and prepared.duration is not None:
+            end += timedelta(seconds=max(prepared.duration - crossfade, 0.0))
         return max(now, end)
 
     async def _keep_next_up_fresh(self) -> None:

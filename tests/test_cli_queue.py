@@ -39,6 +39,8 @@ def test_hosts_run_the_queue_from_the_command_line(tmp_path: Path) -> None:
         assert added.returncode == 0, added.stderr
         assert last_title in added.stdout.splitlines()[1]
         assert "host" in added.stdout.splitlines()[1]
+        # It was planned already, a few minutes later: queued all the same, with a warning.
+        assert added.stderr.startswith(f"Warning: “{last_title}” by Tones is already in the queue")
         skipped = radio(station, "queue", "skip")
         assert skipped.returncode == 0
         # Which item follows, not how fast: the skip's latency is a real-time test's.

@@ -20,6 +20,7 @@ from app.api import (
     problems,
     public,
     queue,
+    requests,
     skip,
     static,
 )
@@ -35,6 +36,7 @@ router.include_router(library.router)
 router.include_router(news.router)
 router.include_router(listeners.router)
 router.include_router(skip.router)
+router.include_router(requests.router)
 router.include_router(problems.router)
 router.include_router(covers.router)
 router.include_router(player.router)

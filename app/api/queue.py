@@ -35,6 +35,9 @@ class QueueItem(BaseModel):
 
 class QueueView(BaseModel):
     items: list[QueueItem]
+    warning: str | None = Field(
+        None, description="the track just added breaks the track separation: it still airs"
+    )
 
 
 class QueueAdd(BaseModel):
@@ -81,9 +84,10 @@ def get_queue(station: StationDep) -> QueueView:
 def add_to_queue(body: QueueAdd, station: StationDep) -> QueueView:
     """Insert a track or a whole playlist: "next", at a position, or at the "end"."""
     position = {"next": 0, "end": None}.get(body.position, body.position)  # type: ignore[call-overload]
+    warning = None
     try:
         if body.track_id is not None:
-            station.planner.add_track(body.track_id, position)
+            warning = station.planner.add_track(body.track_id, position)
         elif body.playlist_id is not None:
             station.planner.add_playlist(body.playlist_id, position)
         elif body.article_id is not None:
@@ -92,7 +96,9 @@ def add_to_queue(body: QueueAdd, station: StationDep) -> QueueView:
             station.planner.add_bulletin(position)
     except QueueError as error:
         raise _bad_request(error) from error
-    return _view(station.planner.upcoming())
+    view = _view(station.planner.upcoming())
+    view.warning = warning
+    return view
 
 
 @router.post("/queue/skip")

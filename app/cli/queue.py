@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -58,7 +59,10 @@ def _add(args: argparse.Namespace) -> int:
     )
     body = {"track_id": args.track, "playlist_id": args.playlist, "article_id": args.article,
             "bulletin": args.bulletin, "position": position}  # fmt: skip
-    return _show(api(args, "POST", "/api/queue", json=body))
+    view = api(args, "POST", "/api/queue", json=body)
+    if view.get("warning"):  # queued all the same: a host may mean it
+        print(f"Warning: {view['warning']}", file=sys.stderr)
+    return _show(view)
 
 
 def _move(args: argparse.Namespace) -> int:

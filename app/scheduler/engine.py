@@ -23,8 +23,11 @@ Precedence. At each pick the first due rule in this order decides:
    ("fallback").
 
 Dayparts limit every kind of playlist; they compare local wall-clock times in the rules'
-time zone. Clock and interval items ignore separation (a station ID has to repeat) but their
-plays count for it. Jingle playlists' picks carry `is_jingle`: they neither count as songs
+time zone. Clock items and jingle playlists' interval items ignore separation (a station ID
+has to repeat) but their plays count for it; interval items of songs keep it, and wait (the
+rule stays due) while none of their tracks can. Hosts' and listeners' items that are queued but
+not yet on air count for separation from when they are expected to start (`reserve`), so no
+automatic pick repeats them. Jingle playlists' picks carry `is_jingle`: they neither count as songs
 nor change the now-playing title.
 
 New kinds of items (news bulletins) are rules: anything with a `key`, a `precedence`,
@@ -94,6 +97,16 @@ class Scheduler:
             state.started = now.ts
         track = self.tracks.get(track_id)
         self._played(now, track_id, state, counts=track is None or not track.is_jingle)
+
+    def reserve(self, at: datetime, track_id: int, state: SchedulerState) -> None:
+        """A track queued by a host or a listener, expected to start at `at`: separation
+        counts it from then (automatic picks keep away from it), nothing else changes."""
+        ts = self._moment(at).ts
+        state.track_played[track_id] = max(state.track_played.get(track_id, ts), ts)
+        track = self.tracks.get(track_id)
+        if track is not None and not track.is_jingle:
+            for artist in split_artists(track.artist):
+                state.artist_played[artist] = max(state.artist_played.get(artist, ts), ts)
 
     def due_clock(self, at: datetime, state: SchedulerState) -> bool:
         """Is a clock item due at `at`? The live queue puts it first when it is."""

@@ -30,6 +30,7 @@ class Item:
     cue_out: float | None = None
     url: str = ""  # a page about the item: a story's article page
     article_id: int | None = None
+    requested_by: str = ""  # a listener's request: their display name ("a listener")
 
     def __post_init__(self) -> None:
         # Every name on air passes the one cleaning rule, whatever made the item: a file's

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -33,6 +34,7 @@ from app.models import (
     PlaylistEntry,
     QueueEntry,
     SchedulerMemory,
+    SongRequest,
     Speech,
     SpeechStatus,
     Track,
@@ -41,7 +43,7 @@ from app.models import (
 from app.news import bulletins
 from app.news.desk import GENERIC_OPENING
 from app.news.speakable import opening_text
-from app.scheduler import queue
+from app.scheduler import queue, requests
 from app.scheduler.engine import Pick, Scheduler, SchedulerState
 from app.scheduler.item import Item, ItemKind
 from app.scheduler.snapshot import load_scheduler
@@ -150,10 +152,17 @@ class Planner:
             if entry is None:
                 self.decisions["none", "empty"] += 1
                 return None
-            if entry.reason == queue.HOST and entry.track_id is not None:
+            if entry.reason in queue.PINNED and entry.track_id is not None:
                 self._scheduler_for(session).record(now, entry.track_id, self._memory(session))
                 self._save(session)
             item = self._entry_item(session, entry)
+            if entry.reason == queue.REQUEST:
+                for request in session.scalars(
+                    select(SongRequest).where(
+                        SongRequest.entry_id == entry.id, SongRequest.status == requests.PENDING
+                    )
+                ):
+                    request.status, request.aired_at = requests.AIRED, starts  # fmt: skip
             self.decisions[item.kind.value if item else "none", entry.reason] += 1
             ends = starts + (self._air_time(item) if item else timedelta(0))
             self._top_up(session, ends)
@@ -274,11 +283,182 @@ class Planner:
             self._replan(session)
             self._top_up(session, self.on_air_until())
 
-    def add_track(self, track_id: int, position: int | None, host_id: int | None = None) -> None:
+    def add_track(
+        self, track_id: int, position: int | None, host_id: int | None = None
+    ) -> str | None:
+        """Queue a host's pick. It airs even within the separation window (a host may mean
+        it), but then the answer is a warning saying so (also when the scheduler planned the
+        same track nearby); the picks planned from now on keep separation with it."""
         with self._lock, self._sessions.begin() as session:
-            queue.playable_track(session, track_id)
+            track = queue.playable_track(session, track_id)
             entry = QueueEntry(track_id=track_id, reason=queue.HOST, added_by=host_id)
             queue.insert(session, [entry], position)
+            session.flush()
+            warning = self._separation_warning(session, track, entry)
+            self._top_up(session, self.on_air_until())
+            return warning
+
+    def _last_aired(self, session: Session, track: Track) -> datetime | None:
+        """When the track last went on air (the station's record) or was taken for the air
+        (the scheduler's memory, which also holds the times of picks still to come)."""
+        taken = self._memory(session).track_played.get(track.id)
+        last = track.last_played_at
+        if taken is not None and taken <= self._now().timestamp():
+            taken_at = datetime.fromtimestamp(taken, UTC)
+            last = taken_at if last is None else max(last, taken_at)
+        return last
+
+    def _separation_warning(self, session: Session, track: Track, entry: QueueEntry) -> str | None:
+        """Why a queued track breaks separation with what aired or is queued, in a sentence."""
+        starts = self._expected_starts(session, self.on_air_until())
+        at = starts.get(entry.id, self.on_air_until())
+        gap = timedelta(hours=self._settings.track_separation_hours)
+        name = f"“{track.title}”" + (f" by {track.artist}" if track.artist else "")
+        last = self._last_aired(session, track)
+        if last is not None and at - last < gap:
+            ago = _minutes(at - last)
+            return (f"{name} played {ago} before it would air again; the station keeps "
+                    f"{_hours(gap)} between plays of a track.")  # fmt: skip
+        for other in queue.entries(session):
+            other_at = starts.get(other.id)
+            if other is entry or other.track_id != track.id or other_at is None:
+                continue
+            if abs(other_at - at) < gap:
+                return (f"{name} is already in the queue {_minutes(abs(other_at - at))} "
+                        f"from there; the station keeps {_hours(gap)} between plays of a "
+                        "track.")  # fmt: skip
+        return None
+
+    # -- listeners' requests ------------------------------------------------------------------
+
+    def add_request(self, track_id: int, listener: str, client: str, name: str) -> Upcoming:
+        """Plan a listener's request at the first point it keeps the limits and separation
+        (app/scheduler/requests.py); RequestRefused says why it cannot be."""
+        with self._lock, self._sessions.begin() as session:
+            now = self._now()
+            rules = requests.limits(session, self._settings)
+            track = requests.requestable(session, rules, track_id)
+            self._sweep_requests(session)
+            requests.check_counts(session, rules, listener, client, now)
+            start = self.on_air_until()
+            self._top_up(session, start)
+            entries = queue.entries(session)
+            starts = self._expected_starts(session, start)
+            pending = self._request_entries(session)
+            mine = [e for e in entries if e.track_id == track.id]
+            last = self._last_aired(session, track)
+            why = requests.refusal_for_track(
+                track.title,
+                last.astimezone(self._zone) if last else None,
+                starts[mine[0].id].astimezone(self._zone) if mine else None,
+                any(e.id in pending for e in mine),
+                now,
+                timedelta(hours=self._settings.track_separation_hours),
+            )
+            if why is not None:
+                raise requests.RequestRefused(why)
+            tracks = self._tracks(session, [e.track_id for e in entries if e.track_id])
+            slots = [
+                requests.Slot(starts[e.id], _artists(tracks.get(e.track_id or 0), e.is_jingle),
+                              e.id in pending)
+                for e in entries
+            ]  # fmt: skip
+            durations = self._durations(session)
+            end = (starts[entries[-1].id] + self._entry_air_time(entries[-1], durations)
+                   if entries else start)  # fmt: skip
+            artists = requests.artists_of(track.artist)
+            memory = self._memory(session).artist_played
+            aired = {a: datetime.fromtimestamp(memory[a], UTC) for a in artists
+                     if a in memory and memory[a] <= now.timestamp()}  # fmt: skip
+            gap = timedelta(minutes=self._settings.artist_separation_minutes)
+            position = requests.place(slots, end, artists, aired, gap)
+            if position is None:
+                raise requests.RequestRefused(
+                    f"Another song by {track.artist} is on around then: please ask again in "
+                    f"{round(gap.total_seconds() / 60)} minutes."
+                )
+            entry = QueueEntry(track_id=track.id, reason=queue.REQUEST)
+            queue.insert(session, [entry], position)
+            session.flush()
+            session.add(SongRequest(track_id=track.id, listener=listener, client=client,
+                                    name=name, status=requests.PENDING, entry_id=entry.id,
+                                    created_at=now))  # fmt: skip
+            session.flush()
+            at = self._expected_starts(session, start)[entry.id]
+            item = self._entry_item(session, entry)
+            assert item is not None
+            return Upcoming(entry.id, entry.position, item, entry.reason, at, None)
+
+    def requests_of(
+        self, listener: str, since: datetime
+    ) -> list[tuple[SongRequest, Track, datetime | None]]:
+        """A listener's requests since `since`, newest first, each with its expected start
+        while it waits."""
+        with self._lock, self._sessions.begin() as session:
+            self._sweep_requests(session)
+            starts = self._expected_starts(session, self.on_air_until())
+            rows = session.execute(
+                select(SongRequest, Track).join(Track, Track.id == SongRequest.track_id)
+                .where(SongRequest.listener == listener, SongRequest.created_at >= since)
+                .order_by(SongRequest.id.desc()).limit(20)
+            ).all()  # fmt: skip
+            return [(r, t, starts.get(r.entry_id or 0) if r.status == requests.PENDING else None)
+                    for r, t in rows]  # fmt: skip
+
+    def pending_requests(self) -> list[tuple[SongRequest, Upcoming]]:
+        """The requests waiting to air, in queue order, for hosts."""
+        with self._lock:
+            upcoming = {u.entry_id: u for u in self.upcoming()}
+            with self._sessions.begin() as session:
+                self._sweep_requests(session)
+                rows = session.scalars(select(SongRequest).where(
+                    SongRequest.status == requests.PENDING)).all()  # fmt: skip
+            found = [(r, upcoming[r.entry_id]) for r in rows if r.entry_id in upcoming]
+            return sorted(found, key=lambda pair: pair[1].position)
+
+    def remove_request(self, request_id: int) -> None:
+        with self._lock, self._sessions.begin() as session:
+            request = session.get(SongRequest, request_id)
+            if request is None or request.status != requests.PENDING:
+                raise queue.QueueError(f"no waiting request {request_id}")
+            request.status = requests.REMOVED
+            if request.entry_id is not None and session.get(QueueEntry, request.entry_id):
+                queue.remove(session, request.entry_id)
+            self._top_up(session, self.on_air_until())
+
+    def move_request(self, request_id: int, position: int) -> None:
+        with self._lock, self._sessions.begin() as session:
+            request = session.get(SongRequest, request_id)
+            if request is None or request.status != requests.PENDING or request.entry_id is None:
+                raise queue.QueueError(f"no waiting request {request_id}")
+            queue.move(session, request.entry_id, position)
+
+    def _request_entries(self, session: Session) -> set[int]:
+        waiting = select(SongRequest.entry_id).where(
+            SongRequest.status == requests.PENDING, SongRequest.entry_id.is_not(None)
+        )
+        return {entry_id for entry_id in session.scalars(waiting) if entry_id is not None}
+
+    def _sweep_requests(self, session: Session) -> None:
+        """Requests whose queue entry went without airing (a host cleared the queue, or
+        deleted the track) are removed."""
+        session.execute(
+            update(SongRequest)
+            .where(SongRequest.status == requests.PENDING,
+                   SongRequest.entry_id.not_in(select(QueueEntry.id)))
+            .values(status=requests.REMOVED)
+        )  # fmt: skip
+
+    def _expected_starts(self, session: Session, start: datetime) -> dict[int, datetime]:
+        """When each queue entry is expected to start (as `upcoming` tells hosts)."""
+        at, starts = start, {}
+        durations = self._durations(session)
+        for entry in queue.entries(session):
+            if entry.due_at is not None and entry.due_at > at:
+                at = entry.due_at
+            starts[entry.id] = at
+            at += self._entry_air_time(entry, durations)
+        return starts
 
     def add_playlist(
         self, playlist_id: int, position: int | None, host_id: int | None = None
@@ -324,7 +504,7 @@ class Planner:
         with self._lock, self._sessions.begin() as session:
             queue.move(session, entry_id, position)
             entry = session.get(QueueEntry, entry_id)
-            if entry is not None and entry.due_at is None:
+            if entry is not None and entry.due_at is None and entry.reason != queue.REQUEST:
                 entry.reason = queue.HOST  # a host placed it: it stays where they put it
 
     def clear(self) -> int:
@@ -343,6 +523,11 @@ class Planner:
             return
         scheduler = self._scheduler_for(session)
         state = self._memory(session)
+        # What hosts and listeners queued counts for separation from when it should air.
+        starts = self._expected_starts(session, start)
+        for entry in queue.entries(session):
+            if entry.reason in queue.PINNED and entry.track_id is not None:
+                scheduler.reserve(starts[entry.id], entry.track_id, state)
         at = max(start, self._planned_until(session, start))
         new: list[tuple[QueueEntry, _Plan]] = []
         durations = self._durations(session)
@@ -368,6 +553,16 @@ class Planner:
         first = next((self._plans[e.id] for e in planned if e.id in self._plans), None)
         if first is not None:
             state = SchedulerState.from_json(first.state_before)
+            # Plays since that plan (hosts' and listeners' items, taken after it was made)
+            # still count for separation; the picks being dropped (not yet aired) do not.
+            now = self._now().timestamp()
+            current = self._memory(session)
+            for track_id, ts in current.track_played.items():
+                if ts <= now and ts > state.track_played.get(track_id, -math.inf):
+                    state.track_played[track_id] = ts
+            for artist, ts in current.artist_played.items():
+                if ts <= now and ts > state.artist_played.get(artist, -math.inf):
+                    state.artist_played[artist] = ts
             if fired is not None:  # the rules' memory just after planning it
                 after = next((self._plans[i].state_before for i in sorted(self._plans)
                               if i > fired), None)  # fmt: skip
@@ -417,7 +612,13 @@ class Planner:
             return bulletins.news_item(entry, self._settings, article.slug if article else None,
                                        self.identity())  # fmt: skip
         track = session.get(Track, entry.track_id)
-        return self._item(track, entry.is_jingle) if track is not None else None
+        if track is None:
+            return None
+        item = self._item(track, entry.is_jingle)
+        if entry.reason == queue.REQUEST:
+            name = session.scalar(select(SongRequest.name).where(SongRequest.entry_id == entry.id))
+            item = replace(item, requested_by=name or "a listener")
+        return item
 
     def _clock_due(self, pick: Pick, at: datetime) -> datetime:
         """The minute of the hour the clock item belongs to, at or before `at`."""
@@ -504,3 +705,19 @@ def programme_fingerprint(session: Session) -> tuple[object, ...]:
                func.sum(PlaylistEntry.track_id * (PlaylistEntry.position + 1)))
     ).one()  # fmt: skip
     return (*playlists, *entries)
+
+
+def _artists(track: Track | None, is_jingle: bool) -> frozenset[str]:
+    if track is None or is_jingle or track.kind.value == "jingle":
+        return frozenset()
+    return requests.artists_of(track.artist)
+
+
+def _minutes(span: timedelta) -> str:
+    minutes = round(span.total_seconds() / 60)
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def _hours(span: timedelta) -> str:
+    hours = span.total_seconds() / 3600
+    return f"{hours:g} h"

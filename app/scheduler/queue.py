@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from app.models import PlaylistEntry, QueueEntry, Track, TrackStatus
 
 HOST = "host"
+REQUEST = "request"  # a listener's request (app/scheduler/requests.py)
+PINNED = (HOST, REQUEST)  # placed by people: planning anew leaves them where they are
 # A clock item whose minute passed while the station was off the air (or that missed its
 # turn) still airs this late; later, it is dropped rather than airing out of its hour. One
 # whose minute passed during the item on air always airs next, however long that item was.
@@ -91,7 +93,7 @@ def clear(session: Session) -> int:
 
 def clear_planned(session: Session) -> None:
     """Drop what the scheduler planned (not what hosts put there), to plan it anew."""
-    session.execute(delete(QueueEntry).where(QueueEntry.reason != HOST))
+    session.execute(delete(QueueEntry).where(QueueEntry.reason.not_in(PINNED)))
     session.flush()
     _renumber(entries(session))
 

@@ -219,14 +219,18 @@ class TriggeredRule:
 
 @dataclass(frozen=True)
 class PlaylistSource:
-    """Clock and interval items play the playlist in its order, without separation: a
-    station ID has to repeat."""
+    """Clock and interval items play the playlist in its order. Clock items (a time of the
+    hour a host chose, like a top-of-the-hour ID) and jingle playlists ignore separation (a
+    station ID has to repeat); an interval playlist of songs deals only a track that keeps
+    it, and when none does, does not fire: the rule stays due and fires at the first pick
+    where one does, and rotation fills the time meanwhile."""
 
     playlist: PlaylistInfo
     deck: Deck
 
     def __call__(self, context: Context, reason: str) -> Pick | None:
-        deal = context.deal(self.playlist, self.deck, separate=False)
+        separate = reason != Precedence.CLOCK.reason and not self.playlist.is_jingle
+        deal = context.deal(self.playlist, self.deck, separate=separate, strict=separate)
         return pick_from(self.playlist, deal, reason) if deal is not None else None
 
 
@@ -234,9 +238,13 @@ class PlaylistSource:
 class Rotation:
     """General rotation: a weighted choice among the rotation playlists in their dayparts,
     then a track of that playlist that keeps separation. If the chosen playlist has none in
-    its sample, the others are tried (in weighted order); if none has, the least recently
-    played candidate of the first plays ("fallback"). Outside every daypart, all rotation
-    playlists are eligible ("fallback"), so the station never falls silent."""
+    its sample, the others are tried (in weighted order), then every track of the eligible
+    playlists, then of all rotation playlists, whatever their dayparts ("fallback"): an
+    automatic pick keeps separation whenever any rotation track can. Only when none can
+    does the least recently played track (by its own and its artists' last plays) play
+    ("fallback"), so the station never falls silent and never repeats what just played
+    while anything else could. Outside every daypart, all rotation playlists are eligible
+    ("fallback")."""
 
     playlists: tuple[tuple[PlaylistInfo, Deck], ...]
     key: str = "rotation"
@@ -255,9 +263,22 @@ class Rotation:
                 return pick_from(playlist, deal, reason)
         if not order:
             return None
-        playlist, deck = order[0]
-        deal = context.deal(playlist, deck, separate=True)
-        return pick_from(playlist, deal, "fallback") if deal is not None else None
+        # Each deal above looked at a sample of its playlist: look at all of them before
+        # breaking separation (rare, and bounded by the rotation playlists' size).
+        for group, why in ((order, reason), (list(self.playlists), "fallback")):
+            qualifying = [(p, t) for p, deck in group for t in deck.ids if context.qualifies(t)]
+            if qualifying:
+                playlist, track_id = qualifying[context.rng.randrange(len(qualifying))]
+                return pick_from(playlist, Deal(track_id, True), why)
+        # Nothing in rotation keeps separation: the least recently played track (or artist)
+        # plays, so the station never falls silent and never repeats what just played while
+        # anything else can play.
+        played = context.state.track_played
+        playlist, track_id = min(
+            ((p, t) for p, deck in order for t in deck.ids),
+            key=lambda pair: (context.last_played(pair[1]), played.get(pair[1], -math.inf)),
+        )
+        return pick_from(playlist, Deal(track_id, False), "fallback")
 
 
 def _weighted_order(

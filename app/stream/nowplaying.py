@@ -42,6 +42,7 @@ def item_json(item: Item | None) -> dict[str, Any] | None:
         "url": item.url or None,  # a story's article page
         "article_id": item.article_id,
         "cover": cover_url(item.track_id, item.artist, item.title),
+        "requested_by": item.requested_by or None,  # a listener's request: their name
     }
 
 

@@ -274,8 +274,10 @@
   }
 
   async function addToQueue(body, message) {
-    renderQueue((await api("POST", "/api/queue", body)).items);
+    const view = await api("POST", "/api/queue", body);
+    renderQueue(view.items);
     say(message);
+    if (view.warning) showError(`Added, but note: ${view.warning}`);
   }
 
   async function removeEntry(id) {

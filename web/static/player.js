@@ -184,7 +184,7 @@
     const aired = [snapshot.current, ...snapshot.history];
     const at = aired.findIndex((entry) => entry && entry.started_at === shownKey);
     const next = at > 0 ? aired[at - 1] : snapshot.next;
-    if ($("next")) setText("next", next ? next.display_title : "—");
+    if ($("next")) setText("next", next ? next.display_title + (next.requested_by ? ` · requested by ${next.requested_by}` : "") : "—");
     const recent = $("recent");
     if (recent) recent.replaceChildren(...snapshot.history.slice(Math.max(at, 0)).map(item));
   };
