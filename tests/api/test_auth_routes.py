@@ -57,6 +57,10 @@ PUBLIC = {
     ("POST", "/api/skip"),
     ("GET", "/api/stream/joined/{tag}"),  # where a player's own stream connection began
     ("GET", "/api/archive"),  # the time-shift archive's items: what "previous" goes back to
+    # Song requests: listeners search the library, request, and see their own requests.
+    ("GET", "/api/requests/search"),
+    ("POST", "/api/requests"),
+    ("GET", "/api/requests/mine"),
     # The dashboard page is a sign-in screen; everything it shows comes from host routes.
     ("GET", "/host"),
 }
