@@ -7,6 +7,7 @@ channel (/api/now-playing/events) and runs the audio element."""
 from __future__ import annotations
 
 import asyncio
+from html import escape
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -17,13 +18,19 @@ from app.api.deps import SettingsDep, StationDep
 from app.api.listeners import board_standings
 from app.api.news_pages import latest_stories
 from app.api.static import STATIC_DIR
-from app.api.templating import public_base_url, render_page
+from app.api.templating import public_base_url, render_page, station_identity
+from app.config import Settings
 from app.listeners.identity import issue_identity, listener_hash, listener_id, remember_listener
 from app.station import Station
 
 router = APIRouter(tags=["player"])
 
 LATEST_STORIES = 5
+# The iframe the player page suggests for /embed: the embed's layout keeps every line to one
+# line (web/static/embed.css), so at this size nothing of it is ever cut off
+# (tests/browser/test_identity.py measures it in a real page).
+EMBED_WIDTH = 400
+EMBED_HEIGHT = 260
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -31,8 +38,9 @@ async def player_page(request: Request, station: StationDep, settings: SettingsD
     identifier = listener_id(request, station.listener_keys)
     you = listener_hash(identifier) if identifier else None
     stories, board = await asyncio.to_thread(_front_page_data, station, you)
+    snippet = embed_snippet(request, settings)
     response = await _player(request, station, settings, "player.html", stories=stories,
-                             board=board)  # fmt: skip
+                             board=board, embed_snippet=snippet)  # fmt: skip
     # No site may frame it (app.headers): a signed-in host's skip is on this page; /embed is
     # the page for other sites.
     return response
@@ -68,9 +76,20 @@ async def stream_joined(tag: str, station: StationDep) -> dict[str, float]:
     return {"stream_seconds": joined}
 
 
+def embed_snippet(request: Request, settings: Settings) -> str:
+    """The HTML another site pastes to show the embed."""
+    name = escape(station_identity(request, settings).name, quote=True)
+    return (f'<iframe src="{public_base_url(request, settings)}/embed" width="{EMBED_WIDTH}" '
+            f'height="{EMBED_HEIGHT}" title="{name}"></iframe>')  # fmt: skip
+
+
 @router.get("/favicon.ico", include_in_schema=False)
-def favicon() -> FileResponse:
-    """Browsers ask for it on every site; the station's icon is an SVG."""
+def favicon(station: StationDep) -> FileResponse:
+    """Browsers ask for it on every site: the station's logo, else its default icon (SVG)."""
+    logo = station.identity.current.logo
+    path = station.identity.logo_path(logo.file) if logo else None
+    if logo is not None and path is not None:
+        return FileResponse(path, media_type=logo.media_type)
     return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
 
 

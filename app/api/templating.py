@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader
 
 from app.config import PROJECT_ROOT, Settings
+from app.identity import Identity
 
 TEMPLATES_DIR = PROJECT_ROOT / "web" / "templates"
 
@@ -49,15 +50,26 @@ def listened(seconds: float) -> str:
     return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
+def station_identity(request: Request, settings: Settings) -> Identity:
+    """The station's identity as hosts set it (kept in memory by the station: no query)."""
+    station = getattr(request.state, "station", None)
+    return station.identity.current if station is not None else Identity.of(None, settings)
+
+
 def render_page(
     request: Request, settings: Settings, name: str, status: int = 200, **context: Any
 ) -> HTMLResponse:
+    """Every page gets the station's `identity` (name, tagline, logo, accent), its
+    `station_name`, and `page_url` and `site_url`, absolute, for link previews."""
+    identity = station_identity(request, settings)
+    site = identity.public_base(str(request.base_url))
     template = _templates(request, settings).get_template(name)
-    html = template.render(station_name=settings.station_name, **context)
+    html = template.render(station_name=identity.name, identity=identity, site_url=site,
+                           page_url=site + request.url.path, **context)  # fmt: skip
     return HTMLResponse(html, status_code=status)
 
 
 def public_base_url(request: Request, settings: Settings) -> str:
-    """How listeners reach the station: the configured public URL, else the address this
-    request reached us at."""
-    return settings.public_base(str(request.base_url))
+    """How listeners reach the station: the public URL hosts set, else RADIO_PUBLIC_URL,
+    else the address this request reached us at."""
+    return station_identity(request, settings).public_base(str(request.base_url))

@@ -50,10 +50,13 @@ PUBLIC = {
     ("GET", "/"),
     ("GET", "/embed"),
     ("GET", "/favicon.ico"),
+    ("GET", "/station.css"),  # the station's colours, as hosts set them
+    ("GET", "/station/logo/{name}"),  # its logo, shown on every page
     ("GET", "/covers/track/{track_id}"),
     ("GET", "/covers/generated.svg"),
     ("POST", "/api/skip"),
     ("GET", "/api/stream/joined/{tag}"),  # where a player's own stream connection began
+    ("GET", "/api/archive"),  # the time-shift archive's items: what "previous" goes back to
     # The dashboard page is a sign-in screen; everything it shows comes from host routes.
     ("GET", "/host"),
 }

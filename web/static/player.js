@@ -38,6 +38,10 @@
     return h ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
   };
   const say = (text) => { $("player-status").textContent = text; };
+  // The volume is remembered where the browser allows: in another site's iframe (the embed)
+  // a browser that blocks third-party storage throws on any use of localStorage.
+  const remembered = (key) => { try { return localStorage.getItem(key); } catch { return null; } };
+  const remember = (key, value) => { try { localStorage.setItem(key, value); } catch { /* not kept */ } };
   const now = () => Date.now() / 1000;
 
   // --- the audio element -------------------------------------------------------------------
@@ -129,12 +133,12 @@
   playButton.addEventListener("click", () => (wanted ? stop() : start()));
   muteButton.addEventListener("click", () => {
     audio.muted = !audio.muted;
-    localStorage.setItem("radio.muted", audio.muted ? "1" : "");
+    remember("radio.muted", audio.muted ? "1" : "");
     render();
   });
   volume.addEventListener("input", () => {
     audio.volume = Number(volume.value);
-    localStorage.setItem("radio.volume", volume.value);
+    remember("radio.volume", volume.value);
   });
 
   // --- now playing -------------------------------------------------------------------------
@@ -370,9 +374,9 @@
 
   // --- start -------------------------------------------------------------------------------
 
-  const savedVolume = localStorage.getItem("radio.volume");
+  const savedVolume = remembered("radio.volume");
   if (savedVolume !== null) { volume.value = savedVolume; audio.volume = Number(savedVolume); }
-  audio.muted = Boolean(localStorage.getItem("radio.muted"));
+  audio.muted = Boolean(remembered("radio.muted"));
   for (const control of [playButton, muteButton, volume]) control.disabled = false;
   render();
   setInterval(tick, 1000);
