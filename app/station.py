@@ -112,7 +112,7 @@ class Station:
         self.listening = SessionRecorder(sessions, settings.timezone, settings.listener_min_seconds)
         self.hub.on_listener.append(self.listening.on_listener)
         # Time-shifted listeners are told to the same callbacks: they count as listening.
-        self.timeshift = TimeShift(self.archive, self.hub.info, settings.burst_bytes,
+        self.timeshift = TimeShift(self.archive, lambda: self.hub.info, settings.burst_bytes,
                                    self.hub.on_listener, COOKIE_NAME,
                                    self.listener_keys.verify)  # fmt: skip
         self.playout = PlayoutProcess(

@@ -118,6 +118,12 @@ def test_too_old_is_416_naming_the_oldest_time_and_now_is_the_live_stream(
         for capture in (live, future, shifted):
             capture.stop()
         assert future.head == live.head == shifted.head
+        # A station the hosts renamed: the time-shifted head says so as the live one does.
+        renamed = httpx.patch(station.url + "/api/station/identity", json={"name": "Rewind FM"},
+                              headers=station.auth(), timeout=10)  # fmt: skip
+        assert renamed.status_code == 200, renamed.text
+        shifted = capture_at(station, oldest + 0.1, 0.5)
+        assert shifted.headers["icy-name"] == "Rewind FM"
         i, j = common_start(bytes(live.body), bytes(future.body))
         assert abs(i - j) < BYTES_PER_SECOND  # the same burst, give or take one write
     finally:
