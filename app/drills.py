@@ -7,6 +7,8 @@ in that folder, the part fails, with the file's text (or a default) as its error
 - `encoder`: the MP3 encoder (LAME) in the playout process fails on every block, as it
   would out of memory. The stream goes on with the safety source, encoded in advance.
 - `speech`: the speech engine fails in the render child, for every text.
+- `archive`: the time-shift archive's writes fail, as on a full disk. The live stream goes
+  on; that audio is not kept.
 
 Removing the file ends the drill: the part works again and the station heals.
 Standard library only: the playout process and the speech worker import it.
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PARTS = ("encoder", "speech")
+PARTS = ("encoder", "speech", "archive")
 
 
 class DrillFault(RuntimeError):

@@ -86,6 +86,8 @@ class Station:
             bitrate_kbps=settings.bitrate_kbps,
             sample_rate=settings.sample_rate,
             station_name=settings.station_name,
+            on_problem=self._report_problem,
+            drill_dir=settings.fault_drill_dir,
         )
         self.skip_votes = SkipVotes(
             share=settings.skip_vote_share,
@@ -110,7 +112,7 @@ class Station:
         self.listening = SessionRecorder(sessions, settings.timezone, settings.listener_min_seconds)
         self.hub.on_listener.append(self.listening.on_listener)
         # Time-shifted listeners are told to the same callbacks: they count as listening.
-        self.timeshift = TimeShift(self.archive, self.hub.info, settings.burst_bytes,
+        self.timeshift = TimeShift(self.archive, lambda: self.hub.info, settings.burst_bytes,
                                    self.hub.on_listener, COOKIE_NAME,
                                    self.listener_keys.verify)  # fmt: skip
         self.playout = PlayoutProcess(
@@ -119,7 +121,7 @@ class Station:
             publish=self._publish,
             on_failure=self._mark_unplayable,
             safety_item=safety_item(settings.station_name),
-            on_problem=self._playout_problem,
+            on_problem=self._report_problem,
         )
         self._scan_lock = threading.Lock()
         self.jobs = JobRegistry()  # long work (analysis of uploads, ...) with progress
@@ -253,8 +255,9 @@ class Station:
         self.problems.clear("scheduler", "the queue answers again")
         return item
 
-    def _playout_problem(self, key: str, what: str, cause: str | None) -> None:
-        """The playout process's faults (a decoder or the encoder), and their end."""
+    def _report_problem(self, key: str, what: str, cause: str | None) -> None:
+        """Faults of the playout process (a decoder, the encoder) and the archive's writer,
+        and their end (from any thread)."""
         if cause is None:
             self.problems.clear(key)
         else:

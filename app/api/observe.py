@@ -126,6 +126,21 @@ def station_families(station: Station) -> list[Family]:
         families.append(Family("radio_stream_audio_age_seconds", "gauge",
                                "Seconds since the playout last handed the stream audio.")
                         .add(age, mount=MOUNT))  # fmt: skip
+    archive = station.archive.stats()
+    families += [
+        Family("radio_archive_bytes", "gauge",
+               "Bytes of the stream kept in the time-shift archive (RADIO_ARCHIVE_MAX_MB).")
+        .add(archive["bytes"], mount=MOUNT),
+        Family("radio_archive_seconds", "gauge",
+               "How far back the time-shift archive reaches (RADIO_ARCHIVE_HOURS).")
+        .add(archive["seconds"], mount=MOUNT),
+        Family("radio_archive_write_failing", "gauge",
+               "1 while the archive cannot write (a full disk): the stream goes on unkept.")
+        .add(archive["failing"], mount=MOUNT),
+        Family("radio_listeners_timeshifted", "gauge",
+               "Connections listening to the archive (/stream?at=), behind live.")
+        .add(len(station.timeshift.listeners), mount=MOUNT),
+    ]  # fmt: skip
     families += [
         Family("radio_playout_lead_seconds", "gauge",
                "Programme read ahead of air time (a busy machine may take this much without a "

@@ -38,12 +38,14 @@ import struct
 import threading
 import time
 from array import array
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from app import drills
 from app.library.artwork import cover_url
 from app.scheduler.item import Item, ItemKind
 from app.stream.icy import metadata_block
@@ -56,6 +58,7 @@ LISTED_ITEMS = 500  # GET /api/archive lists at most this many items (newest fir
 READ_THREADS = 4
 PRUNE_EVERY_SECONDS = 10.0
 KNOWN_PLAYS = 64  # items remembered by identity, until the station learns their play id
+ARCHIVE_PROBLEM = "archive"
 
 
 class ArchiveGone(Exception):
@@ -129,7 +132,9 @@ class Piece:
 
 class Archive:
     def __init__(self, directory: Path, *, hours: float, max_bytes: int, segment_seconds: float,
-                 bitrate_kbps: int, sample_rate: int, station_name: str) -> None:  # fmt: skip
+                 bitrate_kbps: int, sample_rate: int, station_name: str,
+                 on_problem: Callable[[str, str, str | None], None] = lambda k, w, c: None,
+                 drill_dir: Path | None = None) -> None:  # fmt: skip
         self.directory = directory
         self.enabled = hours > 0
         self.window = hours * 3600
@@ -148,6 +153,8 @@ class Archive:
         self._fds: tuple[int, int, int] | None = None  # mp3, idx, items of _current
         self._pruned_at = 0.0
         self._failing = False
+        self._on_problem = on_problem  # (key, what, cause): a fault; cause None: it is over
+        self._drills = drill_dir
         self.loaded = threading.Event()
         self.readers = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="archive-read")
         # For the notes' measurement and the metrics: what the writer did.
@@ -191,6 +198,19 @@ class Archive:
         archived = self._known.get(id(item))
         if archived is not None:
             self._queue.put((archived, play_id))
+
+    def stats(self) -> dict[str, float]:
+        """For the metrics: what is kept, and how the writer does."""
+        with self._lock:
+            kept = sum(segment.size for segment in self._segments)
+            oldest = self._segments[0].start if self._segments else None
+        return {
+            "bytes": kept,
+            "seconds": time.time() - oldest if oldest is not None else 0.0,
+            "blocks_written": self.blocks_written,
+            "write_seconds_max": self.write_seconds_max,
+            "failing": int(self._failing),
+        }
 
     def oldest(self) -> float | None:
         with self._lock:
@@ -311,15 +331,19 @@ class Archive:
                 break
             try:
                 if len(message) == 3:
+                    drills.check(self._drills, "archive")
                     self._write_block(*message)
                 else:
                     self._write_play(*message)
-                self._failing = False
-            except OSError as error:
+                if self._failing:
+                    self._failing = False
+                    self._on_problem(ARCHIVE_PROBLEM, "", None)
+            except (OSError, drills.DrillFault) as error:
                 if not self._failing:
-                    log.error("the time-shift archive cannot write (%s): this audio is not "
-                              "archived", error)  # fmt: skip
-                self._failing = True
+                    self._failing = True
+                    self._on_problem(ARCHIVE_PROBLEM, "The time-shift archive cannot write: "
+                                     "the live stream goes on, but this audio is not kept",
+                                     str(error) or type(error).__name__)  # fmt: skip
                 self._close_current()
         self._close_current()
 

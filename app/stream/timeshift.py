@@ -45,7 +45,7 @@ class TimeShift:
     def __init__(
         self,
         archive: Archive,
-        info: StreamInfo,
+        info: Callable[[], StreamInfo],  # the hub's, as it is now (hosts may rename the station)
         burst_bytes: int,
         on_listener: list[Callable[[Any], None]],
         listener_cookie: str,
@@ -58,7 +58,7 @@ class TimeShift:
         self.listener_cookie = listener_cookie
         self.verify_listener = verify_listener
         self.listeners: set[ShiftedListener] = set()
-        self.byte_rate = info.bitrate_kbps * 1000 / 8
+        self.byte_rate = info().bitrate_kbps * 1000 / 8
 
     def is_listening(self, listener_id: str) -> bool:
         return any(listener.listener_id == listener_id for listener in self.listeners)
@@ -79,12 +79,13 @@ class TimeShift:
                client: str, at: float) -> None:  # fmt: skip
         """Answer a stream request for the archive from `at` (within the archive)."""
         icy = wants_icy(headers)
-        transport.write(response_head(self.info, icy))
+        info = self.info()
+        transport.write(response_head(info, icy))
         if method == "HEAD":
             transport.close()
             return
         user_agent = next((v.decode("latin-1") for n, v in headers if n == b"user-agent"), "")
-        listener = ShiftedListener(self, transport, IcyFramer(self.info.metaint) if icy else None,
+        listener = ShiftedListener(self, transport, IcyFramer(info.metaint) if icy else None,
                                    client, user_agent)  # fmt: skip
         cookie = request_cookie(headers, self.listener_cookie)
         listener.listener_id = self.verify_listener(cookie) if cookie else None

@@ -30,6 +30,7 @@ from tests.listen import (
     split_icy,
     whole_frames,
 )
+from tests.prometheus import parse as parse_metrics
 from tests.station import RunningStation, start_station
 
 # Distinct tones, each long enough that a moment inside one is far from its crossfades.
@@ -117,6 +118,12 @@ def test_too_old_is_416_naming_the_oldest_time_and_now_is_the_live_stream(
         for capture in (live, future, shifted):
             capture.stop()
         assert future.head == live.head == shifted.head
+        # A station the hosts renamed: the time-shifted head says so as the live one does.
+        renamed = httpx.patch(station.url + "/api/station/identity", json={"name": "Rewind FM"},
+                              headers=station.auth(), timeout=10)  # fmt: skip
+        assert renamed.status_code == 200, renamed.text
+        shifted = capture_at(station, oldest + 0.1, 0.5)
+        assert shifted.headers["icy-name"] == "Rewind FM"
         i, j = common_start(bytes(live.body), bytes(future.body))
         assert abs(i - j) < BYTES_PER_SECOND  # the same burst, give or take one write
     finally:
@@ -306,3 +313,63 @@ def test_a_time_shifted_stream_bursts_then_keeps_real_time(tmp_path: Path, launc
     last = max(x for wall, x in lead if wall >= 18.0)
     assert abs(last - first) < 0.5, (first, last)
     assert mp3_frames_valid(bytes(capture.body)) > 25 * 38
+
+
+def test_an_archive_that_cannot_write_is_a_problem_for_hosts_and_never_stops_the_stream(
+    tmp_path: Path,
+) -> None:
+    tone_library(tmp_path / "media", TONES)
+    drills = tmp_path / "drills"
+    drills.mkdir()
+    station = start_station(tmp_path, fault_drill_dir=drills)
+    wait_for_items(station, 1)
+    live = StreamCapture(station.port)
+    try:
+        (drills / "archive").write_text("No space left on device (a drill)")
+        problem = wait_for_problem(station, cleared=False)
+        failing_from = time.monotonic()
+        assert problem["cause"] == "No space left on device (a drill)"
+        stuck = sum(path.stat().st_size for path in archive_files(tmp_path / "state", ".mp3"))
+        time.sleep(3)
+        assert metric(station, "radio_archive_write_failing") == 1
+        assert stuck == sum(p.stat().st_size for p in archive_files(tmp_path / "state", ".mp3"))
+        (drills / "archive").unlink()
+        wait_for_problem(station, cleared=True)
+        failing_until = time.monotonic()
+        time.sleep(2)
+        live.stop()
+        # The live listener heard on throughout (a write of 0.4 s either side aside); the
+        # archive keeps writing after.
+        assert live.closed_at is None
+        heard = live.bytes_at(failing_until) - live.bytes_at(failing_from)
+        assert heard >= (failing_until - failing_from - 1) * BYTES_PER_SECOND
+        _, errors = decode(whole_frames(bytes(live.body)))
+        assert errors == ""
+        assert metric(station, "radio_archive_write_failing") == 0
+        counted = metric(station, "radio_archive_bytes")
+        kept = sum(path.stat().st_size for path in archive_files(tmp_path / "state", ".mp3"))
+        assert kept > stuck
+        assert 0 <= kept - counted <= BYTES_PER_SECOND  # (it writes on meanwhile)
+    finally:
+        live.stop()
+        station.stop()
+
+
+def wait_for_problem(station: RunningStation, *, cleared: bool) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    listed: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        response = station.get("/api/station/problems", headers=station.auth())
+        response.raise_for_status()
+        listed = response.json()["items"]
+        found = next((p for p in listed if p["key"] == "archive"), None)
+        if found is not None and (found["cleared_at"] is not None) == cleared:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"no {'cleared' if cleared else 'open'} archive problem: {listed}")
+
+
+def metric(station: RunningStation, name: str) -> float:
+    response = station.get("/metrics", headers=station.auth())
+    response.raise_for_status()
+    return parse_metrics(response.text)[name].samples[0][2]
