@@ -7,6 +7,7 @@ from app.api import (
     dashboard,
     docs,
     feeds,
+    history_pages,
     hosts,
     library,
     listeners,
@@ -41,3 +42,4 @@ router.include_router(docs.router)
 router.include_router(feeds.router)
 router.include_router(static.router)
 router.include_router(news_pages.router)
+router.include_router(history_pages.router)
