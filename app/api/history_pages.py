@@ -22,7 +22,6 @@ from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.api.deps import RowId, SettingsDep, StationDep
-from app.api.errors import error
 from app.api.templating import public_base_url, render_page, share_links
 from app.config import Settings
 from app.library.artwork import cover_url
@@ -48,7 +47,8 @@ Before = Annotated[
     RowId | None,
     Query(description="continue after this play: the `more` cursor of the page before"),
 ]
-NO_SUCH_PLAY = error("no play with this id (`before` or the path)")
+# No model: app.api.errors documents it as the JSON error, on the pages as on the API.
+NO_SUCH_PLAY: dict[str, Any] = {"description": "no play with the id `before` names"}
 
 
 @dataclass(frozen=True)
