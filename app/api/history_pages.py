@@ -111,15 +111,22 @@ def search_plays(
         .order_by(Track.last_played_at.desc(), Track.id.desc())
         .limit(SEARCH_TRACKS + 1)
     ).all()  # fmt: skip
-    found: list[Play] = []
+    # Each track's newest plays from the index alone (it holds the start and the row id),
+    # then only the page's rows from the table.
+    keys: list[tuple[datetime, int]] = []
     for track_id in tracks[:SEARCH_TRACKS]:
-        query = select(Play).where(Play.track_id == track_id)
+        query = select(Play.started_at, Play.id).where(Play.track_id == track_id)
         if before is not None:
             query = query.where(tuple_(Play.started_at, Play.id) < (before.started_at, before.id))
         order = (Play.started_at.desc(), Play.id.desc())
-        found.extend(session.scalars(query.order_by(*order).limit(limit + 1)))
-    found.sort(key=lambda play: (_as_utc(play.started_at), play.id), reverse=True)
-    return found[:limit], len(found) > limit, len(tracks) > SEARCH_TRACKS
+        keys.extend(
+            (_as_utc(at), id_)
+            for at, id_ in session.execute(query.order_by(*order).limit(limit + 1))
+        )
+    keys.sort(reverse=True)
+    page = [id_ for _, id_ in keys[:limit]]
+    rows = {play.id: play for play in session.scalars(select(Play).where(Play.id.in_(page)))}
+    return [rows[id_] for id_ in page], len(keys) > limit, len(tracks) > SEARCH_TRACKS
 
 
 def _as_utc(moment: datetime) -> datetime:
