@@ -54,6 +54,12 @@ PUBLIC = {
     ("GET", "/covers/generated.svg"),
     ("POST", "/api/skip"),
     ("GET", "/api/stream/joined/{tag}"),  # where a player's own stream connection began
+    # The song history: what was played, searchable, a page per play, and as JSON.
+    ("GET", "/history"),
+    ("GET", "/history/{play_id}"),
+    ("GET", "/api/history"),
+    ("GET", "/api/history/search"),
+    ("GET", "/api/history/{play_id}"),
     # The dashboard page is a sign-in screen; everything it shows comes from host routes.
     ("GET", "/host"),
 }
