@@ -14,10 +14,16 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import pytest
+
 from app.listeners.identity import COOKIE_NAME
 from app.listeners.sessions import PROBE_SECONDS, REJOIN_SECONDS
 from tests.conftest import tone_library
 from tests.station import RunningStation
+
+# A probe is a connection shorter than PROBE_SECONDS by the station's clock: run beside the
+# other wall-clock tests, not among the CPU-heavy ones.
+pytestmark = pytest.mark.realtime
 
 VLC = "VLC/3.0.24 LibVLC/3.0.24"
 HEAD_END = b"\r\n\r\n"
