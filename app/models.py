@@ -101,6 +101,9 @@ class Play(Base):
     duration: Mapped[float | None] = mapped_column(Float)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
+    # A track's plays newest first (the public history's search), without reading the rest.
+    __table_args__ = (Index("ix_plays_track_id_started_at", "track_id", "started_at"),)
+
 
 # --- Hosts: the people who run the station -------------------------------------------------
 

@@ -8,6 +8,7 @@ from app.api import (
     dashboard,
     docs,
     feeds,
+    history_pages,
     hosts,
     identity,
     library,
@@ -47,3 +48,4 @@ router.include_router(feeds.router)
 router.include_router(identity.router)
 router.include_router(static.router)
 router.include_router(news_pages.router)
+router.include_router(history_pages.router)

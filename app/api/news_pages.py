@@ -9,7 +9,7 @@ import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from app.accounts.ratelimit import FailureWindow
 from app.api.deps import SettingsDep, StationDep, loads_json
 from app.api.errors import error, retry_later
-from app.api.templating import public_base_url, render_page
+from app.api.templating import public_base_url, render_page, share_links
 from app.config import Settings
 from app.listeners.identity import (
     ListenerKeys,
@@ -85,28 +85,6 @@ def _ready_speech(session: Session, article: Article, media_dir: Path) -> Path |
 
 def _article_path(article: Article) -> str:
     return f"/news/{quote(article.slug)}"
-
-
-def _share_links(url: str, title: str) -> list[dict[str, str]]:
-    """Plain links that open each network's share form: no scripts, no tracking pixels."""
-    return [
-        {
-            "name": "Email",
-            "href": "mailto:?" + urlencode({"subject": title, "body": url}, quote_via=quote),
-        },
-        {
-            "name": "X",
-            "href": "https://twitter.com/intent/tweet?" + urlencode({"url": url, "text": title}),
-        },
-        {
-            "name": "Facebook",
-            "href": "https://www.facebook.com/sharer/sharer.php?" + urlencode({"u": url}),
-        },
-        {
-            "name": "LinkedIn",
-            "href": "https://www.linkedin.com/sharing/share-offsite/?" + urlencode({"url": url}),
-        },
-    ]
 
 
 def _json_ld(article: Article, url: str, audio_url: str | None, settings: Settings) -> Markup:
@@ -287,7 +265,7 @@ def _article_page(
             "article.html",
             status=status,
             notice=notice,
-            share=_share_links(view["url"], article.title),
+            share=share_links(view["url"], article.title),
             json_ld=_json_ld(article, view["url"], view["audio_url"], settings),
             honeypot=comments.HONEYPOT_FIELD,
             **view,

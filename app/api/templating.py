@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC
 from typing import Any
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -27,6 +28,7 @@ def _templates(request: Request, settings: Settings) -> Environment:
         env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True)
         zone = ZoneInfo(settings.timezone)
         env.filters["date"] = lambda when: when.astimezone(zone).strftime("%-d %B %Y, %H:%M")
+        env.filters["time"] = lambda when: when.astimezone(zone).strftime("%H:%M")
         env.filters["isodate"] = lambda when: when.astimezone(UTC).isoformat()
         env.filters["clock"] = clock
         env.filters["listened"] = listened
@@ -73,3 +75,25 @@ def public_base_url(request: Request, settings: Settings) -> str:
     """How listeners reach the station: the public URL hosts set, else RADIO_PUBLIC_URL,
     else the address this request reached us at."""
     return station_identity(request, settings).public_base(str(request.base_url))
+
+
+def share_links(url: str, title: str) -> list[dict[str, str]]:
+    """Plain links that open each network's share form: no scripts, no tracking pixels."""
+    return [
+        {
+            "name": "Email",
+            "href": "mailto:?" + urlencode({"subject": title, "body": url}, quote_via=quote),
+        },
+        {
+            "name": "X",
+            "href": "https://twitter.com/intent/tweet?" + urlencode({"url": url, "text": title}),
+        },
+        {
+            "name": "Facebook",
+            "href": "https://www.facebook.com/sharer/sharer.php?" + urlencode({"u": url}),
+        },
+        {
+            "name": "LinkedIn",
+            "href": "https://www.linkedin.com/sharing/share-offsite/?" + urlencode({"url": url}),
+        },
+    ]

@@ -4,6 +4,13 @@ The hub tells us when a listener joins and leaves; the row is written on a worke
 the event loop (and with it every listener's stream) never waits for the database. While a
 listener is connected, a heartbeat every minute writes the bytes sent so far, so a session
 cut off by a crash is closed where it really ended.
+
+Players such as VLC open the stream twice: a first connection that reads a little while
+the player probes the format, then the real one. A connection that ends within
+PROBE_SECONDS is held open for REJOIN_SECONDS; if the same client connects again in that
+time, the new connection carries on its session. The same client means the same address,
+user agent and (signed) listener cookie, or none, and each held session goes on in at most
+one connection: another listener cannot join a session to theirs.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -30,6 +38,27 @@ log = logging.getLogger(__name__)
 
 CRASH_BYTES_PER_SECOND = 16000  # 128 kbit/s: a guess for a session cut before its heartbeat
 HEARTBEAT_SECONDS = 60.0
+PROBE_SECONDS = 3.0  # a connection this short may be a player probing the stream
+REJOIN_SECONDS = 5.0  # ... when the same client connects again this soon: one session
+
+ClientKey = tuple[str, str, str | None]  # address, user agent, listener cookie
+
+
+@dataclass
+class _Held:
+    """A short connection's session, waiting for its client's next connection."""
+
+    key: int  # id(Listener) of the connection that ended
+    left_at: datetime
+    bytes_sent: int
+    release: asyncio.TimerHandle | None = None
+
+
+def client_key(listener: Listener) -> ClientKey:
+    """Who a connection is from: its address without the port (each connection has its own
+    port), its user agent and its listener cookie."""
+    host = listener.client.rsplit(":", 1)[0] if ":" in listener.client else listener.client
+    return (host, listener.user_agent, listener.listener_id)
 
 
 class SessionRecorder:
@@ -48,6 +77,8 @@ class SessionRecorder:
         min_seconds: float = MIN_SECONDS,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        probe_seconds: float = PROBE_SECONDS,
+        rejoin_seconds: float = REJOIN_SECONDS,
     ) -> None:
         self.sessions = sessions
         self.timezone = timezone
@@ -55,8 +86,15 @@ class SessionRecorder:
         self.heartbeat_seconds = heartbeat_seconds
         self._clock = clock
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="listening")
+        self.probe_seconds = probe_seconds
+        self.rejoin_seconds = rejoin_seconds
         self._rows: dict[int, int] = {}  # id(Listener) -> row id; the writer thread's own
+        self._carried: dict[int, int] = {}  # id(Listener) -> bytes of its session before it
         self._connected: dict[int, Listener] = {}  # the event loop's own
+        self._joined_at: dict[int, datetime] = {}  # the event loop's own
+        self._held: dict[ClientKey, _Held] = {}  # the event loop's own
+        # A young connection -> the later one of its client that may go on with its session.
+        self._follows: dict[int, tuple[int, asyncio.TimerHandle]] = {}  # the event loop's own
         self._heartbeat: asyncio.TimerHandle | None = None
         self._closing = False
 
@@ -64,13 +102,92 @@ class SessionRecorder:
         """The hub's callback, on the event loop: hand the write to the worker thread."""
         now = self._clock()
         if event == "joined":
-            self._connected[id(listener)] = listener
-            self._writer.submit(self._logged, self._open, id(listener), listener, now)
+            self._joined(listener, now)
             self._keep_beating()
         elif event == "left":
-            self._connected.pop(id(listener), None)
-            sent = listener.bytes_sent
-            self._writer.submit(self._logged, self._close, id(listener), now, sent)
+            self._left(listener, now)
+
+    def _joined(self, listener: Listener, now: datetime) -> None:
+        key, who = id(listener), client_key(listener)
+        self._connected[key] = listener
+        self._joined_at[key] = now
+        held = self._held.pop(who, None)
+        if held is not None:  # its probe left a moment ago: the same session goes on
+            if held.release is not None:
+                held.release.cancel()
+            self._writer.submit(self._logged, self._carry_on, held.key, key, held.bytes_sent)
+            return
+        probe = self._young_probe(who, key, now)
+        if probe is not None:
+            # VLC opens the real connection while its probe is still open: this one's
+            # session waits to see whether the probe ends soon (then it goes on with it).
+            wait = self.probe_seconds - (now - self._joined_at[probe]).total_seconds()
+            loop = asyncio.get_running_loop()
+            self._follows[probe] = (key, loop.call_later(max(0.0, wait), self._alone, probe))
+            return
+        self._writer.submit(self._logged, self._open, key, listener, now)
+
+    def _young_probe(self, who: ClientKey, key: int, now: datetime) -> int | None:
+        """A connection of the same client, open for less than PROBE_SECONDS, that no other
+        connection follows and that follows none."""
+        following = {follower for follower, _ in self._follows.values()}
+        for other, listener in self._connected.items():
+            young = (now - self._joined_at[other]).total_seconds() < self.probe_seconds
+            if (other != key and young and other not in self._follows
+                    and other not in following and client_key(listener) == who):  # fmt: skip
+                return other
+        return None
+
+    def _alone(self, probe: int) -> None:
+        """The probe outlived PROBE_SECONDS: its follower is a session of its own, from when
+        it joined."""
+        follower, _ = self._follows.pop(probe, (None, None))
+        listener = self._connected.get(follower) if follower is not None else None
+        if follower is not None and listener is not None:
+            with contextlib.suppress(RuntimeError):  # shut down meanwhile
+                self._writer.submit(self._logged, self._open, follower, listener,
+                                    self._joined_at[follower])  # fmt: skip
+
+    def _left(self, listener: Listener, now: datetime) -> None:
+        key, who = id(listener), client_key(listener)
+        self._connected.pop(key, None)
+        joined = self._joined_at.pop(key, now)
+        sent = listener.bytes_sent
+        short = (now - joined).total_seconds() < self.probe_seconds
+        followed = self._follows.pop(key, None)
+        if followed is not None:
+            follower, decide = followed
+            decide.cancel()
+            if short:  # a probe: its follower goes on with its session
+                self._writer.submit(self._logged, self._carry_on, key, follower, sent)
+                return
+            self._alone_now(follower)
+        for probe, (follower, decide) in list(self._follows.items()):
+            if follower == key:  # left before its probe did: a session of its own
+                decide.cancel()
+                del self._follows[probe]
+                self._writer.submit(self._logged, self._open, key, listener, joined)
+        if short and who not in self._held and not self._closing:
+            held = _Held(key, now, sent)
+            loop = asyncio.get_running_loop()
+            held.release = loop.call_later(self.rejoin_seconds, self._release, who, held)
+            self._held[who] = held
+        else:
+            self._writer.submit(self._logged, self._close, key, now, sent)
+
+    def _alone_now(self, follower: int) -> None:
+        listener = self._connected.get(follower)
+        if listener is not None:
+            self._writer.submit(self._logged, self._open, follower, listener,
+                                self._joined_at[follower])  # fmt: skip
+
+    def _release(self, who: ClientKey, held: _Held) -> None:
+        """No connection followed the short one: its session ended when it left."""
+        if self._held.get(who) is held:
+            del self._held[who]
+            with contextlib.suppress(RuntimeError):  # shut down meanwhile
+                self._writer.submit(self._logged, self._close, held.key, held.left_at,
+                                    held.bytes_sent)  # fmt: skip
 
     def beat(self) -> None:
         """On the event loop: record every connected listener's bytes so far, and the time."""
@@ -83,6 +200,13 @@ class SessionRecorder:
     def shutdown(self) -> None:
         """Finish the writes already handed over (blocking: call it from a thread)."""
         self._closing = True
+        for follower, _ in list(self._follows.values()):  # a connection still deciding
+            self._alone_now(follower)
+        self._follows.clear()
+        for held in list(self._held.values()):  # sessions held for a rejoin end as they did
+            self._writer.submit(self._logged, self._close, held.key, held.left_at,
+                                held.bytes_sent)  # fmt: skip
+        self._held.clear()
         self._writer.shutdown(wait=True)
 
     def _keep_beating(self) -> None:
@@ -116,6 +240,13 @@ class SessionRecorder:
             session.flush()
             self._rows[key] = row.id
 
+    def _carry_on(self, held: int, key: int, carried: int) -> None:
+        """The connection `key` goes on with the session of the connection `held`."""
+        row_id = self._rows.pop(held, None)
+        if row_id is not None:
+            self._rows[key] = row_id
+            self._carried[key] = carried + self._carried.pop(held, 0)
+
     def _totals(self, session: Session) -> Totals:
         return Totals(session, self.timezone, self.min_seconds)
 
@@ -126,7 +257,8 @@ class SessionRecorder:
     def _record_heartbeat(self, now: datetime, sent: dict[int, int]) -> None:
         # Writes run in order on this one thread: a listener that left before the heartbeat
         # was taken is not in `sent`, and one that leaves after is closed after this write.
-        counts = {self._rows[key]: count for key, count in sent.items() if key in self._rows}
+        counts = {self._rows[key]: count + self._carried.get(key, 0)
+                  for key, count in sent.items() if key in self._rows}  # fmt: skip
         if not counts:
             return
         with self.sessions.begin() as session:
@@ -142,6 +274,7 @@ class SessionRecorder:
 
     def _close(self, key: int, now: datetime, bytes_sent: int) -> None:
         row_id = self._rows.pop(key, None)
+        bytes_sent += self._carried.pop(key, 0)
         if row_id is None:
             return
         with self.sessions.begin() as session:

@@ -61,6 +61,12 @@ PUBLIC = {
     ("GET", "/api/requests/search"),
     ("POST", "/api/requests"),
     ("GET", "/api/requests/mine"),
+    # The song history: what was played, searchable, a page per play, and as JSON.
+    ("GET", "/history"),
+    ("GET", "/history/{play_id}"),
+    ("GET", "/api/history"),
+    ("GET", "/api/history/search"),
+    ("GET", "/api/history/{play_id}"),
     # The dashboard page is a sign-in screen; everything it shows comes from host routes.
     ("GET", "/host"),
 }

@@ -35,8 +35,9 @@
     return h("span", { class: "field" }, h("label", { for: control.id }, labelText), " ", control);
   }
 
-  const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-  const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  // 24-hour times, as the public pages write them, whatever the browser's language.
+  const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short", hourCycle: "h23" });
   const when = (iso) => (iso ? dateFormat.format(new Date(iso)) : "–");
   const clock = (iso) => timeFormat.format(new Date(iso));
 
@@ -529,15 +530,32 @@
     }
   }
 
+  // An upload's outcome and its bars stay until the host dismisses them or starts another.
+  function showUploadResult(message) {
+    $("#upload-result-text").textContent = message;
+    $("#upload-result").hidden = false;
+  }
+
+  function clearUploadResult() {
+    $("#upload-result").hidden = true;
+    $("#upload-result-text").textContent = "";
+    $("#analysis-message").textContent = "";
+    setProgress($("#upload-progress"), 0, $("#upload-percent"));
+    setProgress($("#analysis-progress"), 0);
+  }
+
   function setUpUpload() {
     const form = $("#upload");
+    $("#upload-dismiss").addEventListener("click", () => {
+      clearUploadResult();
+      $("#upload-file").focus();
+    });
     form.addEventListener("submit", act(async () => {
       const file = $("#upload-file").files[0];
       if (!file) throw new ApiError(0, "Choose an audio file to upload.");
       const uploadBar = $("#upload-progress");
       const analysisBar = $("#analysis-progress");
-      setProgress(uploadBar, 0, $("#upload-percent"));
-      setProgress(analysisBar, 0);
+      clearUploadResult(); // the last upload's outcome stays until now
       form.querySelector('button[type="submit"]').disabled = true;
       try {
         const accepted = await sendFile(file, $("#upload-kind").value, (fraction) =>
@@ -548,7 +566,7 @@
         const job = await followJob(accepted.job.id, analysisBar, $("#analysis-message"));
         if (job.state === "failed") throw new ApiError(0, `The analysis failed: ${job.message}`);
         setProgress(analysisBar, 1);
-        say(`${file.name}: ${job.message}`);
+        showUploadResult(`${file.name}: ${job.message}`);
         form.reset();
         await loadLibrary();
       } finally {
@@ -654,6 +672,19 @@
     }));
   }
 
+  // Only the chosen rule's fields are shown (and sent): a rotation has a weight, "every N"
+  // rules their N, an hourly rule its minute and window.
+  function showRuleFields() {
+    const form = $("#playlist-form");
+    const rule = form.elements.rule.value;
+    for (const field of form.querySelectorAll("[data-rules]")) {
+      const shown = field.dataset.rules.split(" ").includes(rule);
+      field.hidden = !shown;
+      for (const input of field.querySelectorAll("input")) input.disabled = !shown;
+    }
+    $("#pl-every-label").textContent = rule === "every_minutes" ? "Every N minutes" : "Every N songs";
+  }
+
   function fillPlaylistForm(playlist) {
     const form = $("#playlist-form");
     openPlaylist = playlist;
@@ -669,6 +700,7 @@
     form.elements.enabled.checked = playlist ? playlist.enabled : true;
     form.elements.is_jingle.checked = playlist ? playlist.is_jingle : false;
     $("#pl-dayparts").replaceChildren(...(playlist ? playlist.schedule.map(daypartRow) : []));
+    showRuleFields();
     $("#playlist-form-title").textContent = playlist ? `Playlist: ${playlist.name}` : "New playlist";
     renderEntries(playlist ? playlist.entries : []);
   }
@@ -696,7 +728,29 @@
         ],
       );
     });
-    fillList(list, rows, openPlaylist ? "No tracks yet." : "Save the playlist, then add tracks from the library.");
+    fillList(list, rows, openPlaylist ? "No tracks yet: find some below." : "Save the playlist, then add tracks.");
+    $("#playlist-add-tracks").hidden = !openPlaylist;
+  }
+
+  // Adding tracks without leaving the playlist: a search of at most PLAYLIST_FINDS tracks.
+  const PLAYLIST_FINDS = 10;
+  async function findTracksForPlaylist() {
+    const playlist = openPlaylist;
+    if (!playlist) return;
+    const q = $("#playlist-track-search").value.trim();
+    const page = await api("GET", `/api/tracks?${query({ q, status: "ready", limit: PLAYLIST_FINDS })}`);
+    const rows = page.items.map((track) => {
+      const name = itemName(track);
+      return listRow([name, h("span", { class: "muted" }, ` ${duration(track.duration)}`)], [
+        button("Add", async () => {
+          await api("POST", `/api/playlists/${playlist.id}/entries`, { track_ids: [track.id] });
+          say(`${name} was added to ${playlist.name}.`);
+          if (openPlaylist && openPlaylist.id === playlist.id) fillPlaylistForm(await api("GET", `/api/playlists/${playlist.id}`));
+          await loadPlaylists();
+        }, { "aria-label": `Add ${name} to ${playlist.name}` }),
+      ]);
+    });
+    fillList($("#playlist-track-results"), rows, "No ready track matches.");
   }
 
   async function editPlaylist(id) {
@@ -709,7 +763,10 @@
   }
 
   function playlistFields(form) {
-    const number = (name) => (form.elements[name].value === "" ? null : Number(form.elements[name].value));
+    const number = (name) => {
+      const input = form.elements[name];
+      return input.disabled || input.value === "" ? null : Number(input.value);
+    };
     const fields = {
       name: form.elements.name.value.trim(),
       description: form.elements.description.value,
@@ -743,6 +800,8 @@
       $("#pl-name").focus();
     });
     $("#pl-add-daypart").addEventListener("click", () => $("#pl-dayparts").append(daypartRow()));
+    $("#pl-rule").addEventListener("change", showRuleFields);
+    $("#playlist-add-tracks").addEventListener("submit", act(findTracksForPlaylist));
     loaders.playlists = async () => {
       await loadPlaylists();
       if (openPlaylist) await editPlaylist(openPlaylist.id);
@@ -765,7 +824,9 @@
     const status = $("#article-status").value;
     const page = await api("GET", `/api/articles?${query({ status, limit: 50 })}`);
     const articles = page.items;
+    listedArticles = articles;
     fillList($("#article-list"), articles.map(articleRow), "No stories.");
+    if (!$("#article-form").elements.id.value) fillRelatedChoices(null);
     // Speech renders in the background: watch it while someone looks.
     clearTimeout(newsTimer);
     const busy = articles.some((a) => ["pending", "rendering"].includes(a.speech.status));
@@ -815,7 +876,29 @@
       form.elements[field].value = article ? article[field] : field === "category" ? "News" : "";
     }
     form.elements.tags.value = article ? article.tags.join(", ") : "";
+    form.elements.sources.value = article ? article.sources.map((s) => (s.label ? `${s.label} | ${s.url}` : s.url)).join("\n") : "";
+    fillRelatedChoices(article);
     $("#article-form-title").textContent = article ? `Edit: ${article.title}` : "Write a story";
+  }
+
+  // The related-story choices: the stories listed above (bounded), and those already chosen.
+  let listedArticles = [];
+  function fillRelatedChoices(article) {
+    const chosen = article ? article.related_ids : [];
+    const titles = new Map(listedArticles.map((a) => [a.id, a.title]));
+    for (const related of article ? article.related : []) titles.set(related.id, related.title);
+    const ids = [...chosen, ...[...titles.keys()].filter((id) => !chosen.includes(id))];
+    const options = ids
+      .filter((id) => !article || id !== article.id)
+      .map((id) => h("option", { value: id, selected: chosen.includes(id) }, titles.get(id) || `Story ${id}`));
+    $("#ar-related").replaceChildren(...options);
+  }
+
+  function readSources(text) {
+    return text.split("\n").map((line) => line.trim()).filter(Boolean).map((line) => {
+      const bar = line.lastIndexOf("|");
+      return bar < 0 ? { url: line } : { label: line.slice(0, bar).trim(), url: line.slice(bar + 1).trim() };
+    });
   }
 
   async function editArticle(id) {
@@ -830,10 +913,13 @@
       fields[field] = form.elements[field].value;
     }
     fields.tags = form.elements.tags.value.split(",").map((tag) => tag.trim()).filter(Boolean);
+    fields.sources = readSources(form.elements.sources.value);
+    const related = [...$("#ar-related").selectedOptions].map((option) => Number(option.value));
     const id = form.elements.id.value;
-    const saved = id
+    let saved = id
       ? await api("PATCH", `/api/articles/${id}`, fields)
       : await api("POST", "/api/articles", fields);
+    saved = await api("PUT", `/api/articles/${saved.id}/related`, related);
     fillArticleForm(saved);
     return saved;
   }
