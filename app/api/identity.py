@@ -70,7 +70,7 @@ class IdentityChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, max_length=MAX_NAME * 4)
     tagline: str | None = Field(None, max_length=MAX_TAGLINE * 4)
-    accent: str | None = Field(None, pattern=ACCENT_PATTERN, description="#rrggbb")
+    accent: str | None = Field(None, max_length=7, pattern=ACCENT_PATTERN, description="#rrggbb")
     public_url: str | None = Field(None, max_length=MAX_URL, description="an absolute http(s) URL")
 
     @field_validator("name")
