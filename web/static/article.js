@@ -11,6 +11,10 @@
 (() => {
   const STORY_AUDIO = ".listen audio, .bulletins audio";
   const pausedByUs = new Set(); // without the bar: the page's other audio we paused
+  // Elements already bound. Not a data- attribute: markup copied into the page again (the
+  // bar swapping <main>) would carry it, and the new elements would look bound.
+  const bound = new WeakSet();
+  const offered = new WeakSet(); // story audio whose end already offered the live stream
 
   const radioBar = () =>
     window.radioBar && typeof window.radioBar.pauseForOther === "function" ? window.radioBar : null;
@@ -21,7 +25,7 @@
 
   function onStoryPlay(event) {
     const audio = event.currentTarget;
-    audio.dataset.offered = "";
+    offered.delete(audio);
     for (const other of storyAudios()) {
       if (other !== audio && !other.paused) other.pause(); // one story at a time
     }
@@ -41,9 +45,9 @@
 
   function onStoryStop(event) {
     const audio = event.currentTarget;
-    if (audio.dataset.offered === "yes") return; // "pause" and then "ended" at the end
+    if (offered.has(audio)) return; // "pause" and then "ended" at the end
     if (storyAudios().some((other) => !other.paused)) return; // another story took over
-    audio.dataset.offered = "yes";
+    offered.add(audio);
     const bar = radioBar();
     if (bar) {
       if (typeof bar.resumeOffer === "function") bar.resumeOffer();
@@ -146,24 +150,22 @@
     });
   }
 
+  function once(selector, binder) {
+    for (const element of document.querySelectorAll(selector)) {
+      if (bound.has(element)) continue;
+      bound.add(element);
+      binder(element);
+    }
+  }
+
   function bind() {
-    for (const audio of document.querySelectorAll(STORY_AUDIO)) {
-      if (audio.dataset.bound) continue;
-      audio.dataset.bound = "yes";
+    once(STORY_AUDIO, (audio) => {
       audio.addEventListener("play", onStoryPlay);
       audio.addEventListener("pause", onStoryStop);
       audio.addEventListener("ended", onStoryStop);
-    }
-    for (const form of document.querySelectorAll("form.rate")) {
-      if (form.dataset.bound) continue;
-      form.dataset.bound = "yes";
-      bindRating(form);
-    }
-    for (const form of document.querySelectorAll("form.comment-form")) {
-      if (form.dataset.bound) continue;
-      form.dataset.bound = "yes";
-      bindComment(form);
-    }
+    });
+    once("form.rate", bindRating);
+    once("form.comment-form", bindComment);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", bind);
