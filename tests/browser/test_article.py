@@ -5,6 +5,7 @@ the story's audio pausing the live stream and offering it back."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 from playwright.sync_api import Browser, Page, expect
@@ -175,3 +176,45 @@ def test_the_stars_rate_without_script_and_by_keyboard(
     expect(page.locator(".rate-status")).to_have_text("Thank you: you rated this story 5 out of 5.")
     assert page.url.endswith(f"/news/{SLUG}")
     expect(page.locator(".rating-summary")).to_contain_text("Average 3.5 out of 5 from 2 ratings")
+
+
+def test_a_host_sets_their_profile_in_the_dashboard(
+    launch: Callable[..., RunningStation], browser: Browser, tmp_path: Path
+) -> None:
+    from tests.browser.test_dashboard import open_section, sign_in
+
+    station = on_air(launch, TONES)
+    picture = tmp_path / "me.png"
+    picture.write_bytes(PNG)
+    not_a_picture = tmp_path / "me-too.png"
+    not_a_picture.write_text("<svg></svg>")
+    # Its own page: the refused upload is logged on the console, which new_page forbids.
+    context = browser.new_context(base_url=station.url,
+                                  viewport={"width": PHONE[0], "height": PHONE[1]})  # fmt: skip
+    page = context.new_page()
+    sign_in(page)
+    section = open_section(page, "Hosts and tokens")
+    expect(section.get_by_role("heading", name="Your profile")).to_be_visible()
+    section.get_by_label("Display name").fill("Mara Lindqvist")
+    section.get_by_label("Short bio").fill("Covers the harbour.")
+    section.get_by_role("button", name="Save profile").click()
+    expect(page.locator("#status")).to_have_text("Your profile is saved.")
+    # A file that only claims to be a picture is refused, and the host is told why.
+    section.get_by_label("Picture (PNG, JPEG or WebP, at most 2 MB)").set_input_files(not_a_picture)
+    section.get_by_role("button", name="Upload picture").click()
+    expect(page.locator("#alerts")).to_contain_text("must be a PNG, JPEG or WebP image")
+    section.get_by_label("Picture (PNG, JPEG or WebP, at most 2 MB)").set_input_files(picture)
+    section.get_by_role("button", name="Upload picture").click()
+    expect(page.locator("#status")).to_have_text("Your picture is saved.")
+    shown = section.get_by_role("img", name="Your picture")
+    expect(shown).to_be_visible()
+    page.wait_for_function("(img) => img.complete && img.naturalWidth > 0",
+                           arg=shown.element_handle())  # fmt: skip
+    assert_fits_width(page, "the accounts section")
+    assert_accessible(page)
+    # The public page, as listeners see it.
+    section.get_by_role("link", name="your public page").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Mara Lindqvist")
+    expect(page.get_by_text("Covers the harbour.")).to_be_visible()
+    assert_accessible(page)
+    context.close()
