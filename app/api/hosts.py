@@ -361,13 +361,17 @@ def change_role(host_id: RowId, change: RoleChange, db: Database) -> HostOut:
 
 @guarded.delete("/hosts/{host_id}", dependencies=[AdminDep], responses=LAST_ADMIN,
                 status_code=status.HTTP_204_NO_CONTENT)  # fmt: skip
-def remove_host(host_id: RowId, db: Database) -> None:
+def remove_host(host_id: RowId, db: Database, settings: SettingsDep) -> None:
+    """The host's stories stay, without the link to them; their picture goes."""
     host = _host_by_id(db, host_id)
+    picture = host.picture_path
     try:
         accounts.remove_host(db, host)
     except accounts.AccountError as error:
         raise _refuse(error) from error
     db.commit()
+    if picture:
+        profiles.remove_file(picture, settings.media_dir)
 
 
 @guarded.put("/hosts/{host_id}/password", status_code=status.HTTP_204_NO_CONTENT,

@@ -200,6 +200,10 @@ def test_a_host_profile_shows_in_written_by_and_on_its_own_page(
         # The admin has no display name: no public profile.
         admin_id = client.get("/api/session", headers=bearer()).json()["host"]["id"]
         hidden = client.get(f"/hosts/{admin_id}")
+        stored = [path.read_bytes() for path in (tmp_path / "media" / "hosts").iterdir()]
+        removed = client.delete(f"/api/hosts/{written['host_id']}", headers=bearer())
+        after_removal = client.get("/news/harbour-opens").text
+        gone = client.get(profile_url)
 
     assert empty == {"display_name": "", "bio": "", "picture_url": None, "url": None}
     assert set_profile.status_code == 200, set_profile.text
@@ -214,8 +218,7 @@ def test_a_host_profile_shows_in_written_by_and_on_its_own_page(
     assert served.status_code == 200
     assert served.headers["content-type"] == "image/png"
     assert served.content == PNG
-    stored = list((tmp_path / "media" / "hosts").iterdir())
-    assert [path.read_bytes() for path in stored] == [PNG]  # the refused ones left nothing
+    assert stored == [PNG]  # the refused ones left nothing
     assert written["host_id"] is not None
     assert no_such_host.status_code == 422
     # "Written by": name linking the profile, bio, picture.
@@ -236,6 +239,12 @@ def test_a_host_profile_shows_in_written_by_and_on_its_own_page(
     assert renamed.status_code == 301
     assert renamed.headers["location"] == profile_url
     assert hidden.status_code == 404
+    # A host removed: their picture goes, their stories stay without the link.
+    assert removed.status_code == 204
+    assert list((tmp_path / "media" / "hosts").iterdir()) == []
+    assert "Harbour opens" in after_removal
+    assert profile_url not in after_removal
+    assert gone.status_code == 404
 
 
 def test_the_profile_page_lists_stories_a_page_at_a_time(
