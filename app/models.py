@@ -275,10 +275,9 @@ class Article(Base):
     guid: Mapped[str | None] = mapped_column(String(1024), unique=True)  # from an imported feed
     feed_id: Mapped[int | None] = mapped_column(ForeignKey("feeds.id", ondelete="SET NULL"))
     # The host who wrote it ("Written by" links their profile); imported stories have none
-    # and keep the feed's free-text author.
-    host_id: Mapped[int | None] = mapped_column(
-        ForeignKey("hosts.id", ondelete="SET NULL"), index=True
-    )
+    # and keep the feed's free-text author. No constraint (see migration 0010): removing a
+    # host clears it (app.accounts.hosts.remove_host).
+    host_id: Mapped[int | None] = mapped_column(Integer, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -361,10 +360,9 @@ class Comment(Base):
     )
     client: Mapped[str] = mapped_column(String(64), default="")  # hash of the address
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
-    # A reply to this top-level comment (one level only: a reply has no replies).
-    parent_id: Mapped[int | None] = mapped_column(
-        ForeignKey("comments.id", ondelete="CASCADE"), index=True
-    )
+    # A reply to this top-level comment (one level only: a reply has no replies). No
+    # constraint (see migration 0010): deleting a comment deletes its replies (app.api.news).
+    parent_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class Feed(Base):

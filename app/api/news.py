@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.api.auth import CurrentHost, HostDep
@@ -413,5 +413,8 @@ def reject_comment(comment_id: RowId, db: DbDep) -> CommentOut:
 
 @router.delete("/comments/{comment_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_comment(comment_id: RowId, db: DbDep) -> None:
-    db.delete(_comment(db, comment_id))
+    """Gone for good, with its replies."""
+    comment = _comment(db, comment_id)
+    db.execute(delete(Comment).where(Comment.parent_id == comment.id))
+    db.delete(comment)
     db.commit()

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts import profiles
 from app.accounts.ratelimit import FailureWindow
-from app.api.deps import RowId, SettingsDep, StationDep, loads_json
+from app.api.deps import MAX_SQL_INT, RowId, SettingsDep, StationDep, loads_json
 from app.api.errors import error, retry_later
 from app.api.templating import public_base_url, render_page
 from app.config import Settings
@@ -438,7 +438,7 @@ COMMENT_BODY = _fields_body(
      "email": {"type": "string", "format": "email", "maxLength": comments.EMAIL_MAX},
      "website": {"type": "string", "maxLength": comments.WEBSITE_MAX},
      "comment": {"type": "string", "minLength": 1, "maxLength": comments.BODY_MAX},
-     "reply_to": {"type": "integer", "minimum": 1,
+     "reply_to": {"type": "integer", "minimum": 1, "maximum": MAX_SQL_INT,
                   "description": "a reply: the id of the top-level comment it answers"}},
     ["name", "email", "comment"],
 )  # fmt: skip
@@ -584,10 +584,13 @@ def _comment_refused(
 
 @router.get("/news/bulletins/{bulletin_id}.mp3")
 @router.head("/news/bulletins/{bulletin_id}.mp3", include_in_schema=False)
-def bulletin_audio(bulletin_id: RowId, station: StationDep, settings: SettingsDep) -> FileResponse:
+def bulletin_audio(bulletin_id: str, station: StationDep, settings: SettingsDep) -> FileResponse:
     """A bulletin as it aired, for listening again and podcast apps (Range requests work)."""
+    # A string checked here, not an int parameter: a HEAD would get FastAPI's 422 bodiless.
+    if not re.fullmatch(r"[0-9]{1,18}", bulletin_id):
+        raise HTTPException(404, f"no bulletin {bulletin_id} to listen to again")
     with station.sessions() as session:
-        bulletin = session.get(Bulletin, bulletin_id)
+        bulletin = session.get(Bulletin, int(bulletin_id))
         path = listen_again.audio_file(bulletin, settings.media_dir) if bulletin else None
         when = bulletin.started_at if bulletin else None
     if path is None or when is None:

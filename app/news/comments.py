@@ -200,14 +200,14 @@ def threads(session: Session, article_id: int, page: int = 1) -> list[Thread]:
 
 
 def approved_count(session: Session, article_id: int) -> int:
-    return (
-        session.scalar(
-            select(func.count(Comment.id)).where(
-                Comment.article_id == article_id, Comment.status == CommentStatus.approved
-            )
-        )
-        or 0
+    """The published comments and the published replies to them (a reply under a comment
+    taken down is not shown, nor counted)."""
+    shown_tops = _approved(article_id).where(Comment.parent_id.is_(None))
+    shown = _approved(article_id).where(
+        Comment.parent_id.is_(None)
+        | Comment.parent_id.in_(shown_tops.with_only_columns(Comment.id).scalar_subquery())
     )
+    return session.scalar(select(func.count()).select_from(shown.subquery())) or 0
 
 
 def public(comment: Comment) -> dict[str, Any]:

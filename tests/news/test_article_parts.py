@@ -89,6 +89,10 @@ def test_a_reply_answers_a_comment_one_level_deep_moderated_escaped_and_rate_lim
                         json=comment_form(reply_to=str(top), comment=f"reply {n}"))
             for n in range(RATE_LIMIT)
         ]  # fmt: skip
+        # A comment taken down takes its replies off the page and the count; deleted, with them.
+        client.post(f"/api/comments/{top}/reject", headers=bearer()).raise_for_status()
+        rejected = client.get("/news/harbour-plan").text
+        client.delete(f"/api/comments/{top}", headers=bearer()).raise_for_status()
 
     # Every top-level comment has its own reply form, which posts a reply_to.
     assert f'<input type="hidden" name="reply_to" value="{top}">' in page
@@ -122,6 +126,11 @@ def test_a_reply_answers_a_comment_one_level_deep_moderated_escaped_and_rate_lim
     # One posted before, RATE_LIMIT - 1 more accepted, then 429 with Retry-After.
     assert [r.status_code for r in more] == [202] * (RATE_LIMIT - 1) + [429]
     assert int(more[-1].headers["retry-after"]) > 0
+    assert "Post comments (0)" in rejected
+    assert "from May." not in rejected
+    with sessions() as session:
+        left = session.scalars(select(Comment.id).where(Comment.article_id == story)).all()
+    assert left == []
 
 
 def test_a_page_of_comments_is_bounded(tmp_path: Path, sessions: SessionFactory) -> None:

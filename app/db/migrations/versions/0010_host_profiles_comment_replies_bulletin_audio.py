@@ -1,6 +1,11 @@
 """hosts' public profiles, stories linked to their host, one level of replies to comments,
 and bulletins kept for "listen again" with the stories they carried
 
+Every change here is an ALTER TABLE ... ADD/DROP COLUMN, never a rebuilt table: on SQLite
+(foreign keys on) rebuilding hosts or articles drops the old table, and its ON DELETE
+CASCADE would take every token, session, comment, rating and speech row with it. So the two
+links (a story's host, a reply's comment) are plain indexed columns without a constraint.
+
 Revision ID: 0010
 Revises: 0009
 Create Date: 2026-11-30
@@ -15,38 +20,38 @@ branch_labels = None
 depends_on = None
 
 
+def _add_link(table: str, column: str) -> None:
+    """A nullable, indexed integer column naming another row (no foreign key constraint:
+    SQLite adds one only inline, which SQLAlchemy does not read back; the code that removes
+    the row named clears the links, see the models)."""
+    op.add_column(table, sa.Column(column, sa.Integer(), nullable=True))
+    op.create_index(f"ix_{table}_{column}", table, [column], unique=False)
+
+
+def _drop_link(table: str, column: str) -> None:
+    op.drop_index(f"ix_{table}_{column}", table_name=table)
+    _drop_column(table, column)
+
+
+def _drop_column(table: str, column: str) -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    else:
+        op.drop_column(table, column)
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("hosts", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("display_name", sa.String(length=100), nullable=False, server_default="")
-        )
-        batch_op.add_column(sa.Column("bio", sa.Text(), nullable=False, server_default=""))
-        batch_op.add_column(sa.Column("picture_path", sa.String(length=1024), nullable=True))
-    with op.batch_alter_table("hosts", schema=None) as batch_op:
-        batch_op.alter_column("display_name", server_default=None)
-        batch_op.alter_column("bio", server_default=None)
-    with op.batch_alter_table("articles", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("host_id", sa.Integer(), nullable=True))
-        batch_op.create_index(batch_op.f("ix_articles_host_id"), ["host_id"], unique=False)
-        batch_op.create_foreign_key(
-            batch_op.f("fk_articles_host_id_hosts"), "hosts", ["host_id"], ["id"],
-            ondelete="SET NULL",
-        )  # fmt: skip
-    with op.batch_alter_table("comments", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("parent_id", sa.Integer(), nullable=True))
-        batch_op.create_index(batch_op.f("ix_comments_parent_id"), ["parent_id"], unique=False)
-        batch_op.create_foreign_key(
-            batch_op.f("fk_comments_parent_id_comments"), "comments", ["parent_id"], ["id"],
-            ondelete="CASCADE",
-        )  # fmt: skip
-    with op.batch_alter_table("bulletins", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("audio_path", sa.String(length=1024), nullable=True))
-        batch_op.add_column(sa.Column("duration", sa.Float(), nullable=True))
-        batch_op.add_column(
-            sa.Column("title", sa.String(length=200), nullable=False, server_default="")
-        )
-    with op.batch_alter_table("bulletins", schema=None) as batch_op:
-        batch_op.alter_column("title", server_default=None)
+    # (op.add_column, not batch: batch mode would rebuild the table to drop a default.)
+    op.add_column("hosts", sa.Column("display_name", sa.String(length=100), nullable=False,
+                                     server_default=""))  # fmt: skip
+    op.add_column("hosts", sa.Column("bio", sa.Text(), nullable=False, server_default=""))
+    op.add_column("hosts", sa.Column("picture_path", sa.String(length=1024), nullable=True))
+    _add_link("articles", "host_id")
+    _add_link("comments", "parent_id")
+    op.add_column("bulletins", sa.Column("audio_path", sa.String(length=1024), nullable=True))
+    op.add_column("bulletins", sa.Column("duration", sa.Float(), nullable=True))
+    op.add_column("bulletins", sa.Column("title", sa.String(length=200), nullable=False,
+                                         server_default=""))  # fmt: skip
     op.create_table(
         "bulletin_stories",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -57,27 +62,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("bulletin_id", "article_id"),
     )
-    with op.batch_alter_table("bulletin_stories", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_bulletin_stories_article_id"), ["article_id"], unique=False
-        )
+    op.create_index("ix_bulletin_stories_article_id", "bulletin_stories", ["article_id"],
+                    unique=False)  # fmt: skip
 
 
 def downgrade() -> None:
+    op.drop_index("ix_bulletin_stories_article_id", table_name="bulletin_stories")
     op.drop_table("bulletin_stories")
-    with op.batch_alter_table("bulletins", schema=None) as batch_op:
-        batch_op.drop_column("title")
-        batch_op.drop_column("duration")
-        batch_op.drop_column("audio_path")
-    with op.batch_alter_table("comments", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("fk_comments_parent_id_comments"), type_="foreignkey")
-        batch_op.drop_index(batch_op.f("ix_comments_parent_id"))
-        batch_op.drop_column("parent_id")
-    with op.batch_alter_table("articles", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("fk_articles_host_id_hosts"), type_="foreignkey")
-        batch_op.drop_index(batch_op.f("ix_articles_host_id"))
-        batch_op.drop_column("host_id")
-    with op.batch_alter_table("hosts", schema=None) as batch_op:
-        batch_op.drop_column("picture_path")
-        batch_op.drop_column("bio")
-        batch_op.drop_column("display_name")
+    for column in ("title", "duration", "audio_path"):
+        _drop_column("bulletins", column)
+    _drop_link("comments", "parent_id")
+    _drop_link("articles", "host_id")
+    for column in ("picture_path", "bio", "display_name"):
+        _drop_column("hosts", column)
