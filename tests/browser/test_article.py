@@ -218,3 +218,39 @@ def test_a_host_sets_their_profile_in_the_dashboard(
     expect(page.get_by_text("Covers the harbour.")).to_be_visible()
     assert_accessible(page)
     context.close()
+
+
+def test_listen_again_on_the_news_and_story_pages(
+    launch: Callable[..., RunningStation], new_page: PageFactory
+) -> None:
+    from datetime import UTC, datetime
+
+    from app.db import make_engine, make_sessions
+    from tests.news.test_article_parts import keep_a_bulletin
+
+    station = on_air(launch, TONES)
+    story_with_everything(station)
+    engine = make_engine(f"sqlite:///{station.state / 'radio.sqlite3'}")
+    try:
+        article_id = station.get("/api/articles?q=Harbour", headers=station.auth()).json()
+        at = datetime.now(UTC).replace(microsecond=0)
+        keep_a_bulletin(make_sessions(engine), station.media, [article_id["items"][0]["id"]], at)
+    finally:
+        engine.dispose()
+    for size in (DESKTOP, PHONE):
+        page = new_page(station.url, size)
+        page.context.add_init_script(RECORD_BAR)
+        page.goto("/news")
+        again = page.get_by_role("region", name="Listen again")
+        expect(again).to_contain_text(f"News at {at:%H:%M}")
+        expect(again.get_by_role("link", name="Harbour bridge reopens")).to_be_visible()
+        assert_accessible(page)
+        assert_fits_width(page, "the news page")
+        page.goto(f"/news/{SLUG}")
+        heard = page.get_by_role("region", name="Heard in the news")
+        bulletin = heard.locator("audio")
+        expect(bulletin).to_have_count(1)
+        bulletin.evaluate("(audio) => audio.play()")
+        page.wait_for_function("() => window.barCalls.includes('pauseForOther')")
+        assert_accessible(page)
+        assert_fits_width(page, "the article page with a bulletin")
