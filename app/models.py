@@ -121,6 +121,11 @@ class Host(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[HostRole] = mapped_column(Enum(HostRole, native_enum=False, length=16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The public profile (/hosts/<slug>): the name and bio under the stories they write,
+    # and a picture under media/hosts/ (relative to media_dir; None: no picture).
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    bio: Mapped[str] = mapped_column(Text, default="")
+    picture_path: Mapped[str | None] = mapped_column(String(1024))
 
 
 class ApiToken(Base):
@@ -272,6 +277,10 @@ class Article(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     guid: Mapped[str | None] = mapped_column(String(1024), unique=True)  # from an imported feed
     feed_id: Mapped[int | None] = mapped_column(ForeignKey("feeds.id", ondelete="SET NULL"))
+    # The host who wrote it ("Written by" links their profile); imported stories have none
+    # and keep the feed's free-text author. No constraint (see migration 0010): removing a
+    # host clears it (app.accounts.hosts.remove_host).
+    host_id: Mapped[int | None] = mapped_column(Integer, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -354,6 +363,9 @@ class Comment(Base):
     )
     client: Mapped[str] = mapped_column(String(64), default="")  # hash of the address
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # A reply to this top-level comment (one level only: a reply has no replies). No
+    # constraint (see migration 0010): deleting a comment deletes its replies (app.api.news).
+    parent_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class Feed(Base):
@@ -380,6 +392,24 @@ class Bulletin(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     stories: Mapped[list[dict[str, int]]] = mapped_column(JSON, default=list)  # id, version
+    # What aired, kept for "listen again": the parts joined into one MP3 under media/news/
+    # bulletins/ (relative to media_dir; None: not kept, e.g. aired before it was kept).
+    audio_path: Mapped[str | None] = mapped_column(String(1024))
+    duration: Mapped[float | None] = mapped_column(Float)
+    title: Mapped[str] = mapped_column(String(200), default="")  # "News at 17:00, 30 November"
+
+
+class BulletinStory(Base):
+    """A story a bulletin carried: a story's page lists the bulletins that read it."""
+
+    __tablename__ = "bulletin_stories"
+    __table_args__ = (UniqueConstraint("bulletin_id", "article_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bulletin_id: Mapped[int] = mapped_column(ForeignKey("bulletins.id", ondelete="CASCADE"))
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
 
 
 class ListeningSession(Base):

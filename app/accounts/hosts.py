@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.accounts.passwords import hash_password, needs_rehash, verify_password, waste_equal_time
-from app.models import Host, HostRole
+from app.models import Article, Host, HostRole
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
@@ -73,6 +73,8 @@ def create_host(db: Session, username: str, password: str, role: HostRole) -> Ho
 
 def remove_host(db: Session, host: Host) -> None:
     _keep_an_admin(db, host)
+    # Their stories stay, no longer linked (the column has no constraint to do it).
+    db.execute(update(Article).where(Article.host_id == host.id).values(host_id=None))
     db.delete(host)  # tokens and sessions go with it (ON DELETE CASCADE)
     db.flush()
 

@@ -10,10 +10,11 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
 
 from app.accounts import hosts as accounts
+from app.accounts import profiles
 from app.accounts.passwords import MAX_LENGTH, WeakPassword
 from app.accounts.ratelimit import LoginThrottle
 from app.accounts.sessions import (
@@ -35,6 +36,7 @@ from app.api.auth import AdminDep, AuthDep, CurrentHost, HostDep, unauthenticate
 from app.api.dashboard import host_page
 from app.api.deps import RowId, SettingsDep, loads_json
 from app.api.errors import error, retry_later
+from app.api.limits import BODY_LIMIT
 from app.api.templating import public_base_url
 from app.config import Settings
 from app.db import SessionFactory
@@ -360,13 +362,17 @@ def change_role(host_id: RowId, change: RoleChange, db: Database) -> HostOut:
 
 @guarded.delete("/hosts/{host_id}", dependencies=[AdminDep], responses=LAST_ADMIN,
                 status_code=status.HTTP_204_NO_CONTENT)  # fmt: skip
-def remove_host(host_id: RowId, db: Database) -> None:
+def remove_host(host_id: RowId, db: Database, settings: SettingsDep) -> None:
+    """The host's stories stay, without the link to them; their picture goes."""
     host = _host_by_id(db, host_id)
+    picture = host.picture_path
     try:
         accounts.remove_host(db, host)
     except accounts.AccountError as error:
         raise _refuse(error) from error
     db.commit()
+    if picture:
+        profiles.remove_file(picture, settings.media_dir)
 
 
 @guarded.put("/hosts/{host_id}/password", status_code=status.HTTP_204_NO_CONTENT,
@@ -433,6 +439,104 @@ def revoke(token_id: RowId, host: CurrentHost, db: Database) -> None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no token with id {token_id}")
     revoke_token(db, token, datetime.now(UTC))
     db.commit()
+
+
+# --- Your public profile ---------------------------------------------------------------------
+
+
+class ProfileIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    display_name: str = Field(
+        max_length=profiles.DISPLAY_NAME_MAX * 2,
+        description="shown under your stories; empty: no public profile",
+    )
+    bio: str = Field(
+        "",
+        max_length=profiles.BIO_MAX * 2,
+        description="a few sentences; paragraphs separated by a blank line",
+    )
+
+
+class ProfileOut(BaseModel):
+    display_name: str
+    bio: str
+    picture_url: str | None = Field(description="null: no picture")
+    url: str | None = Field(description="your public page; null without a display name")
+
+
+def _profile_out(host: Host) -> ProfileOut:
+    shown = profiles.public_profile(host)
+    return ProfileOut(display_name=host.display_name, bio=host.bio,
+                      picture_url=profiles.picture_url(host),
+                      url=shown.url if shown else None)  # fmt: skip
+
+
+def _me(db: Session, host: Host) -> Host:
+    return _host_by_id(db, host.id)  # in this request's database session, to change it
+
+
+@guarded.get("/profile")
+def my_profile(host: CurrentHost, db: Database) -> ProfileOut:
+    """Your public profile: what listeners see in the "Written by" box and on your page."""
+    return _profile_out(_me(db, host))
+
+
+@guarded.put("/profile", responses={422: error("the display name or the bio is too long")})
+def set_my_profile(change: ProfileIn, host: CurrentHost, db: Database) -> ProfileOut:
+    me = _me(db, host)
+    try:
+        me.display_name = profiles.validate_display_name(change.display_name)
+        me.bio = profiles.validate_bio(change.bio)
+    except profiles.ProfileError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+    db.commit()
+    return _profile_out(me)
+
+
+PICTURE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": f"the image's bytes, at most {profiles.PICTURE_MAX_BYTES} bytes",
+        "content": {kind: {"schema": {"type": "string", "format": "binary"}}
+                    for kind in ("image/png", "image/jpeg", "image/webp")},
+    }
+}  # fmt: skip
+
+
+@guarded.put("/profile/picture", openapi_extra=PICTURE_BODY,
+             max_body_size=profiles.PICTURE_MAX_BYTES + BODY_LIMIT,
+             responses={422: error("not a PNG, JPEG or WebP image, or empty"),
+                        413: error("larger than the picture limit")})  # fmt: skip
+async def set_my_picture(request: Request, host: CurrentHost, settings: SettingsDep) -> ProfileOut:
+    """Your picture: the body is the image itself (PNG, JPEG or WebP, checked by its bytes,
+    whatever the Content-Type says). It replaces the one before."""
+    data = await request.body()
+    if len(data) > profiles.PICTURE_MAX_BYTES:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
+                            f"the picture is too large (at most "
+                            f"{profiles.PICTURE_MAX_BYTES // 1024} kB)")  # fmt: skip
+    try:
+        profiles.picture_kind(data)
+    except profiles.ProfileError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+    return await run_in_threadpool(_store_picture, request, host.id, data, settings)
+
+
+def _store_picture(request: Request, host_id: int, data: bytes, settings: Settings) -> ProfileOut:
+    sessions: SessionFactory = request.state.station.sessions
+    with sessions() as db:
+        me = _host_by_id(db, host_id)
+        profiles.save_picture(me, data, settings.media_dir)
+        db.commit()
+        return _profile_out(me)
+
+
+@guarded.delete("/profile/picture")
+def remove_my_picture(host: CurrentHost, db: Database, settings: SettingsDep) -> ProfileOut:
+    me = _me(db, host)
+    profiles.remove_picture(me, settings.media_dir)
+    db.commit()
+    return _profile_out(me)
 
 
 router = APIRouter()

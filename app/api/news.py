@@ -17,14 +17,22 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.api.auth import CurrentHost, HostDep
 from app.api.deps import MAX_SQL_INT, RowId, StationDep
 from app.api.errors import error
 from app.api.limits import LARGE_BODY_LIMIT
-from app.models import Article, ArticleStatus, Comment, CommentStatus, Speech, SpeechStatus
+from app.models import (
+    Article,
+    ArticleStatus,
+    Comment,
+    CommentStatus,
+    Host,
+    Speech,
+    SpeechStatus,
+)
 from app.news import articles as service
 from app.station import Station
 
@@ -60,6 +68,10 @@ class ArticleUpdate(BaseModel):
     sources: list[SourceIn] | None = Field(None, max_length=service.MAX_SOURCES)
     slug: str | None = Field(None, max_length=service.MAX_SLUG * 2,
                              description="default: made from the title")  # fmt: skip
+    host_id: int | None = Field(None, ge=1, le=MAX_SQL_INT,
+                                description="the host who wrote it: the page's \"Written by\" "
+                                "shows their public profile. Default for a new story: you; "
+                                "null: none (the free-text author only)")  # fmt: skip
 
 
 class ArticleCreate(ArticleUpdate):
@@ -106,6 +118,7 @@ class ArticleOut(BaseModel):
     version: int
     guid: str | None
     feed_id: int | None
+    host_id: int | None
     created_at: datetime
     updated_at: datetime
     speech: SpeechOut
@@ -133,6 +146,7 @@ class CommentOut(BaseModel):
     body: str
     status: CommentStatus
     created_at: datetime
+    reply_to: int | None = Field(description="the comment this one replies to; null: top level")
 
 
 class QueuedOut(BaseModel):
@@ -198,10 +212,23 @@ def _request_speech(station: Station, article_id: int) -> None:
 
 
 def _changes(body: ArticleUpdate) -> dict[str, Any]:
-    fields = body.model_dump(exclude_unset=True, exclude_none=True)
+    fields = body.model_dump(exclude_unset=True, exclude_none=True, exclude={"host_id"})
     if body.sources is not None:
         fields["sources"] = [source.model_dump() for source in body.sources]
     return fields
+
+
+def _link_host(db: Session, article: Article, body: ArticleUpdate, default: int | None) -> None:
+    """The story's host: the one given (null unlinks), else `default` when given."""
+    if "host_id" in body.model_fields_set:
+        wanted = body.host_id
+    elif default is not None:
+        wanted = default
+    else:
+        return
+    if wanted is not None and db.get(Host, wanted) is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"no host with id {wanted}")
+    article.host_id = wanted
 
 
 # --- Articles -------------------------------------------------------------------------------
@@ -224,10 +251,14 @@ def list_articles(
 
 
 @router.post("/articles", status_code=status.HTTP_201_CREATED)
-def create_article(body: ArticleCreate, db: DbDep, station: StationDep) -> ArticleDetail:
-    """A new draft; publish or schedule it next."""
+def create_article(
+    body: ArticleCreate, db: DbDep, station: StationDep, host: CurrentHost
+) -> ArticleDetail:
+    """A new draft, written by you unless `host_id` says otherwise; publish or schedule it
+    next."""
     with _errors():
         article = service.create_article(db, **_changes(body))
+        _link_host(db, article, body, host.id)
         db.commit()
     _request_speech(station, article.id)
     return _detail(db, article)
@@ -247,6 +278,7 @@ def update_article(
     which is re-rendered and may be repeated in the next bulletin."""
     with _errors():
         article = service.update_article(db, service.get_article(db, article_id), **_changes(body))
+        _link_host(db, article, body, None)
         db.commit()
     _request_speech(station, article.id)
     return _detail(db, article)
@@ -332,7 +364,7 @@ def _comment_out(comment: Comment, title: str) -> CommentOut:
     return CommentOut(id=comment.id, article_id=comment.article_id, article_title=title,
                       name=comment.name, email=comment.email, website=comment.website,
                       body=comment.body, status=comment.status,
-                      created_at=comment.created_at)  # fmt: skip
+                      created_at=comment.created_at, reply_to=comment.parent_id)  # fmt: skip
 
 
 def _comment(db: Session, comment_id: int) -> Comment:
@@ -381,5 +413,8 @@ def reject_comment(comment_id: RowId, db: DbDep) -> CommentOut:
 
 @router.delete("/comments/{comment_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_comment(comment_id: RowId, db: DbDep) -> None:
-    db.delete(_comment(db, comment_id))
+    """Gone for good, with its replies."""
+    comment = _comment(db, comment_id)
+    db.execute(delete(Comment).where(Comment.parent_id == comment.id))
+    db.delete(comment)
     db.commit()

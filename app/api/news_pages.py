@@ -17,8 +17,9 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.accounts import profiles
 from app.accounts.ratelimit import FailureWindow
-from app.api.deps import SettingsDep, StationDep, loads_json
+from app.api.deps import MAX_SQL_INT, RowId, SettingsDep, StationDep, loads_json
 from app.api.errors import error, retry_later
 from app.api.templating import public_base_url, render_page, share_links
 from app.config import Settings
@@ -30,8 +31,8 @@ from app.listeners.identity import (
     listener_id,
     remember_listener,
 )
-from app.models import Article, ArticleStatus, Speech, SpeechStatus, utcnow
-from app.news import comments, ratings
+from app.models import Article, ArticleStatus, Bulletin, Host, Speech, SpeechStatus, utcnow
+from app.news import comments, listen_again, ratings
 from app.news.articles import related_articles
 from app.news.markup import render_body_html
 
@@ -116,12 +117,28 @@ def _json_ld(article: Article, url: str, audio_url: str | None, settings: Settin
 # --- the index -------------------------------------------------------------------------------
 
 
-def _page_number(request: Request) -> int:
-    raw = request.query_params.get("page", "1")
+def _page_number(request: Request, name: str = "page") -> int:
+    raw = request.query_params.get(name, "1")
     # ASCII digits only ("²".isdigit() holds), and few enough for int() and an SQL offset.
     if not re.fullmatch(r"[0-9]{1,9}", raw) or int(raw) < 1:
-        raise HTTPException(400, "page must be a whole number from 1")
+        raise HTTPException(400, f"{name} must be a whole number from 1")
     return int(raw)
+
+
+def _bulletin_listing(session: Session, bulletins: list[Bulletin]) -> list[dict[str, Any]]:
+    """Kept bulletins as the "Listen again" lists show them, with the stories they read."""
+    carried = listen_again.stories_of(session, [b.id for b in bulletins])
+    return [
+        {
+            "id": bulletin.id,
+            "title": bulletin.title or "News",
+            "started_at": bulletin.started_at,
+            "duration": bulletin.duration,
+            "audio_url": listen_again.audio_url(bulletin),
+            "stories": [_listing(article) for article in carried.get(bulletin.id, [])],
+        }
+        for bulletin in bulletins
+    ]
 
 
 def _index(
@@ -149,6 +166,9 @@ def _index(
             .order_by(Article.category)
         ).all()
         stories = [_listing(article) for article in articles]
+        again = []
+        if category is None and page == 1:
+            again = _bulletin_listing(session, listen_again.recent(session))
     base = "/news" if category is None else f"/news/category/{quote(category)}"
     return render_page(
         request,
@@ -161,6 +181,7 @@ def _index(
         pages=pages,
         previous_url=f"{base}?page={page - 1}" if page > 1 else None,
         next_url=f"{base}?page={page + 1}" if page < pages else None,
+        listen_again=again,
     )
 
 
@@ -223,6 +244,12 @@ def _article_view(
     url = base + _article_path(article)
     has_audio = _ready_speech(session, article, settings.media_dir) is not None
     listener = listener_id(request, keys)
+    comment_page = _page_number(request, "cpage")
+    top_level = comments.top_level_count(session, article.id)
+    comment_pages = max(1, math.ceil(top_level / comments.TOP_LEVEL_PER_PAGE))
+    if comment_page > comment_pages:
+        raise HTTPException(404, "no such page of comments")
+    host = session.get(Host, article.host_id) if article.host_id else None
     return {
         "article": article,
         "url": url,
@@ -238,8 +265,12 @@ def _article_view(
         "your_stars": ratings.stars_of(
             session, article.id, listener_hash(listener) if listener else None
         ),
-        "comments": comments.approved(session, article.id),
+        "threads": comments.threads(session, article.id, comment_page),
         "comment_count": comments.approved_count(session, article.id),
+        "comment_page": comment_page,
+        "comment_pages": comment_pages,
+        "written_by": profiles.public_profile(host),
+        "bulletins": _bulletin_listing(session, listen_again.of_story(session, article.id)),
     }
 
 
@@ -309,7 +340,21 @@ def article_json(
             "audio_url": view["audio_url"],
             "rating": view["rating"].as_dict(),
             "comment_count": view["comment_count"],
-            "comments": [comments.public(comment) for comment in view["comments"]],
+            "comments": [
+                comments.public(comment)
+                for thread in view["threads"]
+                for comment in [thread.comment, *thread.replies]
+            ],
+            "written_by": _written_by_json(view["written_by"], base),
+            "bulletins": [
+                {
+                    "title": b["title"],
+                    "started_at": b["started_at"].isoformat(),
+                    "duration": b["duration"],
+                    "audio_url": base + b["audio_url"],
+                }
+                for b in view["bulletins"]
+            ],
             "related": [
                 {
                     "title": r["title"],
@@ -320,6 +365,13 @@ def article_json(
                 for r in view["related"]
             ],
         }
+
+
+def _written_by_json(profile: profiles.PublicProfile | None, base: str) -> dict[str, Any] | None:
+    if profile is None:
+        return None
+    return {"name": profile.name, "bio": profile.bio, "url": base + profile.url,
+            "picture_url": base + profile.picture_url if profile.picture_url else None}  # fmt: skip
 
 
 # --- listeners' actions ----------------------------------------------------------------------
@@ -363,7 +415,9 @@ COMMENT_BODY = _fields_body(
     {"name": {"type": "string", "minLength": 1, "maxLength": comments.NAME_MAX},
      "email": {"type": "string", "format": "email", "maxLength": comments.EMAIL_MAX},
      "website": {"type": "string", "maxLength": comments.WEBSITE_MAX},
-     "comment": {"type": "string", "minLength": 1, "maxLength": comments.BODY_MAX}},
+     "comment": {"type": "string", "minLength": 1, "maxLength": comments.BODY_MAX},
+     "reply_to": {"type": "integer", "minimum": 1, "maximum": MAX_SQL_INT,
+                  "description": "a reply: the id of the top-level comment it answers"}},
     ["name", "email", "comment"],
 )  # fmt: skip
 
@@ -439,15 +493,17 @@ def _rating_refused(
     openapi_extra=COMMENT_BODY,
     responses={
         **BACK_TO_THE_PAGE,
-        422: error("a field of the comment is not valid", html=True),
+        422: error("a field of the comment is not valid, or it replies to a reply", html=True),
         429: retry_later("too many comments from this address", html=True),
     },
 )
 async def comment_on_article(
     slug: str, request: Request, station: StationDep, settings: SettingsDep
 ) -> Response:
-    """A listener's comment: pending until a host approves it, unless this email was
-    approved before. A bot that fills the honeypot is told "thanks" and nothing is kept."""
+    """A listener's comment, or with `reply_to` a reply to a published top-level comment
+    (one level: a reply to a reply is refused with 422): pending until a host approves it,
+    unless this email was approved before. Replies count in the same rate limit. A bot that
+    fills the honeypot is told "thanks" and nothing is kept."""
     fields = await _fields(request)
     with station.sessions() as session:
         article = _find(session, slug)
@@ -455,13 +511,17 @@ async def comment_on_article(
         if comments.is_bot(fields):
             return _comment_accepted(request, path, "pending")
         try:
+            parent = None
+            if fields.get("reply_to", "").strip():
+                parent = comments.reply_target(session, article.id, fields["reply_to"])
             draft = comments.validate(
                 fields.get("name", ""),
                 fields.get("email", ""),
                 fields.get("website", ""),
                 fields.get("comment", ""),
             )
-            comment = comments.post(session, article.id, draft, client_hash(request))
+            comment = comments.post(session, article.id, draft, client_hash(request),
+                                    parent_id=parent)  # fmt: skip
         except comments.CommentError as error:
             return _comment_refused(request, station, settings, slug, fields, str(error), 422)
         except comments.RateLimited as error:
@@ -491,7 +551,93 @@ def _comment_refused(
     if _wants_json(request):
         return JSONResponse({"detail": message}, status_code=status)
     # The page again, with the message and what they typed, so nothing is lost.
-    form = {key: fields.get(key, "") for key in ("name", "email", "website", "comment")}
+    form = {key: fields.get(key, "") for key in ("name", "email", "website", "comment", "reply_to")}
     return _article_page(
         request, station, settings, slug, status=status, comment_error=message, form=form
     )
+
+
+# --- listen again ----------------------------------------------------------------------------
+
+
+@router.get("/news/bulletins/{bulletin_id}.mp3")
+@router.head("/news/bulletins/{bulletin_id}.mp3", include_in_schema=False)
+def bulletin_audio(bulletin_id: str, station: StationDep, settings: SettingsDep) -> FileResponse:
+    """A bulletin as it aired, for listening again and podcast apps (Range requests work)."""
+    # A string checked here, not an int parameter: a HEAD would get FastAPI's 422 bodiless.
+    if not re.fullmatch(r"[0-9]{1,18}", bulletin_id):
+        raise HTTPException(404, f"no bulletin {bulletin_id} to listen to again")
+    with station.sessions() as session:
+        bulletin = session.get(Bulletin, int(bulletin_id))
+        path = listen_again.audio_file(bulletin, settings.media_dir) if bulletin else None
+        when = bulletin.started_at if bulletin else None
+    if path is None or when is None:
+        raise HTTPException(404, f"no bulletin {bulletin_id} to listen to again")
+    return FileResponse(path, media_type="audio/mpeg", content_disposition_type="inline",
+                        filename=f"news-{when:%Y-%m-%d-%H%M}.mp3")  # fmt: skip
+
+
+# --- hosts' public profiles ------------------------------------------------------------------
+
+
+def _public_host(session: Session, host_id: int) -> tuple[Host, profiles.PublicProfile]:
+    host = session.get(Host, host_id)
+    profile = profiles.public_profile(host)
+    if host is None or profile is None:
+        raise HTTPException(404, "no such host")
+    return host, profile
+
+
+@router.get("/hosts/{ref}", response_class=HTMLResponse, response_model=None)
+def host_profile(
+    ref: str, request: Request, station: StationDep, settings: SettingsDep
+) -> Response:
+    """A host's public page: their name, bio and picture, and the stories they wrote,
+    newest first, PAGE_SIZE a page. /hosts/<id>-<name>; another name redirects there."""
+    found = re.fullmatch(r"([0-9]{1,18})(?:-.*)?", ref)
+    if found is None:
+        raise HTTPException(404, "no such host")
+    page = _page_number(request)
+    with station.sessions() as session:
+        host, profile = _public_host(session, int(found[1]))
+        if ref != profile.url.removeprefix("/hosts/"):
+            query = f"?page={page}" if page > 1 else ""
+            return RedirectResponse(profile.url + query, status_code=301)
+        query = _public_articles(utcnow()).where(Article.host_id == host.id)
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        pages = max(1, math.ceil(total / PAGE_SIZE))
+        if page > pages:
+            raise HTTPException(404, "no such page of stories")
+        articles = session.scalars(
+            query.order_by(Article.publish_at.desc(), Article.id.desc())
+            .offset((page - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE)
+        ).all()
+        stories = [_listing(article) for article in articles]
+    return render_page(
+        request,
+        settings,
+        "host_profile.html",
+        profile=profile,
+        stories=stories,
+        total=total,
+        page=page,
+        pages=pages,
+        previous_url=f"{profile.url}?page={page - 1}" if page > 1 else None,
+        next_url=f"{profile.url}?page={page + 1}" if page < pages else None,
+    )
+
+
+@router.get("/hosts/{host_id}/picture/{name}")
+def host_picture(
+    host_id: RowId, name: str, station: StationDep, settings: SettingsDep
+) -> FileResponse:
+    """A host's picture (the URL names the file, so a new picture is a new URL)."""
+    with station.sessions() as session:
+        host, _profile = _public_host(session, host_id)
+        relative = host.picture_path
+    path = profiles.picture_file(relative, settings.media_dir)
+    if path is None or relative is None or path.name != name:
+        raise HTTPException(404, "no such picture")
+    return FileResponse(path, media_type=profiles.picture_type(relative),
+                        headers={"Cache-Control": "public, max-age=86400"})  # fmt: skip

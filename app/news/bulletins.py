@@ -18,10 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.ffmpeg import ffmpeg_path
 from app.identity import Identity
-from app.models import Bulletin, QueueEntry, Speech, SpeechStatus
+from app.models import Bulletin, BulletinStory, QueueEntry, Speech, SpeechStatus
+from app.news import listen_again
 from app.news.articles import freshest_published
 from app.news.feeds import article_url
+from app.news.listen_again import Kept
 from app.scheduler.item import Item, ItemKind
 from app.scheduler.rules import EverySongs, Hourly, Precedence, Rule, TriggeredRule
 from app.scheduler.types import Pick
@@ -93,9 +96,19 @@ def choose_stories(session: Session, now: datetime, limit: int, report: bool = T
     return stories
 
 
-def record_bulletin(session: Session, at: datetime, stories: list[Story]) -> None:
-    session.add(Bulletin(started_at=at, stories=[{"id": s.article_id, "version": s.version}
-                                                 for s in stories]))  # fmt: skip
+def record_bulletin(session: Session, at: datetime, stories: list[Story],
+                    kept: Kept | None = None, title: str = "") -> Bulletin:  # fmt: skip
+    """The bulletin that airs at `at`, with the stories it carries and, when it was kept
+    for listening again, its joined audio."""
+    bulletin = Bulletin(started_at=at, title=title,
+                        stories=[{"id": s.article_id, "version": s.version} for s in stories],
+                        audio_path=kept.path if kept else None,
+                        duration=kept.duration if kept else None)  # fmt: skip
+    session.add(bulletin)
+    session.flush()
+    for article_id in dict.fromkeys(s.article_id for s in stories):
+        session.add(BulletinStory(bulletin_id=bulletin.id, article_id=article_id))
+    return bulletin
 
 
 # --- on air: queue entries for a bulletin, and the items the playout plays -----------------
@@ -117,7 +130,6 @@ def expand(session: Session, settings: Settings, now: datetime, opening: str,
     if not stories:
         log.warning("news: no story is ready to be read; the bulletin is skipped")
         return []
-    record_bulletin(session, now, stories)
     intro, outro = STINGS_DIR / "intro.mp3", STINGS_DIR / "outro.mp3"
     opening_file = opening_path(opening)
     parts: list[QueueEntry] = []
@@ -131,6 +143,10 @@ def expand(session: Session, settings: Settings, now: datetime, opening: str,
                                 reason=reason))  # fmt: skip
     if (settings.media_dir / outro).exists():
         parts.append(_part("sting", outro, "News", reason))
+    files = [settings.media_dir / (part.speech_path or "") for part in parts]
+    kept = listen_again.keep_audio(files, settings.media_dir, ffmpeg_path(settings.ffmpeg), now)
+    title = listen_again.bulletin_title(now, settings.timezone)
+    record_bulletin(session, now, stories, kept, title)
     return parts
 
 

@@ -20,7 +20,9 @@ EMAIL_MAX = 254
 WEBSITE_MAX = 500
 BODY_MAX = 5000
 RATE_LIMIT = 3  # comments per client ...
-RATE_WINDOW = timedelta(minutes=10)  # ... within this window
+RATE_WINDOW = timedelta(minutes=10)  # ... within this window (replies count as comments)
+TOP_LEVEL_PER_PAGE = 50  # top-level comments on one page of an article's comments
+REPLIES_SHOWN = 50  # replies shown under one comment, the oldest first
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -93,10 +95,31 @@ def retry_after(session: Session, client: str, now: datetime | None = None) -> f
     return (recent[-1] + RATE_WINDOW - now).total_seconds()
 
 
+def reply_target(session: Session, article_id: int, raw: str) -> int:
+    """The id of the comment a reply answers, or CommentError: it must be a published
+    top-level comment of this story (replies go one level deep)."""
+    if not raw.strip().isascii() or not raw.strip().isdigit() or len(raw.strip()) > 18:
+        raise CommentError("The comment to reply to is not a comment number.")
+    parent = session.get(Comment, int(raw.strip()))
+    if (
+        parent is None
+        or parent.article_id != article_id
+        or (parent.status != CommentStatus.approved)
+    ):
+        raise CommentError("The comment you replied to is not on this story (any more).")
+    if parent.parent_id is not None:
+        raise CommentError(
+            "Replies go one level deep: you cannot reply to a reply. "
+            "Reply to the comment it answers instead."
+        )
+    return parent.id
+
+
 def post(session: Session, article_id: int, draft: CommentDraft, client: str,
-         now: datetime | None = None) -> Comment:  # fmt: skip
-    """Store the comment: approved at once when this email was approved before, else pending.
-    Raises RateLimited when the client has posted too much lately."""
+         now: datetime | None = None, parent_id: int | None = None) -> Comment:  # fmt: skip
+    """Store the comment (a reply to comment `parent_id`, checked by `reply_target`):
+    approved at once when this email was approved before, else pending. Raises RateLimited
+    when the client has posted too much lately."""
     now = now or utcnow()
     if (wait := retry_after(session, client, now)) > 0:
         raise RateLimited(wait)
@@ -109,35 +132,86 @@ def post(session: Session, article_id: int, draft: CommentDraft, client: str,
     status = CommentStatus.approved if trusted else CommentStatus.pending
     comment = Comment(article_id=article_id, name=draft.name, email=draft.email,
                       website=draft.website, body=draft.body, client=client, created_at=now,
-                      status=status)  # fmt: skip
+                      status=status, parent_id=parent_id)  # fmt: skip
     session.add(comment)
     session.flush()
     return comment
 
 
-def approved(session: Session, article_id: int) -> list[Comment]:
-    """The comments the public may read, oldest first like a conversation."""
-    return list(
+@dataclass(frozen=True)
+class Thread:
+    """A published top-level comment with its first REPLIES_SHOWN published replies."""
+
+    comment: Comment
+    replies: list[Comment]
+    more_replies: int  # published replies not shown
+
+
+def _approved(article_id: int) -> Any:
+    return select(Comment).where(
+        Comment.article_id == article_id, Comment.status == CommentStatus.approved
+    )
+
+
+def top_level_count(session: Session, article_id: int) -> int:
+    query = _approved(article_id).where(Comment.parent_id.is_(None))
+    return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+def threads(session: Session, article_id: int, page: int = 1) -> list[Thread]:
+    """One page of the published conversation, oldest first: TOP_LEVEL_PER_PAGE top-level
+    comments, each with at most REPLIES_SHOWN replies (two bounded queries)."""
+    tops = list(
         session.scalars(
-            select(Comment)
-            .where(Comment.article_id == article_id, Comment.status == CommentStatus.approved)
+            _approved(article_id)
+            .where(Comment.parent_id.is_(None))
             .order_by(Comment.created_at, Comment.id)
+            .offset((page - 1) * TOP_LEVEL_PER_PAGE)
+            .limit(TOP_LEVEL_PER_PAGE)
         )
     )
+    if not tops:
+        return []
+    ranked = (
+        _approved(article_id)
+        .where(Comment.parent_id.in_([top.id for top in tops]))
+        .add_columns(
+            func.row_number()
+            .over(partition_by=Comment.parent_id, order_by=(Comment.created_at, Comment.id))
+            .label("n"),
+            func.count().over(partition_by=Comment.parent_id).label("total"),
+        )
+        .subquery()
+    )
+    replied = select(Comment, ranked.c.total).join(ranked, ranked.c.id == Comment.id)
+    rows = session.execute(
+        replied.where(ranked.c.n <= REPLIES_SHOWN).order_by(ranked.c.parent_id, ranked.c.n)
+    ).all()
+    replies: dict[int, list[Comment]] = {}
+    totals: dict[int, int] = {}
+    for reply, total in rows:
+        assert reply.parent_id is not None
+        replies.setdefault(reply.parent_id, []).append(reply)
+        totals[reply.parent_id] = total
+    return [
+        Thread(top, replies.get(top.id, []), totals.get(top.id, 0) - len(replies.get(top.id, [])))
+        for top in tops
+    ]
 
 
 def approved_count(session: Session, article_id: int) -> int:
-    return (
-        session.scalar(
-            select(func.count(Comment.id)).where(
-                Comment.article_id == article_id, Comment.status == CommentStatus.approved
-            )
-        )
-        or 0
+    """The published comments and the published replies to them (a reply under a comment
+    taken down is not shown, nor counted)."""
+    shown_tops = _approved(article_id).where(Comment.parent_id.is_(None))
+    shown = _approved(article_id).where(
+        Comment.parent_id.is_(None)
+        | Comment.parent_id.in_(shown_tops.with_only_columns(Comment.id).scalar_subquery())
     )
+    return session.scalar(select(func.count()).select_from(shown.subquery())) or 0
 
 
 def public(comment: Comment) -> dict[str, Any]:
     """What anyone may see of a comment: never the email, nor the client hash."""
     return {"id": comment.id, "name": comment.name, "website": comment.website,
-            "body": comment.body, "created_at": comment.created_at.isoformat()}  # fmt: skip
+            "body": comment.body, "created_at": comment.created_at.isoformat(),
+            "reply_to": comment.parent_id}  # fmt: skip

@@ -15,6 +15,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.models import Article, ArticleStatus, Speech, SpeechStatus
+from app.news import listen_again
 
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 ATOM = "http://www.w3.org/2005/Atom"
@@ -32,6 +33,25 @@ class Episode:
     length: int  # bytes of the MP3 served at /news/<slug>.mp3
 
 
+@dataclass(frozen=True)
+class BulletinEpisode:
+    """A news bulletin as it aired (listen again): its MP3 at /news/bulletins/<id>.mp3."""
+
+    bulletin_id: int
+    audio_path: str  # the MP3's path on the site
+    title: str
+    started_at: datetime
+    stories: tuple[str, ...]  # the titles of the published stories it carried
+    duration: float  # seconds
+    length: int  # bytes of the MP3 served
+
+
+def _episode_date(episode: Episode | BulletinEpisode) -> datetime:
+    if isinstance(episode, BulletinEpisode):
+        return episode.started_at.astimezone(UTC)
+    return _published(episode.article)
+
+
 def article_url(site_url: str, slug: str) -> str:
     return f"{site_url.rstrip('/')}/news/{slug}"
 
@@ -45,9 +65,11 @@ def rss_feed(articles: Sequence[Article], site_url: str, station_name: str,
     return _serialise(rss)
 
 
-def podcast_feed(episodes: Sequence[Episode], site_url: str, station_name: str,
-                 description: str = "", image_url: str | None = None) -> bytes:  # fmt: skip
-    """RSS 2.0 with the iTunes namespace: one episode per story with ready speech."""
+def podcast_feed(episodes: Sequence[Episode | BulletinEpisode], site_url: str,
+                 station_name: str, description: str = "",
+                 image_url: str | None = None) -> bytes:  # fmt: skip
+    """RSS 2.0 with the iTunes namespace: one episode per story with ready speech, and one
+    per bulletin kept as it aired."""
     ET.register_namespace("itunes", ITUNES)  # so the tags read itunes:..., not ns0:...
     rss, channel = _channel(site_url, f"{station_name} News", description, "/news/podcast.xml",
                             image_url)  # fmt: skip
@@ -58,6 +80,9 @@ def podcast_feed(episodes: Sequence[Episode], site_url: str, station_name: str,
     if image_url:
         ET.SubElement(channel, f"{{{ITUNES}}}image", href=image_url)
     for episode in episodes:
+        if isinstance(episode, BulletinEpisode):
+            _bulletin_item(channel, episode, site_url, station_name)
+            continue
         item = _item(channel, episode.article, site_url)
         url = f"{article_url(site_url, episode.article.slug)}.mp3"
         ET.SubElement(item, "enclosure", url=url, length=str(episode.length), type="audio/mpeg")
@@ -66,6 +91,24 @@ def podcast_feed(episodes: Sequence[Episode], site_url: str, station_name: str,
         _sub(item, f"{{{ITUNES}}}explicit", "false")
         _sub(item, f"{{{ITUNES}}}duration", _duration(episode.duration))
     return _serialise(rss)
+
+
+def _bulletin_item(channel: ET.Element, episode: BulletinEpisode, site_url: str,
+                   station_name: str) -> None:  # fmt: skip
+    item = ET.SubElement(channel, "item")
+    url = f"{site_url.rstrip('/')}{episode.audio_path}"
+    summary = "; ".join(episode.stories) or f"The news on {station_name}."
+    _sub(item, "title", episode.title)
+    _sub(item, "link", f"{site_url.rstrip('/')}/news#bulletin-{episode.bulletin_id}")
+    ET.SubElement(item, "guid", isPermaLink="true").text = url
+    _sub(item, "pubDate", format_datetime(_episode_date(episode), usegmt=True))
+    _sub(item, "description", summary)
+    _sub(item, "category", "Bulletins")
+    ET.SubElement(item, "enclosure", url=url, length=str(episode.length), type="audio/mpeg")
+    _sub(item, f"{{{ITUNES}}}author", station_name)
+    _sub(item, f"{{{ITUNES}}}summary", summary)
+    _sub(item, f"{{{ITUNES}}}explicit", "false")
+    _sub(item, f"{{{ITUNES}}}duration", _duration(episode.duration))
 
 
 def _channel(site_url: str, title: str, description: str, self_path: str,
@@ -149,8 +192,9 @@ def published_articles(session: Session, now: datetime, limit: int = FEED_LIMIT)
 
 
 def podcast_episodes(session: Session, media_dir: Path, now: datetime,
-                     limit: int = FEED_LIMIT) -> list[Episode]:  # fmt: skip
-    """Published stories whose speech is ready as an MP3 file on disk."""
+                     limit: int = FEED_LIMIT) -> list[Episode | BulletinEpisode]:  # fmt: skip
+    """Published stories whose speech is ready as an MP3 file on disk, and the bulletins
+    kept as they aired: the newest `limit` of them together, newest first."""
     query = (
         _published_query(now)
         .add_columns(Speech)
@@ -164,4 +208,23 @@ def podcast_episodes(session: Session, media_dir: Path, now: datetime,
         if path.suffix.lower() != ".mp3" or not path.is_file():
             continue  # the enclosure's length must be the bytes really served
         episodes.append(Episode(article, speech.duration or 0.0, path.stat().st_size))
+    both = [*episodes, *bulletin_episodes(session, media_dir, limit)]
+    return sorted(both, key=_episode_date, reverse=True)[:limit]
+
+
+def bulletin_episodes(session: Session, media_dir: Path,
+                      limit: int = FEED_LIMIT) -> list[BulletinEpisode]:  # fmt: skip
+    """The newest bulletins kept for listening again whose MP3 is on disk."""
+    kept = listen_again.recent(session, limit)
+    carried = listen_again.stories_of(session, [bulletin.id for bulletin in kept])
+    episodes = []
+    for bulletin in kept:
+        path = listen_again.audio_file(bulletin, media_dir)
+        if path is None:
+            continue
+        titles = tuple(article.title for article in carried.get(bulletin.id, []))
+        episodes.append(BulletinEpisode(bulletin.id, listen_again.audio_url(bulletin),
+                                        bulletin.title or "News", bulletin.started_at,
+                                        titles, bulletin.duration or 0.0,
+                                        path.stat().st_size))  # fmt: skip
     return episodes

@@ -42,6 +42,9 @@ PUBLIC = {
     ("GET", "/static/{name}"),
     ("GET", "/news/feed.xml"),  # RSS of the articles
     ("GET", "/news/podcast.xml"),  # the spoken news as a podcast
+    ("GET", "/news/bulletins/{bulletin_id}.mp3"),  # past bulletins, to listen again
+    ("GET", "/hosts/{ref}"),  # hosts' public profiles, and their pictures
+    ("GET", "/hosts/{host_id}/picture/{name}"),
     # The top-listeners board: listeners see it and pick a name without an account.
     ("GET", "/api/listeners/board"),
     ("POST", "/api/listeners/me/name"),

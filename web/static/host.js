@@ -1322,7 +1322,55 @@
     fillList($("#token-list"), rows, "No tokens.");
   }
 
+  // Your public profile: the name, bio and picture listeners see under your stories.
+  function showProfile(profile) {
+    $("#profile-name").value = profile.display_name;
+    $("#profile-bio").value = profile.bio;
+    const link = $("#profile-link");
+    link.hidden = !profile.url;
+    if (profile.url) link.href = profile.url;
+    // The picture is public with the profile only: without a display name it is not served.
+    const picture = $("#profile-picture");
+    const shown = Boolean(profile.picture_url && profile.url);
+    picture.hidden = !shown;
+    $("#profile-picture-remove").hidden = !profile.picture_url;
+    if (shown) picture.src = profile.picture_url;
+    else picture.removeAttribute("src");
+  }
+
+  async function loadProfile() {
+    showProfile(await api("GET", "/api/profile"));
+  }
+
+  function setUpProfile() {
+    const form = $("#profile-form");
+    form.addEventListener("submit", act(async () => {
+      const fields = Object.fromEntries(new FormData(form));
+      showProfile(await api("PUT", "/api/profile", fields));
+      say("Your profile is saved.");
+    }));
+    const pictureForm = $("#picture-form");
+    pictureForm.addEventListener("submit", act(async () => {
+      const file = $("#profile-picture-file").files[0];
+      if (!file) return;
+      // The image itself is the body; the station checks its bytes, not its name.
+      const response = await fetch("/api/profile/picture", {
+        method: "PUT", credentials: "same-origin", body: file,
+        headers: unsafeHeaders({ Accept: "application/json", "Content-Type": file.type || "application/octet-stream" }),
+      });
+      if (!response.ok) throw await errorOf(response);
+      showProfile(await response.json());
+      pictureForm.reset();
+      say("Your picture is saved.");
+    }));
+    $("#profile-picture-remove").addEventListener("click", act(async () => {
+      showProfile(await api("DELETE", "/api/profile/picture"));
+      say("Your picture is removed.");
+    }));
+  }
+
   function setUpAccounts() {
+    setUpProfile();
     const hostForm = $("#host-form");
     if (hostForm) {
       hostForm.addEventListener("submit", act(async () => {
@@ -1347,6 +1395,7 @@
     loaders.accounts = async () => {
       $("#new-token").hidden = true;
       $("#new-token-value").value = "";
+      await loadProfile();
       await loadHosts();
       await loadTokens();
     };
