@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     icy_metaint: int = 16000
     listener_sndbuf_bytes: int = Field(65536, ge=4096)
     listener_min_seconds: float = Field(30.0, ge=0)  # shorter connections are not listening
+    # The time-shift archive (`/stream?at=`): the last `archive_hours` of the stream on disk
+    # (in state_dir/archive), at most `archive_max_mb`, oldest deleted first; 0 hours: none.
+    archive_hours: float = Field(2.0, ge=0, le=24 * 7)
+    archive_max_mb: float = Field(1024.0, gt=0)
+    archive_segment_seconds: float = Field(60.0, ge=1, le=3600)  # one file per this much air
 
     # Listeners' skip votes: the item on air is skipped when
     # max(skip_vote_minimum, ceil(skip_vote_share * listeners now)) listeners have voted.

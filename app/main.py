@@ -33,7 +33,7 @@ from app.metrics import Histogram, Labels, RequestMetrics
 from app.news import ratings
 from app.statelock import StateLock
 from app.station import Station
-from app.stream.http import HUB_STATE_KEY
+from app.stream.http import HUB_STATE_KEY, SHIFT_STATE_KEY
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, lock: StateLock | None = None) 
                 "login_throttle": LoginThrottle(),
                 "new_ratings": FailureWindow(ratings.NEW_PER_ADDRESS, ratings.NEW_WINDOW_SECONDS),
                 HUB_STATE_KEY: station.hub,
+                SHIFT_STATE_KEY: station.timeshift,
                 LATENCY_KEY: latency,
                 STATUSES_KEY: statuses,
             }

@@ -31,10 +31,12 @@ from app.problems import Problems
 from app.scheduler.item import Item, ItemKind, safety_item
 from app.scheduler.planner import Planner, PlannerBusy
 from app.scheduler.playlists import sync_playlists_at_startup
+from app.stream.archive import Archive
 from app.stream.hub import Listener, StreamHub
 from app.stream.nowplaying import HISTORY_SIZE, Aired, NowPlaying
 from app.stream.playout_process import PlayoutProcess
 from app.stream.response import StreamInfo
+from app.stream.timeshift import TimeShift
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ FIRST_ITEM_WAIT_SECONDS = 60.0
 NEXT_ITEM_WAIT_SECONDS = 2.0
 UPCOMING_WAIT_SECONDS = 0.5  # refreshing "next" gives up on a locked database this soon
 TRACK_PROBLEM = "track:"  # + the track's id: a track that failed on air
+BEHIND_LIVE = "You are listening behind live: go back to live to vote on the song on air."
 
 
 class Station:
@@ -68,6 +71,16 @@ class Station:
             sndbuf_bytes=settings.listener_sndbuf_bytes,
             listener_cookie=COOKIE_NAME,
             verify_listener=self.listener_keys.verify,
+        )
+        # The time-shift archive: written on a thread of its own, never by the event loop.
+        self.archive = Archive(
+            settings.state_dir / "archive",
+            hours=settings.archive_hours,
+            max_bytes=round(settings.archive_max_mb * 1024 * 1024),
+            segment_seconds=settings.archive_segment_seconds,
+            bitrate_kbps=settings.bitrate_kbps,
+            sample_rate=settings.sample_rate,
+            station_name=settings.station_name,
         )
         self.skip_votes = SkipVotes(
             share=settings.skip_vote_share,
@@ -91,10 +104,14 @@ class Station:
         # Listening time and its running totals, for the board and the hosts' statistics.
         self.listening = SessionRecorder(sessions, settings.timezone, settings.listener_min_seconds)
         self.hub.on_listener.append(self.listening.on_listener)
+        # Time-shifted listeners are told to the same callbacks: they count as listening.
+        self.timeshift = TimeShift(self.archive, self.hub.info, settings.burst_bytes,
+                                   self.hub.on_listener, COOKIE_NAME,
+                                   self.listener_keys.verify)  # fmt: skip
         self.playout = PlayoutProcess(
             _playout_config(settings, self.ffmpeg),
             next_item=self._next_item,
-            publish=self.hub.publish,
+            publish=self._publish,
             on_failure=self._mark_unplayable,
             safety_item=safety_item(settings.station_name),
             on_problem=self._playout_problem,
@@ -116,6 +133,7 @@ class Station:
         await asyncio.to_thread(self._sweep_temp_files)  # left by a crash mid-write
         if await asyncio.to_thread(self._has_music):
             self._library_ready.set()  # a restart: play what the last scan found at once
+        self.archive.start()  # loads what an earlier run kept, on its own thread
         self._library_task = asyncio.create_task(self._keep_library_fresh())
         await self.playout.start()  # its first item waits for the library (see _next_item)
         self._news_task = asyncio.create_task(self._run_news_desk())
@@ -130,7 +148,14 @@ class Station:
         await self.playout.stop()
         self.jobs.shutdown(wait=False)
         self.hub.close()
+        self.timeshift.close()
+        await asyncio.to_thread(self.archive.stop)
         await asyncio.to_thread(self.listening.shutdown)
+
+    def _publish(self, data: bytes, starts: list[tuple[int, Item]]) -> None:
+        """A block of the programme at its air time: into the archive's queue, then live."""
+        self.archive.record(data, starts)
+        self.hub.publish(data, starts)
 
     def skip(self) -> None:
         """Skip what listeners hear (from any thread)."""
@@ -146,6 +171,10 @@ class Station:
         heard = self.hub.heard_seconds(listener_id) if listener_id is not None else None
         voter = listener_hash(listener_id) if listener_id is not None else ""
         voted_on = self.skip_votes.item
+        if heard is None and listener_id is not None and self.timeshift.is_listening(listener_id):
+            # Behind live they hear another item than the one on air: no say in skipping it.
+            tally = self.skip_votes.tally(self.hub.listeners_now())
+            return VoteResult(tally.votes, tally.needed, refused=BEHIND_LIVE)
         result = self.skip_votes.vote(voter, heard=heard, address=address,
                                       listeners=self.hub.listeners_now())  # fmt: skip
         if result.skip:
@@ -332,12 +361,16 @@ class Station:
     def _record_play(self, aired: Aired) -> None:
         item = aired.item
         with self.sessions.begin() as session:
-            session.add(Play(track_id=item.track_id, kind=item.kind.value, artist=item.artist,
-                             title=item.title, album=item.album, duration=item.duration,
-                             started_at=aired.started_at))  # fmt: skip
+            play = Play(track_id=item.track_id, kind=item.kind.value, artist=item.artist,
+                        title=item.title, album=item.album, duration=item.duration,
+                        started_at=aired.started_at)  # fmt: skip
+            session.add(play)
             track = session.get(Track, item.track_id) if item.track_id is not None else None
             if track is not None:
                 track.last_played_at = aired.started_at
+            session.flush()
+            play_id = play.id
+        self.archive.play_recorded(item, play_id)
 
     def _load_history(self) -> list[Aired]:
         with self.sessions() as session:

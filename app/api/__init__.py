@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from app.api import (
+    archive,
     covers,
     dashboard,
     docs,
@@ -24,6 +25,7 @@ from app.api import (
 
 router = APIRouter()
 router.include_router(public.router)
+router.include_router(archive.router)
 router.include_router(observe.router)
 router.include_router(hosts.router)
 router.include_router(queue.router)

@@ -16,12 +16,19 @@ that head, as Icecast and nginx do. A listener's connection is unbounded once it
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from typing import Any
+from urllib.parse import parse_qs
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from app.stream.archive import iso_time
+from app.stream.timeshift import LIVE_WITHIN_SECONDS, parse_at
+
 STREAM_PATHS = frozenset({b"/stream", b"/stream.mp3"})
 HUB_STATE_KEY = "stream_hub"  # where the app's lifespan state keeps the hub
+SHIFT_STATE_KEY = "stream_timeshift"  # ...and the time-shifted listening (`/stream?at=`)
 
 # The request line and header lines of one request, all told (nginx's default buffers: 1 KiB,
 # then 4 of 8 KiB; Icecast's: 8 KiB). Beyond it the answer is 431 and the connection closes.
@@ -78,11 +85,33 @@ class StationHttpProtocol(HttpToolsProtocol):
         if hub is None or method not in (b"GET", b"HEAD") or path not in STREAM_PATHS:
             super().on_headers_complete()
             return
+        at_value = parse_qs(query.decode("latin-1")).get("at", [""])[0]
+        at = None
+        if at_value:
+            try:
+                at = parse_at(at_value)
+            except ValueError as error:
+                self._refuse_json(400, {"detail": f"at={at_value!r} is not a time: {error}"})
+                return
+            if at >= time.time() - LIVE_WITHIN_SECONDS:
+                at = None  # now or later: the live stream
+        shift = self.app_state.get(SHIFT_STATE_KEY)
+        if at is not None:
+            oldest = shift.archive.oldest() if shift is not None else None
+            if oldest is None or at < oldest:
+                since = iso_time(oldest) if oldest is not None else None
+                detail = (f"the archive begins at {since}: ask for that time or later"
+                          if since else "there is no time-shift archive to play yet")  # fmt: skip
+                self._refuse_json(416, {"detail": detail, "oldest": since})
+                return
         self._detached = True
         self._unset_keepalive_if_required()
         self.connections.discard(self)  # the hub closes its listeners at shutdown
         client = f"{self.client[0]}:{self.client[1]}" if self.client else ""
-        hub.attach(self.transport, method.decode(), self.headers, client, query)
+        if at is not None:
+            shift.attach(self.transport, method.decode(), self.headers, client, at)
+        else:
+            hub.attach(self.transport, method.decode(), self.headers, client, query)
 
     def on_body(self, body: bytes) -> None:
         if not self._detached:
@@ -118,23 +147,31 @@ class StationHttpProtocol(HttpToolsProtocol):
         """Handed over, refused, or closing (uvicorn answered a malformed request itself)."""
         return self._detached or self.transport.is_closing()
 
-    def _refuse(self, status: int, message: str) -> None:
+    def _refuse_json(self, status: int, answer: dict[str, Any]) -> None:
+        """Answer a stream request `status` with a JSON body, as the API's errors are."""
+        self._refuse(status, json.dumps(answer), b"application/json", log=False)
+
+    def _refuse(self, status: int, message: str, content_type: bytes = b"text/plain; charset=utf-8",
+                log: bool = True) -> None:  # fmt: skip
         """Answer `status` with a plain `message`, close the connection, and parse no more."""
         self._detached = True
         self._cancel_head_timer()
-        body = message.encode("ascii")
+        body = message.encode("utf-8")
         head = [STATUS_LINE[status]]
         for name, value in self.server_state.default_headers:
             head += [name, b": ", value, b"\r\n"]
+        if content_type == b"application/json":  # a web player reads why
+            head += [b"access-control-allow-origin: *\r\n"]
         head += [
-            b"content-type: text/plain; charset=utf-8\r\n",
+            b"content-type: " + content_type + b"\r\n",
             b"content-length: %d\r\n" % len(body),
             b"connection: close\r\n\r\n",
         ]
         self.transport.write(b"".join(head) + body)
         self.transport.close()
-        client = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
-        self.logger.warning("refused a request head from %s: %d %s", client, status, message)
+        if log:
+            client = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
+            self.logger.warning("refused a request head from %s: %d %s", client, status, message)
 
 
 def _head_size(url: bytes, headers: list[tuple[bytes, bytes]]) -> int:

@@ -237,7 +237,7 @@ class StreamHub:
         user_agent = next((v.decode("latin-1") for n, v in headers if n == b"user-agent"), "")
         listener = Listener(self, transport, IcyFramer(self.info.metaint) if icy else None,
                             client, user_agent)  # fmt: skip
-        cookie = _cookie(headers, self.listener_cookie)
+        cookie = request_cookie(headers, self.listener_cookie)
         listener.listener_id = self.verify_listener(cookie) if cookie else None
         transport.set_protocol(listener)
         burst = self._burst()
@@ -392,7 +392,7 @@ class Listener(asyncio.Protocol):
         self.hub.detach(self)
 
 
-def _cookie(headers: list[tuple[bytes, bytes]], name: str) -> str | None:
+def request_cookie(headers: list[tuple[bytes, bytes]], name: str) -> str | None:
     for header, value in headers:
         if header == b"cookie":
             found = cookie_parser(value.decode("latin-1")).get(name)
