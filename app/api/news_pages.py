@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.accounts.ratelimit import FailureWindow
 from app.api.deps import SettingsDep, StationDep, loads_json
 from app.api.errors import error, retry_later
+from app.api.listeners import page_board
 from app.api.templating import public_base_url, render_page
 from app.config import Settings
 from app.listeners.identity import (
@@ -176,6 +177,8 @@ def _index(
         request,
         settings,
         "news_index.html",
+        section="news",
+        board=page_board(request, station),
         stories=stories,
         category=category,
         categories=categories,
@@ -286,6 +289,8 @@ def _article_page(
             settings,
             "article.html",
             status=status,
+            section="news",
+            board=page_board(request, station),
             notice=notice,
             share=_share_links(view["url"], article.title),
             json_ld=_json_ld(article, view["url"], view["audio_url"], settings),
