@@ -462,8 +462,12 @@
   const votes = () => (latest && latest.skip) || null;
   const onAirKey = () => (latest && latest.current ? latest.current.started_at : null);
   const cooldownLeft = () => Math.ceil((Number(localStorage.getItem("radio.voteUntil") || 0) - Date.now()) / 1000);
-  const listenLeft = () => (listeningSince === null ? voteListen
-    : Math.ceil(voteListen + 1 - (Date.now() - listeningSince) / 1000));
+  // The station counts a vote once the connection has received voteListen s of audio.
+  const listenLeft = () => {
+    if (voteListen <= 0) return 0;
+    if (listeningSince === null) return Math.ceil(voteListen);
+    return Math.ceil(voteListen + 1 - (Date.now() - listeningSince) / 1000);
+  };
 
   const skip = async () => {
     if (!skipButton || skipButton.disabled) return;
@@ -534,7 +538,7 @@
     else if (!state) why = "";
     else if (!votable) why = latest.current && latest.current.kind === "news"
       ? "News can't be skipped by vote." : "What is on air now can't be skipped by vote.";
-    else if (!playing || audio.paused) why = `${state.votes} of ${state.needed} votes to skip (press play to vote).`;
+    else if (!playing || audio.paused) why = ""; // nothing to vote with: no noise either
     else if (cooldownLeft() > 0) {
       why = `You voted a moment ago: you can vote again in ${cooldownLeft()} s.`;
       renderTimer = setTimeout(render, 1000);
