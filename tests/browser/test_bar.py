@@ -130,8 +130,12 @@ def test_previous_goes_to_the_start_of_the_item_and_live_comes_back(
     page.get_by_label("Your name on the board").fill("Rewinder")
     page.get_by_role("button", name="Save name").click()
     expect(page.locator("#board-status")).to_have_text("You are on the board as Rewinder.")
-    # Some way into the item on air, so that "previous" means its start, not the one before.
-    on = station.wait_for(lambda state: (state["current"] or {}).get("elapsed", 0) > 8)
+    # An item before the one on air (so "previous" has a wrong answer to give), and some way
+    # into the one on air, so that "previous" means its start, not the one before.
+    first = station.now_playing()["current"]["title"]
+    station.post("/api/queue/skip").raise_for_status()
+    on = station.wait_for(lambda state: (state["current"] or {}).get("title") != first
+                          and state["current"]["elapsed"] > 8)  # fmt: skip
     current = on["current"]
 
     page.get_by_role("button", name="Previous").click()

@@ -728,6 +728,9 @@
       if (!inSite(url)) return;
       if (url.pathname === location.pathname && url.search === location.search && url.hash) return;
       event.preventDefault();
+      // "Listen from here" (/?at=<time>): the bar goes there, and the page to the player.
+      const at = url.pathname === "/" && url.searchParams.get("at");
+      if (at) listenFrom(at);
       swap(url, {}, true);
     });
     // Forms: a GET form (a search) always; a POST form (a rating, a comment) while the
