@@ -216,8 +216,12 @@ def test_a_vote_that_skips_says_so_without_contradiction_and_the_cooldown_shows(
 def test_the_pages_look_in_light_and_dark_at_both_widths(
     launch: Callable[..., RunningStation], new_page: PageFactory
 ) -> None:
-    station = on_air(launch, TONES)
+    station = on_air(launch, TONES, bulletin_minute=0)  # bulletins in today's programme
     slug = publish_story(station)
+    publish_story(station, "Night market returns to the square")
+    first = station.now_playing()["current"]["title"]
+    station.post("/api/queue/skip").raise_for_status()  # something in "recently played"
+    station.wait_for(lambda state: bool(state["history"]) and state["history"][0]["title"] == first)
     for size, width in ((None, "desktop"), (PHONE, "phone")):
         page = new_page(station.url, size) if size else new_page(station.url)
         for scheme in ("light", "dark"):

@@ -49,8 +49,7 @@ def test_pressing_play_plays_the_live_stream(
     assert station.now_playing()["listeners"] == 1
     expect(page.locator("#listeners-now")).to_have_text("1")
     expect(page.locator("#now-title")).to_have_text(station.now_playing()["current"]["title"])
-    assert_accessible(page)
-    save_screenshot(page, "player-desktop")
+    assert_accessible(page)  # the screenshots are tests/browser/test_bar.py's
     # The page ran, played and drew under its Content-Security-Policy, which blocked nothing.
     assert "default-src 'self'" in page.evaluate(CSP_OF_PAGE)
     assert page.evaluate("window.cspViolations") == []
@@ -69,7 +68,6 @@ def test_the_player_on_a_phone(
     press_play(page)
     assert_fits_width(page)
     assert_accessible(page)
-    save_screenshot(page, "player-phone")
 
 
 def test_the_first_render_needs_no_script_and_the_page_is_light(

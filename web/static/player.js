@@ -543,7 +543,7 @@
       why = `You voted a moment ago: you can vote again in ${cooldownLeft()} s.`;
       renderTimer = setTimeout(render, 1000);
     } else if (listenLeft() > 0) {
-      why = `You can vote after ${voteListen} s of listening (${listenLeft()} s to go).`;
+      why = `You can vote to skip in ${listenLeft()} s.`;
       renderTimer = setTimeout(render, 1000);
     } else why = `${state.votes} of ${state.needed} votes to skip.`;
     line.textContent = why;
