@@ -95,6 +95,15 @@ def test_the_audio_keeps_playing_from_page_to_page(
     assert len(streams) == 1, streams
     expect(page.locator("#play")).to_have_attribute("aria-pressed", "true")
 
+    # Another player on the page (a story read aloud) stops the radio, then offers it back.
+    page.evaluate("() => window.radioBar.pauseForOther()")
+    assert page.evaluate("document.getElementById('audio').paused")
+    expect(page.locator("#play")).to_have_attribute("aria-pressed", "false")
+    page.evaluate("() => window.radioBar.resumeOffer()")
+    page.get_by_role("button", name="Back to live radio").click()
+    expect(page.locator("#player-status")).to_have_text("Playing live.", timeout=20_000)
+    still_playing(page)
+
 
 def test_pages_work_as_plain_links_without_script(
     launch: Callable[..., RunningStation], browser: Browser
