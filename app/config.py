@@ -34,11 +34,16 @@ class Settings(BaseSettings):
     # in this folder, that part fails on purpose. Unset: no drills.
     fault_drill_dir: Path | None = None
 
-    # What the station says about itself (Icecast-style icy-* headers).
-    station_name: str = "Radio Station"
-    station_description: str = "Music, jingles and news, around the clock."
+    # What the station says about itself (Icecast-style icy-* headers, pages, feeds). Hosts
+    # may set the name, the description (the tagline), the accent colour and the public URL
+    # in the dashboard (app/identity.py): these are the defaults for what they leave unset.
+    station_name: str = Field("Radio Station", min_length=1, max_length=100)
+    station_description: str = Field("Music, jingles and news, around the clock.",
+                                     max_length=300)  # fmt: skip
+    station_accent: str = Field("#b3261e", pattern=r"^#[0-9A-Fa-f]{6}$")  # pages' accent colour
     station_genre: str = "Various"
-    station_url: str = "https://example.org/"
+    # The web site stream clients and directories show (icy-url); empty: the public URL.
+    station_url: str = ""
     station_public: bool = False
 
     # Playout.

@@ -523,3 +523,26 @@ class ListenerStatsState(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     min_seconds: Mapped[float] = mapped_column(Float)
     marked_until_us: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# --- The station's identity, as hosts set it -----------------------------------------------
+
+
+class StationIdentity(Base):
+    """One row (id 1): what hosts set of the station's name, tagline, accent colour, public
+    URL and logo. A column left NULL falls back to its RADIO_* setting (app.identity)."""
+
+    __tablename__ = "station_identity"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(100))
+    tagline: Mapped[str | None] = mapped_column(String(300))
+    accent: Mapped[str | None] = mapped_column(String(7))  # #rrggbb
+    public_url: Mapped[str | None] = mapped_column(String(512))
+    # The logo: a file under state/media/ named by the station, never by the upload.
+    logo_file: Mapped[str | None] = mapped_column(String(100))
+    logo_type: Mapped[str | None] = mapped_column(String(32))
+    logo_width: Mapped[int | None] = mapped_column(Integer)
+    logo_height: Mapped[int | None] = mapped_column(Integer)
+    revision: Mapped[int] = mapped_column(Integer, default=0)  # +1 on every change
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

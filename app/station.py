@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +17,7 @@ from app.config import Settings
 from app.db import SessionFactory
 from app.ffmpeg import ffmpeg_path
 from app.files import sweep_temp_files
+from app.identity import Identity, IdentityStore
 from app.library import ScanReport, scan
 from app.library.encode import synthesize_in_child
 from app.library.jobs import JobRegistry
@@ -62,6 +63,10 @@ class Station:
         self.ffmpeg = ffmpeg_path(settings.ffmpeg)
         self.planner = Planner(sessions, settings)
         self.planner.on_air_until = self._on_air_until
+        # Name, tagline, logo, accent and public URL: read once, kept here, replaced on change.
+        self.identity = IdentityStore(sessions, settings)
+        self.identity.on_change.append(self._identity_changed)
+        self.planner.identity = lambda: self.identity.current
         self.listener_keys = ListenerKeys.load(settings.state_dir)  # signs listener cookies
         self._library_ready = threading.Event()  # the first scan is done
         self.hub = StreamHub(
@@ -92,7 +97,7 @@ class Station:
         )
         self.now_playing = NowPlaying(
             upcoming=self.upcoming,
-            listener_count=self.hub.listeners_now,
+            listener_count=self.listeners_now,
             history=self._load_history(),
             record=self._record_in_background,
             skip_votes=self._skip_tally,
@@ -129,6 +134,7 @@ class Station:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.started_at = datetime.now(UTC)
+        await asyncio.to_thread(self.identity.load)
         await asyncio.to_thread(self.listening.close_open_sessions)  # left open by a crash
         await asyncio.to_thread(self._sweep_temp_files)  # left by a crash mid-write
         if await asyncio.to_thread(self._has_music):
@@ -156,6 +162,11 @@ class Station:
         """A block of the programme at its air time: into the archive's queue, then live."""
         self.archive.record(data, starts)
         self.hub.publish(data, starts)
+
+    def listeners_now(self) -> int:
+        """Who listens now, live or time-shifted: a browser with two tabs once, every
+        cookieless client once. (The skip votes count the live ones only: hub.listeners_now.)"""
+        return self.hub.listeners_now() + self.timeshift.listeners_now(self.hub.is_listening)
 
     def skip(self) -> None:
         """Skip what listeners hear (from any thread)."""
@@ -201,6 +212,16 @@ class Station:
         # what listeners hear, never the item after.
         if voted_on is not None:
             self.playout.skip(voted_on)
+
+    def _identity_changed(self, identity: Identity) -> None:
+        """A new name, tagline or URL: in the head of every stream connection from now on.
+        Called on the thread that changed it; the hub lives on the event loop."""
+        info = replace(self.hub.info, name=identity.name, description=identity.tagline,
+                       url=identity.website)  # fmt: skip
+        if self._loop is None or self._loop.is_closed():
+            self.hub.info = info
+        else:
+            self._loop.call_soon_threadsafe(setattr, self.hub, "info", info)
 
     def _skip_tally(self) -> dict[str, Any]:
         return asdict(self.skip_votes.tally(self.hub.listeners_now()))
@@ -417,7 +438,7 @@ def _stream_info(settings: Settings) -> StreamInfo:
         name=settings.station_name,
         description=settings.station_description,
         genre=settings.station_genre,
-        url=settings.station_url,
+        url=settings.station_url or settings.public_base(),
         public=settings.station_public,
         bitrate_kbps=settings.bitrate_kbps,
         sample_rate=settings.sample_rate,

@@ -13,6 +13,12 @@ from tests.audio import write_tone
 from tests.station import RunningStation, release_ports, start_station
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `long` first: pytest-xdist hands out tests in this order, so the rest of
+    the phase runs on the other workers beside them instead of after them."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 @pytest.fixture(autouse=True)
 def _ports_of_this_test() -> Iterator[None]:
     """The ports the harness kept for this test's stations go back after it."""

@@ -9,6 +9,7 @@ from app.api import (
     docs,
     feeds,
     hosts,
+    identity,
     library,
     listeners,
     news,
@@ -41,5 +42,6 @@ router.include_router(dashboard.router)
 router.include_router(docs.router)
 # Feeds before the news pages: /news/feed.xml must not be taken for an article's /news/{slug}.
 router.include_router(feeds.router)
+router.include_router(identity.router)
 router.include_router(static.router)
 router.include_router(news_pages.router)

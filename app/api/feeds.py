@@ -14,7 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from app.api.auth import HostDep
 from app.api.deps import RowId, SettingsDep, StationDep
 from app.api.errors import error
-from app.api.templating import public_base_url
+from app.api.templating import public_base_url, station_identity
+from app.config import Settings
 from app.models import Feed
 from app.news import feeds
 from app.news.feed_import import ImportReport, is_web_url, refresh_feed
@@ -34,8 +35,8 @@ def rss(request: Request, station: StationDep, settings: SettingsDep) -> Respons
     """RSS 2.0 of the freshest published stories."""
     with station.sessions() as session:
         articles = feeds.published_articles(session, datetime.now(UTC))
-        site = public_base_url(request, settings)
-        body = feeds.rss_feed(articles, site, settings.station_name, settings.station_description)
+        site, name, tagline, image = _channel(request, settings)
+        body = feeds.rss_feed(articles, site, name, tagline, image)
     return Response(body, media_type=RSS_TYPE)
 
 
@@ -45,10 +46,17 @@ def podcast(request: Request, station: StationDep, settings: SettingsDep) -> Res
     """The spoken stories as a podcast: one episode per story whose speech is ready."""
     with station.sessions() as session:
         episodes = feeds.podcast_episodes(session, settings.media_dir, datetime.now(UTC))
-        site = public_base_url(request, settings)
-        body = feeds.podcast_feed(episodes, site, settings.station_name,
-                                  settings.station_description)  # fmt: skip
+        site, name, tagline, image = _channel(request, settings)
+        body = feeds.podcast_feed(episodes, site, name, tagline, image)
     return Response(body, media_type=RSS_TYPE)
+
+
+def _channel(request: Request, settings: Settings) -> tuple[str, str, str, str | None]:
+    """The feeds' site URL, title, description and image: the station's identity."""
+    identity = station_identity(request, settings)
+    site = public_base_url(request, settings)
+    image = site + identity.logo_url if identity.logo_url else None
+    return site, identity.name, identity.tagline, image
 
 
 # --- Hosts: feeds to import stories from -----------------------------------------------------

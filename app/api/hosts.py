@@ -35,6 +35,7 @@ from app.api.auth import AdminDep, AuthDep, CurrentHost, HostDep, unauthenticate
 from app.api.dashboard import host_page
 from app.api.deps import RowId, SettingsDep, loads_json
 from app.api.errors import error, retry_later
+from app.api.templating import public_base_url
 from app.config import Settings
 from app.db import SessionFactory
 from app.models import ApiToken, Host, HostRole
@@ -204,8 +205,7 @@ def _from_this_site(request: Request, settings: Settings) -> bool:
     if source is None:
         return True
     here = {request.headers.get("host", "")} - {""}
-    if settings.public_url:
-        here.add(urlsplit(settings.public_url).netloc)
+    here.add(urlsplit(public_base_url(request, settings)).netloc)  # as hosts or settings set it
     return urlsplit(source).netloc in here
 
 
@@ -281,7 +281,8 @@ async def _sign_in(request: Request, settings: Settings, throttle: LoginThrottle
         path="/",
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https" or settings.public_url.startswith("https:"),
+        secure=request.url.scheme == "https"
+        or public_base_url(request, settings).startswith("https:"),
     )
     return response
 

@@ -132,7 +132,7 @@ def _rank(db: Session, table: Totals, where: list[Any], mine: int) -> int:
 @router.get("/board")
 async def get_board(request: Request, station: StationDep) -> dict[str, Any]:
     """Top listeners this week (Monday 00:00 station time) and of all time, and your rank."""
-    now = station.hub.listeners_now()
+    now = station.listeners_now()
     identifier = listener_id(request, station.listener_keys)
     you = listener_hash(identifier) if identifier else None
     board = await asyncio.to_thread(board_standings, station, you)
@@ -294,7 +294,7 @@ async def get_listener_history(
 ) -> dict[str, Any]:
     """Listeners over the last `hours`; the bucket of now counts who listens now too (the
     minutes' peaks are as of the last heartbeat)."""
-    live = station.hub.listeners_now()  # on the event loop, where the hub lives
+    live = station.listeners_now()  # on the event loop, where the hub lives
     history = await asyncio.to_thread(_history_from_totals, station, hours)
     points = history["points"]
     if points:

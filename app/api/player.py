@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,7 +21,7 @@ from app.api.deps import SettingsDep, StationDep
 from app.api.listeners import board_standings
 from app.api.news_pages import latest_stories
 from app.api.static import STATIC_DIR
-from app.api.templating import public_base_url, render_page
+from app.api.templating import public_base_url, render_page, station_identity
 from app.config import Settings
 from app.listeners.identity import issue_identity, listener_hash, listener_id, remember_listener
 from app.models import Playlist, PlaylistRule, utcnow
@@ -32,6 +33,11 @@ router = APIRouter(tags=["player"])
 LATEST_STORIES = 5
 PROGRAMME_SLOTS = 8  # today's programme lists at most this many upcoming clock items
 PROGRAMME_PLAYLISTS = 50  # and reads at most this many hourly playlists
+# The iframe the player page suggests for /embed: the embed's layout keeps every line to one
+# line (web/static/embed.css), so at this size nothing of it is ever cut off
+# (tests/browser/test_identity.py measures it in a real page).
+EMBED_WIDTH = 400
+EMBED_HEIGHT = 260
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -39,8 +45,10 @@ async def player_page(request: Request, station: StationDep, settings: SettingsD
     identifier = listener_id(request, station.listener_keys)
     you = listener_hash(identifier) if identifier else None
     stories, board, programme = await asyncio.to_thread(_front_page_data, station, you)
+    snippet = embed_snippet(request, settings)
     response = await _player(request, station, settings, "player.html", stories=stories,
-                             board=board, programme=programme, section="live")  # fmt: skip
+                             board=board, programme=programme, section="live",
+                             embed_snippet=snippet)  # fmt: skip
     # No site may frame it (app.headers): a signed-in host's skip is on this page; /embed is
     # the page for other sites.
     return response
@@ -114,9 +122,20 @@ async def stream_joined(tag: str, station: StationDep) -> dict[str, float]:
     return {"stream_seconds": joined}
 
 
+def embed_snippet(request: Request, settings: Settings) -> str:
+    """The HTML another site pastes to show the embed."""
+    name = escape(station_identity(request, settings).name, quote=True)
+    return (f'<iframe src="{public_base_url(request, settings)}/embed" width="{EMBED_WIDTH}" '
+            f'height="{EMBED_HEIGHT}" title="{name}"></iframe>')  # fmt: skip
+
+
 @router.get("/favicon.ico", include_in_schema=False)
-def favicon() -> FileResponse:
-    """Browsers ask for it on every site; the station's icon is an SVG."""
+def favicon(station: StationDep) -> FileResponse:
+    """Browsers ask for it on every site: the station's logo, else its default icon (SVG)."""
+    logo = station.identity.current.logo
+    path = station.identity.logo_path(logo.file) if logo else None
+    if logo is not None and path is not None:
+        return FileResponse(path, media_type=logo.media_type)
     return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
 
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from app.api.deps import SettingsDep, StationDep
-from app.api.templating import public_base_url
+from app.api.templating import public_base_url, station_identity
 from app.config import Settings
 from app.stream.playlists import m3u, pls
 
@@ -63,6 +63,7 @@ def _sse(snapshot: dict[str, Any]) -> str:
 def icecast_status(request: Request, station: StationDep, settings: SettingsDep) -> dict[str, Any]:
     """The shape of Icecast's status-json.xsl, for tools written against Icecast."""
     current = station.now_playing.current
+    identity = station_identity(request, settings)
     return {
         "icestats": {
             "admin": "",
@@ -79,10 +80,10 @@ def icecast_status(request: Request, station: StationDep, settings: SettingsDep)
                 "listeners": len(station.hub.listeners),
                 "listenurl": _stream_url(request, settings),
                 "samplerate": settings.sample_rate,
-                "server_description": settings.station_description,
-                "server_name": settings.station_name,
+                "server_description": identity.tagline,
+                "server_name": identity.name,
                 "server_type": "audio/mpeg",
-                "server_url": settings.station_url,
+                "server_url": identity.website,
                 "stream_start_iso8601": station.started_at.isoformat(),
                 "title": current.item.display_title if current else "",
             },
@@ -94,7 +95,8 @@ def icecast_status(request: Request, station: StationDep, settings: SettingsDep)
             responses={200: {"content": {"audio/x-mpegurl": {}}}})  # fmt: skip
 @router.head("/listen.m3u", include_in_schema=False)  # players and directories probe
 def listen_m3u(request: Request, settings: SettingsDep) -> Response:
-    return Response(m3u(settings.station_name, _stream_url(request, settings)),
+    name = station_identity(request, settings).name
+    return Response(m3u(name, _stream_url(request, settings)),
                     media_type="audio/x-mpegurl")  # fmt: skip
 
 
@@ -102,7 +104,8 @@ def listen_m3u(request: Request, settings: SettingsDep) -> Response:
             responses={200: {"content": {"audio/x-scpls": {}}}})  # fmt: skip
 @router.head("/listen.pls", include_in_schema=False)
 def listen_pls(request: Request, settings: SettingsDep) -> Response:
-    return Response(pls(settings.station_name, _stream_url(request, settings)),
+    name = station_identity(request, settings).name
+    return Response(pls(name, _stream_url(request, settings)),
                     media_type="audio/x-scpls")  # fmt: skip
 
 

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader
 
 from app.config import PROJECT_ROOT, Settings
+from app.identity import Identity
 
 TEMPLATES_DIR = PROJECT_ROOT / "web" / "templates"
 
@@ -53,25 +54,34 @@ def listened(seconds: float) -> str:
     return f"{minutes} min" if minutes else "under a minute"
 
 
+def station_identity(request: Request, settings: Settings) -> Identity:
+    """The station's identity as hosts set it (kept in memory by the station: no query)."""
+    station = getattr(request.state, "station", None)
+    return station.identity.current if station is not None else Identity.of(None, settings)
+
+
 def render_page(
     request: Request, settings: Settings, name: str, status: int = 200, **context: Any
 ) -> HTMLResponse:
-    """The page `name` with `context`. Every public page carries the player bar: it shows
-    `now` (the route's snapshot, else the one last pushed, which any thread may read)."""
+    """Every page gets the station's `identity` (name, tagline, logo, accent), its
+    `station_name`, and `page_url` and `site_url`, absolute, for link previews. Every public
+    page carries the player bar: it shows `now` (the route's snapshot, else the one last
+    pushed, which any thread may read)."""
+    identity = station_identity(request, settings)
+    site = identity.public_base(str(request.base_url))
     template = _templates(request, settings).get_template(name)
     station = getattr(request.state, "station", None)
     if "now" not in context and station is not None:
         context["now"] = station.now_playing.announced()
-    html = template.render(
-        station_name=settings.station_name,
-        skip_vote_cooldown=settings.skip_vote_cooldown_seconds,
-        skip_vote_listen=settings.skip_vote_listen_seconds,
-        **context,
-    )
+    html = template.render(station_name=identity.name, identity=identity, site_url=site,
+                           page_url=site + request.url.path,
+                           skip_vote_cooldown=settings.skip_vote_cooldown_seconds,
+                           skip_vote_listen=settings.skip_vote_listen_seconds,
+                           **context)  # fmt: skip
     return HTMLResponse(html, status_code=status)
 
 
 def public_base_url(request: Request, settings: Settings) -> str:
-    """How listeners reach the station: the configured public URL, else the address this
-    request reached us at."""
-    return settings.public_base(str(request.base_url))
+    """How listeners reach the station: the public URL hosts set, else RADIO_PUBLIC_URL,
+    else the address this request reached us at."""
+    return station_identity(request, settings).public_base(str(request.base_url))

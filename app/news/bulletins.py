@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.identity import Identity
 from app.models import Bulletin, QueueEntry, Speech, SpeechStatus
 from app.news.articles import freshest_published
 from app.news.feeds import article_url
@@ -143,14 +144,17 @@ def _part(kind: str, path: Path, title: str, reason: str) -> QueueEntry:
                       is_jingle=kind == "sting")  # fmt: skip
 
 
-def news_item(entry: QueueEntry, settings: Settings, slug: str | None) -> Item:
+def news_item(entry: QueueEntry, settings: Settings, slug: str | None,
+              identity: Identity | None = None) -> Item:  # fmt: skip
     """What the playout plays for a news entry: speech and stings are already at the
-    station's loudness, so they play without gain or cues."""
+    station's loudness, so they play without gain or cues. Named after the station and
+    linked at its public URL as hosts set them (`identity`), else as the settings say."""
+    identity = identity or Identity.of(None, settings)
     path = settings.media_dir / (entry.speech_path or "")
     kind = ItemKind.jingle if entry.kind == "sting" else ItemKind.news
-    return Item(kind=kind, title=entry.title or "News", artist=f"{settings.station_name} News",
+    return Item(kind=kind, title=entry.title or "News", artist=f"{identity.name} News",
                 duration=entry.duration or _duration_of(path), path=path,
-                url=article_url(settings.public_base(), slug) if slug else "",
+                url=article_url(identity.public_base(), slug) if slug else "",
                 article_id=entry.article_id)  # fmt: skip
 
 

@@ -37,9 +37,9 @@ def article_url(site_url: str, slug: str) -> str:
 
 
 def rss_feed(articles: Sequence[Article], site_url: str, station_name: str,
-             description: str = "") -> bytes:  # fmt: skip
+             description: str = "", image_url: str | None = None) -> bytes:  # fmt: skip
     """RSS 2.0 of the given (published) articles, in the order given."""
-    rss, channel = _channel(site_url, station_name, description, "/news/feed.xml")
+    rss, channel = _channel(site_url, station_name, description, "/news/feed.xml", image_url)
     for article in articles:
         _item(channel, article, site_url)
     return _serialise(rss)
@@ -49,7 +49,8 @@ def podcast_feed(episodes: Sequence[Episode], site_url: str, station_name: str,
                  description: str = "", image_url: str | None = None) -> bytes:  # fmt: skip
     """RSS 2.0 with the iTunes namespace: one episode per story with ready speech."""
     ET.register_namespace("itunes", ITUNES)  # so the tags read itunes:..., not ns0:...
-    rss, channel = _channel(site_url, f"{station_name} News", description, "/news/podcast.xml")
+    rss, channel = _channel(site_url, f"{station_name} News", description, "/news/podcast.xml",
+                            image_url)  # fmt: skip
     _sub(channel, f"{{{ITUNES}}}author", station_name)
     _sub(channel, f"{{{ITUNES}}}summary", description or f"The news from {station_name}.")
     _sub(channel, f"{{{ITUNES}}}explicit", "false")
@@ -67,8 +68,8 @@ def podcast_feed(episodes: Sequence[Episode], site_url: str, station_name: str,
     return _serialise(rss)
 
 
-def _channel(site_url: str, title: str, description: str,
-             self_path: str) -> tuple[ET.Element, ET.Element]:  # fmt: skip
+def _channel(site_url: str, title: str, description: str, self_path: str,
+             image_url: str | None = None) -> tuple[ET.Element, ET.Element]:  # fmt: skip
     ET.register_namespace("atom", ATOM)
     ET.register_namespace("dc", DC)
     rss = ET.Element("rss", version="2.0")
@@ -80,6 +81,11 @@ def _channel(site_url: str, title: str, description: str,
     _sub(channel, "generator", "radio station news desk")
     href = f"{site_url.rstrip('/')}{self_path}"
     ET.SubElement(channel, f"{{{ATOM}}}link", href=href, rel="self", type="application/rss+xml")
+    if image_url:  # the station's logo, as feed readers show it beside the channel
+        image = ET.SubElement(channel, "image")
+        _sub(image, "url", image_url)
+        _sub(image, "title", title)
+        _sub(image, "link", f"{site_url.rstrip('/')}/news")
     return rss, channel
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import SessionFactory, wait_for_locks
+from app.identity import Identity
 from app.library.analysis import gain_db
 from app.models import (
     Article,
@@ -107,6 +108,8 @@ class Planner:
         self._next_up: Item | None = None  # see next_up
         # When the item on air ends, as far as the playout knows: planning starts there.
         self.on_air_until: Callable[[], datetime] = self._now
+        # The station's name and public URL as hosts set them (app.identity), for news items.
+        self.identity: Callable[[], Identity] = lambda: Identity.of(None, settings)
         # What next_item() handed out, by (item kind, why: the queue entry's reason), and
         # ("none", "empty") when nothing could play: the station's metrics.
         self.decisions: Counter[tuple[str, str]] = Counter()
@@ -411,7 +414,8 @@ class Planner:
             return replace(BULLETIN_ITEM, duration=entry.duration)
         if entry.track_id is None:
             article = session.get(Article, entry.article_id) if entry.article_id else None
-            return bulletins.news_item(entry, self._settings, article.slug if article else None)
+            return bulletins.news_item(entry, self._settings, article.slug if article else None,
+                                       self.identity())  # fmt: skip
         track = session.get(Track, entry.track_id)
         return self._item(track, entry.is_jingle) if track is not None else None
 

@@ -39,7 +39,7 @@ import threading
 import time
 from array import array
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,7 @@ class ArchiveGone(Exception):
 @dataclass
 class ArchivedItem:
     starts: float  # wall time its first audio is heard in the stream
+    titled: float  # air time of the block it starts in: where the live ICY title changed
     kind: str
     title: str
     artist: str
@@ -75,23 +76,21 @@ class ArchivedItem:
     play_id: int | None = None
 
     def to_line(self, carried: bool = False) -> dict[str, Any]:
-        line = {"starts": self.starts, "kind": self.kind, "title": self.title,
-                "artist": self.artist, "display_title": self.display_title, "url": self.url,
-                "keeps_title": self.keeps_title, "track_id": self.track_id,
-                "play_id": self.play_id}  # fmt: skip
+        line: dict[str, Any] = asdict(self)
         if carried:
             line["carried"] = True
         return line
 
     @classmethod
     def from_line(cls, line: dict[str, Any]) -> ArchivedItem:
-        return cls(float(line["starts"]), str(line["kind"]), str(line["title"]),
+        starts = float(line["starts"])
+        return cls(starts, float(line.get("titled", starts)), str(line["kind"]), str(line["title"]),
                    str(line["artist"]), str(line["display_title"]), str(line["url"]),
                    bool(line["keeps_title"]), line["track_id"], line.get("play_id"))  # fmt: skip
 
     @classmethod
-    def of(cls, item: Item, starts: float) -> ArchivedItem:
-        return cls(starts, item.kind.value, item.title, item.artist, item.display_title,
+    def of(cls, item: Item, starts: float, titled: float) -> ArchivedItem:
+        return cls(starts, titled, item.kind.value, item.title, item.artist, item.display_title,
                    item.url, item.keeps_title, item.track_id)  # fmt: skip
 
 
@@ -173,12 +172,13 @@ class Archive:
 
     def record(self, data: bytes, starts: list[tuple[int, Item]]) -> None:
         """A block the hub is about to publish, at its air time; `starts` as for the hub."""
-        if not self.enabled or not data:
-            return
+        if not self.enabled or not (data or starts):
+            return  # (an encoder holding its first frames back sends items without audio)
         now = time.time()
         items = []
         for frame, item in starts:
-            archived = ArchivedItem.of(item, now + (frame + HEARD_DELAY_FRAMES) / self.sample_rate)
+            heard = now + (frame + HEARD_DELAY_FRAMES) / self.sample_rate
+            archived = ArchivedItem.of(item, heard, titled=now)
             items.append(archived)
             self._known[id(item)] = archived
             if len(self._known) > KNOWN_PLAYS:
@@ -277,8 +277,9 @@ class Archive:
         return pieces, Position(segment.name, end)
 
     def _metadata_at(self, airs: float) -> bytes:
-        """The ICY block in force at `airs`, as the hub had it (jingles keep the title)."""
-        index = bisect.bisect_right(self._items, airs, key=lambda item: item.starts) - 1
+        """The ICY block in force at `airs`, as the hub had it: from the block an item starts
+        in (a jingle keeps the title before it)."""
+        index = bisect.bisect_right(self._items, airs, key=lambda item: item.titled) - 1
         while index >= 0 and self._items[index].keeps_title:
             index -= 1
         if index < 0:
@@ -329,15 +330,17 @@ class Archive:
             current = self._open_segment(airs)
         assert self._fds is not None
         mp3, idx, item_fd = self._fds
-        _write_all(mp3, data)
-        _write_all(idx, RECORD.pack(airs, current.size, len(data)))
+        if data:
+            _write_all(mp3, data)
+            _write_all(idx, RECORD.pack(airs, current.size, len(data)))
         for item in items:
             _write_all(item_fd, _line(item.to_line()))
         with self._lock:
-            current.times.append(airs)
-            current.offsets.append(current.size)
-            current.size += len(data)
-            current.end = airs + len(data) / self.byte_rate
+            if data:
+                current.times.append(airs)
+                current.offsets.append(current.size)
+                current.size += len(data)
+                current.end = airs + len(data) / self.byte_rate
             self._items.extend(items)
         if time.monotonic() - self._pruned_at > PRUNE_EVERY_SECONDS:
             self._prune()

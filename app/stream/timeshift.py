@@ -63,6 +63,18 @@ class TimeShift:
     def is_listening(self, listener_id: str) -> bool:
         return any(listener.listener_id == listener_id for listener in self.listeners)
 
+    def listeners_now(self, counted: Callable[[str], bool]) -> int:
+        """Time-shifted listeners not `counted` already (live too), each cookie once, every
+        cookieless client once."""
+        ids: set[str] = set()
+        anonymous = 0
+        for listener in self.listeners:
+            if listener.listener_id is None:
+                anonymous += 1
+            elif not counted(listener.listener_id):
+                ids.add(listener.listener_id)
+        return len(ids) + anonymous
+
     def attach(self, transport: asyncio.Transport, method: str, headers: list[tuple[bytes, bytes]],
                client: str, at: float) -> None:  # fmt: skip
         """Answer a stream request for the archive from `at` (within the archive)."""
@@ -106,6 +118,7 @@ class TimeShift:
         try:
             position: Position = await loop.run_in_executor(archive.readers, archive.locate, at)
             started = loop.time()
+            least = int(TICK_SECONDS * self.byte_rate / 2)  # no read for less than this
             while not listener.transport.is_closing():
                 if listener.paused:
                     await listener.drained.wait()
@@ -113,19 +126,19 @@ class TimeShift:
                 # Audio owed by now: the burst, then real time (absolute: it never drifts).
                 elapsed = loop.time() - started
                 want = int(self.burst_bytes + elapsed * self.byte_rate) - listener.audio_sent
-                if want > 0:
+                if want >= least:
+                    asked = min(want, MAX_READ_BYTES)
                     pieces, after = await loop.run_in_executor(
-                        archive.readers, archive.read, position, min(want, MAX_READ_BYTES)
+                        archive.readers, archive.read, position, asked
                     )
+                    moved, position = after != position, after
                     if pieces:
-                        position = after
                         listener.send(pieces)
-                        continue  # more may be owed (a burst, a backlog, a segment's end)
-                    if after != position:
-                        position = after  # on to the next segment
+                    if moved and sum(len(piece.data) for piece in pieces) < want:
+                        continue  # a segment's end, or a backlog: read on at once
+                    if not moved:
+                        await asyncio.sleep(WAIT_AT_END_SECONDS)  # at the archive's end
                         continue
-                    await asyncio.sleep(WAIT_AT_END_SECONDS)  # at the end of the archive
-                    continue
                 next_tick = started + (int(elapsed / TICK_SECONDS) + 1) * TICK_SECONDS
                 await asyncio.sleep(max(0.0, next_tick - loop.time()))
         except ArchiveGone:

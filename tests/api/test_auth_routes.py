@@ -50,6 +50,8 @@ PUBLIC = {
     ("GET", "/"),
     ("GET", "/embed"),
     ("GET", "/favicon.ico"),
+    ("GET", "/station.css"),  # the station's colours, as hosts set them
+    ("GET", "/station/logo/{name}"),  # its logo, shown on every page
     ("GET", "/covers/track/{track_id}"),
     ("GET", "/covers/generated.svg"),
     ("POST", "/api/skip"),

@@ -267,6 +267,8 @@ def test_time_shifted_listening_counts_on_the_board_but_its_vote_does_not(
                             extra_headers=cookie)  # fmt: skip
     try:
         time.sleep(3)
+        assert station.get("/api/listeners/board").json()["listeners_now"] == 1
+        assert station.now_playing()["listeners"] == 1
         vote = httpx.post(station.url + "/api/skip", headers={"Cookie": f"radio_listener={ann}"})
         assert vote.status_code == 409
         assert "behind live" in vote.json()["detail"]
@@ -281,3 +283,26 @@ def test_time_shifted_listening_counts_on_the_board_but_its_vote_does_not(
         time.sleep(0.2)
     assert [entry["name"] for entry in board["all_time"]] == ["Ann"], board
     assert board["all_time"][0]["seconds"] >= 2
+
+
+@pytest.mark.realtime
+def test_a_time_shifted_stream_bursts_then_keeps_real_time(tmp_path: Path, launch: Any) -> None:
+    tone_library(tmp_path / "media", TONES)
+    station = launch()
+    deadline = time.monotonic() + 90
+    while (oldest := archive(station)["oldest"]) is None or parse(oldest) > time.time() - 32:
+        assert time.monotonic() < deadline, oldest
+        time.sleep(0.5)
+    capture = StreamCapture(station.port, path=f"/stream?at={iso(time.time() - 30)}")
+    time.sleep(26)
+    capture.stop()
+    started = capture.connected_at
+    # The audio's lead on the wall clock: the burst at once, then it stays (its trend read
+    # on the tops of the saw that writes a few tenths of a second apart make).
+    lead = [(t - started, audio / BYTES_PER_SECOND - (t - started)) for t, audio in
+            capture.arrivals if t - started >= 2.0]  # fmt: skip
+    assert 3.0 < lead[0][1] < 5.0, lead[0]  # 64 KiB: 4.1 s
+    first = max(x for wall, x in lead if wall < 8.0)
+    last = max(x for wall, x in lead if wall >= 18.0)
+    assert abs(last - first) < 0.5, (first, last)
+    assert mp3_frames_valid(bytes(capture.body)) > 25 * 38

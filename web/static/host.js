@@ -1088,6 +1088,81 @@
     }, PROBLEMS_EVERY_MS);
   }
 
+  // --- Station: name, tagline, accent colour, public URL, logo ----------------------------
+
+  const IDENTITY_FIELDS = { name: "#identity-name", tagline: "#identity-tagline", public_url: "#identity-public-url" };
+  let identity = null;
+
+  function showIdentity(shown) {
+    identity = shown;
+    for (const [field, selector] of Object.entries(IDENTITY_FIELDS)) {
+      const input = $(selector);
+      input.value = shown.stored.includes(field) ? shown[field] : "";
+      input.placeholder = field === "public_url" ? shown.public_base : shown.defaults[field];
+    }
+    $("#identity-accent").value = shown.accent;
+    const sample = $("#identity-accent-sample");
+    sample.style.background = shown.accent;
+    sample.style.color = shown.accent_text;
+    const ink = shown.accent_text === "#ffffff" ? "white" : "black";
+    $("#identity-accent-check").textContent =
+      `Text on ${shown.accent} is ${ink}: contrast ${shown.accent_contrast.toFixed(1)}:1 (4.5:1 or more reads well). ` +
+      "Links in the accent colour are darkened or lightened as far as the page's background needs.";
+    const preview = $("#logo-preview");
+    preview.hidden = !shown.logo_url;
+    if (shown.logo_url) preview.src = shown.logo_url;
+    else preview.removeAttribute("src");
+    $("#logo-none").hidden = Boolean(shown.logo_url);
+    $("#logo-remove").disabled = !shown.logo_url;
+  }
+
+  async function loadIdentity() {
+    showIdentity(await api("GET", "/api/station/identity"));
+  }
+
+  async function sendLogo(file) {
+    const response = await fetch("/api/station/identity/logo", {
+      method: "PUT",
+      credentials: "same-origin",
+      headers: unsafeHeaders({ Accept: "application/json", "Content-Type": file.type || "application/octet-stream" }),
+      body: file,
+    });
+    if (!response.ok) throw await errorOf(response);
+    return response.json();
+  }
+
+  function setUpStation() {
+    const form = $("#identity-form");
+    form.addEventListener("submit", act(async () => {
+      const change = {};
+      for (const [field, selector] of Object.entries(IDENTITY_FIELDS)) {
+        const value = $(selector).value.trim();
+        change[field] = value === "" ? null : value; // empty: the default
+      }
+      const accent = $("#identity-accent").value;
+      if (!identity || accent !== identity.accent) change.accent = accent;
+      showIdentity(await api("PATCH", "/api/station/identity", change));
+      say("Saved: the pages, feeds and new stream connections show it now.");
+    }));
+    $("#identity-defaults").addEventListener("click", act(async () => {
+      showIdentity(await api("PATCH", "/api/station/identity", { name: null, tagline: null, accent: null, public_url: null }));
+      say("Back to the defaults from the settings.");
+    }));
+    const logoForm = $("#logo-form");
+    logoForm.addEventListener("submit", act(async () => {
+      const file = $("#logo-file").files[0];
+      if (!file) throw new ApiError(0, "Choose a picture to upload.");
+      showIdentity(await sendLogo(file));
+      logoForm.reset();
+      say(`${file.name} is the station's logo now.`);
+    }));
+    $("#logo-remove").addEventListener("click", act(async () => {
+      showIdentity(await api("DELETE", "/api/station/identity/logo"));
+      say("The logo is removed: the pages show the default icon.");
+    }));
+    loaders.station = loadIdentity;
+  }
+
   // --- Hosts and tokens -------------------------------------------------------------------
 
   let hostNames = {};
@@ -1207,6 +1282,7 @@
     setUpNews();
     setUpListeners();
     setUpProblems();
+    setUpStation();
     setUpAccounts();
     window.addEventListener("hashchange", showSection);
     showSection();

@@ -61,6 +61,10 @@
   };
   const say = (text) => { $("player-status").textContent = text; };
   const setText = (id, text) => { const el = $(id); if (el) el.textContent = text || ""; };
+  // The volume is remembered where the browser allows: in another site's iframe (the embed)
+  // a browser that blocks third-party storage throws on any use of localStorage.
+  const remembered = (key) => { try { return localStorage.getItem(key); } catch { return null; } };
+  const remember = (key, value) => { try { localStorage.setItem(key, value); } catch { /* not kept */ } };
   const now = () => Date.now() / 1000;
   const stationNow = () => Date.now() + (archive ? archive.skew : 0);
   const hhmm = (ms) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
@@ -236,13 +240,12 @@
   playButton.addEventListener("click", () => (wanted ? stop() : start()));
   muteButton.addEventListener("click", () => {
     audio.muted = !audio.muted;
-    localStorage.setItem("radio.muted", audio.muted ? "1" : "");
+    remember("radio.muted", audio.muted ? "1" : "");
     render();
   });
   volume.addEventListener("input", () => {
     audio.volume = Number(volume.value);
-    localStorage.setItem("radio.volume", volume.value);
-    volume.style.setProperty("--level", `${Number(volume.value) * 100}%`);
+    remember("radio.volume", volume.value);
   });
 
   // --- previous / next / live ----------------------------------------------------------------
@@ -461,7 +464,7 @@
 
   const votes = () => (latest && latest.skip) || null;
   const onAirKey = () => (latest && latest.current ? latest.current.started_at : null);
-  const cooldownLeft = () => Math.ceil((Number(localStorage.getItem("radio.voteUntil") || 0) - Date.now()) / 1000);
+  const cooldownLeft = () => Math.ceil((Number(remembered("radio.voteUntil") || 0) - Date.now()) / 1000);
   // The station counts a vote once the connection has received voteListen s of audio.
   const listenLeft = () => {
     if (voteListen <= 0) return 0;
@@ -480,7 +483,7 @@
     if (!response.ok) {
       voteNote = { key, text: typeof body.detail === "string" ? sentence(body.detail) : "The skip did not go through." };
     } else {
-      if (!csrf) localStorage.setItem("radio.voteUntil", String(Date.now() + voteCooldown * 1000 + 500));
+      if (!csrf) remember("radio.voteUntil", String(Date.now() + voteCooldown * 1000 + 500));
       if (body.skipped) {
         voteNote = { key, text: csrf ? `You skipped “${title}”.` : `Your vote skipped “${title}”.`, skipped: true };
       } else {
@@ -783,10 +786,9 @@
 
   // --- start -------------------------------------------------------------------------------
 
-  const savedVolume = localStorage.getItem("radio.volume");
+  const savedVolume = remembered("radio.volume");
   if (savedVolume !== null) { volume.value = savedVolume; audio.volume = Number(savedVolume); }
-  volume.style.setProperty("--level", `${Number(volume.value) * 100}%`);
-  audio.muted = Boolean(localStorage.getItem("radio.muted"));
+  audio.muted = Boolean(remembered("radio.muted"));
   for (const control of [playButton, muteButton, volume]) control.disabled = false;
   render();
   setInterval(tick, 1000);
