@@ -368,7 +368,10 @@
     } else {
       return;
     }
-    if (nextLine) setText("next", after ? after.display_title : "—");
+    if (nextLine) {
+      setText("next", after ? after.display_title
+        + (after.requested_by ? ` · requested by ${after.requested_by}` : "") : "—");
+    }
     if (recent) {
       const rows = before.map(listItem);
       if (!rows.length) { const li = document.createElement("li"); li.textContent = "Nothing yet."; rows.push(li); }
