@@ -95,6 +95,13 @@ def board_standings(station: Station, you: str | None) -> dict[str, Any]:
     return result
 
 
+def page_board(request: Request, station: Station) -> dict[str, Any]:
+    """The board as the listener asking sees it (their rank): for the box beside a page's
+    content. Reads the database: call it off the event loop."""
+    identifier = listener_id(request, station.listener_keys)
+    return board_standings(station, listener_hash(identifier) if identifier else None)
+
+
 Totals = type[ListenerWeek] | type[ListenerTotal]
 
 

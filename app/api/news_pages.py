@@ -21,6 +21,7 @@ from app.accounts import profiles
 from app.accounts.ratelimit import FailureWindow
 from app.api.deps import MAX_SQL_INT, RowId, SettingsDep, StationDep, loads_json
 from app.api.errors import error, retry_later
+from app.api.listeners import page_board
 from app.api.templating import public_base_url, render_page, share_links
 from app.config import Settings
 from app.listeners.identity import (
@@ -174,6 +175,8 @@ def _index(
         request,
         settings,
         "news_index.html",
+        section="news",
+        board=page_board(request, station),
         stories=stories,
         category=category,
         categories=categories,
@@ -295,6 +298,8 @@ def _article_page(
             settings,
             "article.html",
             status=status,
+            section="news",
+            board=page_board(request, station),
             notice=notice,
             share=share_links(view["url"], article.title),
             json_ld=_json_ld(article, view["url"], view["audio_url"], settings),

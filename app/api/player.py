@@ -7,11 +7,14 @@ channel (/api/now-playing/events) and runs the audio element."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 from html import escape
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
+from sqlalchemy import select
 
 from app.api.auth import page_session
 from app.api.deps import SettingsDep, StationDep
@@ -21,11 +24,15 @@ from app.api.static import STATIC_DIR
 from app.api.templating import public_base_url, render_page, station_identity
 from app.config import Settings
 from app.listeners.identity import issue_identity, listener_hash, listener_id, remember_listener
+from app.models import Playlist, PlaylistRule, utcnow
+from app.scheduler.dayparts import in_dayparts, parse_dayparts
 from app.station import Station
 
 router = APIRouter(tags=["player"])
 
 LATEST_STORIES = 5
+PROGRAMME_SLOTS = 8  # today's programme lists at most this many upcoming clock items
+PROGRAMME_PLAYLISTS = 50  # and reads at most this many hourly playlists
 # The iframe the player page suggests for /embed: the embed's layout keeps every line to one
 # line (web/static/embed.css), so at this size nothing of it is ever cut off
 # (tests/browser/test_identity.py measures it in a real page).
@@ -37,10 +44,11 @@ EMBED_HEIGHT = 260
 async def player_page(request: Request, station: StationDep, settings: SettingsDep) -> HTMLResponse:
     identifier = listener_id(request, station.listener_keys)
     you = listener_hash(identifier) if identifier else None
-    stories, board = await asyncio.to_thread(_front_page_data, station, you)
+    stories, board, programme = await asyncio.to_thread(_front_page_data, station, you)
     snippet = embed_snippet(request, settings)
     response = await _player(request, station, settings, "player.html", stories=stories,
-                             board=board, embed_snippet=snippet)  # fmt: skip
+                             board=board, programme=programme, section="live",
+                             embed_snippet=snippet)  # fmt: skip
     # No site may frame it (app.headers): a signed-in host's skip is on this page; /embed is
     # the page for other sites.
     return response
@@ -51,10 +59,48 @@ def _issue_identity(request: Request, station: Station) -> str:
         return issue_identity(request, station.listener_keys, db)
 
 
-def _front_page_data(station: Station, you: str | None) -> tuple[list[Any], dict[str, Any]]:
+def _front_page_data(
+    station: Station, you: str | None
+) -> tuple[list[Any], dict[str, Any], list[dict[str, Any]]]:
     with station.sessions() as session:
         stories = latest_stories(session, LATEST_STORIES)
-    return stories, board_standings(station, you)
+        hourly = session.scalars(
+            select(Playlist)
+            .where(Playlist.enabled.is_(True), Playlist.rule == PlaylistRule.hourly,
+                   Playlist.minute.is_not(None), Playlist.is_jingle.is_(False))
+            .order_by(Playlist.minute, Playlist.id)
+            .limit(PROGRAMME_PLAYLISTS)
+        ).all()  # fmt: skip
+        clock_items = [(p.name, p.minute or 0, p.schedule) for p in hourly]
+    programme = todays_programme(station.settings, clock_items, utcnow())
+    return stories, board_standings(station, you), programme
+
+
+def todays_programme(
+    settings: Settings, clock_items: list[tuple[str, int, Any]], now: datetime
+) -> list[dict[str, Any]]:
+    """What the clock brings for the rest of the station's day: the news bulletins at their
+    minute, and the hourly playlists at theirs (inside their dayparts), soonest first, at
+    most PROGRAMME_SLOTS. `clock_items` are (playlist name, minute, dayparts)."""
+    zone = ZoneInfo(settings.timezone)
+    local = now.astimezone(zone)
+    hour = local.replace(minute=0, second=0, microsecond=0)
+    slots: list[dict[str, Any]] = []
+    for step in range(24):
+        start = hour + timedelta(hours=step)
+        if start.date() != local.date():
+            break  # the station's day is over
+        if settings.bulletin_minute >= 0:
+            slots.append({"at": start.replace(minute=settings.bulletin_minute),
+                          "title": "News bulletin", "kind": "news", "label": "News"})  # fmt: skip
+        for name, minute, dayparts in clock_items:
+            at = start.replace(minute=minute)
+            if in_dayparts(parse_dayparts(dayparts), at):
+                slots.append({"at": at, "title": name, "kind": "music", "label": "On the hour"})
+        if sum(slot["at"] > local for slot in slots) >= PROGRAMME_SLOTS:
+            break
+    upcoming = sorted((s for s in slots if s["at"] > local), key=lambda s: s["at"])
+    return upcoming[:PROGRAMME_SLOTS]
 
 
 @router.get("/embed", response_class=HTMLResponse)

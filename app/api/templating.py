@@ -30,6 +30,7 @@ def _templates(request: Request, settings: Settings) -> Environment:
         env.filters["date"] = lambda when: when.astimezone(zone).strftime("%-d %B %Y, %H:%M")
         env.filters["time"] = lambda when: when.astimezone(zone).strftime("%H:%M")
         env.filters["isodate"] = lambda when: when.astimezone(UTC).isoformat()
+        env.filters["hhmm"] = lambda when: when.astimezone(zone).strftime("%H:%M")
         env.filters["clock"] = clock
         env.filters["listened"] = listened
         env.filters["stars"] = lambda average: "★" * round(average) + "☆" * (5 - round(average))
@@ -47,9 +48,12 @@ def clock(seconds: float | None) -> str:
 
 
 def listened(seconds: float) -> str:
-    """Listening time on the board: 2 h 5 min (player.js writes it the same way)."""
+    """Listening time on the board: 2 h 5 min, 7 min, or "under a minute" (player.js writes
+    it the same way)."""
     hours, minutes = divmod(int(seconds) // 60, 60)
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min" if minutes else "under a minute"
 
 
 def station_identity(request: Request, settings: Settings) -> Identity:
@@ -62,12 +66,20 @@ def render_page(
     request: Request, settings: Settings, name: str, status: int = 200, **context: Any
 ) -> HTMLResponse:
     """Every page gets the station's `identity` (name, tagline, logo, accent), its
-    `station_name`, and `page_url` and `site_url`, absolute, for link previews."""
+    `station_name`, and `page_url` and `site_url`, absolute, for link previews. Every public
+    page carries the player bar: it shows `now` (the route's snapshot, else the one last
+    pushed, which any thread may read)."""
     identity = station_identity(request, settings)
     site = identity.public_base(str(request.base_url))
     template = _templates(request, settings).get_template(name)
+    station = getattr(request.state, "station", None)
+    if "now" not in context and station is not None:
+        context["now"] = station.now_playing.announced()
     html = template.render(station_name=identity.name, identity=identity, site_url=site,
-                           page_url=site + request.url.path, **context)  # fmt: skip
+                           page_url=site + request.url.path,
+                           skip_vote_cooldown=settings.skip_vote_cooldown_seconds,
+                           skip_vote_listen=settings.skip_vote_listen_seconds,
+                           **context)  # fmt: skip
     return HTMLResponse(html, status_code=status)
 
 

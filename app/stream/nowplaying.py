@@ -65,6 +65,7 @@ class NowPlaying:
         self.airing: Aired | None = None  # what really is on air: a jingle too
         self.history: deque[Aired] = deque(history[:HISTORY_SIZE], maxlen=HISTORY_SIZE)
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._announced: dict[str, Any] | None = None  # the latest pushed snapshot
 
     def on_item_live(self, item: Item, stream_at: float | None = None) -> None:
         """The first audio of `item` has just reached the live point, at `stream_at`."""
@@ -90,7 +91,7 @@ class NowPlaying:
 
     def announce(self) -> None:
         """Push a fresh snapshot to every subscriber, now (on the event loop)."""
-        snapshot = self.snapshot()
+        snapshot = self._announced = self.snapshot()
         for queue in self._subscribers:
             with contextlib.suppress(asyncio.QueueFull):  # a stuck subscriber misses updates
                 queue.put_nowait(snapshot)
@@ -117,6 +118,20 @@ class NowPlaying:
             "listeners": self._listener_count(),
             "skip": self._skip_votes(),
         }
+
+    def announced(self) -> dict[str, Any]:
+        """The latest snapshot pushed, its elapsed time brought up to now: for pages rendered
+        off the event loop (one reference read, so any thread may ask). Before the first item
+        nothing is on air."""
+        snapshot = self._announced
+        if snapshot is None:
+            return {"current": None, "next": None, "history": [], "listeners": 0,
+                    "skip": NO_SKIP_VOTES}  # fmt: skip
+        current = snapshot["current"]
+        if current is not None:
+            started = datetime.fromisoformat(current["started_at"]).timestamp()
+            current = {**current, "elapsed": round(self._clock() - started, 3)}
+        return {**snapshot, "current": current}
 
     @contextlib.asynccontextmanager
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
