@@ -107,7 +107,7 @@ def test_the_article_page_has_every_part_at_desktop_and_phone_width(
 ) -> None:
     station = on_air(launch, TONES)
     story_with_everything(station)
-    for size, name in ((DESKTOP, "article-desktop"), (PHONE, "article-phone")):
+    for size, name in ((DESKTOP, "article-complete-desktop"), (PHONE, "article-complete-phone")):
         page = new_page(station.url, size)
         page.goto(f"/news/{SLUG}")
         check_every_part(page)
