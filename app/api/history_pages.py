@@ -272,7 +272,7 @@ def history_page(
             plays, more, capped = search_plays(session, text, cursor)
             page.update(results=[play_view(p, context) for p in plays], capped=capped,
                         more_path=_more("/history", plays, more, q=text))  # fmt: skip
-            return render_page(request, settings, "history.html", **page)
+            return render_page(request, settings, "history.html", section="history", **page)
         window = day_window(date or today, context.zone)
         plays, more = plays_of_day(session, window, cursor)
         earlier, later = neighbour_days(session, window, context.zone)
@@ -285,7 +285,7 @@ def history_page(
             later_path=f"/history?date={later.isoformat()}" if later and later <= today else None,
             is_today=window.day == today,
         )
-    return render_page(request, settings, "history.html", **page)
+    return render_page(request, settings, "history.html", section="history", **page)
 
 
 def _more(path: str, plays: list[Play], more: bool, **query: str) -> str | None:
@@ -310,7 +310,7 @@ def play_page(
         view = play_view(play, context)
         share = share_links(view["url"], _share_title(play))
     return render_page(request, settings, "history_play.html", play=view, share=share,
-                       cover_url=context.base + view["cover"])  # fmt: skip
+                       cover_url=context.base + view["cover"], section="history")  # fmt: skip
 
 
 # --- the same as JSON, for stream clients ---------------------------------------------------
