@@ -107,6 +107,8 @@ class Settings(BaseSettings):
     bulletin_window_minutes: int = Field(10, ge=1, le=59)
     bulletin_every_songs: int = Field(0, ge=0)
     bulletin_stories: int = Field(3, ge=1, le=20)
+    # How long aired bulletins stay to listen again (their MP3s under media/news/bulletins/).
+    bulletin_keep_days: int = Field(30, ge=1, le=3660)
     sample_news: bool = True  # write a few sample stories when there are no articles
     upload_max_mb: float = Field(200.0, gt=0)  # largest audio file a host may upload
 

@@ -147,6 +147,7 @@ def expand(session: Session, settings: Settings, now: datetime, opening: str,
     kept = listen_again.keep_audio(files, settings.media_dir, ffmpeg_path(settings.ffmpeg), now)
     title = listen_again.bulletin_title(now, settings.timezone)
     record_bulletin(session, now, stories, kept, title)
+    listen_again.forget_old(session, settings.media_dir, now, settings.bulletin_keep_days)
     return parts
 
 

@@ -11,7 +11,7 @@ import logging
 import os
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 BULLETINS_DIR = Path("news") / "bulletins"  # under media_dir
 JOIN_TIMEOUT_SECONDS = 60.0
+FORGET_BATCH = 50  # old bulletins let go of at once: a bounded cost per bulletin aired
 RECENT_LIMIT = 10  # bulletins on the news page
 PER_STORY_LIMIT = 5  # bulletins on a story's page
 
@@ -97,6 +98,25 @@ def audio_file(bulletin: Bulletin, media_dir: Path) -> Path | None:
 
 def audio_url(bulletin: Bulletin) -> str:
     return f"/news/bulletins/{bulletin.id}.mp3"
+
+
+def forget_old(session: Session, media_dir: Path, now: datetime, keep_days: int) -> int:
+    """Let go of the audio of bulletins older than `keep_days` (the file, and the row's
+    path: the bulletin itself stays on record), at most FORGET_BATCH at a time. Run each
+    time a bulletin is kept, so the folder holds about `keep_days` of bulletins."""
+    cutoff = now - timedelta(days=keep_days)
+    old = session.scalars(
+        _kept()
+        .where(Bulletin.started_at < cutoff)
+        .order_by(Bulletin.started_at)
+        .limit(FORGET_BATCH)
+    ).all()
+    for bulletin in old:
+        path = audio_file(bulletin, media_dir)
+        if path is not None:
+            path.unlink(missing_ok=True)
+        bulletin.audio_path = None
+    return len(old)
 
 
 def _kept() -> Select[tuple[Bulletin]]:

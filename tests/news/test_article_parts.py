@@ -417,3 +417,41 @@ def test_a_join_that_fails_leaves_no_file_and_no_audio(tmp_path: Path) -> None:
     at = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
     assert listen_again.keep_audio([broken], media, ffmpeg_path(), at) is None
     assert list((media / listen_again.BULLETINS_DIR).iterdir()) == []
+
+
+def test_bulletins_older_than_the_keep_days_let_go_of_their_audio(
+    tmp_path: Path, sessions: SessionFactory
+) -> None:
+    """The kept MP3s do not pile up: when a bulletin airs (through the planner, as on air),
+    those older than RADIO_BULLETIN_KEEP_DAYS lose their file; younger ones stay."""
+    media = tmp_path / "media"
+    ensure_stings(media, ffmpeg_path())
+    settings = Settings(media_dir=media, state_dir=tmp_path, crossfade_seconds=0,
+                        jingle_every=0, bulletin_minute=0, bulletin_stories=1,
+                        bulletin_keep_days=30)  # fmt: skip
+    from tests.news.test_bulletins import add_story
+
+    add_story(sessions, "Tide high", 10)
+    write_tone(media / "news" / "x.mp3", 3.0, 500)  # add_story's speech path
+    # Earlier bulletins carried another story: the next one reads "Tide high" (a story is
+    # not read again in the bulletin after the one that carried it).
+    before = add_story(sessions, "Gulls loud", 20)
+    old = keep_a_bulletin(sessions, media, [before], START - timedelta(days=31))
+    young = keep_a_bulletin(sessions, media, [before], START - timedelta(days=29))
+    with sessions() as session:
+        old_file = media / (session.get(Bulletin, old).audio_path or "")
+        young_file = media / (session.get(Bulletin, young).audio_path or "")
+    assert old_file.is_file()
+    assert young_file.is_file()
+    songs = [add_track(sessions, f"Song {i}", 3.5, artist=f"A{i}") for i in range(30)]
+    add_playlist(sessions, "Music", songs)
+    run(Planner(sessions, settings), START + timedelta(minutes=40))
+
+    with sessions() as session:
+        aired = session.scalars(select(Bulletin).where(Bulletin.started_at >= START)).one()
+        assert session.get(Bulletin, old).audio_path is None  # on record, not to listen to
+        assert session.get(Bulletin, young).audio_path is not None
+        listed = [bulletin.id for bulletin in listen_again.recent(session)]
+    assert not old_file.exists()
+    assert young_file.is_file()
+    assert listed == [aired.id, young]
