@@ -1,6 +1,6 @@
 """The host dashboard (/host) in real Chromium, against a real station serving the real
 stream: sign in, upload with a progress bar, reorder the queue by dragging, and every
-section accessible at desktop and phone widths."""
+section accessible at desktop and phone widths, in the light and the dark theme."""
 
 from __future__ import annotations
 
@@ -31,6 +31,11 @@ SECTIONS = [
     "Problems",
     "Hosts and tokens",
 ]
+# Every section of the navigation, each with what shows its data has arrived.
+DARK_SECTIONS = {name: ".rows, table, figure" for name in SECTIONS} | {
+    "Requests": "#requests-list li",
+    "Station": "#identity-accent-check:not(:empty)",
+}
 ANALYSIS_MS = 60_000
 
 
@@ -63,6 +68,24 @@ def api_queue_ids(station: RunningStation) -> list[int]:
 
 def before(ids: list[int], first: int, second: int) -> bool:
     return ids.index(first) < ids.index(second)
+
+
+def background_lightness(page: Page) -> float:
+    """The page's background as the eye sees it, 0 (black) to 255 (white): the mean of the
+    body's computed red, green and blue."""
+    rgb = page.evaluate(
+        "() => getComputedStyle(document.body).backgroundColor.match(/[0-9.]+/g)"
+        ".slice(0, 3).map(Number)"
+    )
+    return sum(rgb) / 3
+
+
+def go_dark(page: Page) -> None:
+    """The system asks for the dark theme, and the dashboard follows it."""
+    assert background_lightness(page) > 200, "the light theme is not light"
+    page.emulate_media(color_scheme="dark")
+    lightness = background_lightness(page)
+    assert lightness < 50, f"the dashboard stays light in dark mode (background {lightness})"
 
 
 def test_a_host_signs_in_uploads_a_file_and_reorders_the_queue(
@@ -120,6 +143,9 @@ def test_a_host_signs_in_uploads_a_file_and_reorders_the_queue(
 
     assert_accessible(page)
     save_screenshot(page, "dashboard-desktop")
+    go_dark(page)
+    assert_accessible(page)
+    save_screenshot(page, "dashboard-desktop-dark")
 
 
 def test_every_section_is_accessible_and_fits_a_phone(
@@ -137,6 +163,16 @@ def test_every_section_is_accessible_and_fits_a_phone(
     open_section(page, "Queue")
     expect(page.locator("#queue-list li[data-id]").first).to_be_visible()
     save_screenshot(page, "dashboard-phone")
+
+    go_dark(page)
+    for name, loaded in DARK_SECTIONS.items():
+        section = open_section(page, name)
+        expect(section.locator(loaded).first).to_be_attached()
+        page.wait_for_load_state("networkidle")
+        assert_accessible(page)
+    open_section(page, "Queue")
+    expect(page.locator("#queue-list li[data-id]").first).to_be_visible()
+    save_screenshot(page, "dashboard-phone-dark")
 
 
 def test_the_sign_in_form_works_without_script(
