@@ -241,7 +241,7 @@ class Rotation:
     its sample, the others are tried (in weighted order), then every track of the eligible
     playlists, then of all rotation playlists, whatever their dayparts ("fallback"): an
     automatic pick keeps separation whenever any rotation track can. Only when none can
-    does the least recently played track (by its own and its artists' last plays) play
+    does the least recently played track (then by its artists' last plays) play
     ("fallback"), so the station never falls silent and never repeats what just played
     while anything else could. Outside every daypart, all rotation playlists are eligible
     ("fallback")."""
@@ -270,13 +270,15 @@ class Rotation:
             if qualifying:
                 playlist, track_id = qualifying[context.rng.randrange(len(qualifying))]
                 return pick_from(playlist, Deal(track_id, True), why)
-        # Nothing in rotation keeps separation: the least recently played track (or artist)
-        # plays, so the station never falls silent and never repeats what just played while
-        # anything else can play.
+        # Nothing in rotation keeps separation: the least recently played track plays (of
+        # those, the one whose artists were heard least recently), so the station never falls
+        # silent, never repeats what just played while anything else can play, and plays
+        # every track once before one comes back (artist first would bring a lone other
+        # artist's song back every other item).
         played = context.state.track_played
         playlist, track_id = min(
             ((p, t) for p, deck in order for t in deck.ids),
-            key=lambda pair: (context.last_played(pair[1]), played.get(pair[1], -math.inf)),
+            key=lambda pair: (played.get(pair[1], -math.inf), context.last_played(pair[1])),
         )
         return pick_from(playlist, Deal(track_id, False), "fallback")
 

@@ -144,6 +144,27 @@ def test_when_no_track_can_keep_separation_the_least_recently_played_plays() -> 
     assert ids[3:] == ids[:3] * 2  # the least recently played, so in the same order again
 
 
+def test_a_small_library_plays_every_track_before_one_comes_back() -> None:
+    """Four songs by one artist and a fresh upload by another (the dashboard's demo): when
+    nothing keeps separation, the upload does not come back every other song because its
+    artist is the one heard least recently; each track plays once before any repeats."""
+    library = tracks(4, artist="Tones")
+    library[5] = TrackInfo(5, "Uploader", "Uploaded Tone", 8.0)
+    rotation = PlaylistInfo(1, "All", PlaylistRule.rotation, PlaylistOrder.shuffle,
+                            track_ids=(1, 2, 3, 4, 5))  # fmt: skip
+    engine = scheduler(library, rotation)
+    state = SchedulerState()
+    at = START
+    ids = []
+    for _ in range(15):
+        pick = engine.next(at, state)
+        assert pick is not None
+        ids.append(pick.track_id)
+        at += timedelta(seconds=library[pick.track_id].duration)
+    for cycle in range(3):
+        assert sorted(ids[cycle * 5 : cycle * 5 + 5]) == [1, 2, 3, 4, 5], ids
+
+
 def test_an_interval_playlist_waits_while_its_tracks_break_separation_jingles_do_not() -> None:
     library = tracks(6)
     library[7] = TrackInfo(7, "", "Station ID", 10.0, is_jingle=True)
