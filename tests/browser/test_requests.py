@@ -51,6 +51,7 @@ def test_a_listener_requests_a_song_hears_it_and_a_second_is_refused(
         page.on("pageerror", lambda error: problems.append(f"uncaught {error}"))
         page.goto("/")
         press_play(page)
+        page.locator("summary", has_text="Request a song").click()  # the bar's drawer
         page.get_by_label("Artist, title or album").fill("requested")
         page.get_by_role("button", name="Search").click()
         with page.expect_response("**/api/requests") as answer:
