@@ -118,6 +118,16 @@ def _json_ld(article: Article, url: str, audio_url: str | None, settings: Settin
 # --- the index -------------------------------------------------------------------------------
 
 
+def pager(path: str, page: int, pages: int) -> dict[str, Any]:
+    """What web/templates/pager.html shows: this page of `pages`, and the links around it."""
+    return {
+        "page": page,
+        "pages": pages,
+        "previous_url": f"{path}?page={page - 1}" if page > 1 else None,
+        "next_url": f"{path}?page={page + 1}" if page < pages else None,
+    }
+
+
 def _page_number(request: Request, name: str = "page") -> int:
     raw = request.query_params.get(name, "1")
     # ASCII digits only ("²".isdigit() holds), and few enough for int() and an SQL offset.
@@ -180,10 +190,7 @@ def _index(
         stories=stories,
         category=category,
         categories=categories,
-        page=page,
-        pages=pages,
-        previous_url=f"{base}?page={page - 1}" if page > 1 else None,
-        next_url=f"{base}?page={page + 1}" if page < pages else None,
+        **pager(base, page, pages),
         listen_again=again,
     )
 
@@ -626,10 +633,7 @@ def host_profile(
         profile=profile,
         stories=stories,
         total=total,
-        page=page,
-        pages=pages,
-        previous_url=f"{profile.url}?page={page - 1}" if page > 1 else None,
-        next_url=f"{profile.url}?page={page + 1}" if page < pages else None,
+        **pager(profile.url, page, pages),
     )
 
 
