@@ -7,11 +7,18 @@ the start of an item is written at once, and the title changes with it. A listen
 socket is full stops being written to and keeps only its cursor; when it drains it catches
 up from the buffer, and if the buffer has moved past its cursor it is disconnected. So a
 slow listener costs no memory beyond its socket and never holds up anyone else.
+
+Sinks are the hub's consumers inside the station (relay outputs, the HLS segmenter): a sink
+added with `add_sink` is told the title in force at once, then every chunk as it is written
+to the listeners (`write`, in stream order, on the event loop) and each title change just
+before the audio it belongs to (`title`). A sink must return at once (queue the bytes, do
+its I/O elsewhere) and must not raise; one that does is removed and logged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import socket
@@ -21,6 +28,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import parse_qs
 
 from starlette.requests import cookie_parser
@@ -42,6 +50,14 @@ class Chunk:
     offset: int  # of its first byte, counted from the start of the stream
     data: bytes
     metadata: bytes  # the ICY block in force while this chunk plays
+
+
+class Sink(Protocol):
+    """A consumer of the stream inside the station (see the module's docstring)."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def title(self, title: str, url: str) -> None: ...
 
 
 class StreamHub:
@@ -78,6 +94,8 @@ class StreamHub:
         self._buffered = 0
         self._end = 0
         self._metadata = metadata_block(info.name)
+        self._title = (info.name, "")  # the title in force, and its page
+        self._sinks: list[Sink] = []
         self._tagged: dict[str, Listener] = {}  # by the `sync` tag of their stream request
         self._write_bytes = max(1, round(write_seconds * info.bitrate_kbps * 1000 / 8))
         self._pending: list[bytes] = []  # blocks taken but not yet written
@@ -177,6 +195,8 @@ class StreamHub:
             for frame, item in starts:
                 if not item.keeps_title:
                     self._metadata = metadata_block(item.display_title, item.url)
+                    self._title = (item.display_title, item.url)
+                    self._tell_sinks("title", *self._title)
                 # A place in the bytes (self._end: where `data` will begin), not a time: it
                 # holds however the bytes are paced, gathered or written.
                 heard = frame + HEARD_DELAY_FRAMES
@@ -210,10 +230,34 @@ class StreamHub:
         start = self.start
         for listener in [x for x in self._paused if x.cursor < start]:
             listener.drop("fell behind the buffer")
+        if self._sinks:
+            self._tell_sinks("write", data)
         if self._half_closed:
             # A client that closed answers the write with a reset: notice it now, not a
             # write later (writes are write_seconds apart).
             asyncio.get_running_loop().call_later(PROBE_SECONDS, self._probe)
+
+    def add_sink(self, sink: Sink) -> None:
+        """From now on `sink` is told the title and every chunk (see the module docstring)."""
+        self._sinks.append(sink)
+        self._tell_sinks("title", *self._title, only=sink)
+
+    def remove_sink(self, sink: Sink) -> None:
+        with contextlib.suppress(ValueError):
+            self._sinks.remove(sink)
+
+    @property
+    def title(self) -> tuple[str, str]:
+        """The title in force on the live stream, and its page's URL ("" when none)."""
+        return self._title
+
+    def _tell_sinks(self, what: str, *args: str | bytes, only: Sink | None = None) -> None:
+        for sink in [only] if only is not None else list(self._sinks):
+            try:
+                getattr(sink, what)(*args)
+            except Exception:  # a consumer's fault must never cost the listeners the stream
+                log.exception("stream sink %r failed on %s: removed", sink, what)
+                self.remove_sink(sink)
 
     def half_closed(self, listener: Listener) -> None:
         self._half_closed.add(listener)

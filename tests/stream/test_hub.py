@@ -77,3 +77,61 @@ def test_titles_change_where_the_items_audio_starts_though_writes_are_larger() -
         titles.append((offset, title))
     assert titles[:4] == [(16000, "A - First"), (32000, "A - First"), (48000, "B - Second"),
                           (64000, "B - Second")]  # fmt: skip
+
+
+class Recorder:
+    """A sink as the relay outputs and the HLS segmenter are: notes what it is told."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, object]] = []
+
+    def write(self, data: bytes) -> None:
+        self.events.append(("write", data))
+
+    def title(self, title: str, url: str) -> None:
+        self.events.append(("title", title))
+
+
+class Broken:
+    def write(self, data: bytes) -> None:
+        raise RuntimeError("disk full")
+
+    def title(self, title: str, url: str) -> None:
+        pass
+
+
+def test_sinks_get_every_byte_in_order_and_each_title_before_its_audio() -> None:
+    hub = StreamHub(INFO, buffer_bytes=10**6, burst_bytes=0, sndbuf_bytes=65536,
+                    listener_cookie="radio_listener", verify_listener=lambda _cookie: None,
+                    write_seconds=0.4)  # fmt: skip
+    early, late, broken = Recorder(), Recorder(), Broken()
+    hub.add_sink(early)
+    hub.add_sink(broken)
+    published = b""
+    for n in range(BLOCKS):
+        if n == 20:
+            hub.add_sink(late)
+        data = bytes([n]) * BLOCK
+        hub.publish(data, [(0, STARTS[n])] if n in STARTS else [])
+        published += data
+    hub.publish(b"", [(0, FIRST)])  # flushes what is pending, with the next title
+
+    assert broken not in hub._sinks  # removed at its first fault; the others carry on
+    # The station's name until the first item; each title right before its item's first byte.
+    events = early.events
+    assert events[0] == ("title", "Test FM")
+    assert b"".join(d for kind, d in events if kind == "write") == published  # type: ignore[misc]
+    seen = b""
+    for kind, value in events:
+        if kind == "title" and value == "B - Second":
+            assert len(seen) == 16 * BLOCK  # nothing of the second item came before its title
+        if kind == "write":
+            seen += value  # type: ignore[operator]
+    # A sink added mid-stream is told the title in force, then only what follows.
+    assert late.events[0] == ("title", "B - Second")
+    late_bytes = b"".join(d for kind, d in late.events if kind == "write")  # type: ignore[misc]
+    assert published.endswith(late_bytes)
+    # ...from the write it joined before: every block since, and at most one write's worth
+    # (0.4 s = 6400 B) of the blocks just before.
+    assert 20 * BLOCK <= len(late_bytes) <= 20 * BLOCK + 6400 + BLOCK
+    assert hub.title == ("A - First", "")
