@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.scheduler.item import ItemKind
+from app.core.item import ItemKind
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,13 +14,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from app.config import Settings
+from app.core.item import Item, ItemKind, safety_item
+from app.core.jobs import JobRegistry
 from app.db import SessionFactory
 from app.ffmpeg import ffmpeg_path
 from app.files import sweep_temp_files
 from app.identity import Identity, IdentityStore
 from app.library import ScanReport, scan
 from app.library.encode import synthesize_in_child
-from app.library.jobs import JobRegistry
 from app.library.scanner import Progress, has_music_files
 from app.library.uploads import format_size, sweep_stale_uploads
 from app.listeners.identity import COOKIE_NAME, ListenerKeys, listener_hash
@@ -29,7 +30,6 @@ from app.listeners.skipvotes import SkipVotes, VoteResult
 from app.models import Play, Track, TrackKind, TrackStatus
 from app.news.desk import NewsDesk
 from app.problems import Problems
-from app.scheduler.item import Item, ItemKind, safety_item
 from app.scheduler.planner import Planner, PlannerBusy
 from app.scheduler.playlists import sync_playlists_at_startup
 from app.stream.archive import Archive

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.core.item import Item, ItemKind
 from app.ffmpeg import ffmpeg_path
 from app.identity import Identity
 from app.models import Bulletin, BulletinStory, QueueEntry, Speech, SpeechStatus
@@ -25,7 +26,6 @@ from app.news import listen_again
 from app.news.articles import freshest_published
 from app.news.feeds import article_url
 from app.news.listen_again import Kept
-from app.scheduler.item import Item, ItemKind
 from app.scheduler.rules import EverySongs, Hourly, Precedence, Rule, TriggeredRule
 from app.scheduler.types import Pick
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from app.config import Settings
+from app.core.jobs import JobContext, JobRegistry
 from app.db import SessionFactory
-from app.library.jobs import JobContext, JobRegistry
 from app.news import bulletins
 from app.news.articles import publish_due
 from app.news.feed_import import fetch_due_feeds

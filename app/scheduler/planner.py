@@ -24,6 +24,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.core.item import Item, ItemKind
 from app.db import SessionFactory, wait_for_locks
 from app.identity import Identity
 from app.library.analysis import gain_db
@@ -45,7 +46,6 @@ from app.news.desk import GENERIC_OPENING
 from app.news.speakable import opening_text
 from app.scheduler import queue, requests
 from app.scheduler.engine import Pick, Scheduler, SchedulerState
-from app.scheduler.item import Item, ItemKind
 from app.scheduler.snapshot import load_scheduler
 
 log = logging.getLogger(__name__)

@@ -33,7 +33,7 @@ from urllib.parse import parse_qs
 
 from starlette.requests import cookie_parser
 
-from app.scheduler.item import Item
+from app.core.item import Item
 from app.stream.icy import IcyFramer, metadata_block
 from app.stream.mp3 import HEARD_DELAY_FRAMES
 from app.stream.response import StreamInfo, response_head, wants_icy

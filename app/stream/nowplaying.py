@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from app.core.item import Item, ItemKind
 from app.library.artwork import cover_url
-from app.scheduler.item import Item, ItemKind
 
 HISTORY_SIZE = 10
 SUBSCRIBER_QUEUE = 16

@@ -43,13 +43,13 @@ import time
 from typing import Any
 
 from app import drills
+from app.core.item import Item, ItemKind
 from app.logs import configure as configure_logging
 from app.playout.clock import PlayoutClock
 from app.playout.decoder import DECODER_PROBLEM, DecoderSource
 from app.playout.safety import SafetySource
 from app.playout.sequencer import Sequencer
 from app.playout.source import Pcm
-from app.scheduler.item import Item, ItemKind
 from app.stream import playout_wire as wire
 from app.stream.encoder import EncodedLoop, Mp3Encoder
 

@@ -25,8 +25,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from app.core.item import Item
 from app.playout.lost import SKIPPED_AUDIO
-from app.scheduler.item import Item
 from app.stream import playout_wire as wire
 
 log = logging.getLogger(__name__)

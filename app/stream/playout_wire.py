@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from app.scheduler.item import Item, ItemKind
+from app.core.item import Item, ItemKind
 
 HEADER = struct.Struct(">cI")
 STARTS = struct.Struct(">H")

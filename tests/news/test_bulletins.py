@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from app.config import Settings
+from app.core.item import Item
 from app.db import SessionFactory
 from app.ffmpeg import ffmpeg_path
 from app.models import Article, ArticleStatus, Speech, SpeechStatus
 from app.news import bulletins
 from app.news.speakable import opening_text
 from app.news.stings import ensure_stings
-from app.scheduler.item import Item
 from app.scheduler.planner import Planner
 from tests.scheduler.test_planner import add_playlist, add_track
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from app.scheduler.item import Item, ItemKind
+from app.core.item import Item, ItemKind
 from app.stream.hub import StreamHub
 from app.stream.response import StreamInfo
 from tests.listen import split_icy
