@@ -28,6 +28,7 @@ from app.listeners.identity import COOKIE_NAME, ListenerKeys, listener_hash
 from app.listeners.sessions import SessionRecorder
 from app.listeners.skipvotes import SkipVotes, VoteResult
 from app.models import Play, Track, TrackKind, TrackStatus
+from app.news.bulletins import Bulletins
 from app.news.desk import NewsDesk
 from app.problems import Problems
 from app.scheduler.planner import Planner, PlannerBusy
@@ -61,12 +62,13 @@ class Station:
         self.sessions = sessions
         self.problems = Problems()  # faults the station lives with, for hosts
         self.ffmpeg = ffmpeg_path(settings.ffmpeg)
-        self.planner = Planner(sessions, settings)
-        self.planner.on_air_until = self._on_air_until
         # Name, tagline, logo, accent and public URL: read once, kept here, replaced on change.
         self.identity = IdentityStore(sessions, settings)
         self.identity.on_change.append(self._identity_changed)
-        self.planner.identity = lambda: self.identity.current
+        # The programme's segments besides the library's tracks: news bulletins.
+        bulletins = Bulletins(settings, identity=lambda: self.identity.current)
+        self.planner = Planner(sessions, settings, segments=[bulletins])
+        self.planner.on_air_until = self._on_air_until
         self.listener_keys = ListenerKeys.load(settings.state_dir)  # signs listener cookies
         self._library_ready = threading.Event()  # the first scan is done
         self.hub = StreamHub(

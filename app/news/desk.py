@@ -22,8 +22,6 @@ from app.problems import Problems
 
 log = logging.getLogger(__name__)
 
-GENERIC_OPENING = "Here is the news."  # for bulletins not tied to a time of the hour
-
 
 class NewsDesk:
     def __init__(self, settings: Settings, sessions: SessionFactory, ffmpeg: str,
@@ -76,7 +74,7 @@ class NewsDesk:
 
 def opening_texts(settings: Settings) -> list[str]:
     """Every opening a bulletin may need: one for each hour at the bulletin minute."""
-    texts = [GENERIC_OPENING]
+    texts = [bulletins.GENERIC_OPENING]
     if settings.bulletin_minute >= 0:
         zone = ZoneInfo(settings.timezone)
         midnight = datetime.now(zone).replace(hour=0, minute=settings.bulletin_minute, second=0,

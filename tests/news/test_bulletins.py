@@ -83,7 +83,9 @@ def test_the_top_of_the_hour_brings_intro_opening_the_freshest_stories_and_outro
     assert broken
     assert oldest
     with caplog.at_level(logging.WARNING, logger="app.news.bulletins"):
-        aired = run(Planner(sessions, station_settings), START + timedelta(hours=1, minutes=30))
+        planner = Planner(sessions, station_settings,
+                          segments=[bulletins.Bulletins(station_settings)])  # fmt: skip
+        aired = run(planner, START + timedelta(hours=1, minutes=30))
     first = next(i for i, (_, item) in enumerate(aired) if item.kind.value != "music")
     at, _ = aired[first]
     assert at >= START.replace(hour=11, minute=0)
