@@ -29,6 +29,7 @@ test: $(VENV)/.installed-dev chromium $(if $(filter-out 0,$(HOGS)),stress-ng)
 	phase() { name=$$1; shift; echo "== $$name: $$*"; "$$@" || failed="$$failed $$name"; }; \
 	phase lint $(BIN)/ruff check .; \
 	phase format $(BIN)/ruff format --check .; \
+	phase layers $(BIN)/lint-imports --no-logo; \
 	phase unit $(UNIT_TESTS); \
 	phase realtime $(REALTIME_TESTS); \
 	phase alone $(ALONE_TESTS); \
