@@ -34,6 +34,7 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,8 +78,10 @@ class Entry:
 class Segmenter:
     """The hub sink (see the module docstring). `start()` it, add it to a hub, `stop()` it."""
 
-    def __init__(self, directory: Path, window_seconds: float, segment_seconds: int = 6) -> None:
+    def __init__(self, directory: Path, window_seconds: float, segment_seconds: int = 6,
+                 clock: Callable[[], float] = time.time) -> None:  # fmt: skip
         self.directory = directory
+        self._clock = clock  # the wall clock
         self.window = window_seconds
         self.segment_seconds = segment_seconds
         self.codec: Codec | None = None  # known from the first chunk
@@ -110,10 +113,10 @@ class Segmenter:
     # -- the hub's sink, on the event loop ----------------------------------------------------
 
     def write(self, data: bytes) -> None:
-        self._put(("audio", time.time(), data))
+        self._put(("audio", self._clock(), data))
 
     def title(self, title: str, url: str) -> None:
-        self._put(("title", time.time(), title))
+        self._put(("title", self._clock(), title))
 
     def _put(self, message: tuple[str, float, bytes | str]) -> None:
         try:
@@ -249,7 +252,7 @@ class Segmenter:
     def _prune(self) -> None:
         """Segments that ended before the window leave the playlist; their files go a minute
         later (a player that read the playlist just before may still fetch them)."""
-        cutoff = time.time() - self.window
+        cutoff = self._clock() - self.window
         entries = self._entries
         while len(entries) > 1 and entries[0].starts + entries[0].duration < cutoff:
             gone = entries.popleft()
