@@ -20,6 +20,7 @@ from fastapi.responses import FileResponse, Response
 from app.api.deps import StationDep
 from app.listeners.identity import client_network, listener_id
 from app.stream.hls import PLAYLIST, SEGMENT_NAME, SID_PATTERN, Hls
+from app.stream.hls.frames import CODECS
 
 router = APIRouter(tags=["listeners"])
 
@@ -70,8 +71,11 @@ async def session_playlist(sid: Sid, request: Request, station: StationDep) -> R
     if not SID_PATTERN.match(sid):
         raise HTTPException(404, "no such HLS session")
     hls.sessions.touch(sid, *_who(request, station))
-    return Response(hls.segmenter.playlist(), media_type=PLAYLIST_TYPE,
-                    headers={"Cache-Control": LIVE_CACHE})  # fmt: skip
+    headers = {"Cache-Control": LIVE_CACHE, "Vary": "Accept-Encoding"}
+    gzipped = "gzip" in request.headers.get("accept-encoding", "").lower()
+    if gzipped:
+        headers["Content-Encoding"] = "gzip"
+    return Response(hls.segmenter.playlist(gzipped), media_type=PLAYLIST_TYPE, headers=headers)
 
 
 @router.api_route("/hls/{sid}/{segment}", methods=["GET", "HEAD"], response_class=FileResponse,
@@ -96,13 +100,7 @@ def _segment(hls: Hls, name: str) -> FileResponse:
     """A segment file of the folder: only names of the segments' shape (nothing else in or
     out of the folder), found there now."""
     found = SEGMENT_NAME.match(name)
-    codec = hls.codec
-    if found is None or codec is None or found.group(2) != codec.extension:
+    if found is None or name not in hls.segmenter.sizes:  # known without asking the disk
         raise HTTPException(404, NOT_FOUND)
-    if name not in hls.segmenter.sizes:  # known without asking the disk
-        raise HTTPException(404, NOT_FOUND)
-    return FileResponse(
-        hls.directory / name,
-        media_type=codec.content_type,
-        headers={"Cache-Control": SEGMENT_CACHE},
-    )
+    return FileResponse(hls.directory / name, media_type=CODECS[found.group(2)].content_type,
+                        headers={"Cache-Control": SEGMENT_CACHE})  # fmt: skip

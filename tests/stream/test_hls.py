@@ -132,6 +132,7 @@ def test_hls_plays_in_ffmpeg_advances_in_real_time_and_carries_titles(
     assert first.headers["content-type"] == "application/vnd.apple.mpegurl"
     assert first.headers["cache-control"] == "no-cache"  # a live playlist: ask again each time
     assert first.headers["access-control-allow-origin"] == "*"  # web players elsewhere
+    assert first.headers["content-encoding"] == "gzip"  # asked for (httpx does): 10x smaller
     playlist = parse(first.text)
     assert playlist.tags["#EXT-X-VERSION"] == "3"
     assert playlist.tags["#EXT-X-TARGETDURATION"] == "6"

@@ -27,6 +27,7 @@ name (a segment written just before a crash) are deleted.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import logging
 import math
 import queue
@@ -89,6 +90,7 @@ class Segmenter:
         self._lost = 0  # chunks dropped on a full queue (the loop's count)
         self._thread: threading.Thread | None = None
         self._playlist = b""  # the latest playlist, as served
+        self._playlist_gzip = b""  # ...and gzipped: a 2-hour playlist is ~130 KB, ~10x less so
         # Every segment file there is (named or about to go), by name: its size. Read from
         # the event loop, so that serving a segment asks the disk nothing there.
         self.sizes: dict[str, int] = {}
@@ -124,9 +126,10 @@ class Segmenter:
         except queue.Full:
             self._lost += 1
 
-    def playlist(self) -> bytes:
-        """The media playlist as it is now ("" before the first segment); from any thread."""
-        return self._playlist
+    def playlist(self, gzipped: bool = False) -> bytes:
+        """The media playlist as it is now ("" before the first segment), gzipped if asked;
+        from any thread."""
+        return self._playlist_gzip if gzipped else self._playlist
 
     # -- life ---------------------------------------------------------------------------------
 
@@ -270,7 +273,7 @@ class Segmenter:
                 f"#EXT-X-DISCONTINUITY-SEQUENCE:{self._discontinuities}\n")  # fmt: skip
         text = (head + "".join(entry.text for entry in self._entries)).encode("utf-8")
         write_bytes(self.directory / PLAYLIST, text)
-        self._playlist = text
+        self._playlist, self._playlist_gzip = text, gzip.compress(text, 6)
 
     def _delete_due(self) -> None:
         now = time.monotonic()
