@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import tone_library
 from tests.listen import dominant_tone
+from tests.listeners.test_board import board, set_name, wait_until_closed
 from tests.station import RunningStation
 
 pytestmark = [pytest.mark.realtime, pytest.mark.xdist_group("hls")]
@@ -210,11 +211,14 @@ def sessions_now(station: RunningStation) -> int:
 
 
 def test_hls_sessions_count_as_listeners_until_they_stop_fetching(launch: Launch) -> None:
-    station = launch(hls_segment_seconds=2, hls_sessions_per_address=3)  # sessions last 6 s
+    # Sessions end 6 s after the last fetch; 2 s of listening count on the board.
+    station = launch(hls_segment_seconds=2, hls_sessions_per_address=3, listener_min_seconds=2)
     tone_library(station.media, LIBRARY)
     station.post("/api/library/scan").raise_for_status()
     station.wait_for_music()
-    cookie = {"radio_listener": station.new_listener()}
+    listener = station.new_listener()
+    cookie = {"radio_listener": listener}
+    assert set_name(station, listener, "Hedy").status_code == 200
     url = media_playlist_url(station, cookies=cookie)
     assert sessions_now(station) == 0  # asking for the playlist is not listening yet
 
@@ -237,6 +241,13 @@ def test_hls_sessions_count_as_listeners_until_they_stop_fetching(launch: Launch
         assert time.monotonic() - stopped < 20, "the HLS session never ended"
         time.sleep(0.2)
     assert time.monotonic() - stopped > 5.5
+    # Its listening time is in the statistics and on the board, as a stream listener's is.
+    (row,) = wait_until_closed(station, 1)
+    assert row["user_agent"].startswith("python-httpx")
+    assert row["seconds"] >= 10
+    standing = board(station, listener)
+    assert [entry["name"] for entry in standing["week"]] == ["Hedy"]
+    assert standing["week"][0]["seconds"] >= 10
 
     # One address cannot count as more listeners than its share, however often it asks.
     for _ in range(6):
