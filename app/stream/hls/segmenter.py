@@ -109,6 +109,7 @@ class Segmenter:
         self._starts = 0.0  # wall time of its first sample
         self._timestamp = 0  # its first sample's, in 90 kHz ticks
         self._lost_seen = 0
+        self._unusable = False  # the mount's stream is no codec HLS can pack
         self.segments_written = 0
         self.write_seconds_max = 0.0
 
@@ -177,9 +178,13 @@ class Segmenter:
 
     def _audio(self, arrived: float, data: bytes) -> None:
         if self.codec is None:
+            if self._unusable:
+                return
             self.codec = frames.detect(data)
-            if self.codec is None:
-                raise ValueError("the mount's stream is neither MP3 nor AAC in ADTS")
+            if self.codec is None:  # said once, not for every chunk
+                self._unusable = True
+                log.error("HLS is off: the mount's stream is neither MP3 nor AAC in ADTS")
+                return
         lost = self._lost
         if lost != self._lost_seen:  # chunks were dropped: what follows does not follow on
             self._lost_seen = lost
