@@ -75,6 +75,14 @@ class Settings(BaseSettings):
     archive_max_mb: float = Field(1024.0, gt=0)
     archive_segment_seconds: float = Field(60.0, ge=1, le=3600)  # one file per this much air
 
+    # HLS (app/stream/hls): packed-audio segments cut from the mount at path `hls` (MP3 or
+    # AAC; "off": no HLS), in state_dir/hls, served at /hls/live.m3u8, its window as long as
+    # the archive's (at least a minute). One address counts as at most
+    # `hls_sessions_per_address` HLS listeners.
+    hls: str = "/stream"
+    hls_segment_seconds: int = Field(6, ge=2, le=10)
+    hls_sessions_per_address: int = Field(16, ge=1)
+
     # Listeners' skip votes: the item on air is skipped when
     # max(skip_vote_minimum, ceil(skip_vote_share * listeners now)) listeners have voted.
     skip_vote_share: float = Field(0.5, gt=0, le=1)
@@ -142,6 +150,20 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, path: Path) -> Path:
         return path.expanduser().resolve()
+
+    @field_validator("hls")
+    @classmethod
+    def _hls_mount(cls, value: str) -> str:
+        value = value.strip()
+        if value.lower() in ("off", "false", "no", "none", ""):
+            return "off"
+        if not value.startswith("/"):
+            raise ValueError(f"a mount path such as /stream, or off; not {value!r}")
+        return value
+
+    @property
+    def hls_window_seconds(self) -> float:
+        return max(self.archive_hours * 3600, 60.0)
 
     @field_validator("skip_vote_kinds")
     @classmethod

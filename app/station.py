@@ -34,6 +34,7 @@ from app.problems import Problems
 from app.scheduler.planner import Planner, PlannerBusy
 from app.scheduler.playlists import sync_playlists_at_startup
 from app.stream.archive import Archive
+from app.stream.hls import Hls, mount_hub
 from app.stream.hub import Listener, StreamHub
 from app.stream.nowplaying import HISTORY_SIZE, Aired, NowPlaying
 from app.stream.playout_process import PlayoutProcess
@@ -117,6 +118,10 @@ class Station:
         self.timeshift = TimeShift(self.archive, lambda: self.hub.info, settings.burst_bytes,
                                    self.hub.on_listener, COOKIE_NAME,
                                    self.listener_keys.verify)  # fmt: skip
+        # HLS, cut from one mount on start; its sessions count as listeners (app/stream/hls).
+        self.hls = None if settings.hls == "off" else Hls(
+            settings.state_dir / "hls", settings.hls_window_seconds, settings.hls_segment_seconds,
+            self.hub.on_listener, settings.hls_sessions_per_address)  # fmt: skip
         self.playout = PlayoutProcess(
             _playout_config(settings, self.ffmpeg),
             next_item=self._next_item,
@@ -144,6 +149,8 @@ class Station:
         if await asyncio.to_thread(self._has_music):
             self._library_ready.set()  # a restart: play what the last scan found at once
         self.archive.start()  # loads what an earlier run kept, on its own thread
+        if self.hls is not None:
+            self.hls.start(mount_hub(self, self.settings.hls))
         self._library_task = asyncio.create_task(self._keep_library_fresh())
         await self.playout.start()  # its first item waits for the library (see _next_item)
         self._news_task = asyncio.create_task(self._run_news_desk())
@@ -159,6 +166,9 @@ class Station:
         self.jobs.shutdown(wait=False)
         self.hub.close()
         self.timeshift.close()
+        if self.hls is not None:
+            self.hls.stop()
+            await asyncio.to_thread(self.hls.finish)
         await asyncio.to_thread(self.archive.stop)
         await asyncio.to_thread(self.listening.shutdown)
 
@@ -168,9 +178,14 @@ class Station:
         self.hub.publish(data, starts)
 
     def listeners_now(self) -> int:
-        """Who listens now, live or time-shifted: a browser with two tabs once, every
+        """Who listens now, live, time-shifted or by HLS: a browser with two tabs once, every
         cookieless client once. (The skip votes count the live ones only: hub.listeners_now.)"""
-        return self.hub.listeners_now() + self.timeshift.listeners_now(self.hub.is_listening)
+        live = self.hub.listeners_now() + self.timeshift.listeners_now(self.hub.is_listening)
+        if self.hls is None:
+            return live
+        return live + self.hls.sessions.listeners_now(
+            lambda id_: self.hub.is_listening(id_) or self.timeshift.is_listening(id_)
+        )
 
     def skip(self) -> None:
         """Skip what listeners hear (from any thread)."""

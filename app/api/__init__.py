@@ -9,6 +9,7 @@ from app.api import (
     docs,
     feeds,
     history_pages,
+    hls,
     hosts,
     identity,
     library,
@@ -29,6 +30,7 @@ from app.api import (
 router = APIRouter()
 router.include_router(public.router)
 router.include_router(archive.router)
+router.include_router(hls.router)
 router.include_router(observe.router)
 router.include_router(hosts.router)
 router.include_router(queue.router)

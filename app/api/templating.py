@@ -79,6 +79,7 @@ def render_page(
                            page_url=site + request.url.path,
                            skip_vote_cooldown=settings.skip_vote_cooldown_seconds,
                            skip_vote_listen=settings.skip_vote_listen_seconds,
+                           hls_url="/hls/live.m3u8" if getattr(station, "hls", None) else "",
                            **context)  # fmt: skip
     return HTMLResponse(html, status_code=status)
 

@@ -32,6 +32,14 @@ def frame_length(header: bytes) -> int | None:
     return 72_000 * _BITRATES_V2_L3[bitrate_index] // sample_rate + padding
 
 
+def frame_samples(header: bytes) -> tuple[int, int]:
+    """(samples per channel, sample rate) of the valid Layer III frame starting with `header`:
+    1152 samples in MPEG-1, 576 in MPEG-2 and 2.5."""
+    version = (header[1] >> 3) & 0b11
+    sample_rate = _SAMPLE_RATES[version][(header[2] >> 2) & 0b11]
+    return (1152 if version == 3 else 576), sample_rate
+
+
 def split_frames(data: bytes) -> tuple[bytes, bytes]:
     """Split encoder output into (whole frames, the incomplete last frame)."""
     pos = 0
