@@ -21,6 +21,7 @@ from app.api import (
     problems,
     public,
     queue,
+    relays,
     requests,
     skip,
     static,
@@ -39,6 +40,7 @@ router.include_router(listeners.router)
 router.include_router(skip.router)
 router.include_router(requests.router)
 router.include_router(problems.router)
+router.include_router(relays.router)
 router.include_router(covers.router)
 router.include_router(player.router)
 router.include_router(dashboard.router)
