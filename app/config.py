@@ -140,7 +140,7 @@ class Settings(BaseSettings):
     # Relay outputs (app/stream/relay.py): push mounts to Icecast servers as a source. A JSON
     # list of {"url": "http://source:PASSWORD@host:port/mount", "mount": "/stream",
     # "name": "edge-1", "public": false} ("mount", "name", "public" optional); empty: none.
-    relays: str = ""
+    relays: SecretStr = SecretStr("")  # a secret: its URLs hold passwords
     relay_queue_seconds: float = Field(10.0, ge=1, le=120)  # audio queued before dropping
     relay_retry_max_seconds: float = Field(60.0, ge=1, le=3600)  # backoff's cap
 
@@ -165,13 +165,13 @@ class Settings(BaseSettings):
 
     @field_validator("relays")
     @classmethod
-    def _relay_list(cls, value: str) -> str:
-        parse_relays(value)  # raises, saying which entry is wrong and why
+    def _relay_list(cls, value: SecretStr) -> SecretStr:
+        parse_relays(value.get_secret_value())  # raises, saying which entry is wrong and why
         return value
 
     @property
     def relay_targets(self) -> tuple[RelayTarget, ...]:
-        return parse_relays(self.relays)
+        return parse_relays(self.relays.get_secret_value())
 
     @property
     def skip_votable_kinds(self) -> frozenset[ItemKind]:

@@ -3,6 +3,7 @@ as the Makefile's chromium target does), with its own config on a free loopback 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -155,7 +156,11 @@ class Icecast:
 
     def sources(self) -> list[dict[str, Any]]:
         """The mounts with a source now, from Icecast's status-json.xsl."""
-        stats = httpx.get(self.url + "/status-json.xsl", timeout=5).json()
+        text = httpx.get(self.url + "/status-json.xsl", timeout=5).text
+        try:
+            stats = json.loads(text)
+        except ValueError:  # seen once in Icecast 2.4.4 under load: a page cut short
+            return []
         sources = stats.get("icestats", {}).get("source") or []
         return sources if isinstance(sources, list) else [sources]
 
