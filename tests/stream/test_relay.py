@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -85,15 +87,18 @@ def skip_and_follow(station: RunningStation, server: Icecast, mount: str) -> Non
     assert title_follows(station, server, mount) != before
 
 
-def stalls(capture: StreamCapture) -> list[tuple[float, float]]:
-    """A player of the capture: it plays from the first audio at real-time rate and waits
-    when it runs out. Returns each time it ran dry: (seconds after connecting, how long)."""
+def stalls(capture: StreamCapture, prebuffer_seconds: float = 1.0) -> list[tuple[float, float]]:
+    """A player of the capture: it starts once it holds `prebuffer_seconds` of audio, plays
+    at real-time rate and waits when it runs out. Returns each time it ran dry: (seconds
+    after connecting, how long it waited)."""
+    prebuffer = prebuffer_seconds * BYTES_PER_SECOND
     arrivals = capture.arrivals
-    if not arrivals:
+    start = next((i for i, (_, total) in enumerate(arrivals) if total >= prebuffer), None)
+    if start is None:
         return [(0.0, float("inf"))]
-    played_from = arrivals[0][0]  # when the playhead was at byte 0 (moved on by each stall)
+    played_from = arrivals[start][0]  # when the playhead was at byte 0 (moved on by stalls)
     found = []
-    for (_, had), (t, _) in itertools.pairwise(arrivals):
+    for (_, had), (t, _) in itertools.pairwise(arrivals[start:]):
         playhead = (t - played_from) * BYTES_PER_SECOND
         if playhead > had:  # ran dry before these bytes arrived
             waited = (playhead - had) / BYTES_PER_SECOND
@@ -181,3 +186,39 @@ def test_icecast_pulls_the_stream_with_a_relay_and_shows_the_title_on_air(
     samples, errors = decode_from(server.url + "/pulled", 3)
     assert errors == ""
     assert len(samples) >= 2.5 * RATE
+
+
+def test_a_stalled_icecast_is_dropped_and_the_local_stream_never_waits_for_it(
+    tmp_path: Path, launch: Callable[..., RunningStation], icecast: Callable[..., Icecast]
+) -> None:
+    """Icecast stops reading (SIGSTOP: a server too slow to keep up): the relay output's
+    queue fills, it drops the connection and tries again, while the local listener plays on;
+    when Icecast reads again the output connects again."""
+    tone_library(tmp_path / "media", TONES)
+    server = icecast()
+    relays = [{"url": server.source_url("/live"), "name": "edge-1"}]
+    station = launch(relays=json.dumps(relays), relay_queue_seconds=2, relay_retry_max_seconds=2)
+    station.wait_for_music()
+    until(lambda: relay_status(station)["connected"], "the relay output connected")
+    assert server.process is not None
+    listener = StreamCapture(station.port)
+    try:
+        until(lambda: len(listener.body) >= 6 * BYTES_PER_SECOND, "the local stream playing")
+        os.kill(server.process.pid, signal.SIGSTOP)
+        try:
+            behind = until(lambda: "fell behind" in ((status := relay_status(station))
+                                                     ["last_error"] or "") and status,
+                           "the relay output dropping the stalled Icecast", 120)  # fmt: skip
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+        assert "more than 2 s of audio waiting" in behind["last_error"]
+        up = until(lambda: (status := relay_status(station))["connected"]
+                   and status["reconnects"] >= 1 and status, "the relay output back")  # fmt: skip
+        assert up["since"] > behind["last_error_at"]
+        title_follows(station, server, "/live")
+        assert listener.closed_at is None, "the local listener was disconnected"
+    finally:
+        listener.stop()
+    assert stalls(listener) == [], "the local listener's player ran dry"
+    gap = longest_gap(listener, listener.connected_at + 1)
+    assert gap <= MAX_ARRIVAL_GAP_SECONDS, f"no audio for {gap:.1f} s while Icecast stalled"
