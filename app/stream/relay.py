@@ -277,7 +277,11 @@ class RelayOutput:
             writer.write(self._put_head(info))
             status, reason, _ = await asyncio.wait_for(_read_answer(reader), CONNECT_SECONDS)
             if status not in (100, 200):
-                raise RelayError(_refusal(status, reason))
+                # Icecast 2.4 says why in the page only ("Mountpoint in use" is a 403 Forbidden)
+                with contextlib.suppress(TimeoutError, OSError):
+                    reason += " " + _page_text(await asyncio.wait_for(
+                        reader.read(MAX_ANSWER_BYTES), CONNECT_SECONDS))  # fmt: skip
+                raise RelayError(_refusal(status, reason.strip()))
             limit = max(1, round(self.queue_seconds * info.bitrate_kbps * 1000 / 8))
             sink = _Connection(limit, writer.transport.abort)
             self.connected = True
@@ -447,14 +451,21 @@ async def _read_answer(reader: asyncio.StreamReader, with_body: bool = False
 
 def _refusal(status: int, reason: str) -> str:
     said = f" ({reason})" if reason else ""
+    reason = reason.lower()
     if status == 401:
         return f"Icecast refused the user or password{said}: check the URL in RADIO_RELAYS"
-    if status == 409 or (status == 403 and "in use" in reason.lower()):
+    if status == 409 or (status == 403 and "in use" in reason):
         return f"the mount is in use on Icecast by another source{said}"
     if status == 403:
         return (f"Icecast refused the source{said}: too many sources, a content type it does "
                 "not take, or a mount it forbids")  # fmt: skip
     return f"Icecast answered {status}{said}"
+
+
+def _page_text(body: bytes) -> str:
+    """The words of an error page, without its markup (a few of them)."""
+    text = re.sub(r"<[^>]*>", " ", body.decode("utf-8", "replace"))
+    return " ".join(text.split())[:200]
 
 
 async def _until_closed(reader: asyncio.StreamReader) -> None:

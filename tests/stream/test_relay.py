@@ -222,3 +222,42 @@ def test_a_stalled_icecast_is_dropped_and_the_local_stream_never_waits_for_it(
     assert stalls(listener) == [], "the local listener's player ran dry"
     gap = longest_gap(listener, listener.connected_at + 1)
     assert gap <= MAX_ARRIVAL_GAP_SECONDS, f"no audio for {gap:.1f} s while Icecast stalled"
+
+
+def test_icecast_refusing_a_relay_output_is_said_in_words_and_the_others_go_on(
+    tmp_path: Path, launch: Callable[..., RunningStation], icecast: Callable[..., Icecast]
+) -> None:
+    """A wrong password, and a mount another source holds: each output's status says so
+    (without the password); the output Icecast takes pushes all the same."""
+    tone_library(tmp_path / "media", TONES)
+    server = icecast()
+    holder = subprocess.Popen(
+        [ffmpeg_path(), "-nostdin", "-loglevel", "error", "-re", "-f", "lavfi", "-i",
+         "sine=frequency=300", "-c:a", "libmp3lame", "-b:a", "128k", "-content_type",
+         "audio/mpeg", "-f", "mp3", "icecast" + server.source_url("/busy")[4:]],
+    )  # fmt: skip
+    try:
+        until(lambda: server.source("/busy"), "another source on /busy")
+        relays = [
+            {"url": server.source_url("/live"), "name": "good"},
+            {"url": server.source_url("/other", password="wrong-password"), "name": "bad"},
+            {"url": server.source_url("/busy"), "name": "busy"},
+        ]
+        station = launch(relays=json.dumps(relays), relay_retry_max_seconds=2)
+
+        def statuses() -> dict[str, dict[str, Any]]:
+            response = station.get("/api/relays", headers=station.auth())
+            return {item["name"]: item for item in response.json()["items"]}
+
+        seen = until(lambda: (s := statuses())["good"]["connected"] and s["bad"]["last_error"]
+                     and s["busy"]["last_error"] and s, "each output's outcome")  # fmt: skip
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not seen["bad"]["connected"]
+    assert not seen["busy"]["connected"]
+    assert "Icecast refused the user or password" in seen["bad"]["last_error"]
+    assert "the mount is in use on Icecast by another source" in seen["busy"]["last_error"]
+    assert "wrong-password" not in json.dumps(seen)
+    assert "wrong-password" not in station.log.read_text()
+    assert server.source("/live") is not None
