@@ -73,6 +73,7 @@ format: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	bash tests/bench/install.sh
 	$(BIN)/python -m tests.bench.listeners
+	$(BIN)/python -m tests.bench.scaleout
 	$(BIN)/python -m tests.bench.playout
 	$(BIN)/python -m tests.bench.scheduler
 	$(BIN)/python -m tests.bench.speech

@@ -10,12 +10,16 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core.item import ItemKind
+from app.outputs import RelayTarget, parse_relays
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RADIO_", env_file=".env", extra="ignore")
+    # Errors never quote what was given: settings hold passwords (RADIO_RELAYS' URLs,
+    # RADIO_DATABASE_URL, RADIO_SETUP_ADMIN), and a start-up error goes to logs and consoles.
+    model_config = SettingsConfigDict(env_prefix="RADIO_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)  # fmt: skip
 
     # Where things live.
     media_dir: Path = PROJECT_ROOT / "media"
@@ -141,6 +145,13 @@ class Settings(BaseSettings):
     tts_pitch: int = Field(50, ge=0, le=99)
     piper_model: Path | None = None
 
+    # Relay outputs (app/stream/relay.py): push mounts to Icecast servers as a source. A JSON
+    # list of {"url": "http://source:PASSWORD@host:port/mount", "mount": "/stream",
+    # "name": "edge-1", "public": false} ("mount", "name", "public" optional); empty: none.
+    relays: SecretStr = SecretStr("")  # a secret: its URLs hold passwords
+    relay_queue_seconds: float = Field(10.0, ge=1, le=120)  # audio queued before dropping
+    relay_retry_max_seconds: float = Field(60.0, ge=1, le=3600)  # backoff's cap
+
     ffmpeg: str = ""  # path to ffmpeg; empty: ffmpeg on PATH, else the bundled one
 
     # The log: "plain" lines for people, or "json" lines for log collectors (app/logs.py).
@@ -174,6 +185,16 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown item kind {', '.join(sorted(unknown))}; known: {known}")
         return value
 
+    @field_validator("relays")
+    @classmethod
+    def _relay_list(cls, value: SecretStr) -> SecretStr:
+        parse_relays(value.get_secret_value())  # raises, saying which entry is wrong and why
+        return value
+
+    @property
+    def relay_targets(self) -> tuple[RelayTarget, ...]:
+        return parse_relays(self.relays.get_secret_value())
+
     @property
     def skip_votable_kinds(self) -> frozenset[ItemKind]:
         return frozenset(ItemKind(name) for name in _names(self.skip_vote_kinds))
@@ -202,6 +223,7 @@ class Settings(BaseSettings):
         password = urlsplit(self.database_url).password if self.database_url else None
         if password:
             values.append(password)
+        values += [target.password for target in self.relay_targets]
         return values
 
     @property

@@ -30,6 +30,7 @@ from app.listeners.skipvotes import SkipVotes, VoteResult
 from app.models import Play, Track, TrackKind, TrackStatus
 from app.news.bulletins import Bulletins
 from app.news.desk import NewsDesk
+from app.outputs import DEFAULT_MOUNT
 from app.problems import Problems
 from app.scheduler.planner import Planner, PlannerBusy
 from app.scheduler.playlists import sync_playlists_at_startup
@@ -38,6 +39,7 @@ from app.stream.hls import Hls, mount_hub
 from app.stream.hub import Listener, StreamHub
 from app.stream.nowplaying import HISTORY_SIZE, Aired, NowPlaying
 from app.stream.playout_process import PlayoutProcess
+from app.stream.relay import Relays
 from app.stream.response import StreamInfo
 from app.stream.timeshift import TimeShift
 
@@ -134,6 +136,10 @@ class Station:
         self.jobs = JobRegistry()  # long work (analysis of uploads, ...) with progress
         self.news = NewsDesk(settings, sessions, self.ffmpeg, self.jobs, self.problems)
         self.speech = self.news.speech
+        # Relay outputs: each mount named in RADIO_RELAYS pushed to Icecast servers.
+        self.relays = Relays(settings.relay_targets, public=settings.station_public,
+                             queue_seconds=settings.relay_queue_seconds,
+                             retry_max_seconds=settings.relay_retry_max_seconds)  # fmt: skip
         self._loop: asyncio.AbstractEventLoop | None = None
         self.started_at = datetime.now(UTC)
         self._library_task: asyncio.Task[None] | None = None
@@ -143,7 +149,9 @@ class Station:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.started_at = datetime.now(UTC)
-        await asyncio.to_thread(self.identity.load)
+        await asyncio.to_thread(self.identity.load)  # the name the relays give Icecast
+        # Before the rest: an output naming a mount the station lacks stops the start-up.
+        self.relays.start(self.mount_hub, list(getattr(self, "mounts", {})) or [DEFAULT_MOUNT])
         await asyncio.to_thread(self.listening.close_open_sessions)  # left open by a crash
         await asyncio.to_thread(self._sweep_temp_files)  # left by a crash mid-write
         if await asyncio.to_thread(self._has_music):
@@ -162,6 +170,7 @@ class Station:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        await self.relays.stop()
         await self.playout.stop()
         self.jobs.shutdown(wait=False)
         self.hub.close()
@@ -176,6 +185,13 @@ class Station:
         """A block of the programme at its air time: into the archive's queue, then live."""
         self.archive.record(data, starts)
         self.hub.publish(data, starts)
+
+    def mount_hub(self, path: str) -> StreamHub | None:
+        """The hub of the mount at `path` (`/stream` or `/stream.mp3`: the default one)."""
+        mount = getattr(self, "mounts", {}).get(path)
+        if mount is not None:
+            return mount.hub  # type: ignore[no-any-return]
+        return self.hub if path in (DEFAULT_MOUNT, "/stream.mp3") else None
 
     def listeners_now(self) -> int:
         """Who listens now, live, time-shifted or by HLS: a browser with two tabs once, every

@@ -22,6 +22,7 @@ from app.api import (
     problems,
     public,
     queue,
+    relays,
     requests,
     skip,
     static,
@@ -41,6 +42,7 @@ router.include_router(listeners.router)
 router.include_router(skip.router)
 router.include_router(requests.router)
 router.include_router(problems.router)
+router.include_router(relays.router)
 router.include_router(covers.router)
 router.include_router(player.router)
 router.include_router(dashboard.router)

@@ -82,8 +82,8 @@ def metrics(request: Request, station: StationDep) -> Response:
     """Prometheus metrics of the station (hosts only)."""
     latency: Histogram = request.state.request_latency
     statuses: dict[Labels, int] = request.state.request_statuses
-    families = [*station_families(station), *request_families(latency, statuses),
-                *process_families(station)]  # fmt: skip
+    families = [*station_families(station), *relay_families(station),
+                *request_families(latency, statuses), *process_families(station)]  # fmt: skip
     return Response(render(families), media_type=CONTENT_TYPE)
 
 
@@ -193,6 +193,31 @@ def station_families(station: Station) -> list[Family]:
         .add(station.speech.rendering),
     ]  # fmt: skip
     return families
+
+
+def relay_families(station: Station) -> list[Family]:
+    """The relay outputs (RADIO_RELAYS), by output name."""
+    connected = Family(
+        "radio_relay_connected",
+        "gauge",
+        "1 while the relay output is connected to its Icecast server.",
+    )
+    sent = Family(
+        "radio_relay_sent_bytes_total",
+        "counter",
+        "Audio bytes the relay output sent to its Icecast server.",
+    )
+    reconnects = Family(
+        "radio_relay_reconnects_total",
+        "counter",
+        "Times the relay output connected again after losing its connection.",
+    )
+    for status in station.relays.status():
+        labels = {"name": status["name"], "mount": status["mount"]}
+        connected.add(int(status["connected"]), **labels)
+        sent.add(status["bytes_sent"], **labels)
+        reconnects.add(status["reconnects"], **labels)
+    return [connected, sent, reconnects]
 
 
 def request_families(latency: Histogram, statuses: dict[Labels, int]) -> list[Family]:
