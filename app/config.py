@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.scheduler.item import ItemKind
+from app.stream.mounts import MountSpec, parse_mounts
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,6 +70,9 @@ class Settings(BaseSettings):
     icy_metaint: int = 16000
     listener_sndbuf_bytes: int = Field(65536, ge=4096)
     listener_min_seconds: float = Field(30.0, ge=0)  # shorter connections are not listening
+    # Extra mounts (app/stream/mounts.py): `<path>=<codec>:<kbps>[:mono]`, comma-separated,
+    # codec mp3, aac or opus, e.g. `/mobile.mp3=mp3:64:mono,/stream.opus=opus:96`.
+    mounts: str = ""
     # The time-shift archive (`/stream?at=`): the last `archive_hours` of the stream on disk
     # (in state_dir/archive), at most `archive_max_mb`, oldest deleted first; 0 hours: none.
     archive_hours: float = Field(2.0, ge=0, le=24 * 7)
@@ -151,6 +155,17 @@ class Settings(BaseSettings):
             known = ", ".join(kind.value for kind in ItemKind)
             raise ValueError(f"unknown item kind {', '.join(sorted(unknown))}; known: {known}")
         return value
+
+    @field_validator("mounts")
+    @classmethod
+    def _valid_mounts(cls, value: str) -> str:
+        parse_mounts(value)  # a ValueError names the entry that is wrong
+        return value
+
+    @property
+    def mount_specs(self) -> list[MountSpec]:
+        """The extra mounts, besides the default `/stream`."""
+        return parse_mounts(self.mounts)
 
     @property
     def skip_votable_kinds(self) -> frozenset[ItemKind]:

@@ -52,6 +52,8 @@ from app.playout.source import Pcm
 from app.scheduler.item import Item, ItemKind
 from app.stream import playout_wire as wire
 from app.stream.encoder import EncodedLoop, Mp3Encoder
+from app.stream.mount_encoders import FfmpegMount, Mp3Mount
+from app.stream.mounts import MountSpec
 
 log = logging.getLogger("app.playout")
 
@@ -159,6 +161,18 @@ class PlayoutChild:
             wait=self._serve,
         )
         self.clock.on_produced = link.wake
+        # The extra mounts (app/stream/mounts.py), each encoded once from the same blocks.
+        self._aired = 0  # programme samples aired so far
+        self._block: Pcm | None = None  # the block being aired (_encode, then _publish)
+        self.mounts: list[Mp3Mount | FfmpegMount] = []
+        for fields in config.get("mounts", []):
+            spec = MountSpec(**fields)
+            if spec.codec == "mp3":
+                self.mounts.append(Mp3Mount(spec, rate, int(config["mp3_quality"]),
+                                            self._send_mount))  # fmt: skip
+            else:
+                self.mounts.append(FfmpegMount(spec, ffmpeg, rate, self._send_mount,
+                                               self._problem))  # fmt: skip
 
     def run(self) -> None:
         try:
@@ -168,6 +182,8 @@ class PlayoutChild:
                 self._closing = True
                 self._answered.notify_all()
             self.sequencer.close()
+            for mount in self.mounts:
+                mount.close()
 
     # -- what the sequencer and the clock call -------------------------------------------------
 
@@ -193,6 +209,7 @@ class PlayoutChild:
     def _encode(self, pcm: Pcm) -> bytes:
         """MP3 for a block at its air time. An encoder that fails is reported once and
         dropped; the safety source, encoded in advance, stands in until a fresh one works."""
+        self._block = pcm  # for the extra mounts, fed in _publish with the block's items
         try:
             drills.check(self._drills, "encoder")
             if self._encoder is None:
@@ -214,6 +231,16 @@ class PlayoutChild:
         return mp3
 
     def _publish(self, mp3: bytes, starts: list[tuple[int, Item]]) -> None:
+        pcm, self._block = self._block, None
+        if pcm is not None:
+            for mount in self.mounts:  # before the default mount's starts are rewritten
+                try:
+                    mount.feed(pcm, starts, self._aired)
+                except Exception as error:  # never the default mount's problem
+                    path = mount.spec.path
+                    self._problem(f"mount:{path}", f"The encoder of mount {path} failed",
+                                  str(error) or type(error).__name__)  # fmt: skip
+            self._aired += len(pcm)
         if self._fallback_changed:  # listeners hear the safety source, or the programme again
             self._fallback_changed = False
             if self._on_fallback:
@@ -235,6 +262,15 @@ class PlayoutChild:
         if now >= self._stats_due:
             self._stats_due = now + STATS_SECONDS
             self._link.send(wire.pack_json(wire.STATS, self.stats()))
+
+    def _send_mount(self, path: str, data: bytes, starts: list[tuple[int, Item]],
+                    headers: bytes | None, sample: int) -> None:  # fmt: skip
+        """An extra mount's encoded audio (from the air thread or an encoder's reader)."""
+        with self._answered:
+            tokens = [(frame, self._tokens.get(id(item), wire.SAFETY_TOKEN))
+                      for frame, item in starts]  # fmt: skip
+        length = len(headers) if headers is not None else None
+        self._link.send(wire.pack_mount_audio(path, tokens, length, sample, data))
 
     def stats(self) -> dict[str, float]:
         """The clock's counters and how the playout stands (wire.PLAYOUT_COUNTERS, _GAUGES)."""
@@ -282,7 +318,7 @@ class PlayoutChild:
     def _problem(self, key: str, what: str, cause: str | None) -> None:
         """Report a fault to the station (once while it lasts), or its end (cause None)."""
         with self._problems_lock:
-            if key not in (ENCODER_PROBLEM, DECODER_PROBLEM):
+            if key not in (ENCODER_PROBLEM, DECODER_PROBLEM) and not key.startswith("mount:"):
                 pass  # an item's own problem: the station keeps track of it
             elif (cause is not None) == (key in self._open_problems):
                 return
