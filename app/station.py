@@ -106,6 +106,7 @@ class Station:
             history=self._load_history(),
             record=self._record_in_background,
             skip_votes=self._skip_tally,
+            mount_listeners=lambda: {p: m.hub.listeners_now() for p, m in self.mounts.items()},
         )
         # The votes start over before now-playing announces the new item with their tally.
         self.hub.on_item_live.append(lambda item, _stream_at: self.skip_votes.on_item(item))

@@ -125,6 +125,20 @@
     }
   };
 
+  // The live mount this browser plays best: Opus, then AAC (the highest bitrate of each),
+  // else the default MP3 `/stream`, which every browser plays. Mounts are in data-mounts
+  // (RADIO_MOUNTS); the time-shift archive (`?at=`) is on /stream alone.
+  const liveMount = () => {
+    let mounts = [];
+    try { mounts = JSON.parse(audio.dataset.mounts || "[]"); } catch (error) { mounts = []; }
+    for (const codec of ["opus", "aac"]) {
+      const playable = mounts.filter((m) => m.codec === codec && audio.canPlayType(m.type) !== "")
+        .sort((a, b) => b.kbps - a.kbps);
+      if (playable.length) return playable[0].path;
+    }
+    return "/stream";
+  };
+
   const connect = () => {
     clearTimeout(retryTimer);
     clearTimeout(stallTimer);
@@ -136,7 +150,7 @@
     } else {
       // A fresh request each time: a radio resumes at the live point, never where it paused.
       syncTag = newTag();
-      audio.src = `/stream?sync=${syncTag}`;
+      audio.src = `${liveMount()}?sync=${syncTag}`;
     }
     audio.play().catch((error) => {
       if (error.name === "NotAllowedError") {
