@@ -4,12 +4,16 @@
 
 Nothing the web side does (requests, queries, speech, scans, exports) can take CPU time or
 the GIL from the audio: this process imports only numpy, lameenc and the playout modules.
+The extra mounts (RADIO_MOUNTS) are encoded here too, from the very blocks that air
+(app/stream/mount_encoders.py): MP3 with LAME, AAC and Opus by an ffmpeg encoder each.
 
 The contract with the station (messages in app/stream/playout_wire.py, on stdin/stdout):
 - Audio: MP3 chunks of whole frames, each sent when it airs (see app/playout/clock.py: a
   lead of LEAD_SECONDS is read ahead as PCM, released and encoded at air time, and a lag is
   caught up by sending the backlog, never by skipping ahead), with the tokens of the items
-  that begin in it. The station publishes each chunk to the hub as it arrives.
+  that begin in it. The station publishes each chunk to the hub as it arrives. Each extra
+  mount's audio comes as MOUNT_AUDIO, its items placed where they begin in that mount's
+  frames or pages; an extra mount's encoder that fails never holds up the default mount.
 - Items: the process asks the station for the next item (NEXT) when ASK_AHEAD_SECONDS of
   the item being read remain, i.e. about ASK_AHEAD + LEAD (8 s) before it ends on air. It
   needs the answer one crossfade (plus half a second) before the end of reading, and the
