@@ -266,6 +266,8 @@ class StreamHub:
         """From now on `sink` is told the title and every chunk (see the module docstring)."""
         self._sinks.append(sink)
         self._tell_sinks("title", *self._title, only=sink)
+        if self._headers and not self._chunk_opens:  # an Ogg mount, mid-chain: headers first
+            self._tell_sinks("write", self._headers, only=sink)
 
     def remove_sink(self, sink: Sink) -> None:
         with contextlib.suppress(ValueError):
