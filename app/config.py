@@ -6,11 +6,18 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core.item import ItemKind
-from app.outputs import RelayTarget, parse_relays
+from app.outputs import (
+    DEFAULT_MOUNT,
+    MountSpec,
+    RelayTarget,
+    mount_path,
+    parse_mounts,
+    parse_relays,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,6 +80,9 @@ class Settings(BaseSettings):
     icy_metaint: int = 16000
     listener_sndbuf_bytes: int = Field(65536, ge=4096)
     listener_min_seconds: float = Field(30.0, ge=0)  # shorter connections are not listening
+    # Extra mounts (app/outputs.py): `<path>=<codec>:<kbps>[:mono]`, comma-separated,
+    # codec mp3, aac or opus, e.g. `/mobile.mp3=mp3:64:mono,/stream.opus=opus:96`.
+    mounts: str = ""
     # The time-shift archive (`/stream?at=`): the last `archive_hours` of the stream on disk
     # (in state_dir/archive), at most `archive_max_mb`, oldest deleted first; 0 hours: none.
     archive_hours: float = Field(2.0, ge=0, le=24 * 7)
@@ -172,6 +182,20 @@ class Settings(BaseSettings):
             raise ValueError(f"a mount path such as /stream, or off; not {value!r}")
         return value
 
+    @model_validator(mode="after")
+    def _hls_from_a_mount(self) -> Settings:
+        """RADIO_HLS names a mount the station has, in a codec HLS packs (MP3, AAC)."""
+        if self.hls == "off":
+            return self
+        path = mount_path(self.hls)
+        codecs = {DEFAULT_MOUNT: "mp3"} | {spec.path: spec.codec for spec in self.mount_specs}
+        if path not in codecs:
+            raise ValueError(f"RADIO_HLS={self.hls}: no such mount (the mounts are "
+                             f"{', '.join(sorted(codecs))})")  # fmt: skip
+        if codecs[path] not in ("mp3", "aac"):
+            raise ValueError(f"RADIO_HLS={self.hls}: HLS packs MP3 or AAC, not {codecs[path]}")
+        return self
+
     @property
     def hls_window_seconds(self) -> float:
         return max(self.archive_hours * 3600, 60.0)
@@ -194,6 +218,17 @@ class Settings(BaseSettings):
     @property
     def relay_targets(self) -> tuple[RelayTarget, ...]:
         return parse_relays(self.relays.get_secret_value())
+
+    @field_validator("mounts")
+    @classmethod
+    def _valid_mounts(cls, value: str) -> str:
+        parse_mounts(value)  # a ValueError names the entry that is wrong
+        return value
+
+    @property
+    def mount_specs(self) -> list[MountSpec]:
+        """The extra mounts, besides the default `/stream`."""
+        return parse_mounts(self.mounts)
 
     @property
     def skip_votable_kinds(self) -> frozenset[ItemKind]:

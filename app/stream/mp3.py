@@ -7,7 +7,8 @@ from __future__ import annotations
 # average, for blocks of 0.02 to 1 s), and the codec delays the sound by 1105 more (576 in
 # the encoder, 529 in the decoder). Measured by decoding with ffmpeg, as browsers and stream
 # players do.
-HEARD_DELAY_FRAMES = 3100 + 1105
+LAME_HELD_FRAMES = 3100
+HEARD_DELAY_FRAMES = LAME_HELD_FRAMES + 1105
 
 # Bitrates in kbps, by [MPEG-1][layer III] and [MPEG-2/2.5][layer III].
 _BITRATES_V1_L3 = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)

@@ -125,16 +125,31 @@
     }
   };
 
-  // The live stream: HLS where the browser says it plays it natively (Safari), else the MP3
-  // stream. A browser that says so but fails before the first "playing" (Chromium's own HLS
-  // takes MPEG-TS segments only, not packed audio) gets the MP3 stream from then on.
+  // The live mount this browser plays best: Opus, then AAC (the highest bitrate of each),
+  // else the default MP3 `/stream`, which every browser plays. Mounts are in data-mounts
+  // (RADIO_MOUNTS); the time-shift archive (`?at=`) is on /stream alone.
+  const liveMount = () => {
+    let mounts = [];
+    try { mounts = JSON.parse(audio.dataset.mounts || "[]"); } catch (error) { mounts = []; }
+    for (const codec of ["opus", "aac"]) {
+      const playable = mounts.filter((m) => m.codec === codec && audio.canPlayType(m.type) !== "")
+        .sort((a, b) => b.kbps - a.kbps);
+      if (playable.length) return playable[0].path;
+    }
+    return "/stream";
+  };
+
+  // The live stream: HLS where the browser says it plays it natively (Safari), else the
+  // mount it plays best (liveMount). A browser that says so but fails before the first
+  // "playing" (Chromium's own HLS takes MPEG-TS segments only, not packed audio) gets the
+  // mount from then on.
   const HLS_URL = audio.dataset.hls || "";
   let hlsFailed = false;
   const onHls = () => HLS_URL !== "" && audio.getAttribute("src") === HLS_URL;
   const liveSource = () => {
     const hls = HLS_URL && !hlsFailed && audio.canPlayType("application/vnd.apple.mpegurl");
     syncTag = hls ? "" : newTag(); // HLS carries its own clock: no sync tag
-    return hls ? HLS_URL : `/stream?sync=${syncTag}`;
+    return hls ? HLS_URL : `${liveMount()}?sync=${syncTag}`;
   };
   const hlsUnplayable = () => {
     if (!onHls() || listeningSince !== null) return false;

@@ -9,12 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.stream.hls.frames import CODECS, Codec
+from app.stream.hls.frames import Codec
 from app.stream.hls.segmenter import PLAYLIST, SEGMENT_NAME, Segmenter
 from app.stream.hls.sessions import SID_PATTERN, HlsListener, HlsSessions
 from app.stream.hub import StreamHub
 
-__all__ = ["PLAYLIST", "SEGMENT_NAME", "SID_PATTERN", "Hls", "HlsListener", "mount_hub"]
+__all__ = ["PLAYLIST", "SEGMENT_NAME", "SID_PATTERN", "Hls", "HlsListener"]
 
 SESSION_TARGETS = 3  # a session ends after this many target durations without a fetch
 
@@ -58,21 +58,3 @@ class Hls:
     def finish(self) -> None:
         """Blocking (from a thread): the writer writes what it has and ends."""
         self.segmenter.stop()
-
-
-def mount_hub(station: Any, path: str) -> StreamHub:
-    """The hub of the mount at `path`: from `station.mounts` where the station has them,
-    else the default mount (`/stream`, `/stream.mp3`). ValueError for any other path, or a
-    mount whose codec HLS cannot pack (only MP3 and AAC in ADTS)."""
-    mounts = getattr(station, "mounts", None) or {}
-    mount = mounts.get(path)
-    if mount is None and path in ("/stream", "/stream.mp3"):
-        return station.hub  # type: ignore[no-any-return]
-    if mount is None:
-        known = ", ".join(sorted(mounts)) or "/stream"
-        raise ValueError(f"RADIO_HLS={path}: no such mount (the mounts are {known})")
-    codec = getattr(mount, "codec", None) or getattr(getattr(mount, "spec", None), "codec", None)
-    codec = getattr(codec, "value", codec)  # a plain string or an enum of them
-    if codec is not None and str(codec) not in CODECS:
-        raise ValueError(f"RADIO_HLS={path}: HLS packs MP3 or AAC, not {codec}")
-    return mount.hub  # type: ignore[no-any-return]
