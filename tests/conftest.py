@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from app.db import SessionFactory, make_engine, make_sessions, upgrade
+from tests import database
 from tests.audio import write_tone
 from tests.station import RunningStation, release_ports, start_station
 
@@ -17,6 +18,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked `long` first: pytest-xdist hands out tests in this order, so the rest of
     the phase runs on the other workers beside them instead of after them."""
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The PostgreSQL cluster of this process (if any) goes when the run ends."""
+    database.stop_cluster()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _databases_of_this_module() -> Iterator[None]:
+    """The PostgreSQL databases of the module's tests go when its last fixture has."""
+    yield
+    database.drop_databases()
+
+
+@pytest.fixture(autouse=True)
+def _database_of_this_test(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """With RADIO_TEST_DATABASE=postgres, a fresh migrated database for each test, named by
+    RADIO_DATABASE_URL (so stations and Settings use it)."""
+    with database.test_database() as url:
+        if url:
+            monkeypatch.setenv("RADIO_DATABASE_URL", url)
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -43,8 +66,8 @@ def launch(tmp_path: Path) -> Iterator[Callable[..., RunningStation]]:
 
 @pytest.fixture
 def sessions(tmp_path: Path) -> Iterator[SessionFactory]:
-    """A real, migrated SQLite database where the station would keep it."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'state' / 'radio.sqlite3'}")
+    """A real, migrated database where the station on tmp_path/state would keep it."""
+    engine = make_engine(database.url_for(tmp_path / "state"))
     upgrade(engine)
     yield make_sessions(engine)
     engine.dispose()
