@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from app.config import Settings
 from app.db import SessionFactory, make_engine, make_sessions, upgrade
 from tests import database
 from tests.audio import write_tone
@@ -32,14 +33,22 @@ def _databases_of_this_module() -> Iterator[None]:
     database.drop_databases()
 
 
-@pytest.fixture(autouse=True)
-def _database_of_this_test(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """With RADIO_TEST_DATABASE=postgres, a fresh migrated database for each test, named by
-    RADIO_DATABASE_URL (so stations and Settings use it)."""
-    with database.test_database() as url:
-        if url:
-            monkeypatch.setenv("RADIO_DATABASE_URL", url)
+@pytest.fixture(autouse=True, scope="session")
+def _settings_use_the_test_database() -> Iterator[None]:
+    """With RADIO_TEST_DATABASE=postgres, Settings without a RADIO_DATABASE_URL use the
+    PostgreSQL database of their state folder (tests/database.py) instead of a SQLite file
+    in it: what the harness gives the stations it starts (station_env)."""
+    if not database.POSTGRES:
         yield
+        return
+    shipped = Settings.sqlalchemy_url
+
+    def sqlalchemy_url(self: Settings) -> str:
+        return self.database_url or database.url_for(self.state_dir)
+
+    Settings.sqlalchemy_url = property(sqlalchemy_url)  # type: ignore[assignment,method-assign]
+    yield
+    Settings.sqlalchemy_url = shipped  # type: ignore[method-assign]
 
 
 @pytest.fixture(autouse=True)

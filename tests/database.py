@@ -5,7 +5,8 @@ With postgres, each pytest process (each xdist worker) starts a throwaway cluste
 from Debian's `postgresql` package: initdb in a temp folder, run by an unprivileged user
 (`radio-pg`, created when the tests run as root), reached on a Unix socket in that folder
 (no TCP port to collide on), fsync off. The schema is migrated once into a template database;
-each test gets a fresh copy of it (CREATE DATABASE ... TEMPLATE), dropped after the test. The
+each state folder a test uses gets a fresh copy of it (CREATE DATABASE ... TEMPLATE), as it
+would get a SQLite file of its own; they are dropped at the end of the test module. The
 cluster is stopped and its folder removed when the run ends, and by a watchdog process if the
 run itself is killed.
 
@@ -175,30 +176,11 @@ def stop_cluster() -> None:
         _cluster = None
 
 
-# The databases by state folder: the first state folder a test asks about gets the test's
-# own database (the one RADIO_DATABASE_URL names, used by every Settings the test makes),
-# each further one a database of its own, as each would have its own SQLite file. A module's
-# fixtures may keep a station (and its database) for all of the module's tests: databases
-# are dropped when the module ends.
-_test_url = ""
+# The databases by state folder, made on first use, as each state folder would have its own
+# SQLite file. A module's fixtures may keep a station (and its database) for all of the
+# module's tests: databases are dropped when the module ends.
 _by_state: dict[Path, str] = {}
 _made: list[str] = []
-
-
-@contextlib.contextmanager
-def test_database() -> Iterator[str]:
-    """For one test: on PostgreSQL a fresh migrated database, its URL; on SQLite ""."""
-    global _test_url
-    if not POSTGRES:
-        yield ""
-        return
-    name = cluster().create()
-    _made.append(name)
-    _test_url = cluster().url(name)
-    try:
-        yield _test_url
-    finally:
-        _test_url = ""
 
 
 def drop_databases() -> None:
@@ -215,17 +197,15 @@ def drop_databases() -> None:
 
 
 def url_for(state: Path) -> str:
-    """The database URL of a station keeping its state in `state`."""
+    """The database URL of a station keeping its state in `state`: its SQLite file, or on
+    PostgreSQL a fresh copy of the migrated template made on first use."""
     if not POSTGRES:
         return f"sqlite:///{state / 'radio.sqlite3'}"
     state = state.resolve()
     if state not in _by_state:
-        if _test_url and _test_url not in _by_state.values():
-            _by_state[state] = _test_url
-        else:
-            name = cluster().create()
-            _made.append(name)
-            _by_state[state] = cluster().url(name)
+        name = cluster().create()
+        _made.append(name)
+        _by_state[state] = cluster().url(name)
     return _by_state[state]
 
 
