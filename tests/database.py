@@ -219,6 +219,16 @@ def empty_url(folder: Path) -> str:
     return cluster().url(name)
 
 
+def tables(url: str) -> list[str]:
+    """The tables in the PostgreSQL database at `url` (read with psycopg)."""
+    import psycopg
+
+    name = url.split("@/")[1].split("?")[0]
+    with psycopg.connect(host=str(cluster().folder), user=PG_USER, dbname=name) as db:
+        found = db.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        return sorted(row[0] for row in found)
+
+
 def rows(state: Path, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     """Run `sql` (with `?` placeholders) on the database of the station keeping its state in
     `state`, directly (sqlite3 or psycopg), and return its rows (none for a write)."""
