@@ -209,6 +209,15 @@ def url_for(state: Path) -> str:
     return _by_state[state]
 
 
+def env_for(state: Path, *, empty: bool = False) -> dict[str, str]:
+    """RADIO_STATE_DIR and, on PostgreSQL, RADIO_DATABASE_URL for a `radio` command on the
+    station keeping its state in `state` (`empty`: an empty database, as a new SQLite file)."""
+    env = {"RADIO_STATE_DIR": str(state)}
+    if POSTGRES:
+        env["RADIO_DATABASE_URL"] = empty_url(state) if empty else url_for(state)
+    return env
+
+
 def empty_url(folder: Path) -> str:
     """A new database with no tables at all, for migrations: on SQLite a new file in
     `folder`, on PostgreSQL a new empty database (dropped after the test)."""

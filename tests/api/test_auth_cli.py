@@ -16,7 +16,7 @@ PASSWORD = "alice's long password"
 
 
 def radio(station: RunningStation, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    env = {**os.environ, "RADIO_STATE_DIR": str(station.state)}
+    env = {**os.environ, **database.env_for(station.state)}
     return subprocess.run([sys.executable, "-m", "app.cli", *args], input=stdin, env=env,
                           capture_output=True, text=True, timeout=60)  # fmt: skip
 
