@@ -15,6 +15,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 SessionFactory = sessionmaker[Session]
 
+# The largest integer every supported database keeps in an INTEGER column (PostgreSQL's 32
+# bits; SQLite keeps 64): a number from outside beyond it names no row.
+MAX_INTEGER = 2**31 - 1
+
 # How long a statement waits for another connection's lock on a SQLite file before it fails
 # with "database is locked".
 BUSY_SECONDS = 30.0
