@@ -336,6 +336,7 @@ def test_live_totals_equal_a_count_from_scratch(tmp_path: Path, berlin: None, se
     found, wanted = stored(database), expected(database, plays)
     assert_same(found, wanted)
     assert_same_tracks(database, found, wanted, plays)
+    database.dispose()
 
 
 def test_the_migration_backfills_the_same_totals(tmp_path: Path, berlin: None) -> None:
@@ -375,6 +376,7 @@ def test_the_migration_backfills_the_same_totals(tmp_path: Path, berlin: None) -
     found, wanted = stored(database), expected(database, plays)
     assert_same(found, wanted)
     assert_same_tracks(database, found, wanted, plays)
+    database.dispose()
 
 
 def hashed(cookie: str | None) -> str | None:
