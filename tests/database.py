@@ -220,7 +220,7 @@ def env_for(state: Path, *, empty: bool = False) -> dict[str, str]:
 
 def empty_url(folder: Path) -> str:
     """A new database with no tables at all, for migrations: on SQLite a new file in
-    `folder`, on PostgreSQL a new empty database (dropped after the test)."""
+    `folder`, on PostgreSQL a new empty database (dropped at the end of the module)."""
     if not POSTGRES:
         return f"sqlite:///{folder / 'radio.sqlite3'}"
     name = cluster().create(template=None)
@@ -228,11 +228,16 @@ def empty_url(folder: Path) -> str:
     return cluster().url(name)
 
 
+def _name(url: str) -> str:
+    """The database a URL of Cluster.url() names."""
+    return url.split("@/")[1].split("?")[0]
+
+
 def tables(url: str) -> list[str]:
     """The tables in the PostgreSQL database at `url` (read with psycopg)."""
     import psycopg
 
-    name = url.split("@/")[1].split("?")[0]
+    name = _name(url)
     with psycopg.connect(host=str(cluster().folder), user=PG_USER, dbname=name) as db:
         found = db.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         return sorted(row[0] for row in found)
@@ -268,7 +273,7 @@ def write_lock(state: Path) -> Iterator[None]:
         return
     import psycopg
 
-    name = url_for(state).split("@/")[1].split("?")[0]
+    name = _name(url_for(state))
     with psycopg.connect(host=str(cluster().folder), user=PG_USER, dbname=name) as db:
         tables = [row[0] for row in db.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]  # fmt: skip
@@ -313,7 +318,7 @@ def _run(state: Path, sql: str, params: list[tuple[Any, ...]], many: bool) -> li
             return found
     import psycopg
 
-    name = url_for(state).split("@/")[1].split("?")[0]
+    name = _name(url_for(state))
     # UTC like the station's connections: a date without a zone is UTC, as on SQLite.
     with psycopg.connect(host=str(cluster().folder), user=PG_USER, dbname=name,
                          options="-c timezone=UTC") as db:  # fmt: skip
