@@ -37,6 +37,7 @@ test: $(VENV)/.installed-dev chromium $(if $(filter-out 0,$(HOGS)),stress-ng) \
 	phase() { name=$$1; shift; echo "== $$name: $$*"; "$$@" || failed="$$failed $$name"; }; \
 	phase lint $(BIN)/ruff check .; \
 	phase format $(BIN)/ruff format --check .; \
+	phase layers $(BIN)/lint-imports --no-logo; \
 	phase unit $(UNIT_TESTS); \
 	phase realtime $(REALTIME_TESTS); \
 	phase alone $(ALONE_TESTS); \
@@ -87,6 +88,7 @@ format: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	bash tests/bench/install.sh
 	$(BIN)/python -m tests.bench.listeners
+	$(BIN)/python -m tests.bench.scaleout
 	$(BIN)/python -m tests.bench.playout
 	$(BIN)/python -m tests.bench.scheduler
 	$(BIN)/python -m tests.bench.speech

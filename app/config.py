@@ -6,16 +6,27 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.scheduler.item import ItemKind
+from app.core.item import ItemKind
+from app.outputs import (
+    DEFAULT_MOUNT,
+    MountSpec,
+    RelayTarget,
+    mount_path,
+    parse_mounts,
+    parse_relays,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RADIO_", env_file=".env", extra="ignore")
+    # Errors never quote what was given: settings hold passwords (RADIO_RELAYS' URLs,
+    # RADIO_DATABASE_URL, RADIO_SETUP_ADMIN), and a start-up error goes to logs and consoles.
+    model_config = SettingsConfigDict(env_prefix="RADIO_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)  # fmt: skip
 
     # Where things live.
     media_dir: Path = PROJECT_ROOT / "media"
@@ -69,11 +80,22 @@ class Settings(BaseSettings):
     icy_metaint: int = 16000
     listener_sndbuf_bytes: int = Field(65536, ge=4096)
     listener_min_seconds: float = Field(30.0, ge=0)  # shorter connections are not listening
+    # Extra mounts (app/outputs.py): `<path>=<codec>:<kbps>[:mono]`, comma-separated,
+    # codec mp3, aac or opus, e.g. `/mobile.mp3=mp3:64:mono,/stream.opus=opus:96`.
+    mounts: str = ""
     # The time-shift archive (`/stream?at=`): the last `archive_hours` of the stream on disk
     # (in state_dir/archive), at most `archive_max_mb`, oldest deleted first; 0 hours: none.
     archive_hours: float = Field(2.0, ge=0, le=24 * 7)
     archive_max_mb: float = Field(1024.0, gt=0)
     archive_segment_seconds: float = Field(60.0, ge=1, le=3600)  # one file per this much air
+
+    # HLS (app/stream/hls): packed-audio segments cut from the mount at path `hls` (MP3 or
+    # AAC; "off": no HLS), in state_dir/hls, served at /hls/live.m3u8, its window as long as
+    # the archive's (at least a minute). One address counts as at most
+    # `hls_sessions_per_address` HLS listeners.
+    hls: str = "/stream"
+    hls_segment_seconds: int = Field(6, ge=2, le=10)
+    hls_sessions_per_address: int = Field(16, ge=1)
 
     # Listeners' skip votes: the item on air is skipped when
     # max(skip_vote_minimum, ceil(skip_vote_share * listeners now)) listeners have voted.
@@ -133,6 +155,13 @@ class Settings(BaseSettings):
     tts_pitch: int = Field(50, ge=0, le=99)
     piper_model: Path | None = None
 
+    # Relay outputs (app/stream/relay.py): push mounts to Icecast servers as a source. A JSON
+    # list of {"url": "http://source:PASSWORD@host:port/mount", "mount": "/stream",
+    # "name": "edge-1", "public": false} ("mount", "name", "public" optional); empty: none.
+    relays: SecretStr = SecretStr("")  # a secret: its URLs hold passwords
+    relay_queue_seconds: float = Field(10.0, ge=1, le=120)  # audio queued before dropping
+    relay_retry_max_seconds: float = Field(60.0, ge=1, le=3600)  # backoff's cap
+
     ffmpeg: str = ""  # path to ffmpeg; empty: ffmpeg on PATH, else the bundled one
 
     # The log: "plain" lines for people, or "json" lines for log collectors (app/logs.py).
@@ -143,6 +172,34 @@ class Settings(BaseSettings):
     def _absolute(cls, path: Path) -> Path:
         return path.expanduser().resolve()
 
+    @field_validator("hls")
+    @classmethod
+    def _hls_mount(cls, value: str) -> str:
+        value = value.strip()
+        if value.lower() in ("off", "false", "no", "none", ""):
+            return "off"
+        if not value.startswith("/"):
+            raise ValueError(f"a mount path such as /stream, or off; not {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _hls_from_a_mount(self) -> Settings:
+        """RADIO_HLS names a mount the station has, in a codec HLS packs (MP3, AAC)."""
+        if self.hls == "off":
+            return self
+        path = mount_path(self.hls)
+        codecs = {DEFAULT_MOUNT: "mp3"} | {spec.path: spec.codec for spec in self.mount_specs}
+        if path not in codecs:
+            raise ValueError(f"RADIO_HLS={self.hls}: no such mount (the mounts are "
+                             f"{', '.join(sorted(codecs))})")  # fmt: skip
+        if codecs[path] not in ("mp3", "aac"):
+            raise ValueError(f"RADIO_HLS={self.hls}: HLS packs MP3 or AAC, not {codecs[path]}")
+        return self
+
+    @property
+    def hls_window_seconds(self) -> float:
+        return max(self.archive_hours * 3600, 60.0)
+
     @field_validator("skip_vote_kinds")
     @classmethod
     def _known_kinds(cls, value: str) -> str:
@@ -151,6 +208,27 @@ class Settings(BaseSettings):
             known = ", ".join(kind.value for kind in ItemKind)
             raise ValueError(f"unknown item kind {', '.join(sorted(unknown))}; known: {known}")
         return value
+
+    @field_validator("relays")
+    @classmethod
+    def _relay_list(cls, value: SecretStr) -> SecretStr:
+        parse_relays(value.get_secret_value())  # raises, saying which entry is wrong and why
+        return value
+
+    @property
+    def relay_targets(self) -> tuple[RelayTarget, ...]:
+        return parse_relays(self.relays.get_secret_value())
+
+    @field_validator("mounts")
+    @classmethod
+    def _valid_mounts(cls, value: str) -> str:
+        parse_mounts(value)  # a ValueError names the entry that is wrong
+        return value
+
+    @property
+    def mount_specs(self) -> list[MountSpec]:
+        """The extra mounts, besides the default `/stream`."""
+        return parse_mounts(self.mounts)
 
     @property
     def skip_votable_kinds(self) -> frozenset[ItemKind]:
@@ -180,6 +258,7 @@ class Settings(BaseSettings):
         password = urlsplit(self.database_url).password if self.database_url else None
         if password:
             values.append(password)
+        values += [target.password for target in self.relay_targets]
         return values
 
     @property

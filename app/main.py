@@ -34,7 +34,7 @@ from app.metrics import Histogram, Labels, RequestMetrics
 from app.news import ratings
 from app.statelock import StateLock
 from app.station import Station
-from app.stream.http import HUB_STATE_KEY, SHIFT_STATE_KEY
+from app.stream.http import HUB_STATE_KEY, MOUNTS_STATE_KEY, SHIFT_STATE_KEY
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, lock: StateLock | None = None) 
                 "request_searches": FailureWindow(settings.request_searches_per_minute, 60),
                 "request_attempts": FailureWindow(REQUEST_ATTEMPTS_PER_MINUTE, 60),
                 HUB_STATE_KEY: station.hub,
+                MOUNTS_STATE_KEY: {p.encode(): m.hub for p, m in station.mounts.items()},
                 SHIFT_STATE_KEY: station.timeshift,
                 LATENCY_KEY: latency,
                 STATUSES_KEY: statuses,

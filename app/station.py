@@ -14,28 +14,35 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from app.config import Settings
+from app.core.item import Item, ItemKind, safety_item
+from app.core.jobs import JobRegistry
 from app.db import SessionFactory
 from app.ffmpeg import ffmpeg_path
 from app.files import sweep_temp_files
 from app.identity import Identity, IdentityStore
 from app.library import ScanReport, scan
 from app.library.encode import synthesize_in_child
-from app.library.jobs import JobRegistry
 from app.library.scanner import Progress, has_music_files
 from app.library.uploads import format_size, sweep_stale_uploads
 from app.listeners.identity import COOKIE_NAME, ListenerKeys, listener_hash
 from app.listeners.sessions import SessionRecorder
 from app.listeners.skipvotes import SkipVotes, VoteResult
 from app.models import Play, Track, TrackKind, TrackStatus
+from app.news.bulletins import Bulletins
 from app.news.desk import NewsDesk
+from app.outputs import DEFAULT_MOUNT, MountSpec, mount_path
 from app.problems import Problems
-from app.scheduler.item import Item, ItemKind, safety_item
 from app.scheduler.planner import Planner, PlannerBusy
 from app.scheduler.playlists import sync_playlists_at_startup
 from app.stream.archive import Archive
+from app.stream.hls import Hls
 from app.stream.hub import Listener, StreamHub
+from app.stream.mounts import Mount
+from app.stream.mp3 import HEARD_DELAY_FRAMES, LAME_HELD_FRAMES
 from app.stream.nowplaying import HISTORY_SIZE, Aired, NowPlaying
+from app.stream.ogg import OPUS_RATE
 from app.stream.playout_process import PlayoutProcess
+from app.stream.relay import Relays
 from app.stream.response import StreamInfo
 from app.stream.timeshift import TimeShift
 
@@ -61,22 +68,23 @@ class Station:
         self.sessions = sessions
         self.problems = Problems()  # faults the station lives with, for hosts
         self.ffmpeg = ffmpeg_path(settings.ffmpeg)
-        self.planner = Planner(sessions, settings)
-        self.planner.on_air_until = self._on_air_until
         # Name, tagline, logo, accent and public URL: read once, kept here, replaced on change.
         self.identity = IdentityStore(sessions, settings)
         self.identity.on_change.append(self._identity_changed)
-        self.planner.identity = lambda: self.identity.current
+        # The programme's segments besides the library's tracks: news bulletins.
+        bulletins = Bulletins(settings, identity=lambda: self.identity.current)
+        self.planner = Planner(sessions, settings, segments=[bulletins])
+        self.planner.on_air_until = self._on_air_until
         self.listener_keys = ListenerKeys.load(settings.state_dir)  # signs listener cookies
         self._library_ready = threading.Event()  # the first scan is done
-        self.hub = StreamHub(
-            _stream_info(settings),
-            buffer_bytes=round(settings.buffer_seconds * settings.bitrate_kbps * 1000 / 8),
-            burst_bytes=settings.burst_bytes,
-            sndbuf_bytes=settings.listener_sndbuf_bytes,
-            listener_cookie=COOKIE_NAME,
-            verify_listener=self.listener_keys.verify,
-        )
+        # The mounts (app/outputs.py): the default one, then RADIO_MOUNTS, a hub each.
+        default = MountSpec(DEFAULT_MOUNT, "mp3", settings.bitrate_kbps)
+        self.mounts: dict[str, Mount] = {
+            spec.path: Mount(spec, self._make_hub(spec))
+            for spec in [default, *settings.mount_specs]
+        }
+        self.hub = self.mounts[DEFAULT_MOUNT].hub
+        self._child_base = (0, 0.0)  # (playout generation, its sample 0 in stream seconds)
         # The time-shift archive: written on a thread of its own, never by the event loop.
         self.archive = Archive(
             settings.state_dir / "archive",
@@ -103,18 +111,25 @@ class Station:
             history=self._load_history(),
             record=self._record_in_background,
             skip_votes=self._skip_tally,
+            mount_listeners=lambda: {p: m.hub.listeners_now() for p, m in self.mounts.items()},
         )
         # The votes start over before now-playing announces the new item with their tally.
         self.hub.on_item_live.append(lambda item, _stream_at: self.skip_votes.on_item(item))
-        self.hub.on_listener.append(self._recount_votes)
+        for mount in self.mounts.values():  # every mount's listeners vote and count
+            mount.hub.on_listener.append(self._recount_votes)
         self.hub.on_item_live.append(self.now_playing.on_item_live)
         # Listening time and its running totals, for the board and the hosts' statistics.
         self.listening = SessionRecorder(sessions, settings.timezone, settings.listener_min_seconds)
-        self.hub.on_listener.append(self.listening.on_listener)
+        for mount in self.mounts.values():
+            mount.hub.on_listener.append(self.listening.on_listener)
         # Time-shifted listeners are told to the same callbacks: they count as listening.
         self.timeshift = TimeShift(self.archive, lambda: self.hub.info, settings.burst_bytes,
                                    self.hub.on_listener, COOKIE_NAME,
                                    self.listener_keys.verify)  # fmt: skip
+        # HLS, cut from one mount on start; its sessions count as listeners (app/stream/hls).
+        self.hls = None if settings.hls == "off" else Hls(
+            settings.state_dir / "hls", settings.hls_window_seconds, settings.hls_segment_seconds,
+            self.hub.on_listener, settings.hls_sessions_per_address)  # fmt: skip
         self.playout = PlayoutProcess(
             _playout_config(settings, self.ffmpeg),
             next_item=self._next_item,
@@ -122,11 +137,16 @@ class Station:
             on_failure=self._mark_unplayable,
             safety_item=safety_item(settings.station_name),
             on_problem=self._report_problem,
+            publish_mount=self._publish_mount,
         )
         self._scan_lock = threading.Lock()
         self.jobs = JobRegistry()  # long work (analysis of uploads, ...) with progress
         self.news = NewsDesk(settings, sessions, self.ffmpeg, self.jobs, self.problems)
         self.speech = self.news.speech
+        # Relay outputs: each mount named in RADIO_RELAYS pushed to Icecast servers.
+        self.relays = Relays(settings.relay_targets, public=settings.station_public,
+                             queue_seconds=settings.relay_queue_seconds,
+                             retry_max_seconds=settings.relay_retry_max_seconds)  # fmt: skip
         self._loop: asyncio.AbstractEventLoop | None = None
         self.started_at = datetime.now(UTC)
         self._library_task: asyncio.Task[None] | None = None
@@ -136,12 +156,18 @@ class Station:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.started_at = datetime.now(UTC)
-        await asyncio.to_thread(self.identity.load)
+        await asyncio.to_thread(self.identity.load)  # the name the relays give Icecast
+        # Before the rest: an output naming a mount the station lacks stops the start-up.
+        self.relays.start(self.mount_hub, list(self.mounts))
         await asyncio.to_thread(self.listening.close_open_sessions)  # left open by a crash
         await asyncio.to_thread(self._sweep_temp_files)  # left by a crash mid-write
         if await asyncio.to_thread(self._has_music):
             self._library_ready.set()  # a restart: play what the last scan found at once
         self.archive.start()  # loads what an earlier run kept, on its own thread
+        if self.hls is not None:
+            hub = self.mount_hub(self.settings.hls)
+            assert hub is not None  # Settings checked that the mount exists
+            self.hls.start(hub)
         self._library_task = asyncio.create_task(self._keep_library_fresh())
         await self.playout.start()  # its first item waits for the library (see _next_item)
         self._news_task = asyncio.create_task(self._run_news_desk())
@@ -153,22 +179,91 @@ class Station:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        await self.relays.stop()
         await self.playout.stop()
         self.jobs.shutdown(wait=False)
-        self.hub.close()
+        for mount in self.mounts.values():
+            mount.hub.close()
         self.timeshift.close()
+        if self.hls is not None:
+            self.hls.stop()
+            await asyncio.to_thread(self.hls.finish)
         await asyncio.to_thread(self.archive.stop)
         await asyncio.to_thread(self.listening.shutdown)
 
+    def _make_hub(self, spec: MountSpec) -> StreamHub:
+        settings = self.settings
+        return StreamHub(
+            _stream_info(settings, spec),
+            buffer_bytes=round(settings.buffer_seconds * spec.bitrate_kbps * 1000 / 8),
+            burst_bytes=round(settings.burst_bytes * spec.bitrate_kbps / settings.bitrate_kbps),
+            sndbuf_bytes=settings.listener_sndbuf_bytes,
+            listener_cookie=COOKIE_NAME,
+            verify_listener=self.listener_keys.verify,
+        )
+
     def _publish(self, data: bytes, starts: list[tuple[int, Item]]) -> None:
         """A block of the programme at its air time: into the archive's queue, then live."""
+        self._stream_base()
         self.archive.record(data, starts)
         self.hub.publish(data, starts)
 
+    def mount_hub(self, path: str) -> StreamHub | None:
+        """The hub of the mount at `path` (`/stream.mp3` is `/stream`); None: no such mount."""
+        mount = self.mounts.get(mount_path(path))
+        return None if mount is None else mount.hub
+
+    def _publish_mount(self, path: str, data: bytes, starts: list[tuple[int, Item]],
+                       headers: bytes | None, sample: int) -> None:  # fmt: skip
+        """An extra mount's audio, with where it is heard in the default mount's stream
+        seconds (so the player's `?sync=` works the same on every mount)."""
+        mount = self.mounts.get(path)
+        if mount is not None:
+            # The default mount's item at programme sample P is heard at stream_at =
+            # base + (P + 1105) / rate (app/stream/mp3.py: the delay LAME does not hold back).
+            at = (
+                self._stream_base()
+                + (sample + HEARD_DELAY_FRAMES - LAME_HELD_FRAMES) / self.settings.sample_rate
+            )
+            mount.hub.publish(data, starts, headers, at)
+
+    def _stream_base(self) -> float:
+        """Where the current playout process's programme sample 0 is, in stream seconds."""
+        generation = self.playout.generation
+        if self._child_base[0] != generation:
+            self._child_base = (generation, self.hub.stream_seconds(self.hub.end))
+        return self._child_base[1]
+
+    @property
+    def hubs(self) -> list[StreamHub]:
+        return [mount.hub for mount in self.mounts.values()]
+
+    def live_listeners_now(self) -> int:
+        """Live listeners on every mount: a browser with two tabs (or on two mounts) once,
+        every cookieless client once."""
+        ids: set[str] = set()
+        anonymous = 0
+        for hub in self.hubs:
+            for listener in hub.listeners:
+                if listener.listener_id:
+                    ids.add(listener.listener_id)
+                else:
+                    anonymous += 1
+        return len(ids) + anonymous
+
+    def is_listening(self, listener_id: str) -> bool:
+        """Whether this listener has a live stream connection open, on any mount."""
+        return any(hub.is_listening(listener_id) for hub in self.hubs)
+
     def listeners_now(self) -> int:
-        """Who listens now, live or time-shifted: a browser with two tabs once, every
-        cookieless client once. (The skip votes count the live ones only: hub.listeners_now.)"""
-        return self.hub.listeners_now() + self.timeshift.listeners_now(self.hub.is_listening)
+        """Who listens now, live on any mount, time-shifted or by HLS: a browser with two tabs
+        once, every cookieless client once. (The skip votes count the live ones only.)"""
+        live = self.live_listeners_now() + self.timeshift.listeners_now(self.is_listening)
+        if self.hls is None:
+            return live
+        return live + self.hls.sessions.listeners_now(
+            lambda id_: self.is_listening(id_) or self.timeshift.is_listening(id_)
+        )
 
     def skip(self) -> None:
         """Skip what listeners hear (from any thread)."""
@@ -181,15 +276,18 @@ class Station:
         listener whose stream connection carries it, and has received enough of the stream,
         may vote. `address` is the machine the vote comes from (app.listeners.identity's
         client_network). Call on the event loop, where the hub and the votes live."""
-        heard = self.hub.heard_seconds(listener_id) if listener_id is not None else None
+        heard = None
+        if listener_id is not None:
+            heard = max((h for hub in self.hubs if (h := hub.heard_seconds(listener_id))
+                         is not None), default=None)  # fmt: skip
         voter = listener_hash(listener_id) if listener_id is not None else ""
         voted_on = self.skip_votes.item
         if heard is None and listener_id is not None and self.timeshift.is_listening(listener_id):
             # Behind live they hear another item than the one on air: no say in skipping it.
-            tally = self.skip_votes.tally(self.hub.listeners_now())
+            tally = self.skip_votes.tally(self.live_listeners_now())
             return VoteResult(tally.votes, tally.needed, refused=BEHIND_LIVE)
         result = self.skip_votes.vote(voter, heard=heard, address=address,
-                                      listeners=self.hub.listeners_now())  # fmt: skip
+                                      listeners=self.live_listeners_now())  # fmt: skip
         if result.skip:
             self._skip_voted(voted_on)
         if result.accepted:
@@ -202,10 +300,10 @@ class Station:
         if event != "left" or not self.skip_votes.has_votes:
             return
         gone = listener.listener_id
-        if gone and not self.hub.is_listening(gone):
+        if gone and not self.is_listening(gone):
             self.skip_votes.withdraw(listener_hash(gone))
         voted_on = self.skip_votes.item
-        if self.skip_votes.recheck(self.hub.listeners_now()):
+        if self.skip_votes.recheck(self.live_listeners_now()):
             self._skip_voted(voted_on)
         self.now_playing.announce()
 
@@ -218,15 +316,16 @@ class Station:
     def _identity_changed(self, identity: Identity) -> None:
         """A new name, tagline or URL: in the head of every stream connection from now on.
         Called on the thread that changed it; the hub lives on the event loop."""
-        info = replace(self.hub.info, name=identity.name, description=identity.tagline,
-                       url=identity.website)  # fmt: skip
-        if self._loop is None or self._loop.is_closed():
-            self.hub.info = info
-        else:
-            self._loop.call_soon_threadsafe(setattr, self.hub, "info", info)
+        for hub in self.hubs:
+            info = replace(hub.info, name=identity.name, description=identity.tagline,
+                           url=identity.website)  # fmt: skip
+            if self._loop is None or self._loop.is_closed():
+                hub.info = info
+            else:
+                self._loop.call_soon_threadsafe(setattr, hub, "info", info)
 
     def _skip_tally(self) -> dict[str, Any]:
-        return asdict(self.skip_votes.tally(self.hub.listeners_now()))
+        return asdict(self.skip_votes.tally(self.live_listeners_now()))
 
     def upcoming(self) -> Item | None:
         """What follows the item on air. Read on the event loop (now-playing), so it never
@@ -437,17 +536,21 @@ def _playout_config(settings: Settings, ffmpeg: str) -> dict[str, Any]:
         # Beyond half the hub's buffer, the backlog would drop the listeners it is for.
         "max_lag_seconds": settings.buffer_seconds / 2,
         "fault_drill_dir": str(settings.fault_drill_dir) if settings.fault_drill_dir else None,
+        "mounts": [spec.to_json() for spec in settings.mount_specs],
     }
 
 
-def _stream_info(settings: Settings) -> StreamInfo:
+def _stream_info(settings: Settings, spec: MountSpec) -> StreamInfo:
     return StreamInfo(
         name=settings.station_name,
         description=settings.station_description,
         genre=settings.station_genre,
         url=settings.station_url or settings.public_base(),
         public=settings.station_public,
-        bitrate_kbps=settings.bitrate_kbps,
-        sample_rate=settings.sample_rate,
+        bitrate_kbps=spec.bitrate_kbps,
+        sample_rate=OPUS_RATE if spec.codec == "opus" else settings.sample_rate,
         metaint=settings.icy_metaint,
+        content_type=spec.content_type,
+        channels=spec.channels,
+        in_band_titles=spec.in_band_titles,
     )

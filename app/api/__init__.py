@@ -9,6 +9,7 @@ from app.api import (
     docs,
     feeds,
     history_pages,
+    hls,
     hosts,
     identity,
     library,
@@ -21,6 +22,7 @@ from app.api import (
     problems,
     public,
     queue,
+    relays,
     requests,
     skip,
     static,
@@ -29,6 +31,7 @@ from app.api import (
 router = APIRouter()
 router.include_router(public.router)
 router.include_router(archive.router)
+router.include_router(hls.router)
 router.include_router(observe.router)
 router.include_router(hosts.router)
 router.include_router(queue.router)
@@ -39,6 +42,7 @@ router.include_router(listeners.router)
 router.include_router(skip.router)
 router.include_router(requests.router)
 router.include_router(problems.router)
+router.include_router(relays.router)
 router.include_router(covers.router)
 router.include_router(player.router)
 router.include_router(dashboard.router)

@@ -18,8 +18,8 @@ from sqlalchemy import Select, delete, func, or_, select
 from app.api.auth import HostDep
 from app.api.deps import MAX_SQL_INT, RowId, StationDep
 from app.api.limits import STREAMED_BODY_LIMIT
+from app.core.jobs import Job, JobContext, JobRegistry, JobState
 from app.library.errors import UnreadableAudio
-from app.library.jobs import Job, JobContext, JobRegistry, JobState
 from app.library.scanner import JINGLES_DIR, add_file
 from app.library.tags import read_tags, write_tags
 from app.library.uploads import (

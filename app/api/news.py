@@ -34,6 +34,7 @@ from app.models import (
     SpeechStatus,
 )
 from app.news import articles as service
+from app.news import bulletins
 from app.station import Station
 
 # A conflict: the story is not in a state that allows the change (see _errors).
@@ -351,7 +352,9 @@ def play_next(article_id: RowId, db: DbDep, station: StationDep, host: CurrentHo
                             f"only a published story goes on air; this one is "
                             f"{article.status.value}")  # fmt: skip
     try:
-        station.planner.add_story(article.id, position=0, host_id=host.id)
+        station.planner.add_entries(
+            lambda session: [bulletins.story_entry(session, article.id, host.id)], position=0
+        )
     except ValueError as error:  # the queue's own refusals, e.g. no speech yet
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
     return QueuedOut(article_id=article.id, status="next")

@@ -38,7 +38,7 @@ router = APIRouter(tags=["health"])
 
 READY_AUDIO_SECONDS = 5.0  # the playout airs a block every 0.2 s; a restart takes < 1 s
 READY_DATABASE_SECONDS = 2.0  # how long the readiness check waits for another writer
-MOUNT = "/stream"  # the one mount (/stream.mp3 is the same stream)
+MOUNT = "/stream"  # the default mount (/stream.mp3 is the same stream), which the archive keeps
 LATENCY_KEY = "request_latency"  # where the app's lifespan state keeps the histogram
 STATUSES_KEY = "request_statuses"  # ... and the request counts by status
 
@@ -82,50 +82,54 @@ def metrics(request: Request, station: StationDep) -> Response:
     """Prometheus metrics of the station (hosts only)."""
     latency: Histogram = request.state.request_latency
     statuses: dict[Labels, int] = request.state.request_statuses
-    families = [*station_families(station), *request_families(latency, statuses),
-                *process_families(station)]  # fmt: skip
+    families = [*station_families(station), *relay_families(station),
+                *request_families(latency, statuses), *process_families(station)]  # fmt: skip
     return Response(render(families), media_type=CONTENT_TYPE)
 
 
 def station_families(station: Station) -> list[Family]:
-    hub = station.hub.stats()
     playout = station.playout.stats()
     families = [
-        Family("radio_listeners", "gauge", "Stream connections now, by mount.")
-        .add(hub["listeners"], mount=MOUNT),
+        Family("radio_listeners", "gauge", "Stream connections now, by mount."),
         Family("radio_listeners_paused", "gauge",
                "Listeners whose socket is full: written to again when it drains, dropped if "
-               "the buffer moves past them.").add(hub["listeners_paused"], mount=MOUNT),
-        Family("radio_listeners_peak", "gauge", "The most stream connections at once.")
-        .add(station.hub.listener_peak, mount=MOUNT),
-        Family("radio_listeners_joined_total", "counter", "Stream connections taken.")
-        .add(station.hub.joined_total, mount=MOUNT),
+               "the buffer moves past them."),
+        Family("radio_listeners_peak", "gauge", "The most stream connections at once."),
+        Family("radio_listeners_joined_total", "counter", "Stream connections taken."),
         Family("radio_listeners_dropped_total", "counter",
                "Listeners the station disconnected, by reason (a slow reader falls behind "
                "the buffer)."),
         Family("radio_stream_sent_bytes_total", "counter",
-               "Bytes written to listeners' connections (audio and ICY metadata).")
-        .add(hub["bytes_sent"], mount=MOUNT),
-        Family("radio_stream_bytes_total", "counter", "Bytes of MP3 the stream has aired.")
-        .add(hub["stream_bytes"], mount=MOUNT),
+               "Bytes written to listeners' connections (audio and ICY metadata)."),
+        Family("radio_stream_bytes_total", "counter", "Bytes of audio the stream has aired."),
         Family("radio_stream_buffer_seconds", "gauge",
-               "Audio kept in the shared buffer for listeners that fall behind.")
-        .add(hub["buffer_seconds"], mount=MOUNT),
+               "Audio kept in the shared buffer for listeners that fall behind."),
         Family("radio_stream_buffer_limit_seconds", "gauge",
-               "How far behind a listener may fall before it is dropped (RADIO_BUFFER_SECONDS).")
-        .add(hub["buffer_limit_seconds"], mount=MOUNT),
+               "How far behind a listener may fall before it is dropped (RADIO_BUFFER_SECONDS)."),
         Family("radio_stream_paused_behind_seconds_max", "gauge",
-               "How far the paused listener furthest behind is from the live point.")
-        .add(hub["paused_behind_seconds_max"], mount=MOUNT),
+               "How far the paused listener furthest behind is from the live point."),
     ]  # fmt: skip
-    dropped = families[4]
-    for reason, count in sorted(station.hub.dropped_total.items()):
-        dropped.add(count, mount=MOUNT, reason=reason)
-    age = station.hub.audio_age()
-    if age is not None:
-        families.append(Family("radio_stream_audio_age_seconds", "gauge",
-                               "Seconds since the playout last handed the stream audio.")
-                        .add(age, mount=MOUNT))  # fmt: skip
+    age_family = Family("radio_stream_audio_age_seconds", "gauge",
+                        "Seconds since the playout last handed the stream audio.")  # fmt: skip
+    for path, mount in station.mounts.items():  # MOUNT ("/stream") first
+        hub = mount.hub.stats()
+        (listeners, paused, peak, joined, dropped, sent, aired, buffer, limit, behind) = families
+        listeners.add(hub["listeners"], mount=path)
+        paused.add(hub["listeners_paused"], mount=path)
+        peak.add(mount.hub.listener_peak, mount=path)
+        joined.add(mount.hub.joined_total, mount=path)
+        for reason, count in sorted(mount.hub.dropped_total.items()):
+            dropped.add(count, mount=path, reason=reason)
+        sent.add(hub["bytes_sent"], mount=path)
+        aired.add(hub["stream_bytes"], mount=path)
+        buffer.add(hub["buffer_seconds"], mount=path)
+        limit.add(hub["buffer_limit_seconds"], mount=path)
+        behind.add(hub["paused_behind_seconds_max"], mount=path)
+        age = mount.hub.audio_age()
+        if age is not None:
+            age_family.add(age, mount=path)
+    if station.hub.audio_age() is not None:
+        families.append(age_family)
     archive = station.archive.stats()
     families += [
         Family("radio_archive_bytes", "gauge",
@@ -193,6 +197,31 @@ def station_families(station: Station) -> list[Family]:
         .add(station.speech.rendering),
     ]  # fmt: skip
     return families
+
+
+def relay_families(station: Station) -> list[Family]:
+    """The relay outputs (RADIO_RELAYS), by output name."""
+    connected = Family(
+        "radio_relay_connected",
+        "gauge",
+        "1 while the relay output is connected to its Icecast server.",
+    )
+    sent = Family(
+        "radio_relay_sent_bytes_total",
+        "counter",
+        "Audio bytes the relay output sent to its Icecast server.",
+    )
+    reconnects = Family(
+        "radio_relay_reconnects_total",
+        "counter",
+        "Times the relay output connected again after losing its connection.",
+    )
+    for status in station.relays.status():
+        labels = {"name": status["name"], "mount": status["mount"]}
+        connected.add(int(status["connected"]), **labels)
+        sent.add(status["bytes_sent"], **labels)
+        reconnects.add(status["reconnects"], **labels)
+    return [connected, sent, reconnects]
 
 
 def request_families(latency: Histogram, statuses: dict[Labels, int]) -> list[Family]:

@@ -115,8 +115,9 @@ async def embed_page(request: Request, station: StationDep, settings: SettingsDe
 async def stream_joined(tag: str, station: StationDep) -> dict[str, float]:
     """Where the audio of the open stream connection requested as `/stream?sync=<tag>` began,
     in seconds of the stream (the scale of now-playing's `stream_at`). A player adds its
-    audio clock to it to know which item its listener hears. On the event loop, with the hub."""
-    joined = station.hub.joined_at(tag)
+    audio clock to it to know which item its listener hears (on whichever mount it plays). On
+    the event loop, with the hubs."""
+    joined = next((at for hub in station.hubs if (at := hub.joined_at(tag)) is not None), None)
     if joined is None:
         raise HTTPException(404, "No open stream connection has this sync tag.")
     return {"stream_seconds": joined}

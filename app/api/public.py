@@ -13,6 +13,8 @@ from fastapi.responses import Response, StreamingResponse
 from app.api.deps import SettingsDep, StationDep
 from app.api.templating import public_base_url, station_identity
 from app.config import Settings
+from app.outputs import DEFAULT_MOUNT
+from app.station import Station
 from app.stream.playlists import m3u, pls
 
 router = APIRouter(tags=["listeners"])
@@ -61,32 +63,38 @@ def _sse(snapshot: dict[str, Any]) -> str:
 
 @router.get("/status-json.xsl")
 def icecast_status(request: Request, station: StationDep, settings: SettingsDep) -> dict[str, Any]:
-    """The shape of Icecast's status-json.xsl, for tools written against Icecast."""
+    """The shape of Icecast's status-json.xsl, for tools written against Icecast: `source`
+    is one object with one mount, a list of them (one per mount) with more, as Icecast's."""
     current = station.now_playing.current
     identity = station_identity(request, settings)
+    base = public_base_url(request, settings)
+    sources = []
+    for path, mount in station.mounts.items():
+        info = mount.hub.info
+        sources.append({
+            "audio_info": f"channels={info.channels};samplerate={info.sample_rate};"
+            f"bitrate={info.bitrate_kbps}",
+            "bitrate": info.bitrate_kbps,
+            "channels": info.channels,
+            "genre": settings.station_genre,
+            "listener_peak": mount.hub.listener_peak,
+            "listeners": len(mount.hub.listeners),
+            "listenurl": base + path,
+            "samplerate": info.sample_rate,
+            "server_description": identity.tagline,
+            "server_name": identity.name,
+            "server_type": info.content_type,
+            "server_url": identity.website,
+            "stream_start_iso8601": station.started_at.isoformat(),
+            "title": current.item.display_title if current else "",
+        })  # fmt: skip
     return {
         "icestats": {
             "admin": "",
             "host": settings.host,
             "location": "",
             "server_id": "radio-station",
-            "source": {
-                "audio_info": f"channels=2;samplerate={settings.sample_rate};"
-                f"bitrate={settings.bitrate_kbps}",
-                "bitrate": settings.bitrate_kbps,
-                "channels": 2,
-                "genre": settings.station_genre,
-                "listener_peak": station.hub.listener_peak,
-                "listeners": len(station.hub.listeners),
-                "listenurl": _stream_url(request, settings),
-                "samplerate": settings.sample_rate,
-                "server_description": identity.tagline,
-                "server_name": identity.name,
-                "server_type": "audio/mpeg",
-                "server_url": identity.website,
-                "stream_start_iso8601": station.started_at.isoformat(),
-                "title": current.item.display_title if current else "",
-            },
+            "source": sources[0] if len(sources) == 1 else sources,
         }
     }
 
@@ -94,20 +102,27 @@ def icecast_status(request: Request, station: StationDep, settings: SettingsDep)
 @router.get("/listen.m3u", response_class=Response,
             responses={200: {"content": {"audio/x-mpegurl": {}}}})  # fmt: skip
 @router.head("/listen.m3u", include_in_schema=False)  # players and directories probe
-def listen_m3u(request: Request, settings: SettingsDep) -> Response:
-    name = station_identity(request, settings).name
-    return Response(m3u(name, _stream_url(request, settings)),
-                    media_type="audio/x-mpegurl")  # fmt: skip
+def listen_m3u(request: Request, station: StationDep, settings: SettingsDep) -> Response:
+    return Response(m3u(_entries(request, station, settings)), media_type="audio/x-mpegurl")
 
 
 @router.get("/listen.pls", response_class=Response,
             responses={200: {"content": {"audio/x-scpls": {}}}})  # fmt: skip
 @router.head("/listen.pls", include_in_schema=False)
-def listen_pls(request: Request, settings: SettingsDep) -> Response:
+def listen_pls(request: Request, station: StationDep, settings: SettingsDep) -> Response:
+    return Response(pls(_entries(request, station, settings)), media_type="audio/x-scpls")
+
+
+def _entries(request: Request, station: Station, settings: Settings) -> list[tuple[str, str]]:
+    """(title, URL) of every mount, the default first: its title is the station's name."""
     name = station_identity(request, settings).name
-    return Response(pls(name, _stream_url(request, settings)),
-                    media_type="audio/x-scpls")  # fmt: skip
-
-
-def _stream_url(request: Request, settings: Settings) -> str:
-    return f"{public_base_url(request, settings)}/stream"
+    base = public_base_url(request, settings)
+    entries = []
+    for path, mount in station.mounts.items():
+        spec = mount.spec
+        title = name if path == DEFAULT_MOUNT else (
+            f"{name} ({spec.codec.upper()} {spec.bitrate_kbps} kbps"
+            f"{', mono' if spec.channels == 1 else ''})"
+        )  # fmt: skip
+        entries.append((title, base + path))
+    return entries

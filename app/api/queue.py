@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, model_validator
 from app.api.auth import HostDep
 from app.api.deps import MAX_SQL_INT, RowId, SqlInt, StationDep
 from app.api.errors import retry_later
+from app.news import bulletins
 from app.scheduler.planner import PreviewBusy, Upcoming
 from app.scheduler.queue import QueueError
 
@@ -91,9 +92,10 @@ def add_to_queue(body: QueueAdd, station: StationDep) -> QueueView:
         elif body.playlist_id is not None:
             station.planner.add_playlist(body.playlist_id, position)
         elif body.article_id is not None:
-            station.planner.add_story(body.article_id, position)
+            story = body.article_id
+            station.planner.add_entries(lambda db: [bulletins.story_entry(db, story)], position)
         else:
-            station.planner.add_bulletin(position)
+            station.planner.add_segment(bulletins.KIND, position)
     except QueueError as error:
         raise _bad_request(error) from error
     view = _view(station.planner.upcoming())

@@ -75,10 +75,18 @@ def render_page(
     station = getattr(request.state, "station", None)
     if "now" not in context and station is not None:
         context["now"] = station.now_playing.announced()
+    # The player bar picks the best mount the browser plays (web/static/player.js).
+    mounts = station.mounts.values() if station is not None else []
+    context.setdefault("stream_mounts", [
+        {"path": m.path, "codec": m.spec.codec, "kbps": m.spec.bitrate_kbps,
+         "type": 'audio/ogg; codecs="opus"' if m.spec.codec == "opus" else m.spec.content_type}
+        for m in mounts
+    ])  # fmt: skip
     html = template.render(station_name=identity.name, identity=identity, site_url=site,
                            page_url=site + request.url.path,
                            skip_vote_cooldown=settings.skip_vote_cooldown_seconds,
                            skip_vote_listen=settings.skip_vote_listen_seconds,
+                           hls_url="/hls/live.m3u8" if getattr(station, "hls", None) else "",
                            **context)  # fmt: skip
     return HTMLResponse(html, status_code=status)
 

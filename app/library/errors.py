@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from app.core.errors import ReasonedError
 
-class LibraryError(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+
+class LibraryError(ReasonedError):
+    """A file of the library that cannot go on air, and why."""
 
 
 class UnreadableAudio(LibraryError):

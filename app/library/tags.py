@@ -6,7 +6,7 @@ The rule (clean_tag): control characters (C0, DEL, C1) go, those that stand for 
 the text is cut to MAX_TAG_LENGTH characters with an ellipsis. Lone surrogates (bytes that
 were not valid UTF-16) go too: they cannot be written as UTF-8. Tags read from files, tags
 hosts edit, article and feed titles, and every item the scheduler hands to the playout pass
-through it (`app.scheduler.item.Item`), so now-playing, the push channel, pages and the ICY
+through it (`app.core.item.Item`), so now-playing, the push channel, pages and the ICY
 metadata never carry a megabyte title or a NUL.
 """
 

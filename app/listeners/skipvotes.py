@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from app.scheduler.item import Item, ItemKind
+from app.core.item import Item, ItemKind
 
 NOT_LISTENING = "only a listener tuned in to the stream can vote to skip: press play first"
 NOT_VOTABLE = "this item cannot be vote-skipped"

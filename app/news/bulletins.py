@@ -1,38 +1,54 @@
 """News bulletins: when they air (scheduler rules) and what they carry (the freshest stories).
 
-A bulletin is planned as one placeholder in the queue and opened up when it airs, so it
-carries the stories that are freshest at air time: an intro sting, a spoken opening
-("News at five o'clock."), the stories, an outro sting.
+A bulletin is a segment of the programme (app.scheduler.segments; `Bulletins`, handed to the
+planner by the station): planned as one placeholder in the queue and opened up when it
+airs, so it carries the stories that are freshest at air time: an intro sting, a spoken
+opening ("News at five o'clock."), the stories, an outro sting.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import mutagen
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.core.item import Item, ItemKind
 from app.ffmpeg import ffmpeg_path
 from app.identity import Identity
-from app.models import Bulletin, BulletinStory, QueueEntry, Speech, SpeechStatus
+from app.models import (
+    Article,
+    ArticleStatus,
+    Bulletin,
+    BulletinStory,
+    QueueEntry,
+    Speech,
+    SpeechStatus,
+)
 from app.news import listen_again
 from app.news.articles import freshest_published
 from app.news.feeds import article_url
 from app.news.listen_again import Kept
-from app.scheduler.item import Item, ItemKind
+from app.news.speakable import opening_text
+from app.scheduler.queue import HOST, QueueError
 from app.scheduler.rules import EverySongs, Hourly, Precedence, Rule, TriggeredRule
+from app.scheduler.segments import last_at_minute
 from app.scheduler.types import Pick
 
 log = logging.getLogger(__name__)
 
 KIND = "bulletin"
+PARTS = frozenset({"sting", "opening", "story"})  # the queue entries a bulletin opens up into
 STINGS_DIR = Path("news") / "stings"  # under media/: intro.mp3 and outro.mp3
+GENERIC_OPENING = "Here is the news."  # for bulletins not tied to a time of the hour
 
 
 def _on_the_hour(_context: object, _reason: str) -> Pick:
@@ -182,3 +198,60 @@ def _duration_of(path: Path) -> float | None:
         return None
     length = getattr(getattr(audio, "info", None), "length", None)
     return float(length) if length else None
+
+
+# --- the segment the planner plans, queues and airs ------------------------------------------
+
+
+class Bulletins:
+    """News bulletins as a segment of the programme (app.scheduler.segments.Segment). Its
+    parts (stings, openings, stories) are also what a story a host puts on air alone is."""
+
+    kind = KIND
+    parts = PARTS
+
+    def __init__(self, settings: Settings, identity: Callable[[], Identity] | None = None
+                 ) -> None:  # fmt: skip
+        self._settings = settings
+        self._zone = ZoneInfo(settings.timezone)
+        # The station's name and public URL as hosts set them (app.identity), for news items.
+        self._identity = identity or (lambda: Identity.of(None, settings))
+
+    def rules(self) -> Sequence[Rule]:
+        return bulletin_rules(self._settings)
+
+    def due_at(self, at: datetime) -> datetime:
+        return last_at_minute(at, self._settings.bulletin_minute, self._zone)
+
+    def expected_seconds(self, session: Session, at: datetime) -> float:
+        return estimated_seconds(session, at, self._settings)
+
+    def placeholder(self, duration: float | None) -> Item:
+        # In the queue and the forecast: the bulletin before it airs and opens up.
+        return Item(kind=ItemKind.news, title="News bulletin", duration=duration)
+
+    def open(self, session: Session, at: datetime, due_at: datetime | None, reason: str
+             ) -> list[QueueEntry]:  # fmt: skip
+        # Named after its time of the hour, as rendered ahead by the news desk.
+        opening = opening_text(due_at, self._zone) if due_at else GENERIC_OPENING
+        return expand(session, self._settings, at, opening, reason)
+
+    def item(self, session: Session, entry: QueueEntry) -> Item | None:
+        article = session.get(Article, entry.article_id) if entry.article_id else None
+        return news_item(entry, self._settings, article.slug if article else None,
+                         self._identity())  # fmt: skip
+
+
+def story_entry(session: Session, article_id: int, host_id: int | None = None) -> QueueEntry:
+    """A published story whose speech is ready, read on its own (for Planner.add_entries);
+    QueueError says why it cannot be."""
+    article = session.get(Article, article_id)
+    speech = session.scalars(select(Speech).where(Speech.article_id == article_id)).first()
+    if article is None or article.status is not ArticleStatus.published:
+        raise QueueError(f"no published article {article_id}")
+    if speech is None or speech.status is not SpeechStatus.ready or not speech.path:
+        why = speech.error if speech is not None and speech.error else "not rendered yet"
+        raise QueueError(f"the story has no speech to play: {why}")
+    return QueueEntry(kind="story", article_id=article_id, title=article.title,
+                      speech_path=speech.path, duration=speech.duration, reason=HOST,
+                      added_by=host_id)  # fmt: skip

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from app.config import Settings
+from app.core.jobs import JobContext, JobRegistry
 from app.db import SessionFactory
-from app.library.jobs import JobContext, JobRegistry
 from app.news import bulletins
 from app.news.articles import publish_due
 from app.news.feed_import import fetch_due_feeds
@@ -21,8 +21,6 @@ from app.news.stings import ensure_stings_in_child
 from app.problems import Problems
 
 log = logging.getLogger(__name__)
-
-GENERIC_OPENING = "Here is the news."  # for bulletins not tied to a time of the hour
 
 
 class NewsDesk:
@@ -76,7 +74,7 @@ class NewsDesk:
 
 def opening_texts(settings: Settings) -> list[str]:
     """Every opening a bulletin may need: one for each hour at the bulletin minute."""
-    texts = [GENERIC_OPENING]
+    texts = [bulletins.GENERIC_OPENING]
     if settings.bulletin_minute >= 0:
         zone = ZoneInfo(settings.timezone)
         midnight = datetime.now(zone).replace(hour=0, minute=settings.bulletin_minute, second=0,

@@ -18,9 +18,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from app.config import Settings
+from app.core.jobs import JobContext, JobRegistry
 from app.db import SessionFactory
 from app.library.errors import LibraryError
-from app.library.jobs import JobContext, JobRegistry
 from app.models import Article, ArticleStatus, Speech, SpeechStatus, utcnow
 from app.news.speakable import speakable_text
 from app.news.speech import RenderedSpeech, SpeechEngine

@@ -33,9 +33,9 @@ from typing import Protocol
 
 import numpy as np
 
+from app.core.item import Item
 from app.playout.lost import SKIPPED_AUDIO
 from app.playout.source import Block, Pcm, silence
-from app.scheduler.item import Item
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from app.core.item import Item
 from app.playout.source import CHANNELS, Pcm
-from app.scheduler.item import Item
 
 BYTES_PER_FRAME = 4 * CHANNELS  # float32
 RESUMES = 3  # decoders started again for one item, at most

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from app.core.item import safety_item
 from app.playout.source import Pcm
-from app.scheduler.item import safety_item
 
 # A calm I-vi-IV-V in C, one chord every four seconds (fundamentals in Hz).
 CHORDS = ((261.63, 329.63, 392.00), (220.00, 261.63, 329.63), (174.61, 220.00, 261.63),

@@ -12,10 +12,10 @@ import threading
 import time
 from collections.abc import Callable
 
+from app.core.item import Item
 from app.playout.deck import Deck
 from app.playout.fades import fade_in, fade_out
 from app.playout.source import Block, Pcm, Source, silence
-from app.scheduler.item import Item
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from app.scheduler.item import Item
+from app.core.item import Item
 
 Pcm = npt.NDArray[np.float32]
 CHANNELS = 2

@@ -1,6 +1,2 @@
 """What plays next: the pure scheduler, the queue it keeps topped up, and the planner that
 joins them to the database and the wall clock."""
-
-from app.scheduler.item import Item, ItemKind
-
-__all__ = ["Item", "ItemKind"]

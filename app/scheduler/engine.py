@@ -32,7 +32,7 @@ nor change the now-playing title.
 
 New kinds of items (news bulletins) are rules: anything with a `key`, a `precedence`,
 `due(now, state)` and `fire(now, context)` (see app/scheduler/rules.py), passed as
-`extra_rules`.
+`extra_rules`; the planner takes them from its segments (app/scheduler/segments.py).
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@ next item, and forecasts the programme.
 
 The scheduler itself (app/scheduler/engine.py) is pure; this is where it meets the
 database and the wall clock. The scheduler's state is the state *after the last planned
-entry*, so planning continues where it left off, also after a restart.
+entry*, so planning continues where it left off, also after a restart. Programme other than
+the library's tracks (news bulletins) comes in as segments (app/scheduler/segments.py) that
+the station hands over: the planner does not know what they are.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 import math
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,37 +26,26 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.core.item import Item, ItemKind
 from app.db import SessionFactory, wait_for_locks
-from app.identity import Identity
 from app.library.analysis import gain_db
 from app.models import (
-    Article,
-    ArticleStatus,
     Playlist,
     PlaylistEntry,
     QueueEntry,
     SchedulerMemory,
     SongRequest,
-    Speech,
-    SpeechStatus,
     Track,
     TrackStatus,
 )
-from app.news import bulletins
-from app.news.desk import GENERIC_OPENING
-from app.news.speakable import opening_text
 from app.scheduler import queue, requests
 from app.scheduler.engine import Pick, Scheduler, SchedulerState
-from app.scheduler.item import Item, ItemKind
+from app.scheduler.segments import Segment, last_at_minute
 from app.scheduler.snapshot import load_scheduler
 
 log = logging.getLogger(__name__)
 
 MEMORY_ID = 1
-
-
-# In the queue and the forecast, a bulletin before it airs and opens up into its stories.
-BULLETIN_ITEM = Item(kind=ItemKind.news, title="News bulletin")
 
 # A planned item that starts this far from its planned time has the rest planned anew, so
 # clock items, intervals and dayparts are decided on the times that really happen.
@@ -93,8 +84,15 @@ class Upcoming:
 
 class Planner:
     def __init__(self, sessions: SessionFactory, settings: Settings,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:  # fmt: skip
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC), *,
+                 segments: Sequence[Segment] = ()) -> None:  # fmt: skip
         self._sessions = sessions
+        self._segments = {segment.kind: segment for segment in segments}
+        # Which segment makes each kind of part (a bulletin's stories and stings).
+        self._part_of = {part: segment for segment in segments for part in segment.parts}
+        kinds = [segment.kind for segment in segments]
+        if len(set(kinds)) != len(kinds) or set(kinds) & {*self._part_of, "track"}:
+            raise ValueError(f"segments need kinds of their own: {kinds}")
         self._settings = settings
         self._now = now
         self._zone = ZoneInfo(settings.timezone)
@@ -110,8 +108,6 @@ class Planner:
         self._next_up: Item | None = None  # see next_up
         # When the item on air ends, as far as the playout knows: planning starts there.
         self.on_air_until: Callable[[], datetime] = self._now
-        # The station's name and public URL as hosts set them (app.identity), for news items.
-        self.identity: Callable[[], Identity] = lambda: Identity.of(None, settings)
         # What next_item() handed out, by (item kind, why: the queue entry's reason), and
         # ("none", "empty") when nothing could play: the station's metrics.
         self.decisions: Counter[tuple[str, str]] = Counter()
@@ -169,7 +165,7 @@ class Planner:
         return item
 
     def _take(self, session: Session, starts: datetime) -> QueueEntry | None:
-        """The entry that starts at `starts`; a bulletin opens up into its parts as it airs."""
+        """The entry that starts at `starts`; a segment opens up into its parts as it airs."""
         refilled = False
         while True:
             # Due clock items are due by when the next item starts, not by when it is asked
@@ -179,7 +175,8 @@ class Planner:
             if entry is None:
                 if refilled:
                     return None
-                # A replan, or a bulletin with no story ready, may have emptied the queue.
+                # A replan, or a segment with nothing to air (a bulletin without a story
+                # ready), may have emptied the queue.
                 self._top_up(session, starts)
                 refilled = True
                 continue
@@ -188,11 +185,10 @@ class Planner:
                 # Skips or long items moved the clock, or a due clock item jumped ahead of
                 # its place: plan anew (that clock item has fired, whatever came before it).
                 self._replan(session, fired=entry.id if entry.due_at is not None else None)
-            if entry.kind != bulletins.KIND:
+            segment = self._segments.get(entry.kind)
+            if segment is None:
                 return entry
-            # Named after its time of the hour, as rendered ahead by the news desk.
-            opening = opening_text(entry.due_at, self._zone) if entry.due_at else GENERIC_OPENING
-            parts = bulletins.expand(session, self._settings, starts, opening, entry.reason)
+            parts = segment.open(session, starts, entry.due_at, entry.reason)
             queue.insert(session, parts, 0)
             session.flush()
 
@@ -267,8 +263,9 @@ class Planner:
         position = len(upcoming)
         for at, pick in picks:
             track = tracks.get(pick.track_id)
-            if pick.kind == bulletins.KIND:
-                item: Item | None = BULLETIN_ITEM
+            segment = self._segments.get(pick.kind)
+            if segment is not None:
+                item: Item | None = segment.placeholder(None)
             else:
                 item = self._item(track, pick.is_jingle) if track is not None else None
             if item is not None:
@@ -472,27 +469,23 @@ class Planner:
             queue.insert(session, new, position)
             return len(new)
 
-    def add_story(self, article_id: int, position: int | None, host_id: int | None = None) -> None:
-        """A published story whose speech is ready, read on its own."""
+    def add_entries(
+        self, make: Callable[[Session], Sequence[QueueEntry]], position: int | None
+    ) -> None:
+        """Queue the entries `make` builds in the queue's own transaction (a segment's part
+        on its own: a story a host puts on air); QueueError from `make` says why not."""
         with self._lock, self._sessions.begin() as session:
-            article = session.get(Article, article_id)
-            speech = session.scalars(select(Speech).where(Speech.article_id == article_id)).first()
-            if article is None or article.status is not ArticleStatus.published:
-                raise queue.QueueError(f"no published article {article_id}")
-            if speech is None or speech.status is not SpeechStatus.ready or not speech.path:
-                why = speech.error if speech is not None and speech.error else "not rendered yet"
-                raise queue.QueueError(f"the story has no speech to play: {why}")
-            entry = QueueEntry(kind="story", article_id=article_id, title=article.title,
-                               speech_path=speech.path, duration=speech.duration,
-                               reason=queue.HOST, added_by=host_id)  # fmt: skip
-            queue.insert(session, [entry], position)
+            queue.insert(session, list(make(session)), position)
 
-    def add_bulletin(self, position: int | None, host_id: int | None = None) -> None:
-        """A bulletin of the freshest stories, made up when it airs."""
+    def add_segment(self, kind: str, position: int | None, host_id: int | None = None) -> None:
+        """A segment of that kind (a bulletin of the freshest stories), made up when it airs."""
+        segment = self._segments.get(kind)
+        if segment is None:
+            raise queue.QueueError(f"this station airs no {kind}")
         with self._lock, self._sessions.begin() as session:
-            entry = QueueEntry(kind=bulletins.KIND, title=BULLETIN_ITEM.title, reason=queue.HOST,
-                               added_by=host_id, duration=bulletins.estimated_seconds(
-                                   session, self._now(), self._settings))  # fmt: skip
+            entry = QueueEntry(kind=kind, title=segment.placeholder(None).title,
+                               reason=queue.HOST, added_by=host_id,
+                               duration=segment.expected_seconds(session, self._now()))  # fmt: skip
             queue.insert(session, [entry], position)
 
     def remove(self, entry_id: int) -> None:
@@ -596,21 +589,22 @@ class Planner:
 
     def _entry(self, session: Session, pick: Pick, at: datetime) -> QueueEntry:
         due = self._clock_due(pick, at) if pick.reason == "clock" else None
-        if pick.kind == bulletins.KIND:
-            return QueueEntry(kind=bulletins.KIND, title=BULLETIN_ITEM.title, reason=pick.reason,
-                              due_at=due, duration=bulletins.estimated_seconds(
-                                  session, at, self._settings))  # fmt: skip
+        segment = self._segments.get(pick.kind)
+        if segment is not None:
+            return QueueEntry(kind=pick.kind, title=segment.placeholder(None).title,
+                              reason=pick.reason, due_at=due,
+                              duration=segment.expected_seconds(session, at))  # fmt: skip
         return QueueEntry(track_id=pick.track_id, playlist_id=pick.playlist_id,
                           reason=pick.reason, is_jingle=pick.is_jingle, due_at=due)  # fmt: skip
 
     def _entry_item(self, session: Session, entry: QueueEntry) -> Item | None:
         """What the playout plays for a queue entry (None: its track is gone)."""
-        if entry.kind == bulletins.KIND:
-            return replace(BULLETIN_ITEM, duration=entry.duration)
+        segment = self._segments.get(entry.kind)
+        if segment is not None:
+            return segment.placeholder(entry.duration)
         if entry.track_id is None:
-            article = session.get(Article, entry.article_id) if entry.article_id else None
-            return bulletins.news_item(entry, self._settings, article.slug if article else None,
-                                       self.identity())  # fmt: skip
+            maker = self._part_of.get(entry.kind)
+            return maker.item(session, entry) if maker is not None else None
         track = session.get(Track, entry.track_id)
         if track is None:
             return None
@@ -621,22 +615,16 @@ class Planner:
         return item
 
     def _clock_due(self, pick: Pick, at: datetime) -> datetime:
-        """The minute of the hour the clock item belongs to, at or before `at`."""
-        if pick.kind == bulletins.KIND:
-            minute = self._settings.bulletin_minute
-        else:
-            minute = self._playlist_minutes.get(pick.playlist_id or -1, 0)
-        local = at.astimezone(self._zone)
-        due = local.replace(minute=minute, second=0, microsecond=0)
-        if due > local:
-            due -= timedelta(hours=1)
-        return due.astimezone(UTC)
+        """The time of the hour the clock item belongs to, at or before `at`."""
+        segment = self._segments.get(pick.kind)
+        if segment is not None:
+            return segment.due_at(at)
+        return last_at_minute(at, self._playlist_minutes.get(pick.playlist_id or -1, 0), self._zone)
 
     def _scheduler_for(self, session: Session) -> Scheduler:
         if self._scheduler is None:
-            self._scheduler = load_scheduler(
-                self._sessions, self._settings, extra_rules=bulletins.bulletin_rules(self._settings)
-            )
+            rules = [rule for segment in self._segments.values() for rule in segment.rules()]
+            self._scheduler = load_scheduler(self._sessions, self._settings, extra_rules=rules)
             self._playlist_minutes = {
                 p.id: p.minute for p in session.scalars(select(Playlist)) if p.minute is not None
             }

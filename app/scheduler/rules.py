@@ -2,9 +2,9 @@
 
 A rule says whether it is *due* at a moment (pure: it only reads the state) and, when the
 scheduler asks it, *fires*: returns a Pick and notes what it must remember in the state.
-Playlists are one source of rules (see `playlist_rules`); news bulletins can be another,
-for example `TriggeredRule(key="news", precedence=Precedence.CLOCK, trigger=Hourly(0, 10),
-source=<something that picks a bulletin>)`.
+Playlists are one source of rules (see `playlist_rules`); segments are another (news
+bulletins: `TriggeredRule("news-hourly", Precedence.CLOCK, Hourly(0, 10), <a source that
+picks a bulletin>)`, in app/news/bulletins.py).
 """
 
 from __future__ import annotations

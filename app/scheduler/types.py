@@ -51,4 +51,4 @@ class Pick:
     playlist_id: int | None
     reason: str  # "clock" | "interval" | "rotation" | "fallback"
     is_jingle: bool = False
-    kind: str = "track"  # kinds of items; news adds "bulletin"
+    kind: str = "track"  # or a segment's kind (app/scheduler/segments.py): "bulletin"

@@ -46,8 +46,8 @@ from pathlib import Path
 from typing import Any
 
 from app import drills
+from app.core.item import Item, ItemKind
 from app.library.artwork import cover_url
-from app.scheduler.item import Item, ItemKind
 from app.stream.icy import metadata_block
 from app.stream.mp3 import HEARD_DELAY_FRAMES, frame_length
 

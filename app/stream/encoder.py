@@ -9,24 +9,29 @@ from app.playout.source import CHANNELS, Pcm
 from app.stream.mp3 import frame_length, split_frames
 
 
-def to_int16(pcm: Pcm) -> bytes:
+def to_int16(pcm: Pcm, channels: int = CHANNELS) -> bytes:
+    """Interleaved s16le; `channels` 1 mixes the two down."""
+    if channels == 1:
+        pcm = pcm.mean(axis=1, dtype=np.float32)
     return (np.clip(pcm, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
 
 
 class Mp3Encoder:
     """Emits only whole frames, so every chunk the hub keeps starts on a frame boundary."""
 
-    def __init__(self, bitrate_kbps: int, sample_rate: int, quality: int) -> None:
+    def __init__(self, bitrate_kbps: int, sample_rate: int, quality: int,
+                 channels: int = CHANNELS) -> None:  # fmt: skip
+        self._channels = channels
         self._lame = lameenc.Encoder()
         self._lame.set_bit_rate(bitrate_kbps)
         self._lame.set_in_sample_rate(sample_rate)
-        self._lame.set_channels(CHANNELS)
+        self._lame.set_channels(channels)
         self._lame.set_quality(quality)
         self._pending = b""
 
     def encode(self, pcm: Pcm) -> bytes:
         frames, self._pending = split_frames(
-            self._pending + bytes(self._lame.encode(to_int16(pcm)))
+            self._pending + bytes(self._lame.encode(to_int16(pcm, self._channels)))
         )
         return frames
 

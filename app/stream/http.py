@@ -28,6 +28,7 @@ from app.stream.timeshift import LIVE_WITHIN_SECONDS, parse_at
 
 STREAM_PATHS = frozenset({b"/stream", b"/stream.mp3"})
 HUB_STATE_KEY = "stream_hub"  # where the app's lifespan state keeps the hub
+MOUNTS_STATE_KEY = "stream_mounts"  # ...and the extra mounts' hubs, by path (bytes)
 SHIFT_STATE_KEY = "stream_timeshift"  # ...and the time-shifted listening (`/stream?at=`)
 
 # The request line and header lines of one request, all told (nginx's default buffers: 1 KiB,
@@ -80,12 +81,15 @@ class StationHttpProtocol(HttpToolsProtocol):
             self._refuse(431, "Request header fields too large.")
             return
         method = self.parser.get_method()
-        hub = self.app_state.get(HUB_STATE_KEY)
         path, _, query = self.url.partition(b"?")
-        if hub is None or method not in (b"GET", b"HEAD") or path not in STREAM_PATHS:
+        default = path in STREAM_PATHS
+        hub = (self.app_state.get(HUB_STATE_KEY) if default
+               else self.app_state.get(MOUNTS_STATE_KEY, {}).get(path))  # fmt: skip
+        if hub is None or method not in (b"GET", b"HEAD"):
             super().on_headers_complete()
             return
-        at_value = parse_qs(query.decode("latin-1")).get("at", [""])[0]
+        # The time-shift archive keeps the default mount: `?at=` is for it alone.
+        at_value = parse_qs(query.decode("latin-1")).get("at", [""])[0] if default else ""
         at = None
         if at_value:
             try:

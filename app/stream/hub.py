@@ -33,7 +33,7 @@ from urllib.parse import parse_qs
 
 from starlette.requests import cookie_parser
 
-from app.scheduler.item import Item
+from app.core.item import Item
 from app.stream.icy import IcyFramer, metadata_block
 from app.stream.mp3 import HEARD_DELAY_FRAMES
 from app.stream.response import StreamInfo, response_head, wants_icy
@@ -50,6 +50,10 @@ class Chunk:
     offset: int  # of its first byte, counted from the start of the stream
     data: bytes
     metadata: bytes  # the ICY block in force while this chunk plays
+    # What a listener starting at this chunk is sent first: the header pages of the Ogg
+    # chain it belongs to (empty for MP3 and AAC, and for a chunk that begins a chain).
+    headers: bytes = b""
+    at: float | None = None  # where it begins in stream seconds, when not by its offset
 
 
 class Sink(Protocol):
@@ -94,6 +98,9 @@ class StreamHub:
         self._buffered = 0
         self._end = 0
         self._metadata = metadata_block(info.name)
+        self._headers = b""  # of the Ogg chain in force (StreamHub.publish's `headers`)
+        self._chunk_opens = False  # the pending chunk begins with them
+        self._pending_at: float | None = None
         self._title = (info.name, "")  # the title in force, and its page
         self._sinks: list[Sink] = []
         self._tagged: dict[str, Listener] = {}  # by the `sync` tag of their stream request
@@ -182,16 +189,30 @@ class StreamHub:
         """Stream seconds of the first byte sent to the open connection whose request said
         `?sync=<tag>`: a player adds its own clock to it to know where in the stream it is."""
         listener = self._tagged.get(tag)
-        return None if listener is None else self.stream_seconds(listener.first)
+        if listener is None:
+            return None
+        if listener.first_at is not None:
+            return listener.first_at
+        return self.stream_seconds(listener.first)
 
-    def publish(self, data: bytes, starts: list[tuple[int, Item]]) -> None:
+    def publish(self, data: bytes, starts: list[tuple[int, Item]], headers: bytes | None = None,
+                at: float | None = None) -> None:  # fmt: skip
         """Take the next block from the playout: the live point moves on. `starts` are the
         items that begin in the PCM this block encodes, each with the PCM frame it begins at.
         Blocks are written out together once they hold `write_seconds` of audio; a block where
-        items start goes out at once with their title, `on_item_live` told just before it."""
+        items start goes out at once with their title, `on_item_live` told just before it.
+
+        An Ogg mount's block that begins a chain gives its header pages as `headers` (`data`
+        begins with them): a listener joining later in that chain is sent them first. `at`:
+        where the block begins in stream seconds, for a mount whose bytes are not CBR (the
+        default mount's offsets say it)."""
         self.last_publish = time.monotonic()
-        if starts:
+        if starts or headers is not None:
             self._flush()  # the audio before the item, with the title in force for it
+        if headers is not None:
+            self._headers = headers
+            self._chunk_opens = True
+        if starts:
             for frame, item in starts:
                 if not item.keeps_title:
                     self._metadata = metadata_block(item.display_title, item.url)
@@ -204,6 +225,8 @@ class StreamHub:
                 for callback in self.on_item_live:
                     callback(item, stream_at)
         if data:
+            if not self._pending:
+                self._pending_at = at
             self._pending.append(data)
             self._pending_bytes += len(data)
         if starts or self._pending_bytes >= self._write_bytes:
@@ -215,7 +238,9 @@ class StreamHub:
         data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
         self._pending.clear()
         self._pending_bytes = 0
-        chunk = Chunk(self._end, data, self._metadata)
+        headers = b"" if self._chunk_opens else self._headers
+        self._chunk_opens = False
+        chunk = Chunk(self._end, data, self._metadata, headers, self._pending_at)
         self._chunks.append(chunk)
         self._end += len(data)
         self._buffered += len(data)
@@ -241,6 +266,8 @@ class StreamHub:
         """From now on `sink` is told the title and every chunk (see the module docstring)."""
         self._sinks.append(sink)
         self._tell_sinks("title", *self._title, only=sink)
+        if self._headers and not self._chunk_opens:  # an Ogg mount, mid-chain: headers first
+            self._tell_sinks("write", self._headers, only=sink)
 
     def remove_sink(self, sink: Sink) -> None:
         with contextlib.suppress(ValueError):
@@ -271,7 +298,7 @@ class StreamHub:
     def attach(self, transport: asyncio.Transport, method: str, headers: list[tuple[bytes, bytes]],
                client: str, query: bytes = b"") -> None:  # fmt: skip
         """Answer a stream request on this connection and keep it as a listener."""
-        icy = wants_icy(headers)
+        icy = wants_icy(headers) and self.info.in_band_titles
         transport.write(response_head(self.info, icy))
         if method == "HEAD":
             transport.close()
@@ -286,6 +313,7 @@ class StreamHub:
         transport.set_protocol(listener)
         burst = self._burst()
         listener.cursor = listener.first = burst[0].offset if burst else self._end
+        listener.first_at = burst[0].at if burst else None
         listener.joined = self._end
         self.listeners.add(listener)
         self.joined_total += 1
@@ -295,6 +323,8 @@ class StreamHub:
         if listener.tag:
             self._tagged[listener.tag] = listener
         if burst:
+            if burst[0].headers:  # joining an Ogg chain in its middle: its headers first
+                listener.send_headers(burst[0].headers)
             listener.send(burst)
         if not listener.paused:
             self._writing(listener)
@@ -378,6 +408,8 @@ class Listener(asyncio.Protocol):
         # writes every chunk to the others as it comes, so they are at its end).
         self.cursor = 0
         self.first = 0  # offset of the first byte sent
+        self.first_at: float | None = None  # ...in stream seconds, when the hub says so
+        self._header_bytes = 0  # an Ogg chain's header pages sent before the burst
         self.joined = 0  # offset of the live point when it joined (the burst ends there)
         self._metadata_bytes = 0  # ICY blocks sent
         self.tag = ""  # its request's `sync` tag, if any
@@ -387,13 +419,19 @@ class Listener(asyncio.Protocol):
     def bytes_sent(self) -> int:
         """Bytes written to the connection (audio and ICY blocks), head aside."""
         at = self.cursor if self.paused or self not in self.hub.listeners else self.hub.end
-        return at - self.first + self._metadata_bytes
+        return at - self.first + self._metadata_bytes + self._header_bytes
 
     def received_past_join(self) -> int:
         """Audio bytes past the live point at joining that the client's TCP acknowledged."""
         written = self.bytes_sent - self.transport.get_write_buffer_size()
         received = written - _unacknowledged(self.transport, self.hub._sndbuf_bytes)
-        return max(0, received - self._metadata_bytes - (self.joined - self.first))
+        past = received - self._metadata_bytes - self._header_bytes - (self.joined - self.first)
+        return max(0, past)
+
+    def send_headers(self, headers: bytes) -> None:
+        """What a decoder needs before the first chunk (an Ogg chain's header pages)."""
+        self._header_bytes += len(headers)
+        self.transport.write(headers)
 
     def send(self, chunks: list[Chunk]) -> None:
         """Write these chunks (a burst, a catch-up, or an ICY listener's next chunk)."""

@@ -7,7 +7,8 @@ from __future__ import annotations
 # average, for blocks of 0.02 to 1 s), and the codec delays the sound by 1105 more (576 in
 # the encoder, 529 in the decoder). Measured by decoding with ffmpeg, as browsers and stream
 # players do.
-HEARD_DELAY_FRAMES = 3100 + 1105
+LAME_HELD_FRAMES = 3100
+HEARD_DELAY_FRAMES = LAME_HELD_FRAMES + 1105
 
 # Bitrates in kbps, by [MPEG-1][layer III] and [MPEG-2/2.5][layer III].
 _BITRATES_V1_L3 = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
@@ -30,6 +31,14 @@ def frame_length(header: bytes) -> int | None:
     if version == 3:
         return 144_000 * _BITRATES_V1_L3[bitrate_index] // sample_rate + padding
     return 72_000 * _BITRATES_V2_L3[bitrate_index] // sample_rate + padding
+
+
+def frame_samples(header: bytes) -> tuple[int, int]:
+    """(samples per channel, sample rate) of the valid Layer III frame starting with `header`:
+    1152 samples in MPEG-1, 576 in MPEG-2 and 2.5."""
+    version = (header[1] >> 3) & 0b11
+    sample_rate = _SAMPLE_RATES[version][(header[2] >> 2) & 0b11]
+    return (1152 if version == 3 else 576), sample_rate
 
 
 def split_frames(data: bytes) -> tuple[bytes, bytes]:

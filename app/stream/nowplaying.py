@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from app.core.item import Item, ItemKind
 from app.library.artwork import cover_url
-from app.scheduler.item import Item, ItemKind
 
 HISTORY_SIZE = 10
 SUBSCRIBER_QUEUE = 16
@@ -55,9 +55,11 @@ class NowPlaying:
         record: Callable[[Aired], None] = lambda aired: None,
         clock: Callable[[], float] = time.time,
         skip_votes: Callable[[], dict[str, Any]] = lambda: NO_SKIP_VOTES,
+        mount_listeners: Callable[[], dict[str, int]] = dict,
     ) -> None:
         self._upcoming = upcoming
         self._listener_count = listener_count
+        self._mount_listeners = mount_listeners  # live listeners by mount path
         self._skip_votes = skip_votes
         self._record = record
         self._clock = clock
@@ -116,6 +118,7 @@ class NowPlaying:
                 for aired in self.history
             ],
             "listeners": self._listener_count(),
+            "mounts": self._mount_listeners(),
             "skip": self._skip_votes(),
         }
 
@@ -126,7 +129,7 @@ class NowPlaying:
         snapshot = self._announced
         if snapshot is None:
             return {"current": None, "next": None, "history": [], "listeners": 0,
-                    "skip": NO_SKIP_VOTES}  # fmt: skip
+                    "mounts": {}, "skip": NO_SKIP_VOTES}  # fmt: skip
         current = snapshot["current"]
         if current is not None:
             started = datetime.fromisoformat(current["started_at"]).timestamp()

@@ -4,12 +4,16 @@
 
 Nothing the web side does (requests, queries, speech, scans, exports) can take CPU time or
 the GIL from the audio: this process imports only numpy, lameenc and the playout modules.
+The extra mounts (RADIO_MOUNTS) are encoded here too, from the very blocks that air
+(app/stream/mount_encoders.py): MP3 with LAME, AAC and Opus by an ffmpeg encoder each.
 
 The contract with the station (messages in app/stream/playout_wire.py, on stdin/stdout):
 - Audio: MP3 chunks of whole frames, each sent when it airs (see app/playout/clock.py: a
   lead of LEAD_SECONDS is read ahead as PCM, released and encoded at air time, and a lag is
   caught up by sending the backlog, never by skipping ahead), with the tokens of the items
-  that begin in it. The station publishes each chunk to the hub as it arrives.
+  that begin in it. The station publishes each chunk to the hub as it arrives. Each extra
+  mount's audio comes as MOUNT_AUDIO, its items placed where they begin in that mount's
+  frames or pages; an extra mount's encoder that fails never holds up the default mount.
 - Items: the process asks the station for the next item (NEXT) when ASK_AHEAD_SECONDS of
   the item being read remain, i.e. about ASK_AHEAD + LEAD (8 s) before it ends on air. It
   needs the answer one crossfade (plus half a second) before the end of reading, and the
@@ -43,15 +47,17 @@ import time
 from typing import Any
 
 from app import drills
+from app.core.item import Item, ItemKind
 from app.logs import configure as configure_logging
+from app.outputs import MountSpec
 from app.playout.clock import PlayoutClock
 from app.playout.decoder import DECODER_PROBLEM, DecoderSource
 from app.playout.safety import SafetySource
 from app.playout.sequencer import Sequencer
 from app.playout.source import Pcm
-from app.scheduler.item import Item, ItemKind
 from app.stream import playout_wire as wire
 from app.stream.encoder import EncodedLoop, Mp3Encoder
+from app.stream.mount_encoders import FfmpegMount, Mp3Mount
 
 log = logging.getLogger("app.playout")
 
@@ -159,6 +165,18 @@ class PlayoutChild:
             wait=self._serve,
         )
         self.clock.on_produced = link.wake
+        # The extra mounts (app/outputs.py), each encoded once from the same blocks.
+        self._aired = 0  # programme samples aired so far
+        self._block: Pcm | None = None  # the block being aired (_encode, then _publish)
+        self.mounts: list[Mp3Mount | FfmpegMount] = []
+        for fields in config.get("mounts", []):
+            spec = MountSpec(**fields)
+            if spec.codec == "mp3":
+                self.mounts.append(Mp3Mount(spec, rate, int(config["mp3_quality"]),
+                                            self._send_mount))  # fmt: skip
+            else:
+                self.mounts.append(FfmpegMount(spec, ffmpeg, rate, self._send_mount,
+                                               self._problem))  # fmt: skip
 
     def run(self) -> None:
         try:
@@ -168,6 +186,8 @@ class PlayoutChild:
                 self._closing = True
                 self._answered.notify_all()
             self.sequencer.close()
+            for mount in self.mounts:
+                mount.close()
 
     # -- what the sequencer and the clock call -------------------------------------------------
 
@@ -193,6 +213,7 @@ class PlayoutChild:
     def _encode(self, pcm: Pcm) -> bytes:
         """MP3 for a block at its air time. An encoder that fails is reported once and
         dropped; the safety source, encoded in advance, stands in until a fresh one works."""
+        self._block = pcm  # for the extra mounts, fed in _publish with the block's items
         try:
             drills.check(self._drills, "encoder")
             if self._encoder is None:
@@ -214,6 +235,16 @@ class PlayoutChild:
         return mp3
 
     def _publish(self, mp3: bytes, starts: list[tuple[int, Item]]) -> None:
+        pcm, self._block = self._block, None
+        if pcm is not None:
+            for mount in self.mounts:  # before the default mount's starts are rewritten
+                try:
+                    mount.feed(pcm, starts, self._aired)
+                except Exception as error:  # never the default mount's problem
+                    path = mount.spec.path
+                    self._problem(f"mount:{path}", f"The encoder of mount {path} failed",
+                                  str(error) or type(error).__name__)  # fmt: skip
+            self._aired += len(pcm)
         if self._fallback_changed:  # listeners hear the safety source, or the programme again
             self._fallback_changed = False
             if self._on_fallback:
@@ -235,6 +266,15 @@ class PlayoutChild:
         if now >= self._stats_due:
             self._stats_due = now + STATS_SECONDS
             self._link.send(wire.pack_json(wire.STATS, self.stats()))
+
+    def _send_mount(self, path: str, data: bytes, starts: list[tuple[int, Item]],
+                    headers: bytes | None, sample: int) -> None:  # fmt: skip
+        """An extra mount's encoded audio (from the air thread or an encoder's reader)."""
+        with self._answered:
+            tokens = [(frame, self._tokens.get(id(item), wire.SAFETY_TOKEN))
+                      for frame, item in starts]  # fmt: skip
+        length = len(headers) if headers is not None else None
+        self._link.send(wire.pack_mount_audio(path, tokens, length, sample, data))
 
     def stats(self) -> dict[str, float]:
         """The clock's counters and how the playout stands (wire.PLAYOUT_COUNTERS, _GAUGES)."""
@@ -282,7 +322,7 @@ class PlayoutChild:
     def _problem(self, key: str, what: str, cause: str | None) -> None:
         """Report a fault to the station (once while it lasts), or its end (cause None)."""
         with self._problems_lock:
-            if key not in (ENCODER_PROBLEM, DECODER_PROBLEM):
+            if key not in (ENCODER_PROBLEM, DECODER_PROBLEM) and not key.startswith("mount:"):
                 pass  # an item's own problem: the station keeps track of it
             elif (cause is not None) == (key in self._open_problems):
                 return

@@ -25,8 +25,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from app.core.item import Item
 from app.playout.lost import SKIPPED_AUDIO
-from app.scheduler.item import Item
 from app.stream import playout_wire as wire
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ RESTART_DELAYS = (0.1, 0.5, 2.0, 5.0)  # after the child dies, and again if it k
 STABLE_SECONDS = 30.0  # a child that lived this long starts the delays over
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 PLAYOUT_PROBLEM = "playout"
+PublishMount = Callable[[str, bytes, list[tuple[int, Item]], bytes | None, int], None]
 
 
 class PlayoutProcess:
@@ -47,12 +48,15 @@ class PlayoutProcess:
         on_failure: Callable[[Item, str], None],
         safety_item: Item,
         on_problem: Callable[[str, str, str | None], None] = lambda key, what, cause: None,
+        publish_mount: PublishMount | None = None,
     ) -> None:
         self._config = config
         self._next_item = next_item
         self._publish = publish
         self._on_failure = on_failure
         self._on_problem = on_problem  # (key, what, cause): a fault; cause None: it is over
+        # An extra mount's audio: (path, data, starts, headers or None, programme sample).
+        self._publish_mount = publish_mount
         self._items: dict[int, Item] = {wire.SAFETY_TOKEN: safety_item}
         self._tokens: dict[int, int] = {id(safety_item): wire.SAFETY_TOKEN}
         self._last_token = wire.SAFETY_TOKEN
@@ -82,6 +86,11 @@ class PlayoutProcess:
                     for name in wire.PLAYOUT_COUNTERS}  # fmt: skip
         gauges = {name: self._stats[name] for name in wire.PLAYOUT_GAUGES if name in self._stats}
         return {**counters, **gauges, "restarts": self.restarts, "failures": self.failures}
+
+    @property
+    def generation(self) -> int:
+        """Counts the playout processes started: programme samples count from 0 in each."""
+        return self._generation
 
     @property
     def pid(self) -> int | None:
@@ -167,6 +176,14 @@ class PlayoutProcess:
                 self._on_problem(PLAYOUT_PROBLEM, "", None)  # the new process is on air
             starts, mp3 = wire.unpack_audio(payload)
             self._publish(mp3, [(frame, self._items[t]) for frame, t in starts if t in self._items])
+        elif kind == wire.MOUNT_AUDIO:
+            head, data = wire.unpack_mount_audio(payload)
+            if self._publish_mount is not None:
+                length = head["headers"]
+                items = self._items
+                starts = [(frame, items[t]) for frame, t in head["starts"] if t in items]
+                headers = data[:length] if length is not None else None
+                self._publish_mount(head["mount"], data, starts, headers, int(head["sample"]))
         elif kind == wire.NEXT:
             assert self._loop is not None
             future = self._loop.run_in_executor(self._scheduler, self._next_item)

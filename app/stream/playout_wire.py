@@ -13,13 +13,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from app.scheduler.item import Item, ItemKind
+from app.core.item import Item, ItemKind
 
 HEADER = struct.Struct(">cI")
 STARTS = struct.Struct(">H")
 
 # From the playout process to the station.
 AUDIO = b"A"  # STARTS length, JSON [[frame, token], ...] of items that begin here, then MP3
+MOUNT_AUDIO = b"B"  # STARTS length, JSON {"mount", "starts", "headers", "sample"}, then audio
 NEXT = b"N"  # what plays next? (empty)
 FAILED = b"F"  # {"token", "reason"}: the item could not play
 STATE = b"S"  # {"next": token or null}: what follows the item listeners hear
@@ -56,6 +57,22 @@ def unpack_audio(payload: bytes | memoryview) -> tuple[list[tuple[int, int]], by
     end = STARTS.size + length
     starts = json.loads(bytes(payload[STARTS.size : end]))
     return [(frame, token) for frame, token in starts], bytes(payload[end:])
+
+
+def pack_mount_audio(mount: str, starts: list[tuple[int, int]], headers: int | None,
+                     sample: int, data: bytes) -> bytes:  # fmt: skip
+    """An extra mount's audio: `starts` as in pack_audio (frame 0: where `data` begins);
+    `headers`: when `data` begins an Ogg chain, the length of its header pages at its start;
+    `sample`: the playout process's programme sample where the audio in `data` begins."""
+    head = {"mount": mount, "starts": starts, "headers": headers, "sample": sample}
+    encoded = json.dumps(head).encode()
+    return pack(MOUNT_AUDIO, STARTS.pack(len(encoded)) + encoded + data)
+
+
+def unpack_mount_audio(payload: bytes | memoryview) -> tuple[dict[str, Any], bytes]:
+    (length,) = STARTS.unpack_from(payload)
+    end = STARTS.size + length
+    return json.loads(bytes(payload[STARTS.size : end])), bytes(payload[end:])
 
 
 class Reader:

@@ -25,6 +25,8 @@ class StreamInfo:
     sample_rate: int
     metaint: int
     content_type: str = "audio/mpeg"
+    channels: int = 2
+    in_band_titles: bool = True  # ICY metadata on request (not for Ogg, as Icecast does)
 
 
 def wants_icy(headers: list[tuple[bytes, bytes]]) -> bool:
@@ -44,7 +46,7 @@ def response_head(info: StreamInfo, icy: bool) -> bytes:
         f"icy-sr: {info.sample_rate}",
         f"icy-pub: {int(info.public)}",
         f"ice-audio-info: ice-samplerate={info.sample_rate};ice-bitrate={info.bitrate_kbps};"
-        "ice-channels=2",
+        f"ice-channels={info.channels}",
         "Cache-Control: no-cache, no-store",
         "Pragma: no-cache",
         "Access-Control-Allow-Origin: *",

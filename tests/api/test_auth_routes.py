@@ -27,6 +27,10 @@ PUBLIC = {
     ("GET", "/status-json.xsl"),
     ("GET", "/listen.m3u"),
     ("GET", "/listen.pls"),
+    ("GET", "/hls/live.m3u8"),  # HLS: a player's session playlist, its segments
+    ("GET", "/hls/{sid}/live.m3u8"),
+    ("GET", "/hls/{sid}/{segment}"),
+    ("GET", "/hls/{segment}"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
     ("GET", "/docs/{name}"),  # Swagger UI's files for /docs

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from app.core.item import Item, ItemKind
 from app.ffmpeg import ffmpeg_path
-from app.scheduler.item import Item, ItemKind
 from app.stream.nowplaying import item_json
 from tests.accounts.harness import TestClient, bearer, running_app
 from tests.audio import write_tone

@@ -22,7 +22,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.scheduler.item import Item, ItemKind
+from app.core.item import Item, ItemKind
 from app.stream.archive import Archive
 from tests.audio import write_tone
 from tests.station import start_station

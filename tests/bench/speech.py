@@ -24,9 +24,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.config import Settings
+from app.core.jobs import JobRegistry
 from app.db import SessionFactory, make_engine, make_sessions, upgrade
 from app.ffmpeg import ffmpeg_path
-from app.library.jobs import JobRegistry
 from app.models import Article, ArticleStatus, Speech, SpeechStatus, utcnow
 from app.news.render import SpeechRenderer
 from app.news.speech import make_engine as make_speech_engine

@@ -4,6 +4,7 @@ section accessible at desktop and phone widths, in the light and the dark theme.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from tests.audio import write_tone
 from tests.browser.checks import assert_accessible, assert_fits_width, save_screenshot
 from tests.browser.conftest import PHONE, PageFactory, on_air
+from tests.icecast import PASSWORD, Icecast
 from tests.station import ADMIN_NAME, ADMIN_PASSWORD, RunningStation
 
 # Long tones: the queue must not move on by itself while a test reorders it.
@@ -301,3 +303,28 @@ def test_a_fault_is_shown_to_hosts_until_it_clears(
     expect(row).to_have_attribute("data-state", "cleared", timeout=30_000)
     expect(row).to_contain_text("cleared")
     expect(page.locator("#problems-open")).to_be_hidden()
+
+
+def test_hosts_see_each_relay_output_connect_when_its_icecast_comes_up(
+    tmp_path: Path, launch: Callable[..., RunningStation], new_page: PageFactory
+) -> None:
+    """A relay output to an Icecast server that is not up yet: the Relays section says so
+    and why, without the password, and shows it connected once Icecast starts."""
+    server = Icecast(tmp_path)
+    relays = [{"url": server.source_url("/live"), "name": "edge-1"}]
+    station = on_air(launch, TONES, relays=json.dumps(relays), relay_retry_max_seconds=2)
+    page = new_page(station.url)
+    sign_in(page)
+    section = open_section(page, "Relays")
+    row = section.locator('li[data-name="edge-1"]')
+    expect(row).to_have_attribute("data-state", "disconnected")
+    expect(row).to_contain_text(f"/stream → http://127.0.0.1:{server.port}/live")
+    expect(row).to_contain_text("connection refused")
+    expect(row).not_to_contain_text(PASSWORD)
+    assert_accessible(page)
+    try:
+        server.start()
+        expect(row).to_have_attribute("data-state", "connected", timeout=30_000)
+        expect(row).to_contain_text("connected since")
+    finally:
+        server.stop()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from app.core.item import Item, ItemKind
 from app.library import UnreadableAudio, read_tags
-from app.scheduler.item import Item, ItemKind
 from app.text import clean_tag
 from tests.audio import write_tone
 

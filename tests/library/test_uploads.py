@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.core.jobs import JobContext, JobRegistry, JobState
 from app.library.errors import AnalysisError
-from app.library.jobs import JobContext, JobRegistry, JobState
 from app.library.uploads import (
     AudioFormat,
     NotAudio,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.config import Settings
+from app.core.item import Item, ItemKind
 from app.listeners.skipvotes import (
     ADDRESS_FULL,
     ALREADY_SKIPPING,
@@ -15,7 +16,6 @@ from app.listeners.skipvotes import (
     SkipVotes,
     Tally,
 )
-from app.scheduler.item import Item, ItemKind
 
 SONG = Item(ItemKind.music, "Song", "Artist")
 OTHER_SONG = Item(ItemKind.music, "Other Song", "Artist")

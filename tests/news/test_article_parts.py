@@ -305,7 +305,8 @@ def test_a_bulletin_is_kept_as_it_aired_with_the_stories_it_carried(
     write_tone(speech, 3.0, 500)
     songs = [add_track(sessions, f"Song {i}", 3.5, artist=f"A{i}") for i in range(30)]
     add_playlist(sessions, "Music", songs)
-    run(Planner(sessions, settings), START + timedelta(minutes=40))
+    planner = Planner(sessions, settings, segments=[bulletins.Bulletins(settings)])
+    run(planner, START + timedelta(minutes=40))
     with sessions() as session:
         bulletin = session.scalars(select(Bulletin)).one()
         carried = session.scalars(
@@ -445,7 +446,8 @@ def test_bulletins_older_than_the_keep_days_let_go_of_their_audio(
     assert young_file.is_file()
     songs = [add_track(sessions, f"Song {i}", 3.5, artist=f"A{i}") for i in range(30)]
     add_playlist(sessions, "Music", songs)
-    run(Planner(sessions, settings), START + timedelta(minutes=40))
+    planner = Planner(sessions, settings, segments=[bulletins.Bulletins(settings)])
+    run(planner, START + timedelta(minutes=40))
 
     with sessions() as session:
         aired = session.scalars(select(Bulletin).where(Bulletin.started_at >= START)).one()

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from app.config import Settings
+from app.core.item import Item
 from app.db import SessionFactory
 from app.ffmpeg import ffmpeg_path
 from app.models import Article, ArticleStatus, Speech, SpeechStatus
 from app.news import bulletins
 from app.news.speakable import opening_text
 from app.news.stings import ensure_stings
-from app.scheduler.item import Item
 from app.scheduler.planner import Planner
 from tests.scheduler.test_planner import add_playlist, add_track
 
@@ -83,7 +83,9 @@ def test_the_top_of_the_hour_brings_intro_opening_the_freshest_stories_and_outro
     assert broken
     assert oldest
     with caplog.at_level(logging.WARNING, logger="app.news.bulletins"):
-        aired = run(Planner(sessions, station_settings), START + timedelta(hours=1, minutes=30))
+        planner = Planner(sessions, station_settings,
+                          segments=[bulletins.Bulletins(station_settings)])  # fmt: skip
+        aired = run(planner, START + timedelta(hours=1, minutes=30))
     first = next(i for i, (_, item) in enumerate(aired) if item.kind.value != "music")
     at, _ = aired[first]
     assert at >= START.replace(hour=11, minute=0)

@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import select
 
 from app.config import Settings
+from app.core.jobs import Job, JobContext, JobRegistry, JobState, Work
 from app.db import SessionFactory
 from app.ffmpeg import ffmpeg_path
-from app.library.jobs import Job, JobContext, JobRegistry, JobState, Work
 from app.models import Article, ArticleStatus, Speech, SpeechStatus, utcnow
 from app.news.render import SpeechRenderer
 from app.news.speakable import speakable_text

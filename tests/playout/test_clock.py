@@ -8,10 +8,10 @@ import random
 import numpy as np
 import pytest
 
+from app.core.item import Item
 from app.playout.clock import PlayoutClock
 from app.playout.lost import SKIPPED_AUDIO
 from app.playout.source import Block, Pcm, silence
-from app.scheduler.item import Item
 from tests.playout.test_sequencer import RATE, Programme
 
 BLOCK = 0.2  # seconds

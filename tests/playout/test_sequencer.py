@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from app.core.item import Item, ItemKind
 from app.playout.sequencer import Sequencer
 from app.playout.source import Pcm
-from app.scheduler.item import Item, ItemKind
 
 RATE = 1000  # frames per second: small numbers keep the arithmetic readable
 

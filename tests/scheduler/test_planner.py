@@ -14,6 +14,7 @@ import pytest
 from app.config import Settings
 from app.db import SessionFactory
 from app.models import Playlist, PlaylistEntry, PlaylistRule, Track, TrackKind, TrackStatus
+from app.news.bulletins import Bulletins
 from app.scheduler import planner as planner_module
 from app.scheduler.engine import Scheduler
 from app.scheduler.planner import PREVIEWS_AT_ONCE, Planner, PreviewBusy
@@ -82,7 +83,8 @@ def test_the_hourly_item_airs_once_every_hour_at_the_first_boundary_after_its_mi
         track_separation_hours=1,
         artist_separation_minutes=10,
     )
-    aired = run_station(Planner(sessions, settings), hours=30, ask_ahead=ask_ahead)
+    planner = Planner(sessions, settings, segments=[Bulletins(settings)])
+    aired = run_station(planner, hours=30, ask_ahead=ask_ahead)
     ids = [(start, i) for i, (start, title, _) in enumerate(aired) if title == "Station ID"]
     hours_with_id = Counter(start.replace(minute=0, second=0, microsecond=0) for start, _ in ids)
     first_hour = START.replace(minute=0) + timedelta(hours=1)
@@ -101,10 +103,11 @@ def test_a_restart_neither_replays_nor_forgets(tmp_path: Path, sessions: Session
     songs = [add_track(sessions, f"Song {i}", 3, artist=f"A{i}") for i in range(30)]
     add_playlist(sessions, "Music", songs)
     settings = Settings(media_dir=tmp_path, state_dir=tmp_path, crossfade_seconds=0)
-    first = Planner(sessions, settings)
+    first = Planner(sessions, settings, segments=[Bulletins(settings)])
     before = run_station(first, hours=1)
     queued = [u.item.track_id for u in first.upcoming()]
-    second = Planner(sessions, settings)  # a new process: only the database carries over
+    # A new process: only the database carries over.
+    second = Planner(sessions, settings, segments=[Bulletins(settings)])
     second._now = first._now  # type: ignore[method-assign]
     second.on_air_until = first.on_air_until
     assert [u.item.track_id for u in second.upcoming()] == queued
@@ -120,7 +123,8 @@ def test_forecasts_are_bounded_and_never_hold_up_the_playout(
     PREVIEWS_AT_ONCE forecasts, another is told the station is busy."""
     songs = [add_track(sessions, f"Song {i}", 3, artist=f"A{i}") for i in range(30)]
     add_playlist(sessions, "Music", songs)
-    planner = Planner(sessions, Settings(media_dir=tmp_path, state_dir=tmp_path))
+    settings = Settings(media_dir=tmp_path, state_dir=tmp_path)
+    planner = Planner(sessions, settings, segments=[Bulletins(settings)])
     release = threading.Event()
     computing = threading.Semaphore(0)
     simulate = Scheduler.simulate
@@ -156,8 +160,8 @@ def test_a_station_started_just_after_the_bulletins_minute_plays_music_without_a
     songs = [add_track(sessions, f"Song {i}", 3, artist=f"A{i}") for i in range(30)]
     add_playlist(sessions, "Music", songs)
     now = [datetime(2026, 11, 30, 0, minutes_late, 30, tzinfo=UTC)]
-    planner = Planner(sessions, Settings(media_dir=tmp_path, state_dir=tmp_path),
-                      now=lambda: now[0])  # fmt: skip
+    settings = Settings(media_dir=tmp_path, state_dir=tmp_path)
+    planner = Planner(sessions, settings, now=lambda: now[0], segments=[Bulletins(settings)])
     titles = []
     for _ in range(6):
         item = planner.next_item()

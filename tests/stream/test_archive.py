@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.scheduler.item import Item, ItemKind
+from app.core.item import Item, ItemKind
 from app.stream.archive import LISTED_ITEMS, Archive
 from tests import database
 from tests.conftest import tone_library

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from app.scheduler.item import Item, ItemKind
+from app.core.item import Item, ItemKind
 from app.stream.hub import StreamHub
 from app.stream.response import StreamInfo
 from tests.listen import split_icy
@@ -135,3 +135,25 @@ def test_sinks_get_every_byte_in_order_and_each_title_before_its_audio() -> None
     # (0.4 s = 6400 B) of the blocks just before.
     assert 20 * BLOCK <= len(late_bytes) <= 20 * BLOCK + 6400 + BLOCK
     assert hub.title == ("A - First", "")
+
+
+def test_an_ogg_mount_gives_late_joiners_the_headers_of_the_chain_they_join() -> None:
+    """An Ogg chain's header pages (`headers`) go first to a sink added in its middle: it
+    holds a stream a decoder can start, as a listener's burst does (tests/stream/test_mounts)."""
+    hub = StreamHub(INFO, buffer_bytes=10**6, burst_bytes=0, sndbuf_bytes=65536,
+                    listener_cookie="radio_listener", verify_listener=lambda _cookie: None,
+                    write_seconds=0)  # fmt: skip
+    hub.publish(b"[head1][page1]", [(0, FIRST)], headers=b"[head1]")
+    mid_chain = Recorder()
+    hub.add_sink(mid_chain)
+    hub.publish(b"[page2]", [])
+    hub.publish(b"[head2][page3]", [(0, SECOND)], headers=b"[head2]")
+    at_chain = Recorder()
+    hub.add_sink(at_chain)
+    hub.publish(b"[page4]", [])
+
+    def written(sink: Recorder) -> bytes:
+        return b"".join(data for what, data in sink.events if what == "write")  # type: ignore[misc]
+
+    assert written(mid_chain) == b"[head1][page2][head2][page3][page4]"
+    assert written(at_chain) == b"[head2][page4]"

@@ -6,8 +6,8 @@ import asyncio
 from dataclasses import asdict
 from typing import Any
 
+from app.core.item import Item, ItemKind
 from app.listeners.skipvotes import SkipVotes
-from app.scheduler.item import Item, ItemKind
 from app.stream.nowplaying import NowPlaying
 
 SONG = Item(ItemKind.music, "Song", "Artist")

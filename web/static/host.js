@@ -1176,6 +1176,32 @@
     }, PROBLEMS_EVERY_MS);
   }
 
+  // --- Relays: pushes to Icecast servers --------------------------------------------------
+
+  const RELAYS_EVERY_MS = 5000;
+
+  function relayRow(relay) {
+    const state = relay.connected ? `connected since ${when(relay.since)}` : `not connected since ${when(relay.since)}`;
+    const error = relay.last_error ? ` Last error (${when(relay.last_error_at)}): ${relay.last_error}.` : "";
+    return listRow(h("span", {},
+      h("strong", {}, relay.name),
+      h("span", { class: "detail" }, ` ${relay.mount} → ${relay.target}: ${state}; ${bytes(relay.bytes_sent)} sent, ${relay.reconnects} reconnects.${error}`)),
+    [], { "data-name": relay.name, "data-state": relay.connected ? "connected" : "disconnected" });
+  }
+
+  async function loadRelays() {
+    const relays = await api("GET", "/api/relays");
+    fillList($("#relay-list"), relays.items.map(relayRow), "No relay outputs: set RADIO_RELAYS to push to Icecast servers.");
+  }
+
+  function setUpRelays() {
+    loaders.relays = loadRelays;
+    setInterval(() => {
+      if (document.visibilityState !== "visible" || current !== "relays") return;
+      act(loadRelays, { background: true })();
+    }, RELAYS_EVERY_MS);
+  }
+
   // --- Station: name, tagline, accent colour, public URL, logo ----------------------------
 
   const IDENTITY_FIELDS = { name: "#identity-name", tagline: "#identity-tagline", public_url: "#identity-public-url" };
@@ -1420,6 +1446,7 @@
     setUpListeners();
     setUpProblems();
     setUpStation();
+    setUpRelays();
     setUpAccounts();
     window.addEventListener("hashchange", showSection);
     showSection();

@@ -125,6 +125,39 @@
     }
   };
 
+  // The live mount this browser plays best: Opus, then AAC (the highest bitrate of each),
+  // else the default MP3 `/stream`, which every browser plays. Mounts are in data-mounts
+  // (RADIO_MOUNTS); the time-shift archive (`?at=`) is on /stream alone.
+  const liveMount = () => {
+    let mounts = [];
+    try { mounts = JSON.parse(audio.dataset.mounts || "[]"); } catch (error) { mounts = []; }
+    for (const codec of ["opus", "aac"]) {
+      const playable = mounts.filter((m) => m.codec === codec && audio.canPlayType(m.type) !== "")
+        .sort((a, b) => b.kbps - a.kbps);
+      if (playable.length) return playable[0].path;
+    }
+    return "/stream";
+  };
+
+  // The live stream: HLS where the browser says it plays it natively (Safari), else the
+  // mount it plays best (liveMount). A browser that says so but fails before the first
+  // "playing" (Chromium's own HLS takes MPEG-TS segments only, not packed audio) gets the
+  // mount from then on.
+  const HLS_URL = audio.dataset.hls || "";
+  let hlsFailed = false;
+  const onHls = () => HLS_URL !== "" && audio.getAttribute("src") === HLS_URL;
+  const liveSource = () => {
+    const hls = HLS_URL && !hlsFailed && audio.canPlayType("application/vnd.apple.mpegurl");
+    syncTag = hls ? "" : newTag(); // HLS carries its own clock: no sync tag
+    return hls ? HLS_URL : `${liveMount()}?sync=${syncTag}`;
+  };
+  const hlsUnplayable = () => {
+    if (!onHls() || listeningSince !== null) return false;
+    hlsFailed = true;
+    connect();
+    return true;
+  };
+
   const connect = () => {
     clearTimeout(retryTimer);
     clearTimeout(stallTimer);
@@ -135,8 +168,7 @@
       audio.src = `/stream?at=${encodeURIComponent(new Date(shiftAt).toISOString())}`;
     } else {
       // A fresh request each time: a radio resumes at the live point, never where it paused.
-      syncTag = newTag();
-      audio.src = `/stream?sync=${syncTag}`;
+      audio.src = liveSource();
     }
     audio.play().catch((error) => {
       if (error.name === "NotAllowedError") {
@@ -233,7 +265,9 @@
     clearTimeout(stallTimer);
     stallTimer = setTimeout(() => reconnectSoon("The stream stalled."), STALL_SECONDS * 1000);
   });
-  audio.addEventListener("error", () => { if (audio.getAttribute("src")) reconnectSoon("The stream dropped."); });
+  audio.addEventListener("error", () => {
+    if (audio.getAttribute("src") && !hlsUnplayable()) reconnectSoon("The stream dropped.");
+  });
   audio.addEventListener("ended", () => reconnectSoon("The stream ended."));
   window.addEventListener("online", () => { if (wanted) connect(); });
 

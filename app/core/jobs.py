@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from app.library.errors import LibraryError
+from app.core.errors import ReasonedError
 from app.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class JobRegistry:
         self._update(job_id, state=JobState.running, message="running")
         try:
             message = work(JobContext(self, job_id))
-        except LibraryError as exc:
+        except ReasonedError as exc:
             self._finish(job_id, JobState.failed, exc.reason)
         except Exception as exc:
             log.exception("job %s failed", job_id)

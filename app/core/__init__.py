@@ -1,0 +1,1 @@
+"""The words every package shares: items of the programme and background jobs."""
