@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test screenshots lint format bench clean chromium stress-ng
+.PHONY: run test screenshots lint format bench clean chromium stress-ng postgresql
 
 run: $(VENV)/.installed
 	$(BIN)/radio serve
@@ -16,12 +16,20 @@ run: $(VENV)/.installed
 # `make test HOGS=2` runs it all beside two `stress-ng --cpu 2` (four busy cores'
 # worth), stopped however the run ends: the suite must pass on a busy machine too.
 HOGS ?= 0
+# `make test DB=postgres` runs the same phases on PostgreSQL: the tests start a throwaway
+# server of Debian's postgresql package themselves (tests/database.py). .ci/run runs both.
+DB ?= sqlite
+ifeq ($(filter $(DB),sqlite postgres),)
+$(error DB must be sqlite or postgres, not "$(DB)")
+endif
+export RADIO_TEST_DATABASE := $(DB)
 UNIT_TESTS := $(BIN)/pytest -n 6 --dist loadgroup -m "not realtime and not browser"
 REALTIME_TESTS := $(BIN)/pytest -n 6 --dist loadgroup -m "realtime and not browser and not alone"
 ALONE_TESTS := $(BIN)/pytest -m alone
 BROWSER_TESTS := $(BIN)/pytest -n 3 --dist loadgroup -m browser
-test: $(VENV)/.installed-dev chromium $(if $(filter-out 0,$(HOGS)),stress-ng)
-	@hogs=""; trap 'kill $$hogs 2>/dev/null; wait' EXIT; trap 'exit 130' INT TERM; \
+test: $(VENV)/.installed-dev chromium $(if $(filter-out 0,$(HOGS)),stress-ng) \
+		$(if $(filter postgres,$(DB)),postgresql)
+	@echo "== database: $(DB)"; hogs=""; trap 'kill $$hogs 2>/dev/null; wait' EXIT; trap 'exit 130' INT TERM; \
 	for i in $$(seq 1 $(HOGS)); do \
 		stress-ng --cpu 2 --timeout 3h --quiet & hogs="$$hogs $$!"; done; \
 	[ -z "$$hogs" ] || echo "== CPU hogs (stress-ng --cpu 2) running:$$hogs"; \
@@ -54,6 +62,13 @@ chromium:
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; }
+
+# PostgreSQL for `make test DB=postgres` (only its programs: the tests run their own server).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; }
 
 # CPU hogs for `make test HOGS=N`.
 stress-ng:

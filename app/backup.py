@@ -56,8 +56,12 @@ class Member:
 def database_path(settings: Settings) -> Path:
     url = settings.sqlalchemy_url
     if not url.startswith("sqlite:///"):
-        raise BackupError("backups cover the SQLite database only; back up "
-                          f"{url.split(':', 1)[0]} with its own tools (e.g. pg_dump)")  # fmt: skip
+        raise BackupError(
+            f"`radio backup` and `radio restore` cover a SQLite database only, and this "
+            f"station's database is {url.split(':', 1)[0].split('+')[0]}: back it up with its "
+            f"own tools (for PostgreSQL: pg_dump -Fc, and pg_restore), and the folders "
+            f"{settings.state_dir} and {settings.media_dir} with tar or rsync"
+        )
     return Path(url.removeprefix("sqlite:///"))
 
 

@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None, lock: StateLock | None = None) 
 
     @asynccontextmanager
     async def one_station_per_state(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        held = lock or StateLock.acquire(settings.state_dir)
+        held = lock or StateLock.acquire(settings.state_dir, settings.sqlalchemy_url)
         try:
             async with lifespan(app) as state:
                 yield state

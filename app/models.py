@@ -43,7 +43,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
-        return value
+        return value.astimezone(UTC) if value is not None else None  # PostgreSQL: session zone
 
 
 class Base(DeclarativeBase):

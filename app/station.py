@@ -345,6 +345,7 @@ class Station:
             item = self.planner.next_item(wait=NEXT_ITEM_WAIT_SECONDS)
         except (OperationalError, PlannerBusy) as error:
             cause = str(error.orig) if isinstance(error, OperationalError) else str(error)
+            cause = (cause.strip().splitlines() or [""])[0]  # PostgreSQL adds the SQL's line
             what = (
                 "The scheduler cannot take the next item from the queue: the safety "
                 "source covers until it can"

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from app.config import Settings
 from app.db import SessionFactory, make_engine, make_sessions, upgrade
+from tests import database
 from tests.audio import write_tone
 from tests.station import RunningStation, release_ports, start_station
 
@@ -17,6 +19,36 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked `long` first: pytest-xdist hands out tests in this order, so the rest of
     the phase runs on the other workers beside them instead of after them."""
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The PostgreSQL cluster of this process (if any) goes when the run ends."""
+    database.stop_cluster()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _databases_of_this_module() -> Iterator[None]:
+    """The PostgreSQL databases of the module's tests go when its last fixture has."""
+    yield
+    database.drop_databases()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _settings_use_the_test_database() -> Iterator[None]:
+    """With RADIO_TEST_DATABASE=postgres, Settings without a RADIO_DATABASE_URL use the
+    PostgreSQL database of their state folder (tests/database.py) instead of a SQLite file
+    in it: what the harness gives the stations it starts (station_env)."""
+    if not database.POSTGRES:
+        yield
+        return
+    shipped = Settings.sqlalchemy_url
+
+    def sqlalchemy_url(self: Settings) -> str:
+        return self.database_url or database.url_for(self.state_dir)
+
+    Settings.sqlalchemy_url = property(sqlalchemy_url)  # type: ignore[assignment,method-assign]
+    yield
+    Settings.sqlalchemy_url = shipped  # type: ignore[method-assign]
 
 
 @pytest.fixture(autouse=True)
@@ -43,8 +75,8 @@ def launch(tmp_path: Path) -> Iterator[Callable[..., RunningStation]]:
 
 @pytest.fixture
 def sessions(tmp_path: Path) -> Iterator[SessionFactory]:
-    """A real, migrated SQLite database where the station would keep it."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'state' / 'radio.sqlite3'}")
+    """A real, migrated database where the station on tmp_path/state would keep it."""
+    engine = make_engine(database.url_for(tmp_path / "state"))
     upgrade(engine)
     yield make_sessions(engine)
     engine.dispose()

@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from tests import database
+
 # start_station() puts this admin and their personal token into the station's database.
 ADMIN_NAME = "admin"
 ADMIN_PASSWORD = "test-admin-password"
@@ -138,7 +140,7 @@ def start_station(root: Path, *, own_group: bool = False, **settings: Any) -> Ru
     port = int(listening.getsockname()[1])
     nonce = secrets.token_hex(8)
     env = station_env(root, **settings, launch_nonce=nonce)
-    bootstrap_admin(state, str(settings.get("database_url", "")))
+    bootstrap_admin(state, env.get("RADIO_DATABASE_URL", ""))
     log = root / "station.log"
     command = [sys.executable, "-m", "app.cli", "serve", "--fd", str(listening.fileno())]
     with log.open("ab") as out:  # a restart adds to the log of the one before
@@ -153,7 +155,8 @@ def start_station(root: Path, *, own_group: bool = False, **settings: Any) -> Ru
 def station_env(root: Path, **settings: Any) -> dict[str, str]:
     """The environment of `radio serve` on media/ and state/ under `root`: no demo music, no
     sample news, no clock bulletins, no jingles, unless `settings` (RADIO_*) ask for them.
-    A setting given as None is left unset: the station's shipped default, as `make run`."""
+    A setting given as None is left unset: the station's shipped default, as `make run`.
+    The database is the one the tests run on (tests/database.py) for that state folder."""
     env = {
         **os.environ,
         "RADIO_MEDIA_DIR": str(root / "media"),
@@ -164,6 +167,8 @@ def station_env(root: Path, **settings: Any) -> dict[str, str]:
         "RADIO_BULLETIN_MINUTE": "-1",  # tests ask for news when they want it
         "RADIO_JINGLE_EVERY": "0",
     }
+    if database.POSTGRES:
+        env["RADIO_DATABASE_URL"] = database.url_for(root / "state")
     for key, value in settings.items():
         if value is None:
             env.pop(f"RADIO_{key.upper()}", None)
@@ -177,11 +182,10 @@ def bootstrap_admin(state: Path, database_url: str = "") -> None:
     would make them, but with a token the tests know beforehand."""
     from app.accounts.hosts import create_host, find_host
     from app.accounts.tokens import find_token, issue_token
-    from app.config import Settings
     from app.db import make_engine, make_sessions, upgrade
     from app.models import HostRole
 
-    engine = make_engine(Settings(state_dir=state, database_url=database_url).sqlalchemy_url)
+    engine = make_engine(database_url or database.url_for(state))
     try:
         upgrade(engine)
         with make_sessions(engine)() as db:

@@ -1,4 +1,5 @@
-"""`radio backup` and `radio restore`: a round trip on a real station's state."""
+"""`radio backup` and `radio restore`: a round trip on a real station's state. They cover a
+SQLite database (its online backup API); on PostgreSQL they refuse and say to use pg_dump."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import tarfile
 from pathlib import Path
 
 import httpx
+import pytest
 
 from app.backup import backup, restore
 from app.config import Settings
 from app.db import make_engine, upgrade
+from tests import database
 from tests.conftest import tone_library
 from tests.station import RunningStation, start_station, station_env
 
@@ -20,6 +23,14 @@ from tests.station import RunningStation, start_station, station_env
 # the scheduler's memory) changes by itself while it runs and is left out of the comparison.
 TABLES = ("articles", "playlists", "playlist_entries", "listener_names", "hosts", "api_tokens",
           "comments", "ratings", "related_articles")  # fmt: skip
+
+
+# The round trips back up SQLite's file: on PostgreSQL there is no file to back up.
+sqlite_only = pytest.mark.skipif(
+    database.POSTGRES,
+    reason="radio backup covers SQLite only: "
+    "on PostgreSQL see test_on_postgresql_backup_says_to_use_pg_dump",
+)
 
 
 def _radio(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -49,6 +60,7 @@ def _changes(station: RunningStation, tag: str) -> None:
     assert named.status_code == 200, named.text
 
 
+@sqlite_only
 def test_a_backup_taken_while_on_air_restores_exactly_that_state(tmp_path: Path) -> None:
     tone_library(tmp_path / "media", [(440, 30, "A"), (550, 30, "B")])
     station = start_station(tmp_path)
@@ -92,6 +104,7 @@ def test_a_backup_taken_while_on_air_restores_exactly_that_state(tmp_path: Path)
     assert [path.name for path in archive.parent.iterdir()] == ["station.tar"]
 
 
+@sqlite_only
 def test_a_damaged_or_cut_archive_is_refused_and_nothing_changes(tmp_path: Path) -> None:
     settings = _offline(tmp_path)
     archive = tmp_path / "station.tar"
@@ -116,6 +129,7 @@ def test_a_damaged_or_cut_archive_is_refused_and_nothing_changes(tmp_path: Path)
         assert not [p for p in (tmp_path / "state").iterdir() if p.name.startswith(".")]
 
 
+@sqlite_only
 def test_media_and_playlists_come_back_with_the_media_option(tmp_path: Path) -> None:
     settings = _offline(tmp_path)
     song = tmp_path / "media" / "music" / "uploads" / "song.mp3"
@@ -139,6 +153,20 @@ def test_media_and_playlists_come_back_with_the_media_option(tmp_path: Path) -> 
 
     assert song.read_bytes() == original
     assert playlist.read_text() == "#EXTM3U\nmusic/uploads/song.mp3\n"
+
+
+@pytest.mark.skipif(
+    not database.POSTGRES, reason="PostgreSQL's answer (RADIO_TEST_DATABASE=postgres)"
+)
+def test_on_postgresql_backup_says_to_use_pg_dump(tmp_path: Path) -> None:
+    _offline(tmp_path)
+    archive = tmp_path / "station.tar"
+    for command in (["backup", str(archive)], ["restore", str(archive)]):
+        result = _radio(tmp_path, *command)
+        assert result.returncode == 1
+        assert "cover a SQLite database only" in result.stderr, result.stderr
+        assert "pg_dump -Fc" in result.stderr
+    assert not archive.exists()
 
 
 def _offline(root: Path) -> Settings:

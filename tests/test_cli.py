@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests import database
 from tests.conftest import tone_library
 
 
@@ -14,7 +15,7 @@ def test_scan_reports_what_it_found_with_a_progress_bar(tmp_path: Path) -> None:
     media = tmp_path / "media"
     tone_library(media, [(440, 2, "One"), (550, 2, "Two")])
     (media / "music" / "broken.mp3").write_text("no audio here")
-    env = {**os.environ, "RADIO_MEDIA_DIR": str(media), "RADIO_STATE_DIR": str(tmp_path / "s")}
+    env = {**os.environ, "RADIO_MEDIA_DIR": str(media), **database.env_for(tmp_path / "s")}
     result = subprocess.run([sys.executable, "-m", "app.cli", "scan"], env=env,
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -43,7 +44,7 @@ def test_a_fresh_station_generates_a_demo_library_and_goes_on_air(tmp_path: Path
 def test_commands_do_not_print_the_database_migration(tmp_path: Path) -> None:
     """A command that opens the database migrates it first (a fresh one: every migration),
     and says nothing about it: the output is what was asked for."""
-    env = {**os.environ, "RADIO_STATE_DIR": str(tmp_path / "state")}
+    env = {**os.environ, **database.env_for(tmp_path / "state", empty=True)}
     for _ in ("a fresh database", "one at the newest migration"):
         result = subprocess.run([sys.executable, "-m", "app.cli", "hosts", "list"], env=env,
                                 capture_output=True, text=True, timeout=60)  # fmt: skip

@@ -12,6 +12,7 @@ from app.cli import main
 from app.cli.news import parse_source
 from app.db import make_engine, make_sessions
 from app.models import Comment
+from tests import database
 from tests.station import ADMIN_TOKEN, RunningStation
 
 
@@ -87,7 +88,7 @@ def test_hosts_run_the_news_desk_from_the_shell(
     with pytest.raises(SystemExit, match="404"):
         radio(capsys, url, "news", "show", other)
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'state' / 'radio.sqlite3'}")
+    engine = make_engine(database.url_for(tmp_path / "state"))
     with make_sessions(engine).begin() as session:
         for name in ("Ann", "Bob"):
             session.add(Comment(article_id=int(story), name=name, body="Nice bridge",

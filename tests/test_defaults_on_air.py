@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -17,6 +16,7 @@ import httpx
 import numpy as np
 import pytest
 
+from tests import database
 from tests.listen import RATE, IcyStream, StreamCapture, decode, split_icy, whole_frames
 from tests.station import STARTUP_SECONDS, RunningStation, start_station
 
@@ -139,11 +139,10 @@ def _metadata(body: bytes | bytearray, icy: IcyStream) -> list[bytes]:
 
 def jingle_played(station: RunningStation) -> bool:
     """Whether the station has played a library jingle (its record: when to stop listening)."""
-    with sqlite3.connect(station.state / "radio.sqlite3") as db:
-        rows = db.execute(
-            "SELECT count(*) FROM plays WHERE kind = 'jingle' AND track_id IS NOT NULL"
-        )
-        return bool(rows.fetchone()[0])
+    [(count,)] = database.rows(
+        station.state, "SELECT count(*) FROM plays WHERE kind = 'jingle' AND track_id IS NOT NULL"
+    )
+    return bool(count)
 
 
 def sounds_in(path: Path, heard: np.ndarray) -> float:

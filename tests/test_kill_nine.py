@@ -2,25 +2,24 @@
 station over HTTP, with the whole station (web process, playout process, decoders, speech
 renders) killed with SIGKILL at 20 random moments and started again each time.
 
-After every restart: the database passes `PRAGMA integrity_check`, no temp file the killed
+After every restart: the database passes its checker (SQLite's `PRAGMA integrity_check`,
+PostgreSQL's amcheck on every index), no temp file the killed
 station left is still there, and what the station holds is exactly what the client was told
 was done (every 2xx it received), give or take the one request that was in flight at the
-kill. The oracle is the test's own model of the day, compared with the database read by the
-sqlite3 module and with the files on disk, not with anything the station says about itself.
+kill. The oracle is the test's own model of the day, compared with the database read
+directly (sqlite3 or psycopg) and with the files on disk, not with anything the station says
+about itself.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import hashlib
 import os
 import random
 import signal
-import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import database
 from tests.audio import write_tone
 from tests.conftest import tone_library
 from tests.station import ADMIN_TOKEN, RunningStation, start_station
@@ -177,10 +177,12 @@ class Client:
         self.host.close()
 
     def _ids(self) -> dict[str, int]:
-        with _database(self.station) as db:
-            articles = dict(db.execute("SELECT title, id FROM articles"))
-            playlists = dict(db.execute("SELECT name, id FROM playlists"))
-            slugs = {f"slug:{t}": s for t, s in db.execute("SELECT title, slug FROM articles")}
+        state = self.station.state
+        articles = dict(database.rows(state, "SELECT title, id FROM articles"))
+        playlists = dict(database.rows(state, "SELECT name, id FROM playlists"))
+        slugs = {
+            f"slug:{t}": s for t, s in database.rows(state, "SELECT title, slug FROM articles")
+        }
         return {**articles, **playlists, **slugs}
 
     def run(self, step: Step) -> bool:
@@ -259,8 +261,9 @@ def test_kill_nine_at_twenty_moments_of_a_day_loses_nothing_acknowledged(
     station = start_station(tmp_path, own_group=True)
     try:
         cookies = _listeners(station)
-        with _database(station) as db:
-            tracks = [row[0] for row in db.execute("SELECT id FROM tracks ORDER BY id")]
+        tracks = [
+            id_ for (id_,) in database.rows(station.state, "SELECT id FROM tracks ORDER BY id")
+        ]
         rng = random.Random(SEED)
         steps = _script(rng, tracks, upload_file)
         uploads = [i for i, step in enumerate(steps) if step.kind == "upload"]
@@ -318,8 +321,7 @@ def _check(
 ) -> Day:
     """The restarted station's state is `day`, or `day` plus the step in flight at the kill;
     returns the one it is."""
-    with _database(station) as db:
-        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    assert database.integrity(station.state) == []
     still = {path for path, inode in temps.items() if _inode(path) == inode}
     assert not still, f"temp files the killed station left are still there: {sorted(still)}"
     actual = _observe(station)
@@ -335,27 +337,29 @@ def _check(
 
 
 def _observe(station: RunningStation) -> dict[str, Any]:
-    """The state as the database (read by sqlite3, not the station) and media/ hold it."""
-    with _database(station) as db:
-        articles = {t: (b, s) for t, b, s in db.execute("SELECT title, body, status FROM articles")}
-        playlists = {
-            name: (description, tuple(track for (track,) in db.execute(
-                "SELECT track_id FROM playlist_entries WHERE playlist_id = ? ORDER BY position",
-                (playlist_id,))))
-            for playlist_id, name, description in db.execute(
-                "SELECT id, name, description FROM playlists")
-        }  # fmt: skip
-        ratings: dict[str, list[int]] = {}
-        for title, stars in db.execute(
-            "SELECT a.title, r.stars FROM ratings r JOIN articles a ON a.id = r.article_id"
-        ):
-            ratings.setdefault(title, []).append(stars)
-        comments: dict[str, list[str]] = {}
-        for title, body in db.execute(
-            "SELECT a.title, c.body FROM comments c JOIN articles a ON a.id = c.article_id"
-        ):
-            comments.setdefault(title, []).append(body)
-        names = sorted(name for (name,) in db.execute("SELECT display_name FROM listener_names"))
+    """The state as the database (read directly, not by the station) and media/ hold it."""
+
+    def query(sql: str, *params: object) -> list[tuple[Any, ...]]:
+        return database.rows(station.state, sql, params)
+
+    articles = {t: (b, s) for t, b, s in query("SELECT title, body, status FROM articles")}
+    playlists = {
+        name: (description, tuple(track for (track,) in query(
+            "SELECT track_id FROM playlist_entries WHERE playlist_id = ? ORDER BY position",
+            playlist_id)))
+        for playlist_id, name, description in query("SELECT id, name, description FROM playlists")
+    }  # fmt: skip
+    ratings: dict[str, list[int]] = {}
+    for title, stars in query(
+        "SELECT a.title, r.stars FROM ratings r JOIN articles a ON a.id = r.article_id"
+    ):
+        ratings.setdefault(title, []).append(stars)
+    comments: dict[str, list[str]] = {}
+    for title, body in query(
+        "SELECT a.title, c.body FROM comments c JOIN articles a ON a.id = c.article_id"
+    ):
+        comments.setdefault(title, []).append(body)
+    names = sorted(name for (name,) in query("SELECT display_name FROM listener_names"))
     uploads = station.media / "music" / "uploads"
     return {
         "articles": articles,
@@ -405,12 +409,3 @@ def _inode(path: Path) -> int | None:
         return path.stat().st_ino
     except FileNotFoundError:
         return None
-
-
-@contextlib.contextmanager
-def _database(station: RunningStation) -> Iterator[sqlite3.Connection]:
-    db = sqlite3.connect(station.state / "radio.sqlite3", timeout=30)
-    try:
-        yield db
-    finally:
-        db.close()

@@ -1,6 +1,7 @@
 """The migrations, up and down: an empty database to the newest schema, back to nothing and
 up again, one step at a time, with the schema equal to the models at the top and the data
-kept through a down and up of the latest migration."""
+kept through a down and up of the latest migration. On the database the tests run on
+(RADIO_TEST_DATABASE): SQLite, or an empty PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -18,11 +19,12 @@ from sqlalchemy import Engine, inspect, text
 
 from app.db import MIGRATIONS, make_engine, make_sessions, upgrade
 from app.models import Article, ArticleStatus, Base, ListeningSession, Track, TrackKind
+from tests import database
 
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'radio.sqlite3'}")
+    engine = make_engine(database.empty_url(tmp_path))
     yield engine
     engine.dispose()
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import database
 from tests.conftest import tone_library
 from tests.station import RunningStation, start_station, station_env, wait_until_on_air
 
@@ -75,17 +76,48 @@ def test_a_killed_station_leaves_no_stale_lock(tmp_path: Path) -> None:
 
 def test_a_taken_port_stops_the_station_before_it_touches_its_state(tmp_path: Path) -> None:
     first = start_station(tmp_path / "first")
+    # An empty database (a new SQLite file, or a new PostgreSQL database): still empty after.
+    empty = database.empty_url(tmp_path / "second" / "state")
     try:
-        second = serve(tmp_path / "second", "--port", str(first.port))
+        second = serve(tmp_path / "second", "--port", str(first.port), database_url=empty)
         assert second.returncode == 1, second.stdout
         [said] = second.stdout.splitlines()
         assert said == f"radio serve: cannot listen on 127.0.0.1:{first.port}: " + (
             "Address already in use"
         )
-        assert not (tmp_path / "second" / "state" / "radio.sqlite3").exists()  # no migration
+        if database.POSTGRES:  # no migration
+            assert database.tables(empty) == []
+        else:
+            assert not (tmp_path / "second" / "state" / "radio.sqlite3").exists()
         still_on_air(first)
     finally:
         first.stop()
+
+
+@pytest.mark.skipif(not database.POSTGRES, reason="a PostgreSQL database is shared by name; "
+                    "a SQLite file lives in its state folder (the test above)")  # fmt: skip
+def test_a_second_station_on_the_same_postgresql_database_stops_at_once(tmp_path: Path) -> None:
+    """Other state folders, maybe other machines, but one database: one station at a time
+    (PostgreSQL's advisory lock, held while the station runs)."""
+    tone_library(tmp_path / "first" / "media", TONES)
+    first = start_station(tmp_path / "first")
+    shared = station_env(tmp_path / "first")["RADIO_DATABASE_URL"]
+    try:
+        second = serve(tmp_path / "second", "--port", "0", database_url=shared)
+        assert second.returncode == 1, second.stdout
+        [said] = second.stdout.splitlines()
+        assert said.startswith("radio serve: another station is already running on the "
+                               "database postgresql+psycopg://"), said  # fmt: skip
+        assert f"(radio station (process {first.process.pid})). Stop it first" in said
+        still_on_air(first)
+    finally:
+        first.stop()
+    # Gone (the server let go of its lock with its connection): the next one starts.
+    again = start_station(tmp_path / "second", database_url=shared)
+    try:
+        still_on_air(again)
+    finally:
+        again.stop()
 
 
 def test_the_harness_never_takes_another_launch_for_its_own(tmp_path: Path) -> None:

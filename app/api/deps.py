@@ -7,11 +7,14 @@ from fastapi import Depends, Request
 from pydantic import Field
 
 from app.config import Settings
+from app.db import MAX_INTEGER
 from app.station import Station
 
-# SQLite keeps integers in 64 signed bits: a larger number names no row, and binding it as a
-# parameter fails (OverflowError). Every integer a request carries stays within these.
-MAX_SQL_INT = 2**63 - 1
+# What every supported database holds in an INTEGER column (app.db.MAX_INTEGER: 32 signed
+# bits on PostgreSQL, SQLite keeps 64). A larger number names no row, and binding it as a
+# parameter fails (SQLite: OverflowError; PostgreSQL: integer out of range). Every integer a
+# request carries stays within these.
+MAX_SQL_INT = MAX_INTEGER
 RowId = Annotated[int, Field(ge=1, le=MAX_SQL_INT)]  # the id of a row: 1 and up
 SqlInt = Annotated[int, Field(ge=-MAX_SQL_INT - 1, le=MAX_SQL_INT)]  # any storable integer
 

@@ -27,6 +27,7 @@ from app.config import Settings
 from app.library.artwork import cover_url
 from app.models import Play, Track, utcnow
 from app.station import Station
+from app.text import clean_text
 
 router = APIRouter(tags=["history"])
 
@@ -238,7 +239,8 @@ def _hours(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _search_text(q: str) -> str:
-    return " ".join(q.split())
+    # clean_text: no stored title holds a control character (and PostgreSQL takes no NUL).
+    return clean_text(q)
 
 
 # --- the pages ------------------------------------------------------------------------------

@@ -46,13 +46,14 @@ def _backup(args: argparse.Namespace) -> int:
 def _restore(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from app.backup import BackupError, read_manifest, restore
+    from app.backup import BackupError, database_path, read_manifest, restore
     from app.statelock import StateInUse, StateLock
 
     settings = Settings()
     try:
+        database_path(settings)  # a SQLite database, or a clear refusal
         manifest = read_manifest(args.path)
-        lock = StateLock.acquire(settings.state_dir)
+        lock = StateLock.acquire(settings.state_dir, settings.sqlalchemy_url)
     except (BackupError, StateInUse) as error:
         print(f"radio restore: {error}", file=sys.stderr)
         return 1

@@ -45,7 +45,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     configure_logging(settings.log_format, settings.secret_values())
     try:
-        lock = StateLock.acquire(settings.state_dir)
+        lock = StateLock.acquire(settings.state_dir, settings.sqlalchemy_url)
     except StateInUse as error:
         print(f"radio serve: {error}", file=sys.stderr)
         return 1

@@ -15,6 +15,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 SessionFactory = sessionmaker[Session]
 
+# The largest integer every supported database keeps in an INTEGER column (PostgreSQL's 32
+# bits; SQLite keeps 64): a number from outside beyond it names no row.
+MAX_INTEGER = 2**31 - 1
+
 # How long a statement waits for another connection's lock on a SQLite file before it fails
 # with "database is locked".
 BUSY_SECONDS = 30.0
@@ -29,6 +33,12 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "checkin", _usual_wait)  # after wait_for_locks
         return engine
+    if url.startswith("postgresql"):
+        # Dates are UTC on every connection, whatever the server's TimeZone: what the
+        # database works out from them (a day, an hour) is the same as on SQLite. A lock
+        # is waited for at most BUSY_SECONDS, then the statement fails, as on SQLite.
+        options = f"-c timezone=UTC -c lock_timeout={round(BUSY_SECONDS * 1000)}"
+        return create_engine(url, pool_pre_ping=True, connect_args={"options": options})
     return create_engine(url, pool_pre_ping=True)
 
 
@@ -44,11 +54,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def wait_for_locks(session: Session, seconds: float) -> None:
-    """On SQLite, this session's statements wait at most `seconds` for another connection's
-    lock (instead of BUSY_SECONDS) until its connection goes back to the pool: for work that
-    must give up soon (the playout's question) rather than wait. Elsewhere, nothing."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.connection().exec_driver_sql(f"PRAGMA busy_timeout = {round(seconds * 1000)}")
+    """This session's statements wait at most `seconds` for another connection's lock, then
+    fail with an OperationalError: for work that must give up soon (the playout's question)
+    rather than wait. On SQLite (instead of BUSY_SECONDS) until its connection goes back to
+    the pool; on PostgreSQL (`SET LOCAL lock_timeout`, no limit otherwise) until the end of
+    the current transaction."""
+    milliseconds = max(1, round(seconds * 1000))
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        session.connection().exec_driver_sql(f"PRAGMA busy_timeout = {milliseconds}")
+    elif dialect == "postgresql":
+        session.connection().exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")
 
 
 def _usual_wait(dbapi_connection: Any, _record: Any) -> None:
@@ -60,7 +76,9 @@ def check_writable(sessions: SessionFactory, timeout: float) -> str | None:
     """Whether the station could write to its database now: None if so, else why not. On
     SQLite it takes the write lock (BEGIN IMMEDIATE) and lets go at once, waiting at most
     `timeout` for another writer: reading alone would pass on a database nobody can write
-    to. Elsewhere it runs `SELECT 1` on a fresh check of the connection."""
+    to. On PostgreSQL it takes the lock a write takes (ROW EXCLUSIVE) on one table in a
+    transaction it rolls back, waiting at most `timeout` (and says whether the server is
+    read-only). Elsewhere it runs `SELECT 1`."""
     engine = sessions.kw["bind"]
     try:
         raw = engine.raw_connection()
@@ -68,6 +86,8 @@ def check_writable(sessions: SessionFactory, timeout: float) -> str | None:
         return f"cannot connect: {_first_line(error)}"
     try:
         cursor = raw.cursor()
+        if engine.dialect.name == "postgresql":
+            return _check_postgresql(raw, cursor, timeout)
         if engine.dialect.name != "sqlite":
             cursor.execute("SELECT 1")
             return None
@@ -84,6 +104,23 @@ def check_writable(sessions: SessionFactory, timeout: float) -> str | None:
         return _first_line(error)
     finally:
         raw.close()
+
+
+def _check_postgresql(raw: Any, cursor: Any, timeout: float) -> str | None:
+    try:
+        cursor.execute(f"SET LOCAL lock_timeout = {max(1, round(timeout * 1000))}")
+        cursor.execute("SHOW transaction_read_only")
+        if cursor.fetchone()[0] == "on":
+            return "database is read-only"
+        try:
+            cursor.execute("LOCK TABLE alembic_version IN ROW EXCLUSIVE MODE")
+        except Exception as error:
+            if getattr(error, "sqlstate", None) == "55P03":  # lock_not_available
+                return "database is locked (another connection holds a write lock)"
+            raise
+        return None
+    finally:
+        raw.rollback()
 
 
 def _first_line(error: BaseException) -> str:

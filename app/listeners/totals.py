@@ -422,11 +422,11 @@ def _session_spans(connection: Connection) -> Iterator[tuple[int, str | None, in
             return seconds * MICROS + func.cast(func.substr(column, 21, 6), Integer)
 
         query = select(table.c.id, table.c.listener, us(started), us(ended)).order_by(*order)
-        for rows in connection.execution_options(yield_per=BATCH).execute(query).partitions():
+        for rows in connection.execute(query, execution_options={"yield_per": BATCH}).partitions():
             yield from rows  # type: ignore[misc]
         return
     query = select(table.c.id, table.c.listener, started, ended.label("end")).order_by(*order)
-    for rows in connection.execution_options(yield_per=BATCH).execute(query).partitions():
+    for rows in connection.execute(query, execution_options={"yield_per": BATCH}).partitions():
         for row in rows:
             yield row[0], row[1], micros(row[2]), micros(row[3])
 

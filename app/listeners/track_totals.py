@@ -237,8 +237,10 @@ def _settled() -> Select[Any]:
     both = union_all(whole, edges).subquery()
     track = case((Track.id.is_(None), None), else_=both.c.track_id).label("track_id")
     return (
-        select(track, both.c.artist, both.c.title, func.sum(both.c.plays),
-               func.sum(both.c.change), func.min(both.c.first_us), func.max(both.c.last_us))
+        # Sums cast back to integers: PostgreSQL sums a BIGINT as NUMERIC (Decimal).
+        select(track, both.c.artist, both.c.title, cast(func.sum(both.c.plays), BigInteger),
+               cast(func.sum(both.c.change), BigInteger), func.min(both.c.first_us),
+               func.max(both.c.last_us))
         .select_from(both.outerjoin(Track.__table__, Track.id == both.c.track_id))
         .group_by(track, both.c.artist, both.c.title)
     )  # fmt: skip

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.db import MAX_INTEGER
 from app.models import Comment, CommentStatus, utcnow
 
 HONEYPOT_FIELD = "website_url"  # hidden from people; bots fill every field they find
@@ -98,7 +99,8 @@ def retry_after(session: Session, client: str, now: datetime | None = None) -> f
 def reply_target(session: Session, article_id: int, raw: str) -> int:
     """The id of the comment a reply answers, or CommentError: it must be a published
     top-level comment of this story (replies go one level deep)."""
-    if not raw.strip().isascii() or not raw.strip().isdigit() or len(raw.strip()) > 18:
+    if (not raw.strip().isascii() or not raw.strip().isdigit() or len(raw.strip()) > 18
+            or int(raw.strip()) > MAX_INTEGER):  # fmt: skip
         raise CommentError("The comment to reply to is not a comment number.")
     parent = session.get(Comment, int(raw.strip()))
     if (

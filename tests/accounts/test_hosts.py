@@ -14,13 +14,14 @@ from app.accounts import hosts
 from app.accounts.tokens import authenticate_token, issue_token, revoke_token
 from app.db import make_engine, make_sessions, upgrade
 from app.models import ApiToken, HostRole
+from tests import database
 
 PASSWORD = "a long enough password"
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Session]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'radio.sqlite3'}")
+    engine = make_engine(database.url_for(tmp_path))
     upgrade(engine)
     with make_sessions(engine)() as session:
         yield session

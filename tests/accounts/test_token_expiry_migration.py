@@ -12,6 +12,7 @@ from sqlalchemy import inspect, text
 
 from app.accounts.tokens import authenticate_token, digest
 from app.db import MIGRATIONS, _at_head, make_engine, make_sessions, upgrade_in_child
+from tests import database
 
 
 def _alembic(connection_url: str, action: str, revision: str) -> None:
@@ -27,7 +28,7 @@ def _alembic(connection_url: str, action: str, revision: str) -> None:
 
 
 def test_tokens_from_before_the_migration_never_expire(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'radio.sqlite3'}"
+    url = database.empty_url(tmp_path)
     _alembic(url, "upgrade", "0007")
     engine = make_engine(url)
     with engine.begin() as connection:

@@ -4,7 +4,6 @@ real HTTP app and the real database."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.accounts.sessions import COOKIE_NAME
+from tests import database
 from tests.accounts.harness import (
     PASSWORD,
     TestClient,
@@ -116,8 +116,7 @@ def test_a_token_is_shown_once_stored_hashed_and_revocable(
     assert all("token" not in row for row in listed.json())
     assert "cron job" in listed.text
     # Nowhere in the database, in any column, is the secret.
-    with sqlite3.connect(tmp_path / "state" / "radio.sqlite3") as db:
-        rows = db.execute("SELECT * FROM api_tokens").fetchall()
+    rows = database.rows(tmp_path / "state", "SELECT * FROM api_tokens")
     assert rows
     assert not any(secret in str(value) for row in rows for value in row)
     token_id = made.json()["id"]
@@ -144,9 +143,8 @@ def test_a_token_may_be_given_a_lifetime_and_is_refused_once_it_is_over(
     assert client.post("/api/queue/skip", headers=bearer(secret)).status_code == 200
 
     # A month later (the row's expiry moved into the past: the clock is the station's own).
-    with sqlite3.connect(tmp_path / "state" / "radio.sqlite3") as db:
-        db.execute("UPDATE api_tokens SET expires_at = ? WHERE id = ?",
-                    ("2026-01-02 03:04:00.000000", token_id))  # fmt: skip
+    database.rows(tmp_path / "state", "UPDATE api_tokens SET expires_at = ? WHERE id = ?",
+                  ("2026-01-02 03:04:00.000000", token_id))  # fmt: skip
     expired = client.post("/api/queue/skip", headers=bearer(secret))
     assert expired.status_code == 401
     assert expired.json()["detail"] == (

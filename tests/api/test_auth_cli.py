@@ -4,19 +4,19 @@ then that token works on the running station; and revoking or removing ends it."
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from tests import database
 from tests.station import RunningStation
 
 PASSWORD = "alice's long password"
 
 
 def radio(station: RunningStation, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    env = {**os.environ, "RADIO_STATE_DIR": str(station.state)}
+    env = {**os.environ, **database.env_for(station.state)}
     return subprocess.run([sys.executable, "-m", "app.cli", *args], input=stdin, env=env,
                           capture_output=True, text=True, timeout=60)  # fmt: skip
 
@@ -97,9 +97,8 @@ def test_a_token_made_on_the_command_line_may_expire(
     assert in_two_weeks in row
     assert station.post("/api/queue/skip", token=token).status_code == 200
 
-    with sqlite3.connect(station.state / "radio.sqlite3") as db:  # two weeks later
-        db.execute("UPDATE api_tokens SET expires_at = '2026-01-02 03:04:00.000000' "
-                   "WHERE name = 'ci'")  # fmt: skip
+    database.rows(station.state, "UPDATE api_tokens SET expires_at = "  # two weeks later
+                  "'2026-01-02 03:04:00.000000' WHERE name = 'ci'")  # fmt: skip
     expired = station.post("/api/queue/skip", token=token)
     assert expired.status_code == 401
     assert expired.json()["detail"].startswith("this token expired at 2026-01-02 03:04 UTC")

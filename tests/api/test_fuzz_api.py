@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import database
 from tests.api import fuzz_hooks
 from tests.audio import write_tone
 from tests.station import RunningStation, start_station
@@ -123,7 +124,8 @@ def test_the_api_answers_a_host_as_its_schema_says(
 ) -> None:
     token = f"Authorization: Bearer {fuzz_hooks.FUZZER_TOKEN}"
     report = schemathesis_run(station, "--header", token,
-                              env={**story, fuzz_hooks.STATE_ENV: str(station.state)})  # fmt: skip
+                              env={**story, fuzz_hooks.STATE_ENV: str(station.state),
+                                   **database.env_for(station.state)})  # fmt: skip
     print("host:", summary(report))
     # The run acted as a host: the hook kept its credentials, and it changed the station.
     assert "Authentication failed" not in report

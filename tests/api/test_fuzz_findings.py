@@ -14,6 +14,7 @@ from sqlalchemy import delete
 
 from app.db import make_engine, make_sessions
 from app.models import Host, Track
+from tests import database
 from tests.accounts.harness import TestClient, add_host, bearer, running_app
 from tests.audio import write_tone
 from tests.station import ADMIN_TOKEN
@@ -38,7 +39,7 @@ def client(root: Path) -> Iterator[TestClient]:
 
 def delete_meanwhile(root: Path, model: Any, row_id: int) -> None:
     """What a parallel request's delete does to the database, from another connection."""
-    engine = make_engine(f"sqlite:///{root / 'state' / 'radio.sqlite3'}")
+    engine = make_engine(database.url_for(root / "state"))
     try:
         with make_sessions(engine)() as db:
             db.execute(delete(model).where(model.id == row_id))

@@ -13,6 +13,7 @@ import pytest
 
 from app.db import SessionFactory, make_engine, make_sessions
 from app.models import Comment, CommentStatus, Speech, SpeechStatus
+from tests import database as test_database
 from tests.accounts.harness import TestClient, bearer, running_app
 
 STORY = {
@@ -41,7 +42,7 @@ def client(root: Path) -> Iterator[TestClient]:
 def database(root: Path, client: TestClient) -> Iterator[SessionFactory]:
     """The running station's own database, to see what the API did and to add what other
     parts of the station write (comments, speech)."""
-    engine = make_engine(f"sqlite:///{root / 'state' / 'radio.sqlite3'}")
+    engine = make_engine(test_database.url_for(root / "state"))
     yield make_sessions(engine)
     engine.dispose()
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests import database
 from tests.conftest import tone_library
 from tests.listen import StreamCapture
 from tests.playout.test_no_audio_lost import playout_pid
@@ -43,18 +43,14 @@ def test_readyz_says_when_the_air_or_the_database_fails_and_healthz_stays_up(
     assert ready["reasons"] == []
 
     # Another process holds the database's write lock (a backup, a stuck tool): not ready.
-    with sqlite3.connect(station.state / "radio.sqlite3", isolation_level=None) as other:
-        other.execute("BEGIN IMMEDIATE")
-        try:
-            response = station.get("/readyz")
-            assert response.status_code == 503, response.text
-            body = response.json()
-            assert body["status"] == "not ready"
-            assert any("database" in r and "locked" in r for r in body["reasons"]), body
-            assert body["on_air"] is True
-            assert station.get("/healthz").status_code == 200
-        finally:
-            other.execute("ROLLBACK")
+    with database.write_lock(station.state):
+        response = station.get("/readyz")
+        assert response.status_code == 503, response.text
+        body = response.json()
+        assert body["status"] == "not ready"
+        assert any("database" in r and "locked" in r for r in body["reasons"]), body
+        assert body["on_air"] is True
+        assert station.get("/healthz").status_code == 200
     wait_for_status(station, "/readyz", 200)
 
     # The playout stops feeding the stream (its process stopped): not on air, not ready.

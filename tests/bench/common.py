@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from app.ffmpeg import ffmpeg_path
+from tests import database
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -340,6 +341,8 @@ def start_station(procs: Processes, root: Path, **settings: Any) -> tuple[Any, i
         "RADIO_SAMPLE_NEWS": "false",
         "RADIO_BULLETIN_MINUTE": "-1",
     }
+    if database.POSTGRES:  # under pytest on PostgreSQL (tests/test_soak.py runs the soak)
+        env["RADIO_DATABASE_URL"] = database.url_for(root / "state")
     env.update({f"RADIO_{key.upper()}": str(value) for key, value in settings.items()})
     log = root / "station.log"
     process = procs.start([sys.executable, "-m", "app.cli", "serve"], log, env=env,

@@ -31,7 +31,6 @@ import itertools
 import json
 import re
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -48,6 +47,7 @@ import httpx
 import numpy as np
 
 from app.ffmpeg import ffmpeg_path
+from tests import database
 from tests.bench.common import (
     BYTE_RATE,
     Processes,
@@ -291,7 +291,7 @@ def run_soak(plan: Plan, tmp: Path, say: Callable[[str], None] = print) -> dict[
             host.close()
         loads.append(load_average())
         results["log"] = _log_problems(log)
-    results["plays"] = _plays(root / "state" / "radio.sqlite3")
+    results["plays"] = _plays(root / "state")
     results["duration_s"] = round(finished - start, 1)
     results["load_average"] = {"before": load_before, "samples": loads}
     results["listeners"] = _listeners(waves, slow, voters, plan)
@@ -595,10 +595,10 @@ def _on_air(timeline: list[tuple[float, str]], wall_at: float) -> str:
     return kind
 
 
-def _plays(database: Path) -> dict[str, Any]:
-    """What aired, from the station's database: counts by kind and the timeline."""
-    with contextlib.closing(sqlite3.connect(database)) as db:
-        rows = db.execute("select started_at, kind from plays order by started_at").fetchall()
+def _plays(state: Path) -> dict[str, Any]:
+    """What aired, from the station's database (read directly): counts by kind and the
+    timeline."""
+    rows = database.rows(state, "select started_at, kind from plays order by started_at")
     timeline = []
     for started, kind in rows:
         when = datetime.fromisoformat(str(started))

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Browser, Page, expect
 
+from tests import database
 from tests.browser.checks import assert_accessible, assert_fits_width, save_screenshot
 from tests.browser.conftest import DESKTOP, PHONE, PageFactory, on_air
 from tests.news.test_article_parts import PNG
@@ -230,7 +231,7 @@ def test_listen_again_on_the_news_and_story_pages(
 
     station = on_air(launch, TONES)
     story_with_everything(station)
-    engine = make_engine(f"sqlite:///{station.state / 'radio.sqlite3'}")
+    engine = make_engine(database.url_for(station.state))
     try:
         article_id = station.get("/api/articles?q=Harbour", headers=station.auth()).json()
         at = datetime.now(UTC).replace(microsecond=0)

@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 
 from app.db import make_engine, make_sessions
 from app.models import Play
+from tests import database
 from tests.browser.checks import assert_accessible, assert_fits_width, save_screenshot
 from tests.browser.conftest import DESKTOP, PHONE, PageFactory, on_air
 from tests.station import RunningStation
@@ -22,7 +23,7 @@ TONES = [(440.0, 120.0, "Morning Tone"), (550.0, 120.0, "Evening Tone")]
 
 def add_old_plays(station: RunningStation) -> None:
     """Yesterday's plays, as a day on air leaves them; one with a very long name."""
-    engine = make_engine(f"sqlite:///{station.state / 'radio.sqlite3'}")
+    engine = make_engine(database.url_for(station.state))
     yesterday = datetime.now(UTC) - timedelta(days=1)
     try:
         with make_sessions(engine)() as session:

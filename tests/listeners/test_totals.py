@@ -29,6 +29,7 @@ from app.listeners.sessions import SessionRecorder
 from app.listeners.totals import state_matches
 from app.listeners.track_totals import changes_between
 from app.models import ListeningSession, Play
+from tests import database as test_database
 
 ZONE = "Europe/Berlin"
 MIN_SECONDS = 30
@@ -317,7 +318,7 @@ def test_live_totals_equal_a_count_from_scratch(tmp_path: Path, berlin: None, se
     rng = random.Random(seed)
     plays = random_plays(rng)
     sessions_made = random_sessions(rng, plays)
-    database = make_engine(f"sqlite:///{tmp_path / 'radio.sqlite3'}")
+    database = make_engine(test_database.empty_url(tmp_path))
     upgrade(database)
     factory = make_sessions(database)
     clock = Clock()
@@ -335,13 +336,14 @@ def test_live_totals_equal_a_count_from_scratch(tmp_path: Path, berlin: None, se
     found, wanted = stored(database), expected(database, plays)
     assert_same(found, wanted)
     assert_same_tracks(database, found, wanted, plays)
+    database.dispose()
 
 
 def test_the_migration_backfills_the_same_totals(tmp_path: Path, berlin: None) -> None:
     rng = random.Random(7)
     plays = random_plays(rng)
     sessions_made = random_sessions(rng, plays)
-    database = make_engine(f"sqlite:///{tmp_path / 'radio.sqlite3'}")
+    database = make_engine(test_database.empty_url(tmp_path))
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with database.begin() as connection:
@@ -374,6 +376,7 @@ def test_the_migration_backfills_the_same_totals(tmp_path: Path, berlin: None) -
     found, wanted = stored(database), expected(database, plays)
     assert_same(found, wanted)
     assert_same_tracks(database, found, wanted, plays)
+    database.dispose()
 
 
 def hashed(cookie: str | None) -> str | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests import database
 from tests.audio import write_tone
 from tests.conftest import tone_library
 from tests.listen import (
@@ -288,7 +288,7 @@ def test_an_encoder_that_fails_is_covered_by_the_safety_source_until_it_works_ag
 
 
 def test_a_locked_database_never_stops_the_stream(tmp_path: Path, launch: Launch) -> None:
-    """Another process holds the SQLite file's write lock across item changes: the playout
+    """Another process holds the database's write lock across item changes: the playout
     asks, the scheduler gives up in time, the safety source covers; then music again."""
     tones = {330.0: "T330", 440.0: "T440", 550.0: "T550", 660.0: "T660"}
     tone_library(tmp_path / "media", [(f, 6, title) for f, title in tones.items()])
@@ -296,15 +296,10 @@ def test_a_locked_database_never_stops_the_stream(tmp_path: Path, launch: Launch
     station.wait_for_music()
     listener = listen(station)
     wait_for_audio(listener, 5)
-    other = sqlite3.connect(station.state / "radio.sqlite3", timeout=30, isolation_level=None)
-    try:
-        other.execute("BEGIN EXCLUSIVE")
+    with database.write_lock(station.state):
         wait_for_problem(station, "scheduler", cleared=False)
         station.wait_for(lambda s: s["current"]["kind"] == "safety", timeout=30)
         wait_for_audio(listener, 2)
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
     released = time.time()
     problem = wait_for_problem(station, "scheduler", cleared=True)
     state = station.wait_for(lambda s: s["current"]["kind"] == "music"
@@ -314,7 +309,7 @@ def test_a_locked_database_never_stops_the_stream(tmp_path: Path, launch: Launch
     audio = assert_the_stream_went_on(listener)
     freq = next(f for f, t in tones.items() if t == state["current"]["title"])
     assert dominant_tone(audio[-RATE:], [freq], window=0.1).count(freq) >= 8
-    assert problem["cause"] == "database is locked"
+    assert problem["cause"] == database.LOCKED
     assert_logged_once(station, problem)
 
 

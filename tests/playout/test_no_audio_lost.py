@@ -11,7 +11,6 @@ import contextlib
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ import httpx
 import pytest
 
 from app.playout.lost import SKIPPED_AUDIO
+from tests import database
 from tests.conftest import tone_library
 from tests.listen import BYTES_PER_SECOND, RATE, StreamCapture, decode, dominant_tone
 from tests.station import RunningStation
@@ -65,12 +65,12 @@ def seed_sessions(state: Path, count: int) -> None:
         rows.append((f"{i % 2000:064x}", f"{i % 5000:064x}", "test-player/1.0",
                      started.isoformat(sep=" "), ended.isoformat(sep=" "),
                      4 * 60 * BYTES_PER_SECOND))  # fmt: skip
-    with sqlite3.connect(state / "radio.sqlite3") as db:
-        db.executemany(
-            "insert into listening_sessions (listener, client, user_agent, started_at, "
-            "ended_at, bytes_sent) values (?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+    database.write_many(
+        state,
+        "insert into listening_sessions (listener, client, user_agent, started_at, "
+        "ended_at, bytes_sent) values (?, ?, ?, ?, ?, ?)",
+        rows,
+    )
 
 
 class Load:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import sqlite3
 import subprocess
 import threading
 import time
@@ -18,6 +17,7 @@ import numpy as np
 import pytest
 
 from app.ffmpeg import ffmpeg_path
+from tests import database
 from tests.audio import write_tone
 from tests.conftest import tone_library
 from tests.listen import (
@@ -180,8 +180,9 @@ def test_broken_files_never_reach_air_and_leave_no_gap(tmp_path: Path, launch: L
     audio, errors = decode(bytes(listener.body))
     assert errors == ""
     assert longest_quiet_run(audio) < 0.5
-    with sqlite3.connect(station.state / "radio.sqlite3") as db:
-        unplayable = dict(db.execute("select path, error from tracks where status='unplayable'"))
+    unplayable = dict(
+        database.rows(station.state, "select path, error from tracks where status='unplayable'")
+    )
     for name in ("empty.mp3", "corrupt.ogg", "notes.mp3"):
         assert unplayable[f"music/{name}"], f"{name} has no reason recorded"
     for victim, _ in sabotaged:
@@ -220,8 +221,7 @@ def test_an_empty_library_streams_the_safety_source_until_music_arrives(
     assert longest_quiet_run(audio) < 0.5
     # The safety source covered, but it is no programme: never in "recently played".
     assert [e["kind"] for e in station.now_playing()["history"]] == []
-    with sqlite3.connect(station.state / "radio.sqlite3") as db:
-        assert list(db.execute("select kind, title from plays")) == [("music", "Arrived")]
+    assert database.rows(station.state, "select kind, title from plays") == [("music", "Arrived")]
 
 
 def test_a_fresh_station_starts_with_music_from_its_demo_library(
@@ -235,8 +235,10 @@ def test_a_fresh_station_starts_with_music_from_its_demo_library(
     assert state["current"]["kind"] == "music"
     first_pushed = next(e["current"] for _, e in events if e["current"] is not None)
     assert first_pushed["kind"] == "music"
-    with sqlite3.connect(station.state / "radio.sqlite3") as db:
-        kinds = [kind for (kind,) in db.execute("select kind from plays order by started_at")]
+    kinds = [
+        kind
+        for (kind,) in database.rows(station.state, "select kind from plays order by started_at")
+    ]
     assert kinds[:1] == ["music"]
     assert "safety" not in kinds
 

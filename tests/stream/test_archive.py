@@ -1,13 +1,12 @@
 """The time-shift archive through the real station: `/stream?at=`, `GET /api/archive`, its
 bounds, restarts and crashes. The oracles are the test's own: tones of known frequencies
 decoded by the real ffmpeg, ICY blocks split by tests.listen, the archive's files read
-with `os`, and the plays table read with sqlite3."""
+with `os`, and the plays table read directly (sqlite3 or psycopg)."""
 
 from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 
 from app.core.item import Item, ItemKind
 from app.stream.archive import LISTED_ITEMS, Archive
+from tests import database
 from tests.conftest import tone_library
 from tests.listen import (
     BYTES_PER_SECOND,
@@ -181,10 +181,8 @@ def test_item_boundaries_and_their_audio_survive_a_restart(tmp_path: Path) -> No
         for item in before[1:]:
             assert kept[item["play_id"]] == item
         assert kept[before[0]["play_id"]]["starts"] == before[0]["starts"]
-        # Play ids are those of the history, stored by the station (read with sqlite3).
-        db = sqlite3.connect(tmp_path / "state" / "radio.sqlite3")
-        plays = dict(db.execute("SELECT id, title FROM plays").fetchall())
-        db.close()
+        # Play ids are those of the history, stored by the station (read directly).
+        plays = dict(database.rows(tmp_path / "state", "SELECT id, title FROM plays"))
         for item in before:
             assert plays[item["play_id"]] == item["title"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -13,6 +12,7 @@ import httpx
 import pytest
 
 from app.ffmpeg import ffmpeg_path
+from tests import database
 from tests.audio import write_tone
 from tests.conftest import tone_library
 from tests.listen import (
@@ -301,11 +301,9 @@ def _names(header: str) -> set[str]:
 def test_play_history_is_stored(station: RunningStation) -> None:
     state = station.wait_for(lambda s: len(s["history"]) >= 2, timeout=30)
     assert all(entry["started_at"] for entry in state["history"])
-    database = Path(station.state) / "radio.sqlite3"
     deadline = time.monotonic() + 5  # the play is written in the background
     while True:
-        with sqlite3.connect(database) as db:
-            plays = db.execute("select title from plays order by started_at").fetchall()
+        plays = database.rows(station.state, "select title from plays order by started_at")
         if len(plays) >= 2 or time.monotonic() > deadline:
             break
         time.sleep(0.1)
