@@ -36,7 +36,7 @@ from app.scheduler.planner import Planner, PlannerBusy
 from app.scheduler.playlists import sync_playlists_at_startup
 from app.stream.archive import Archive
 from app.stream.hls import Hls
-from app.stream.hub import Listener, StreamHub
+from app.stream.hub import Listener, StreamHub, count_listeners
 from app.stream.mounts import Mount
 from app.stream.mp3 import HEARD_DELAY_FRAMES, LAME_HELD_FRAMES
 from app.stream.nowplaying import HISTORY_SIZE, Aired, NowPlaying
@@ -241,15 +241,7 @@ class Station:
     def live_listeners_now(self) -> int:
         """Live listeners on every mount: a browser with two tabs (or on two mounts) once,
         every cookieless client once."""
-        ids: set[str] = set()
-        anonymous = 0
-        for hub in self.hubs:
-            for listener in hub.listeners:
-                if listener.listener_id:
-                    ids.add(listener.listener_id)
-                else:
-                    anonymous += 1
-        return len(ids) + anonymous
+        return count_listeners(listener for hub in self.hubs for listener in hub.listeners)
 
     def is_listening(self, listener_id: str) -> bool:
         """Whether this listener has a live stream connection open, on any mount."""

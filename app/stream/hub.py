@@ -26,9 +26,9 @@ import sys
 import termios
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from starlette.requests import cookie_parser
@@ -145,14 +145,7 @@ class StreamHub:
 
     def listeners_now(self) -> int:
         """Connected listeners, a browser with two tabs once; every cookieless client once."""
-        ids: set[str] = set()
-        anonymous = 0
-        for listener in self.listeners:
-            if listener.listener_id:
-                ids.add(listener.listener_id)
-            else:
-                anonymous += 1
-        return len(ids) + anonymous
+        return count_listeners(self.listeners)
 
     def is_listening(self, listener_id: str) -> bool:
         """Whether a stream connection carrying this listener cookie is open right now."""
@@ -318,7 +311,7 @@ class StreamHub:
         self.listeners.add(listener)
         self.joined_total += 1
         self.listener_peak = max(self.listener_peak, len(self.listeners))
-        self._tell(listener, "joined")
+        tell_listeners(self.on_listener, listener, "joined")
         listener.tag = _sync_tag(query)
         if listener.tag:
             self._tagged[listener.tag] = listener
@@ -365,20 +358,13 @@ class StreamHub:
             self._bytes_sent_by_gone += listener.bytes_sent  # (counts its cursor, once gone)
             if listener.tag and self._tagged.get(listener.tag) is listener:
                 del self._tagged[listener.tag]
-            self._tell(listener, "left")
+            tell_listeners(self.on_listener, listener, "left")
 
     def close(self) -> None:
         for listener in list(self.listeners):
             self.detach(listener)
             listener.transport.abort()
         self.listeners.clear()
-
-    def _tell(self, listener: Listener, event: str) -> None:
-        for callback in self.on_listener:
-            try:
-                callback(listener, event)
-            except Exception:  # keeping statistics must never cost anyone the stream
-                log.exception("listener %s callback failed", event)
 
     def _burst(self) -> list[Chunk]:
         """The newest chunks holding at least burst_bytes, so a new player starts at once."""
@@ -472,6 +458,29 @@ class Listener(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.hub.detach(self)
+
+
+def count_listeners(listeners: Iterable[Listener]) -> int:
+    """Listeners, a browser with two tabs (or on two mounts) once; every cookieless client once."""
+    ids: set[str] = set()
+    anonymous = 0
+    for listener in listeners:
+        if listener.listener_id:
+            ids.add(listener.listener_id)
+        else:
+            anonymous += 1
+    return len(ids) + anonymous
+
+
+def tell_listeners(callbacks: list[Callable[[Any, str], None]], listener: object, event: str
+                   ) -> None:  # fmt: skip
+    """Tell the listening callbacks (statistics, votes) that `listener` "joined" or "left";
+    one that fails is logged: keeping statistics must never cost anyone the stream."""
+    for callback in callbacks:
+        try:
+            callback(listener, event)
+        except Exception:
+            log.exception("listener %s callback failed", event)
 
 
 def request_cookie(headers: list[tuple[bytes, bytes]], name: str) -> str | None:

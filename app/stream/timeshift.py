@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.stream.archive import Archive, ArchiveGone, Piece, Position
-from app.stream.hub import request_cookie
+from app.stream.hub import request_cookie, tell_listeners
 from app.stream.icy import IcyFramer
 from app.stream.response import StreamInfo, response_head, wants_icy
 
@@ -91,13 +91,13 @@ class TimeShift:
         listener.listener_id = self.verify_listener(cookie) if cookie else None
         transport.set_protocol(listener)
         self.listeners.add(listener)
-        self._tell(listener, "joined")
+        tell_listeners(self.on_listener, listener, "joined")
         listener.task = asyncio.get_running_loop().create_task(self._serve(listener, at))
 
     def detach(self, listener: ShiftedListener) -> None:
         if listener in self.listeners:
             self.listeners.discard(listener)
-            self._tell(listener, "left")
+            tell_listeners(self.on_listener, listener, "left")
         if listener.task is not None and not listener.task.done():
             listener.task.cancel()
 
@@ -105,13 +105,6 @@ class TimeShift:
         for listener in list(self.listeners):
             self.detach(listener)
             listener.transport.abort()
-
-    def _tell(self, listener: ShiftedListener, event: str) -> None:
-        for callback in self.on_listener:
-            try:
-                callback(listener, event)
-            except Exception:  # keeping statistics must never cost anyone the stream
-                log.exception("listener %s callback failed", event)
 
     async def _serve(self, listener: ShiftedListener, at: float) -> None:
         loop = asyncio.get_running_loop()

@@ -16,14 +16,13 @@ the event loop, where the callbacks expect to be called.
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import secrets
 import time
 from collections.abc import Callable
 from typing import Any
 
-log = logging.getLogger(__name__)
+from app.stream.hub import tell_listeners
 
 SID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,32}$")
 
@@ -109,7 +108,7 @@ class HlsSessions:
         session = HlsListener(sid, address, client, user_agent, listener_id, now)
         self.sessions[sid] = session
         self.started_total += 1
-        self._tell(session, "joined")
+        tell_listeners(self.on_listener, session, "joined")
         if self._sweeper is None:
             self._sweep_later()
         return session
@@ -117,7 +116,7 @@ class HlsSessions:
     def _leave(self, sid: str) -> None:
         session = self.sessions.pop(sid, None)
         if session is not None:
-            self._tell(session, "left")
+            tell_listeners(self.on_listener, session, "left")
 
     def _sweep_later(self) -> None:
         loop = asyncio.get_running_loop()
@@ -131,10 +130,3 @@ class HlsSessions:
                 self._leave(sid)
         if self.sessions:
             self._sweep_later()
-
-    def _tell(self, session: HlsListener, event: str) -> None:
-        for callback in self.on_listener:
-            try:
-                callback(session, event)
-            except Exception:  # keeping statistics must never cost anyone the stream
-                log.exception("listener %s callback failed", event)
