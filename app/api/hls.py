@@ -46,8 +46,9 @@ def _who(request: Request, station: StationDep) -> tuple[str, str, str, str | No
             listener_id(request, station.listener_keys))  # fmt: skip
 
 
-@router.api_route("/hls/live.m3u8", methods=["GET", "HEAD"], response_class=Response,
-                  summary="The HLS stream, for one player")  # fmt: skip
+@router.get("/hls/live.m3u8", response_class=Response,
+            summary="The HLS stream, for one player")  # fmt: skip
+@router.head("/hls/live.m3u8", include_in_schema=False)
 async def live_playlist(request: Request, station: StationDep) -> Response:
     """A multivariant playlist whose one stream is this player's session playlist: its
     fetches count it as a listener until it stops fetching (about three segments)."""
@@ -63,8 +64,9 @@ async def live_playlist(request: Request, station: StationDep) -> Response:
     return Response(body, media_type=PLAYLIST_TYPE, headers={"Cache-Control": "no-store"})
 
 
-@router.api_route("/hls/{sid}/live.m3u8", methods=["GET", "HEAD"], response_class=Response,
-                  summary="A session's HLS media playlist")  # fmt: skip
+@router.get("/hls/{sid}/live.m3u8", response_class=Response,
+            summary="A session's HLS media playlist")  # fmt: skip
+@router.head("/hls/{sid}/live.m3u8", include_in_schema=False)
 async def session_playlist(sid: Sid, request: Request, station: StationDep) -> Response:
     """The rolling media playlist (as long a window as the time-shift archive)."""
     hls = _hls(station)
@@ -78,8 +80,9 @@ async def session_playlist(sid: Sid, request: Request, station: StationDep) -> R
     return Response(hls.segmenter.playlist(gzipped), media_type=PLAYLIST_TYPE, headers=headers)
 
 
-@router.api_route("/hls/{sid}/{segment}", methods=["GET", "HEAD"], response_class=FileResponse,
-                  summary="A segment, fetched in a session")  # fmt: skip
+@router.get("/hls/{sid}/{segment}", response_class=FileResponse,
+            summary="A segment, fetched in a session")  # fmt: skip
+@router.head("/hls/{sid}/{segment}", include_in_schema=False)
 async def session_segment(sid: Sid, segment: Segment, request: Request,
                           station: StationDep) -> FileResponse:  # fmt: skip
     hls = _hls(station)
@@ -90,8 +93,9 @@ async def session_segment(sid: Sid, segment: Segment, request: Request,
     return response
 
 
-@router.api_route("/hls/{segment}", methods=["GET", "HEAD"], response_class=FileResponse,
-                  summary="A segment")  # fmt: skip
+@router.get("/hls/{segment}", response_class=FileResponse,
+            summary="A segment")  # fmt: skip
+@router.head("/hls/{segment}", include_in_schema=False)
 async def segment(segment: Segment, station: StationDep) -> FileResponse:
     return _segment(_hls(station), segment)
 
