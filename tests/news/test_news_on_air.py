@@ -27,7 +27,9 @@ def test_stories_on_air_carry_their_headline_and_article_url(tmp_path: Path) -> 
         added = station.post("/api/queue", json={"bulletin": True, "position": "next"})
         assert added.status_code == 201, added.text
         station.post("/api/queue/skip").raise_for_status()
-        story = station.wait_for(is_story, timeout=30)["current"]
+        # "next" is the first item not yet handed to the playout: added within ~8 s of a
+        # track's end (or while the skip's fade runs), one 30 s track may come before it.
+        story = station.wait_for(is_story, timeout=75)["current"]
         assert story["title"] in stories
         assert story["url"] == f"https://radio.example/news/{stories[story['title']]}"
         time.sleep(3)  # past the next metadata block
