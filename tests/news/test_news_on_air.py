@@ -19,6 +19,7 @@ def test_stories_on_air_carry_their_headline_and_article_url(tmp_path: Path) -> 
     tone_library(tmp_path / "media", [(440, 30, "A"), (550, 30, "B"), (660, 30, "C")])
     station = start_station(tmp_path, sample_news="true", public_url="https://radio.example",
                             station_name="Valley FM")  # fmt: skip
+    listener: StreamCapture | None = None
     try:
         station.wait_for_music()
         stories = station.wait_for_speech()  # all of them: a bulletin reads the freshest
@@ -33,8 +34,9 @@ def test_stories_on_air_carry_their_headline_and_article_url(tmp_path: Path) -> 
         assert story["title"] in stories
         assert story["url"] == f"https://radio.example/news/{stories[story['title']]}"
         time.sleep(3)  # past the next metadata block
-        listener.stop()
     finally:
+        if listener is not None:  # its socket closed here, not in a later test's collection
+            listener.stop()
         station.stop()
     blocks = re.findall(rb"StreamTitle='([^']*)';StreamUrl='([^']*)';", bytes(listener.body))
     shown = {title.decode(): url.decode() for title, url in blocks}
