@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,22 @@ def _public_articles(now: datetime) -> Any:
     return select(Article).where(
         Article.status == ArticleStatus.published, Article.publish_at <= now
     )
+
+
+def _page_of(session: Session, query: Any, page: int, *, none_is_missing: bool = False
+             ) -> tuple[Sequence[Article], int, int]:  # fmt: skip
+    """The stories of `query` on page `page`, newest first, how many pages there are and how
+    many stories in all; 404 past the last page (and for none at all when `none_is_missing`)."""
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    if page > pages or (none_is_missing and total == 0):
+        raise HTTPException(404, "no such page of stories")
+    articles = session.scalars(
+        query.order_by(Article.publish_at.desc(), Article.id.desc())
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    ).all()
+    return articles, pages, total
 
 
 def _published_at(article: Article) -> datetime:
@@ -161,15 +178,9 @@ def _index(
         query = _public_articles(now)
         if category is not None:
             query = query.where(Article.category == category)
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        pages = max(1, math.ceil(total / PAGE_SIZE))
-        if page > pages or (category is not None and total == 0):
-            raise HTTPException(404, "no such page of stories")
-        articles = session.scalars(
-            query.order_by(Article.publish_at.desc(), Article.id.desc())
-            .offset((page - 1) * PAGE_SIZE)
-            .limit(PAGE_SIZE)
-        ).all()
+        # A category no public story is in is no page (a mistyped one is not an empty list).
+        articles, pages, _ = _page_of(session, query, page,
+                                      none_is_missing=category is not None)  # fmt: skip
         categories = session.scalars(
             _public_articles(now)
             .with_only_columns(Article.category)
@@ -616,15 +627,7 @@ def host_profile(
             query = f"?page={page}" if page > 1 else ""
             return RedirectResponse(profile.url + query, status_code=301)
         query = _public_articles(utcnow()).where(Article.host_id == host.id)
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        pages = max(1, math.ceil(total / PAGE_SIZE))
-        if page > pages:
-            raise HTTPException(404, "no such page of stories")
-        articles = session.scalars(
-            query.order_by(Article.publish_at.desc(), Article.id.desc())
-            .offset((page - 1) * PAGE_SIZE)
-            .limit(PAGE_SIZE)
-        ).all()
+        articles, pages, total = _page_of(session, query, page)
         stories = [_listing(article) for article in articles]
     return render_page(
         request,
