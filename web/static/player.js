@@ -458,8 +458,10 @@
     if (shiftAt !== null) { showHeard(); return; }
     if (!latest) return;
     const heard = heardAt();
-    // Connecting: keep what the listener heard last until their audio resumes.
-    if (heard === null && wanted && syncTag && shownKey !== null) return;
+    // Connecting: keep what the listener heard last until their audio resumes (also while an
+    // HLS attempt has not played yet: it may fall back to a mount, which is behind live).
+    const connecting = syncTag || (onHls() && listeningSince === null);
+    if (heard === null && wanted && connecting && shownKey !== null) return;
     let showing = latest.current;
     if (heard !== null) {
       const aired = [latest.current, ...latest.history].filter((e) => e && e.stream_at != null);
