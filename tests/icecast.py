@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from tests.station import end_process
+
 PASSWORD = "icecast-test-password"
 ADMIN_PASSWORD = "icecast-admin-password"
 STARTUP_SECONDS = 30.0
@@ -138,12 +140,7 @@ class Icecast:
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            end_process(self.process)
         self.process = None
         shutil.rmtree(getattr(self, "logdir", ""), ignore_errors=True)
 

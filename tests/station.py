@@ -121,12 +121,17 @@ class RunningStation:
             time.sleep(0.5)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        end_process(self.process)
+
+
+def end_process(process: subprocess.Popen[Any]) -> None:
+    """Ask a process the tests started to end; kill it if it has not within 10 s."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def start_station(root: Path, *, own_group: bool = False, **settings: Any) -> RunningStation:
