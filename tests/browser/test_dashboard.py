@@ -114,12 +114,12 @@ def test_a_host_signs_in_uploads_a_file_and_reorders_the_queue(
     found = station.get("/api/tracks?q=Uploaded", headers=station.auth()).json()["items"]
     assert [(t["title"], t["status"]) for t in found] == [("Uploaded Tone", "ready")]
 
-    # Drag the fourth row of the queue above the second.
+    # Drag the fourth row of the queue above the second (by id: the queue moves on with the air).
     open_section(page, "Queue")
     ids = queue_ids(page)
     dragged, target = ids[3], ids[1]
-    rows = page.locator("#queue-list li[data-id]")
-    rows.nth(3).drag_to(rows.nth(1))
+    row = '#queue-list li[data-id="{}"]'.format
+    page.locator(row(dragged)).drag_to(page.locator(row(target)))
     page.wait_for_function(
         "([a, b]) => { const ids = [...document.querySelectorAll('#queue-list li[data-id]')]"
         ".map(r => Number(r.dataset.id)); return ids.indexOf(a) >= 0 && "

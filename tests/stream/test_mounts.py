@@ -239,13 +239,16 @@ def test_playlists_status_and_now_playing_list_every_mount(station: RunningStati
         assert f"File{number}={station.url}{path}\n" in pls
     assert "NumberOfEntries=4" in pls
 
+    # One listener on the Opus mount; the players of the tests before have hung up (the
+    # station counts a connection out when it next writes to it).
+    expected = {station.url + p: int(p == "/stream.opus") for p in paths}
     listener = StreamCapture(station.port, path="/stream.opus")
     try:
         deadline = time.monotonic() + 10
         while True:
             sources = station.get("/status-json.xsl").json()["icestats"]["source"]
             by_url = {source["listenurl"]: source for source in sources}
-            if by_url[station.url + "/stream.opus"]["listeners"] == 1:
+            if {url: source["listeners"] for url, source in by_url.items()} == expected:
                 break
             assert time.monotonic() < deadline, sources
             time.sleep(0.1)
@@ -254,7 +257,6 @@ def test_playlists_status_and_now_playing_list_every_mount(station: RunningStati
         format_ = (opus["server_type"], opus["samplerate"], opus["channels"])
         assert format_ == ("audio/ogg", 48000, 2)
         assert by_url[station.url + "/mobile.mp3"]["channels"] == 1
-        assert by_url[station.url + "/stream"]["listeners"] == 0
         now = station.now_playing()
         assert now["listeners"] == 1
         assert now["mounts"] == {"/stream": 0, "/mobile.mp3": 0, "/stream.aac": 0,

@@ -216,7 +216,15 @@
 
   // --- Queue ------------------------------------------------------------------------------
 
+  // A row being dragged stays where the host holds it: the queue moving on with the air
+  // (a background reload) waits for the drop.
+  const queueDrag = { row: null, stale: false };
+
   async function loadQueue() {
+    if (queueDrag.row) {
+      queueDrag.stale = true;
+      return;
+    }
     renderQueue((await api("GET", "/api/queue")).items);
   }
 
@@ -288,32 +296,37 @@
 
   function setUpQueueDragging() {
     const list = $("#queue-list");
-    let dragged = null;
     list.addEventListener("dragstart", (event) => {
-      dragged = event.target.closest("li[data-id]");
-      if (!dragged) return;
+      queueDrag.row = event.target.closest("li[data-id]");
+      if (!queueDrag.row) return;
       event.dataTransfer.effectAllowed = "move";
-      event.dataTransfer.setData("text/plain", dragged.dataset.id);
-      dragged.classList.add("dragging");
+      event.dataTransfer.setData("text/plain", queueDrag.row.dataset.id);
+      queueDrag.row.classList.add("dragging");
     });
     list.addEventListener("dragend", () => {
-      if (dragged) dragged.classList.remove("dragging");
+      if (queueDrag.row) queueDrag.row.classList.remove("dragging");
       for (const row of list.querySelectorAll(".drop-here")) row.classList.remove("drop-here");
-      dragged = null;
+      queueDrag.row = null;
+      if (queueDrag.stale) {
+        queueDrag.stale = false;
+        act(loadQueue, { background: true })();
+      }
     });
     list.addEventListener("dragover", (event) => {
       const target = event.target.closest("li[data-id]");
-      if (!dragged || !target) return;
+      if (!queueDrag.row || !target) return;
       event.preventDefault(); // allows the drop
       event.dataTransfer.dropEffect = "move";
       for (const row of list.querySelectorAll(".drop-here")) row.classList.remove("drop-here");
-      if (target !== dragged) target.classList.add("drop-here");
+      if (target !== queueDrag.row) target.classList.add("drop-here");
     });
     list.addEventListener("drop", (event) => {
       const target = event.target.closest("li[data-id]");
+      const dragged = queueDrag.row;
       if (!dragged || !target || target === dragged) return;
       event.preventDefault();
       // Takes the target's place: the rows between shift by one towards the old place.
+      queueDrag.stale = false; // the move answers with the queue as it is now
       const id = Number(dragged.dataset.id);
       act(() => moveEntry(id, target.dataset.position))();
     });
