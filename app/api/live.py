@@ -84,9 +84,6 @@ def live_end(station: StationDep, host: CurrentHost) -> dict[str, Any]:
 async def update_metadata(request: Request, station: StationDep) -> Response:
     """Icecast's title update: `?mode=updinfo&mount=/live&song=...`, with the live source's
     credentials (Basic auth). Answers Icecast's XML."""
-    query = request.query_params
-    if query.get("mode") != "updinfo" or query.get("mount", "/live") != "/live":
-        return _iceresponse(400, "only mode=updinfo on mount /live is supported")
     credentials = basic_credentials({k.lower(): v for k, v in request.headers.items()})
     if credentials is None:
         return _iceresponse(401, "Authentication required")
@@ -95,6 +92,9 @@ async def update_metadata(request: Request, station: StationDep) -> Response:
         host = await request.state.source_authenticate(address, *credentials)
     except AuthRefused as error:
         return _iceresponse(error.status, error.message)
+    query = request.query_params
+    if query.get("mode") != "updinfo" or query.get("mount", "/live") != "/live":
+        return _iceresponse(400, "only mode=updinfo on mount /live is supported")
     feed = station.live.feed
     if feed is None or feed.host_id != host.host_id:
         return _iceresponse(400, "Source does not exist")
