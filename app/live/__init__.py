@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from app.core.item import Item, ItemKind
+from app.live.oggtags import OggTitles
 from app.problems import Problems
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,13 @@ class LiveFeed:
     on_end: list[Callable[[str], None]] = field(default_factory=list)
     _sent: deque[tuple[float, int]] = field(default_factory=deque)
     _window_bytes: int = 0
+    _first_byte: float | None = None
+    _ogg: OggTitles | None = None  # the titles in an Ogg input's comment headers
+    _ogg_title: str = ""
+
+    def __post_init__(self) -> None:
+        if "ogg" in self.content_type.lower() or "opus" in self.content_type.lower():
+            self._ogg = OggTitles()
 
     @property
     def on_air(self) -> bool:
@@ -88,12 +96,16 @@ class LiveFeed:
         if self.state in ("ending", "ended"):
             raise LiveRefused(410, f"the live input has ended: {self.ended_reason}")
         now = time.monotonic()
+        if self._first_byte is None:
+            self._first_byte = now
         self._sent.append((now, len(data)))
         self._window_bytes += len(data)
         while self._sent and self._sent[0][0] < now - RATE_WINDOW_SECONDS:
             self._window_bytes -= self._sent.popleft()[1]
         limit_kbps = self.live.max_kbps
-        allowed = limit_kbps * 125 * RATE_WINDOW_SECONDS + BURST_BYTES
+        # The window fills from the first byte: a source sending far too fast is cut at once.
+        window = min(RATE_WINDOW_SECONDS, now - self._first_byte)
+        allowed = limit_kbps * 125 * window + BURST_BYTES
         if self._window_bytes > allowed:
             message = (f"the source sends more than the limit of {limit_kbps} kbps "
                        f"({self._window_bytes * 8 / 1000 / RATE_WINDOW_SECONDS:.0f} kbps over "
@@ -105,12 +117,20 @@ class LiveFeed:
             self.live._cut_off(self, 503, message)
             raise LiveRefused(503, message)
         self.live.playout.live_data(data)
+        if self._ogg is not None:
+            for title in self._ogg.feed(data):
+                if title != self._ogg_title:
+                    self._ogg_title = title
+                    self.title(title)
 
     def title(self, text: str) -> None:
         """The source's new title: now playing, ICY titles and the push channel."""
         if self.state == "ended" or not text.strip():
             return
-        self.item = Item(kind=ItemKind.live, title=text.strip(), artist=self.host_name)
+        artist, sep, title = text.strip().partition(" - ")  # Icecast's "Artist - Title"
+        if not sep or not artist.strip() or not title.strip():
+            artist, title = self.host_name, text.strip()
+        self.item = Item(kind=ItemKind.live, title=title.strip(), artist=artist.strip())
         self.live.playout.live_title(self.item)
 
     def end(self, reason: str = "the source disconnected") -> None:

@@ -42,15 +42,19 @@ def station(tmp_path: Path) -> Iterator[RunningStation]:
         running.stop()
 
 
+MP3 = ["-c:a", "libmp3lame", "-b:a", "128k", "-f", "mp3", "-content_type", "audio/mpeg"]
+
+
 def source(station: RunningStation, *lavfi: str, password: str = ADMIN_PASSWORD,
-           user: str = ADMIN_NAME) -> subprocess.Popen[bytes]:  # fmt: skip
-    """Real ffmpeg as a source client, sending MP3 at real-time pace."""
+           user: str = ADMIN_NAME, output: list[str] = MP3,
+           realtime: bool = True) -> subprocess.Popen[bytes]:  # fmt: skip
+    """Real ffmpeg as a source client, sending MP3 (or `output`) at real-time pace."""
     url = f"icecast://{user}:{password}@127.0.0.1:{station.port}/live"
     return subprocess.Popen(
-        [ffmpeg_path(), "-nostdin", "-hide_banner", "-loglevel", "error", "-re",
+        [ffmpeg_path(), "-nostdin", "-hide_banner", "-loglevel", "error",
+         *(["-re"] if realtime else []),
          "-f", "lavfi", "-i", ",".join(lavfi) if lavfi else f"sine=f={SOURCE_TONE}:r=44100",
-         "-c:a", "libmp3lame", "-b:a", "128k", "-f", "mp3", "-content_type", "audio/mpeg",
-         url],
+         *output, url],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
 
@@ -208,14 +212,52 @@ def test_wrong_credentials_are_refused_and_the_air_is_untouched(station: Running
     assert sender.returncode != 0
     assert live_state(station)["state"] == "off"
     assert station.now_playing()["current"]["kind"] == "music"
-    # A personal token as the password (any name) is let in.
+    # A personal token as the password (any name) is let in; a host hands back from the
+    # dashboard's button (POST /api/live/end): the programme returns, the source is let go.
     token = source(station, user="source", password=ADMIN_TOKEN)
     try:
         wait_live(station, "on_air")
+        station.wait_for(lambda now: now["current"]["kind"] == "live", timeout=15)
+        assert station.post("/api/live/end").status_code == 200
+        status = wait_live(station, "off")
+        assert "handed back" in status["last_ended"]["reason"], status
+        station.wait_for(lambda now: now["current"]["kind"] == "music", timeout=15)
+        token.wait(15)  # the station closed its connection
+        assert station.post("/api/live/end").status_code == 409  # nobody is live now
     finally:
         token.kill()
         token.wait()
+
+
+def test_an_ogg_opus_source_and_its_in_stream_title(station: RunningStation) -> None:
+    opus = ["-c:a", "libopus", "-b:a", "96k", "-metadata", "artist=DJ Test",
+            "-metadata", "title=Opus Hour", "-f", "ogg", "-content_type", "audio/ogg"]  # fmt: skip
+    sender = source(station, output=opus)
+    try:
+        wait_live(station, "on_air")
+        now = station.wait_for(lambda now: now["current"]["title"] == "Opus Hour", timeout=15)
+        assert now["current"]["artist"] == "DJ Test"
+        assert now["current"]["kind"] == "live"
+    finally:
+        sender.kill()
+        sender.wait()
     wait_live(station, "off")
+
+
+def test_a_source_over_the_bitrate_limit_is_cut_off(station: RunningStation) -> None:
+    fast = source(station, f"sine=f={SOURCE_TONE}:r=44100:d=600", realtime=False)
+    try:
+        fast.wait(30)  # the station hangs up on it
+        deadline = time.monotonic() + 15
+        while not (status := live_state(station))["refusals"] or status["state"] != "off":
+            assert time.monotonic() < deadline, status
+            time.sleep(0.1)
+    finally:
+        fast.kill()
+        fast.wait()
+    assert status["refusals"][0]["status"] == 413, status
+    assert "512 kbps" in status["refusals"][0]["message"]
+    station.wait_for(lambda now: now["current"]["kind"] == "music", timeout=15)
 
 
 def test_garbage_is_refused_without_touching_the_air(station: RunningStation) -> None:
