@@ -163,7 +163,8 @@ def test_a_source_takes_over_titles_and_hands_back_on_disconnect_and_silence(
         sender.kill()
         sender.wait()
         hung_up = time.monotonic()
-        wait_live(station, "off")
+        status = wait_live(station, "off")
+        assert status["last_ended"]["reason"] == "the source disconnected", status
         now = station.wait_for(lambda now: now["current"]["kind"] == "music", timeout=15)
         assert now["current"]["title"] in ("Low Tone", "Other Tone")
         time.sleep(3)

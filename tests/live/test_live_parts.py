@@ -25,9 +25,23 @@ TARGET = -16.0
 BLOCK = RATE // 5  # 0.2 s, the clock's block
 
 
-@pytest.mark.parametrize("peak_db", [-30.0, -1.0])
-def test_a_live_input_is_levelled_and_never_clips(tmp_path: Path, peak_db: float) -> None:
-    path = write_tone(tmp_path / "in.mp3", 12, 660, volume_db=peak_db)
+PULSES = "0.9*lt(mod(t,0.5),0.01)*sin(2*PI*1000*t)+0.01*sin(2*PI*660*t)"
+
+
+def pulses(path: Path) -> Path:
+    """Quiet (about -43 LUFS) but with full-scale clicks: levelling it up would clip them."""
+    subprocess.run([ffmpeg_path(), "-loglevel", "error", "-f", "lavfi", "-i",
+                    f"aevalsrc='{PULSES}':s={RATE}:d=12", "-ac", "2", "-b:a", "192k", str(path)],
+                   check=True)  # fmt: skip
+    return path
+
+
+@pytest.mark.parametrize("peak_db", [-30.0, -1.0, None])
+def test_a_live_input_is_levelled_and_never_clips(tmp_path: Path, peak_db: float | None) -> None:
+    if peak_db is None:
+        path = pulses(tmp_path / "in.mp3")
+    else:
+        path = write_tone(tmp_path / "in.mp3", 12, 660, volume_db=peak_db)
     data = path.read_bytes()
     item = Item(kind=ItemKind.live, title="Live")
     live = LiveSource(item, ffmpeg_path(), RATE, "audio/mpeg", TARGET, silence_seconds=5,
@@ -43,7 +57,8 @@ def test_a_live_input_is_levelled_and_never_clips(tmp_path: Path, peak_db: float
     pcm = np.concatenate(out)
     levelled = pcm[RATE * 2 :]  # the estimate settles in its first seconds
     assert float(np.max(np.abs(pcm))) <= 0.96, "the live input clipped"
-    assert abs(integrated_loudness(levelled) - TARGET) < 1.5
+    if peak_db is not None:  # the clicks hold the gain down: they are the point of that one
+        assert abs(integrated_loudness(levelled) - TARGET) < 1.5
 
 
 class Playout:
