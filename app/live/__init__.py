@@ -167,7 +167,7 @@ class Live:
             sentence = shows.may_go_live(host_id, datetime.now(UTC))
             if sentence:
                 self.refuse(host_name, via, 403, sentence)
-        item = Item(kind=ItemKind.live, title=f"Live: {host_name}", artist=host_name)
+        item = Item(kind=ItemKind.live, title=f"Live with {host_name}")
         slot = shows.current(datetime.now(UTC)) if shows is not None else None
         if slot is not None:
             item = Item(kind=ItemKind.live, title=slot.name, artist=", ".join(slot.host_names))
