@@ -281,3 +281,21 @@ def test_garbage_is_refused_without_touching_the_air(station: RunningStation) ->
     assert station.now_playing()["current"]["kind"] == "music"
     problems = station.get("/api/station/problems", headers=station.auth()).json()
     assert any("refused" in json.dumps(p) for p in problems.get("items", problems)), problems
+
+
+def test_a_source_that_sends_nothing_is_dropped_without_touching_the_air(
+    station: RunningStation,
+) -> None:
+    with socket.create_connection(("127.0.0.1", station.port), timeout=30) as sock:
+        auth = base64.b64encode(f"{ADMIN_NAME}:{ADMIN_PASSWORD}".encode()).decode()
+        head = (f"PUT /live HTTP/1.1\r\nAuthorization: Basic {auth}\r\n"
+                "Content-Type: audio/mpeg\r\nExpect: 100-continue\r\n\r\n")  # fmt: skip
+        sock.sendall(head.encode())
+        assert sock.recv(4096).startswith(b"HTTP/1.1 100 Continue")
+        assert live_state(station)["state"] == "starting"
+        assert sock.recv(4096) == b""  # the station hangs up on it
+    status = live_state(station)
+    assert status["state"] == "off"
+    assert status["refusals"][0]["status"] == 415
+    assert "no audio could be decoded" in status["refusals"][0]["message"]
+    assert station.now_playing()["current"]["kind"] == "music"
