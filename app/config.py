@@ -97,6 +97,12 @@ class Settings(BaseSettings):
     hls_segment_seconds: int = Field(6, ge=2, le=10)
     hls_sessions_per_address: int = Field(16, ge=1)
 
+    # Live shows (app/live): a host's own software as an Icecast source on /live. It returns
+    # to the programme after `live_silence_seconds` of silence (or of nothing), and is cut
+    # off above `live_max_kbps` (measured over LIVE_RATE_WINDOW_SECONDS).
+    live_silence_seconds: float = Field(15.0, ge=1.0, le=600.0)
+    live_max_kbps: int = Field(512, ge=16, le=10_000)
+
     # Listeners' skip votes: the item on air is skipped when
     # max(skip_vote_minimum, ceil(skip_vote_share * listeners now)) listeners have voted.
     skip_vote_share: float = Field(0.5, gt=0, le=1)

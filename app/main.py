@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.accounts.bootstrap import prepare_hosts
 from app.accounts.ratelimit import FailureWindow, LoginThrottle
+from app.api import live as live_api
 from app.api import router
 from app.api.errors import (
     CONCURRENT_CHANGES,
@@ -30,11 +31,12 @@ from app.api.requests import REQUEST_ATTEMPTS_PER_MINUTE
 from app.config import Settings
 from app.db import make_engine, make_sessions, upgrade_in_child
 from app.headers import security_headers
+from app.live.icecast import IcecastIngest
 from app.metrics import Histogram, Labels, RequestMetrics
 from app.news import ratings
 from app.statelock import StateLock
 from app.station import Station
-from app.stream.http import HUB_STATE_KEY, MOUNTS_STATE_KEY, SHIFT_STATE_KEY
+from app.stream.http import HUB_STATE_KEY, LIVE_STATE_KEY, MOUNTS_STATE_KEY, SHIFT_STATE_KEY
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +62,15 @@ def create_app(settings: Settings | None = None, lock: StateLock | None = None) 
         # station: out of the collector's full passes, which would otherwise walk it all
         # (~100 ms of CPU each) every so often after requests that make many rows.
         gc.freeze()
+        login_throttle = LoginThrottle()  # sign-ins and live sources' credentials alike
+        source_authenticate = live_api.source_authenticator(sessions, login_throttle)
         try:
             yield {
                 "settings": settings,
                 "station": station,
-                "login_throttle": LoginThrottle(),
+                "login_throttle": login_throttle,
+                "source_authenticate": source_authenticate,
+                LIVE_STATE_KEY: IcecastIngest(station.live, source_authenticate),
                 "new_ratings": FailureWindow(ratings.NEW_PER_ADDRESS, ratings.NEW_WINDOW_SECONDS),
                 # Listeners' song requests (app/api/requests.py), per client network.
                 "request_searches": FailureWindow(settings.request_searches_per_minute, 60),

@@ -27,6 +27,7 @@ from app.library.uploads import format_size, sweep_stale_uploads
 from app.listeners.identity import COOKIE_NAME, ListenerKeys, listener_hash
 from app.listeners.sessions import SessionRecorder
 from app.listeners.skipvotes import SkipVotes, VoteResult
+from app.live import Live
 from app.models import Play, Track, TrackKind, TrackStatus
 from app.news.bulletins import Bulletins
 from app.news.desk import NewsDesk
@@ -138,7 +139,12 @@ class Station:
             safety_item=safety_item(settings.station_name),
             on_problem=self._report_problem,
             publish_mount=self._publish_mount,
+            on_live=lambda state, reason: self.live.on_playout(state, reason),
         )
+        # Live shows: a host's live input through one door (app/live), Icecast or browser.
+        self.live = Live(self.playout, self.problems, silence_seconds=settings.live_silence_seconds,
+                         max_kbps=settings.live_max_kbps,
+                         shows=lambda: getattr(self, "shows", None))  # fmt: skip
         self._scan_lock = threading.Lock()
         self.jobs = JobRegistry()  # long work (analysis of uploads, ...) with progress
         self.news = NewsDesk(settings, sessions, self.ffmpeg, self.jobs, self.problems)
@@ -518,6 +524,7 @@ def _playout_config(settings: Settings, ffmpeg: str) -> dict[str, Any]:
         "sample_rate": settings.sample_rate,
         "block_seconds": settings.block_seconds,
         "crossfade_seconds": settings.crossfade_seconds,
+        "loudness_target_lufs": settings.loudness_target_lufs,
         "skip_fade_seconds": settings.skip_fade_seconds,
         "bitrate_kbps": settings.bitrate_kbps,
         "mp3_quality": settings.mp3_quality,

@@ -14,6 +14,7 @@ from app.api import (
     identity,
     library,
     listeners,
+    live,
     news,
     news_pages,
     observe,
@@ -43,6 +44,8 @@ router.include_router(skip.router)
 router.include_router(requests.router)
 router.include_router(problems.router)
 router.include_router(relays.router)
+router.include_router(live.router)
+router.include_router(live.icecast)
 router.include_router(covers.router)
 router.include_router(player.router)
 router.include_router(dashboard.router)

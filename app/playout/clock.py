@@ -86,7 +86,7 @@ class PlayoutClock:
         self._lead: deque[Block] = deque()
         self._anchor: float | None = None
         self._released = 0  # frames aired since the anchor
-        self._skips: deque[Item | None] = deque()
+        self._skips: deque[Item | _Interrupt | None] = deque()
         self.heard: Item | None = None  # the item at the live point
         # What happened so far, for the station's metrics (read from any thread).
         self.blocks_aired = 0
@@ -124,6 +124,13 @@ class PlayoutClock:
         """Skip what listeners hear (only if that is still `item`, when given)."""
         with self._lock:
             self._skips.append(item)
+            self._lock.notify_all()
+
+    def interrupt(self, fade_seconds: float) -> None:
+        """Cut to what the programme has next whatever is on air (a live input taking over):
+        the lead is taken back, its first `fade_seconds` fading out under what comes next."""
+        with self._lock:
+            self._skips.append(_Interrupt(round(fade_seconds * self._rate)))
             self._lock.notify_all()
 
     def run(self) -> None:
@@ -219,14 +226,25 @@ class PlayoutClock:
                 if not self._skips:
                     return
                 target = self._skips.popleft()
-                if target is not None and target is not self.heard:
+                fade = self._skip_fade
+                if isinstance(target, _Interrupt):  # whatever is on air: cut to what is next
+                    fade, target, skip_current = target.frames, None, True
+                elif target is not None and target is not self.heard:
                     log.info("skip of %r not applied: it is no longer on air",
                              target.display_title)  # fmt: skip
                     continue
-                skip_current = self.heard is None or self.heard is self._programme.current
+                else:
+                    skip_current = self.heard is None or self.heard is self._programme.current
                 taken = [block.pcm for block in self._lead]
                 self._lead.clear()
             if not taken:
                 self._programme.skip()  # nothing read ahead: the programme is at air time
                 continue
-            self._programme.cut(np.concatenate(taken)[: self._skip_fade], skip_current)
+            self._programme.cut(np.concatenate(taken)[:fade], skip_current)
+
+
+class _Interrupt:
+    """A cut asked for by `interrupt`, fading over `frames`."""
+
+    def __init__(self, frames: int) -> None:
+        self.frames = frames

@@ -21,6 +21,11 @@ class Deck:
         return len(self._buffer)
 
     @property
+    def source_closed(self) -> bool:
+        """Its source was closed (a live input that was refused or ended)."""
+        return bool(getattr(self.source, "closed", False))
+
+    @property
     def failed(self) -> bool:
         """Ended before giving a single frame: a decoder that could not start."""
         return self.ended and self._decoded == 0

@@ -53,6 +53,8 @@ class Sequencer:
         self._last_retry = -RETRY_SECONDS
         self._sample_rate = sample_rate
         self._announce: list[Item] = []  # items to report as starting at the next read
+        self._announcing = threading.Lock()
+        self._live: Deck | None = None  # a live input that takes over at the next cut
 
     @property
     def current(self) -> Item | None:
@@ -77,6 +79,24 @@ class Sequencer:
             return None
         return deck.item.duration - deck.played / self._sample_rate
 
+    @property
+    def live_on_air(self) -> bool:
+        """A live input is what is being read."""
+        return self._live is not None and self._deck is self._live
+
+    def go_live(self, source: Source) -> None:
+        """A live input takes over at the next cut (the clock's `interrupt`). What was lined
+        up to follow is dropped: after the live input the scheduler is asked afresh."""
+        self._live = Deck(source)
+
+    def retitle(self, item: Item) -> None:
+        """The live input's new title, announced at the next read."""
+        live = self._live
+        if live is not None:
+            live.item = item
+            with self._announcing:
+                self._announce.append(item)
+
     def skip(self) -> None:
         """Ask for the next item; takes effect at the next read. Safe from any thread."""
         self._skip_requested.set()
@@ -98,11 +118,13 @@ class Sequencer:
                 previous.close()
             self._deck = self._take_next()
         if self._deck is not previous or not skip_current:
-            self._announce.append(self._deck.item)
+            with self._announcing:
+                self._announce.append(self._deck.item)
 
     def read(self, frames: int) -> Block:
-        block = Block(silence(frames), [(0, item) for item in self._announce])
-        self._announce.clear()
+        with self._announcing:
+            block = Block(silence(frames), [(0, item) for item in self._announce])
+            self._announce.clear()
         pos = 0
         while pos < frames:
             deck = self._deck
@@ -130,6 +152,11 @@ class Sequencer:
         """How many frames may play before the current item's ending transition starts."""
         if deck is self._safety:
             return wanted
+        if deck is self._live:  # no look-ahead: it ends with a fade-out of its own
+            deck.fill(wanted)
+            if deck.ended and self._prepared is None:
+                self._prepared = self._open_next()
+            return min(wanted, deck.buffered)
         deck.fill(wanted + self._crossfade + self._prefetch)
         if not deck.ended:
             return min(wanted, deck.buffered - self._crossfade)
@@ -151,7 +178,15 @@ class Sequencer:
             block.starts.append((pos, self._deck.item))
 
     def _take_next(self) -> Deck:
-        """The next deck that really produces audio, else the safety source."""
+        """The live input when one waits, else the next deck that really produces audio,
+        else the safety source."""
+        live = self._live
+        if live is not None and not live.ended and not live.source_closed:
+            if self._deck is not live and self._prepared is not None:
+                self._prepared.close()  # planned before the live input: asked afresh after
+                self._prepared = None
+            return live
+        self._live = None
         for _ in range(MAX_ATTEMPTS):
             deck = self._prepared or self._open_next()
             self._prepared = None

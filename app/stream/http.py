@@ -30,6 +30,11 @@ STREAM_PATHS = frozenset({b"/stream", b"/stream.mp3"})
 HUB_STATE_KEY = "stream_hub"  # where the app's lifespan state keeps the hub
 MOUNTS_STATE_KEY = "stream_mounts"  # ...and the extra mounts' hubs, by path (bytes)
 SHIFT_STATE_KEY = "stream_timeshift"  # ...and the time-shifted listening (`/stream?at=`)
+# ...and the live input (app/live/icecast.py's IcecastIngest): `PUT` and `SOURCE` on /live
+# are Icecast sources, whose body (no length, no chunks) is read raw until they hang up.
+LIVE_STATE_KEY = "live_ingest"
+LIVE_PATHS = frozenset({b"/live"})
+SOURCE_STARTS = (b"SOURCE ", b"PUT /live")
 
 # The request line and header lines of one request, all told (nginx's default buffers: 1 KiB,
 # then 4 of 8 KiB; Icecast's: 8 KiB). Beyond it the answer is 431 and the connection closes.
@@ -51,6 +56,8 @@ class StationHttpProtocol(HttpToolsProtocol):
         self._in_head = True  # between requests, or inside a request's head
         self._head_bytes = 0  # bytes received since the last request ended (its upper bound)
         self._head_timer: asyncio.TimerHandle | None = None
+        self._source_head: bytearray | None = None  # a live source's head, being read
+        self._source: Any = None  # ...and then its connection (app/live/icecast.py)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -58,9 +65,22 @@ class StationHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
+        if self._source is not None:
+            self._source.lost()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._source is not None:
+            self._source.data(data)
+            return
+        if self._source_head is not None or (
+            self._in_head
+            and self._head_bytes == 0
+            and data.startswith(SOURCE_STARTS)
+            and self.app_state.get(LIVE_STATE_KEY) is not None
+        ):
+            self._read_source_head(data)
+            return
         if self._detached:
             return
         if self._in_head:
@@ -116,6 +136,39 @@ class StationHttpProtocol(HttpToolsProtocol):
             shift.attach(self.transport, method.decode(), self.headers, client, at)
         else:
             hub.attach(self.transport, method.decode(), self.headers, client, query)
+
+    def _read_source_head(self, data: bytes) -> None:
+        """A live source's request (PUT or SOURCE): its head is read here, as its body will
+        be (raw), and the connection goes to the live ingest."""
+        head = self._source_head = (self._source_head or bytearray()) + data
+        self._head_bytes += len(data)
+        end = head.find(b"\r\n\r\n")
+        if end < 0:
+            if len(head) > MAX_HEAD_BYTES:
+                self._refuse(431, "Request header fields too large.")
+            return
+        lines = bytes(head[:end]).decode("latin-1").split("\r\n")
+        method, _, rest = lines[0].partition(" ")
+        target = rest.rpartition(" ")[0] or rest
+        if target.partition("?")[0].encode("latin-1") not in LIVE_PATHS:
+            self._source_head = None  # another path: the app answers it as usual
+            self._head_bytes = 0
+            super().data_received(bytes(head))
+            return
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        self._detached, self._in_head = True, False
+        self._cancel_head_timer()
+        self.connections.discard(self)
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else ""
+        ingest = self.app_state[LIVE_STATE_KEY]
+        self._source = ingest.connect(self.transport, method, headers, client)
+        body = bytes(head[end + 4 :])
+        self._source_head = None
+        if body:
+            self._source.data(body)
 
     def on_body(self, body: bytes) -> None:
         if not self._detached:

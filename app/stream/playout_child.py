@@ -52,6 +52,7 @@ from app.logs import configure as configure_logging
 from app.outputs import MountSpec
 from app.playout.clock import PlayoutClock
 from app.playout.decoder import DECODER_PROBLEM, DecoderSource
+from app.playout.live import LiveSource
 from app.playout.safety import SafetySource
 from app.playout.sequencer import Sequencer
 from app.playout.source import Pcm
@@ -73,6 +74,11 @@ ANSWER_GRACE_SECONDS = 1.5
 FALLBACK_SECONDS = 16.0  # of the safety source, encoded in advance (its chords' cycle)
 ENCODER_PROBLEM = "encoder"
 STATS_SECONDS = 1.0  # how often the station is sent the playout's counters
+# A live input takes over once this much of its audio is decoded (it absorbs the jitter of
+# its arrival), and is refused if that takes longer than LIVE_DECODE_SECONDS.
+LIVE_PRIME_SECONDS = 0.4
+LIVE_DECODE_SECONDS = 5.0
+LIVE_FADE_SECONDS = 1.0  # the crossfade into a live input, and its fade-out at the end
 
 
 class ParentGone(Exception):
@@ -137,6 +143,12 @@ class PlayoutChild:
         self._open_problems: set[str] = set()
         self._problems_lock = threading.Lock()
         self._stats_due = 0.0
+        self._ffmpeg, self._rate = ffmpeg, rate
+        self._loudness_target = float(config.get("loudness_target_lufs", -16.0))
+        self._live: LiveSource | None = None
+        self._live_since = 0.0  # monotonic time the live input began
+        self._live_on_air = False
+        self._live_asked = False  # the next item was asked for as the live input ends
         self.sequencer = Sequencer(
             next_item=self._next_item,
             open_source=lambda item: DecoderSource(item, ffmpeg, rate, self._problem),
@@ -302,9 +314,16 @@ class PlayoutChild:
             with self._answered:
                 if not self._answers:
                     self._ask()
+        self._check_live()
         for kind, payload in self._link.poll(timeout):
+            if kind == wire.LIVE_DATA:
+                if self._live is not None:
+                    self._live.feed(payload)
+                continue
             message = json.loads(payload)
-            if kind == wire.ITEM:
+            if kind in (wire.LIVE_BEGIN, wire.LIVE_TITLE, wire.LIVE_END):
+                self._live_message(kind, message)
+            elif kind == wire.ITEM:
                 item = wire.item_from_json(message["item"]) if message["item"] else None
                 with self._answered:
                     self._asked = False
@@ -314,10 +333,80 @@ class PlayoutChild:
                     self._answered.notify_all()
                 self._tell_next()
             elif kind == wire.SKIP:
+                if self._live_on_air:
+                    continue  # a live input ends by LIVE_END, not by a skip
                 token = message["token"]
                 self.clock.skip(self._items.get(token) if token is not None else None)
             else:
                 log.warning("unknown message %r from the station", kind)
+
+    def _live_message(self, kind: bytes, message: dict[str, Any]) -> None:
+        if kind == wire.LIVE_BEGIN:
+            if self._live is not None:  # the station allows one: an old one is abandoned
+                self._end_live("replaced by another live input", tell=False)
+            item = wire.item_from_json(message["item"])
+            with self._answered:
+                self._remember(int(message["token"]), item)
+            self._live = LiveSource(item, self._ffmpeg, self._rate, str(message["content_type"]),
+                                    self._loudness_target, float(message["silence_seconds"]),
+                                    LIVE_FADE_SECONDS)  # fmt: skip
+            self._live_since, self._live_on_air = time.monotonic(), False
+        elif kind == wire.LIVE_TITLE and self._live is not None:
+            item = wire.item_from_json(message["item"])
+            with self._answered:
+                self._remember(int(message["token"]), item)
+            if self._live_on_air:
+                self.sequencer.retitle(item)
+            else:
+                self._live.item = item
+        elif kind == wire.LIVE_END and self._live is not None:
+            self._end_live(str(message.get("reason") or "ended"))
+
+    def _end_live(self, reason: str, tell: bool = True) -> None:
+        live = self._live
+        assert live is not None
+        if self._live_on_air:
+            live.end(reason)  # it fades out; _check_live reports when the programme is back
+            return
+        live.close()  # never aired
+        self._live = None
+        if tell:
+            self._send_live("ended", reason)
+
+    def _check_live(self) -> None:
+        """Take over once the live input's audio decodes; refuse it if it does not; report
+        when it has ended and the programme is back."""
+        live = self._live
+        if live is None:
+            return
+        if not self._live_on_air:
+            if live.buffered_seconds >= LIVE_PRIME_SECONDS:
+                self._live_on_air = True
+                self.sequencer.go_live(live)
+                self.clock.interrupt(LIVE_FADE_SECONDS)
+                self._send_live("on_air", "")
+            elif live.decoder_ended or time.monotonic() - self._live_since > LIVE_DECODE_SECONDS:
+                reason = (
+                    live.error()
+                    if live.decoder_ended
+                    else f"no audio could be decoded within {LIVE_DECODE_SECONDS:.0f} s"
+                )
+                live.close()
+                self._live = None
+                self._send_live("refused", reason)
+            return
+        if live.closed:  # the sequencer has moved on from it: the programme is back
+            self._live, self._live_on_air, self._live_asked = None, False, False
+            self._send_live("ended", live.end_reason or "ended")
+        elif live.end_reason is not None and not self._live_asked:
+            self._live_asked = True
+            with self._answered:  # what was planned before the live input is asked afresh,
+                self._answers.clear()  # while the live input fades out
+                self._asked = False
+                self._ask()
+
+    def _send_live(self, state: str, reason: str) -> None:
+        self._link.send(wire.pack_json(wire.LIVE_STATE, {"state": state, "reason": reason}))
 
     def _problem(self, key: str, what: str, cause: str | None) -> None:
         """Report a fault to the station (once while it lasts), or its end (cause None)."""

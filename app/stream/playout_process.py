@@ -49,6 +49,7 @@ class PlayoutProcess:
         safety_item: Item,
         on_problem: Callable[[str, str, str | None], None] = lambda key, what, cause: None,
         publish_mount: PublishMount | None = None,
+        on_live: Callable[[str, str], None] = lambda state, reason: None,
     ) -> None:
         self._config = config
         self._next_item = next_item
@@ -57,6 +58,9 @@ class PlayoutProcess:
         self._on_problem = on_problem  # (key, what, cause): a fault; cause None: it is over
         # An extra mount's audio: (path, data, starts, headers or None, programme sample).
         self._publish_mount = publish_mount
+        # The live input's steps: ("on_air" | "refused" | "ended", reason), on the event loop.
+        self._on_live = on_live
+        self._live = False  # a live input was begun in this process and has not ended
         self._items: dict[int, Item] = {wire.SAFETY_TOKEN: safety_item}
         self._tokens: dict[int, int] = {id(safety_item): wire.SAFETY_TOKEN}
         self._last_token = wire.SAFETY_TOKEN
@@ -128,6 +132,30 @@ class PlayoutProcess:
                 message = wire.pack_json(wire.SKIP, {"token": token})
                 self._loop.call_soon_threadsafe(self._send, message)
 
+    def live_begin(self, item: Item, content_type: str, silence_seconds: float) -> None:
+        """A live input begins: its audio follows by live_data (on the event loop)."""
+        self._live = True
+        token = self._token_for(item)
+        self._send(wire.pack_json(wire.LIVE_BEGIN, {
+            "token": token, "item": wire.item_to_json(item), "content_type": content_type,
+            "silence_seconds": silence_seconds}))  # fmt: skip
+
+    def live_data(self, data: bytes) -> None:
+        self._send(wire.pack(wire.LIVE_DATA, data))
+
+    def live_title(self, item: Item) -> None:
+        token = self._token_for(item)
+        self._send(wire.pack_json(wire.LIVE_TITLE, {"token": token,
+                                                    "item": wire.item_to_json(item)}))  # fmt: skip
+
+    def live_end(self, reason: str) -> None:
+        self._send(wire.pack_json(wire.LIVE_END, {"reason": reason}))
+
+    @property
+    def pipe_backlog(self) -> int:
+        """Bytes written to the playout process and not yet taken by it."""
+        return self._writer.get_write_buffer_size() if self._writer is not None else 0
+
     # -- inside -------------------------------------------------------------------------------
 
     async def _spawn(self) -> None:
@@ -191,6 +219,11 @@ class PlayoutProcess:
         elif kind == wire.STATE:
             token = json.loads(payload)["next"]
             self.upcoming = self._items.get(token) if token is not None else None
+        elif kind == wire.LIVE_STATE:
+            message = json.loads(payload)
+            if message["state"] != "on_air":
+                self._live = False
+            self._on_live(str(message["state"]), str(message["reason"]))
         elif kind == wire.STATS:
             self._stats = json.loads(payload)
         elif kind == wire.FAILED:
@@ -214,17 +247,19 @@ class PlayoutProcess:
         except Exception:
             log.exception("the scheduler failed to pick the next item; the safety source covers")
             item = None
-        token = None
-        if item is not None:
-            self._last_token += 1
-            token = self._last_token
-            self._items[token] = item
-            self._tokens[id(item)] = token
-            stale = token - 256
-            if stale in self._items:
-                self._tokens.pop(id(self._items.pop(stale)), None)
+        token = self._token_for(item) if item is not None else None
         self._send(wire.pack_json(wire.ITEM, {"token": token, "item": item and
                                               wire.item_to_json(item)}))  # fmt: skip
+
+    def _token_for(self, item: Item) -> int:
+        self._last_token += 1
+        token = self._last_token
+        self._items[token] = item
+        self._tokens[id(item)] = token
+        stale = token - 256
+        if stale in self._items:
+            self._tokens.pop(id(self._items.pop(stale)), None)
+        return token
 
     def _fail(self, item: Item, reason: str) -> None:
         try:
@@ -257,6 +292,9 @@ class PlayoutProcess:
                   "it again in %.1f s", SKIPPED_AUDIO, process.pid, status, lived, delay,
                   extra={"event": "playout_restarted", "status": status})  # fmt: skip
         self._restarted = True
+        if self._live:
+            self._live = False
+            self._on_live("ended", "the playout process stopped")
         self._on_problem(PLAYOUT_PROBLEM, "The playout process stopped: started again",
                          f"exit status {status}")  # fmt: skip
         await asyncio.sleep(delay)

@@ -26,9 +26,16 @@ FAILED = b"F"  # {"token", "reason"}: the item could not play
 STATE = b"S"  # {"next": token or null}: what follows the item listeners hear
 PROBLEM = b"P"  # {"key", "what", "cause"}: a fault it lives with; cause null: it is over
 STATS = b"M"  # {name: number}: the playout's counters and gauges (PLAYOUT_STATS), each second
+LIVE_STATE = b"L"  # {"state": "on_air" | "refused" | "ended", "reason"}: the live input
 # From the station to the playout process.
 ITEM = b"I"  # {"token", "item"}: the answer to NEXT; item null when nothing can play
 SKIP = b"K"  # {"token": token or null}: skip what listeners hear (if it is still that item)
+# A live input (app/playout/live.py): it takes over once its audio decodes, and ends with a
+# fade on LIVE_END, when it ends or falls silent; LIVE_STATE tells the station each step.
+LIVE_BEGIN = b"G"  # {"token", "item", "content_type", "silence_seconds"}: a live input begins
+LIVE_DATA = b"D"  # the live input's encoded bytes, as they arrive (raw, not JSON)
+LIVE_TITLE = b"T"  # {"token", "item"}: the live input's new title
+LIVE_END = b"E"  # {"reason"}: the live input ends (or is abandoned before it aired)
 
 SAFETY_TOKEN = 0  # the safety source, which each end makes for itself
 

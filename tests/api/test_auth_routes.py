@@ -19,6 +19,7 @@ from tests.station import ADMIN_TOKEN
 # What listeners, players and the sign-in form may reach without an account. Keep it short:
 # every entry is a decision that anyone on the internet may call the route.
 PUBLIC = {
+    ("GET", "/admin/metadata"),  # a live source's title update: checks its own Basic auth
     ("GET", "/api/health"),
     ("GET", "/healthz"),  # probes: alive, and ready (on air, database reachable)
     ("GET", "/readyz"),

@@ -366,6 +366,10 @@
       await api("POST", "/api/queue/skip");
       say("Skipping: the next item is on air within a second.");
     }));
+    $("#live-end").addEventListener("click", act(async () => {
+      await api("POST", "/api/live/end");
+      say("Handing back: the programme returns with a fade.");
+    }));
     $("#queue-insert-track").addEventListener("submit", act(findTracksToQueue));
     $("#queue-insert-playlist").addEventListener("submit", act(async () => {
       const playlistId = Number($("#queue-playlist").value);
@@ -391,6 +395,9 @@
   function showNowPlaying(snapshot) {
     const item = snapshot.current;
     $("#on-air").textContent = item ? itemName(item) : "nothing yet";
+    // A host live on air (their own software or the browser): any host may hand back.
+    $("#live-end").hidden = !(item && item.kind === "live");
+    $("#skip").hidden = Boolean(item && item.kind === "live");
     for (const node of [$("#listeners-now"), $("#listeners-live")]) {
       node.textContent = String(snapshot.listeners ?? "–");
     }
