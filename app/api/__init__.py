@@ -24,6 +24,7 @@ from app.api import (
     queue,
     relays,
     requests,
+    shows,
     skip,
     static,
 )
@@ -43,6 +44,7 @@ router.include_router(skip.router)
 router.include_router(requests.router)
 router.include_router(problems.router)
 router.include_router(relays.router)
+router.include_router(shows.router)
 router.include_router(covers.router)
 router.include_router(player.router)
 router.include_router(dashboard.router)

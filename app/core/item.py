@@ -14,6 +14,7 @@ class ItemKind(enum.StrEnum):
     jingle = "jingle"
     news = "news"  # a story, or the spoken opening of a bulletin
     safety = "safety"  # the fallback that plays when nothing else can
+    live = "live"  # a live show (app/live/, app/shows/)
 
 
 @dataclass(frozen=True)
