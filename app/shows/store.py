@@ -137,7 +137,7 @@ def add_slot(session: Session, show: Show, spec: SlotSpec) -> ShowTimeslot:
     if (count or 0) >= MAX_SLOTS_PER_SHOW:
         raise ShowError(f"a show has at most {MAX_SLOTS_PER_SHOW} slots")
     new = WeeklySlot(ShowInfo(show.id, show.name), spec.weekday, spec.start_minute, spec.minutes)
-    names = dict(session.execute(select(Show.id, Show.name)).tuples().all())
+    names = {i: n for i, n in session.execute(select(Show.id, Show.name))}
     for row in session.scalars(select(ShowTimeslot)):
         other = WeeklySlot(ShowInfo(row.show_id, names.get(row.show_id, "")), row.weekday,
                            row.start_minute, row.minutes)  # fmt: skip
