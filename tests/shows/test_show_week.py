@@ -41,7 +41,7 @@ def _host(sessions: SessionFactory, name: str) -> int:
 
 def _show(sessions: SessionFactory, name: str, hosts: list[int], slots: list[tuple[int, str, int]],
           interrupt_news: bool) -> None:  # fmt: skip
-    specs = [store.SlotSpec(day, int(t[:2]) * 60 + int(t[3:]), minutes) for day, t, minutes in slots]
+    specs = [store.SlotSpec(day, int(t[:2]) * 60 + int(t[3:]), length) for day, t, length in slots]
     with sessions.begin() as db:
         store.create_show(db, name, hosts, specs, interrupt_news=interrupt_news)
 
@@ -90,14 +90,17 @@ def test_a_week_of_shows_across_summer_time_with_the_news_held_or_aired_per_show
     found = {}
     for i, mark in marks:
         slot = max((s for s in expected if s <= mark.expected_start), default=None)
-        assert slot is not None and mark.expected_start < slot + WINDOW, (
-            f"a show marked at {mark.expected_start.astimezone(ZONE):%a %H:%M}")
+        assert slot is not None, f"a mark before the first slot: {mark}"
+        assert mark.expected_start < slot + WINDOW, (
+            f"a show marked at {mark.expected_start.astimezone(ZONE):%a %H:%M}"
+        )
         assert week[i - 1].expected_start < slot, "the mark waited past the first boundary"
         assert slot not in found, f"two marks for the slot of {slot.astimezone(ZONE):%a %H:%M}"
         found[slot] = mark.item.title
     assert found == expected
     # Wall clock on both sides of the change: 07:00 is 06:00 UTC on Saturday, 05:00 on Sunday.
-    assert _wall(5, "07:00").hour == 6 and _wall(6, "07:00").hour == 5
+    assert _wall(5, "07:00").hour == 6
+    assert _wall(6, "07:00").hour == 5
 
     # -- the automation goes on under a show: music fills each morning
     for day in range(7):
@@ -107,7 +110,7 @@ def test_a_week_of_shows_across_summer_time_with_the_news_held_or_aired_per_show
 
     # -- the news: every wall-clock hour at minute 15, except inside the morning show
     news = {}
-    for i, u in enumerate(week):
+    for u in week:
         if u.item.kind.value != "news":
             continue
         local = u.expected_start.astimezone(ZONE)
@@ -121,7 +124,8 @@ def test_a_week_of_shows_across_summer_time_with_the_news_held_or_aired_per_show
         hours.add(at.astimezone(ZONE).replace(minute=NEWS_MINUTE))
         at += timedelta(hours=1)
     held = {h for h in hours if h.hour in (7, 8)}  # 07:15 and 08:15, inside 07:00-09:00
-    assert len(hours) == 7 * 24 - 1 and len(held) == 14
+    assert len(hours) == 7 * 24 - 1
+    assert len(held) == 14
     assert set(news) == hours - held
     # The shows that take the news get it: every lunch, and Night Owls at 01:15 and 03:15
     # (02:15 does not exist that night).
