@@ -4,13 +4,14 @@ host reads them. Slot times are wall-clock times in the station's time zone (RAD
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,10 +21,12 @@ from app.api.errors import error
 from app.models import Show
 from app.shows import store
 from app.shows.timetable import MINUTES_PER_DAY, hhmm
+from app.text import has_control_characters
 
 router = APIRouter(prefix="/api/shows", dependencies=[HostDep], tags=["shows"])
 
 TIME_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$"
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # PostgreSQL stores neither
 CHANGES = {404: error("no such show or slot"), 409: error("the name is taken, or a slot "
            "overlaps another show's"), 422: error("a value out of bounds")}  # fmt: skip
 
@@ -53,6 +56,21 @@ class ShowUpdate(BaseModel):
     record: bool | None = Field(None, description="a live show in its slot is recorded")
     host_ids: list[RowId] | None = Field(None, max_length=store.MAX_HOSTS_PER_SHOW)
     slots: list[SlotIn] | None = Field(None, max_length=store.MAX_SLOTS_PER_SHOW)
+
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is not None and has_control_characters(value):
+            raise ValueError("control characters (tabs, line breaks, NUL...) are not allowed "
+                             "in a show's name")  # fmt: skip
+        return value
+
+    @field_validator("description")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        if value is not None and UNSTORABLE.search(value):
+            raise ValueError("NUL and lone surrogates are not allowed in a description")
+        return value
 
 
 class ShowCreate(ShowUpdate):

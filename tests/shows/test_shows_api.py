@@ -163,6 +163,8 @@ def test_slots_that_would_put_two_shows_on_air_at_once_are_refused_saying_which(
     ({"name": "A", "slots": [slot(d % 7, f"{d // 7:02d}:00", 30) for d in range(51)]}, "slots"),
     ({"name": "A", "host_ids": list(range(1, 22))}, "host_ids"),
     ({"name": "A", "colour": "red"}, "colour"),
+    ({"name": "Line\nbreak"}, "control characters"),
+    ({"name": "A", "description": "nul \x00"}, "NUL"),
 ])  # fmt: skip
 def test_out_of_bounds_shows_are_refused_naming_the_field(
     station: Any, body: dict[str, Any], why: str
