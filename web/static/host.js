@@ -1226,7 +1226,7 @@
       const hosts = await api("GET", "/api/hosts");
       hostBoxes.append(...hosts.map((host) => {
         const box = h("input", { type: "checkbox", name: "host_ids", value: String(host.id), id: `show-host-${host.id}` });
-        return h("span", { class: "field" }, box, " ", h("label", { for: box.id }, host.username));
+        return h("p", {}, box, " ", h("label", { for: box.id }, host.username));
       }));
     }
   }
