@@ -22,6 +22,7 @@ from app.models import HostRole
 from tests import database
 from tests.conftest import tone_library
 from tests.station import ADMIN_TOKEN, RunningStation, start_station
+from tests.test_cli_queue import radio
 
 TIMEZONE = "Europe/Berlin"
 ZONE = ZoneInfo(TIMEZONE)
@@ -240,3 +241,29 @@ def test_the_show_on_air_is_on_the_player_page_in_now_playing_and_in_the_preview
     # Gone with its show.
     assert running.now_playing()["show"] is None
     assert 'id="hero-show" class="hero-show" hidden' in running.get("/").text
+
+
+def test_admins_add_list_and_remove_shows_with_the_radio_command(station: Any) -> None:
+    running, hosts = station
+    added = radio(running, "shows", "add", "Drive Time", "--host", str(hosts["dee"]),
+                  "--slot", "fri 16:00 120", "--slot", "sat 16:00 60", "--no-news")  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.startswith("added show ")
+    show_id = int(added.stdout.split()[2].rstrip(":"))
+    assert "Drive Time (fri 16:00-18:00, sat 16:00-17:00)" in added.stdout
+    listed = radio(running, "shows", "list", token=HOST_TOKEN)
+    assert listed.returncode == 0, listed.stderr
+    row = next(line for line in listed.stdout.splitlines() if "Drive Time" in line)
+    assert row.split()[0] == str(show_id)
+    assert "dee" in row
+    assert row.split()[-2:] == ["no", "no"]  # no news, not recorded
+    clash = radio(running, "shows", "add", "Rush Hour", "--slot", "fri 17:00 30")
+    assert clash.returncode != 0
+    assert "409: Friday 17:00-17:30 overlaps “Drive Time” (Friday 16:00-18:00)" in clash.stderr
+    bad = radio(running, "shows", "add", "Odd", "--slot", "friday 5pm")
+    assert bad.returncode != 0
+    assert 'not "DAY HH:MM MINUTES"' in bad.stderr
+    assert radio(running, "shows", "remove", str(show_id), token=HOST_TOKEN).returncode != 0
+    removed = radio(running, "shows", "remove", str(show_id))
+    assert removed.returncode == 0, removed.stderr
+    assert "Drive Time" not in radio(running, "shows", "list").stdout
