@@ -5,8 +5,12 @@ sizes are bounded. And a show whose slot is on is what listeners see: the player
 
 from __future__ import annotations
 
+import contextlib
+import json
+import queue
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from html import unescape
 from typing import Any
@@ -267,3 +271,36 @@ def test_admins_add_list_and_remove_shows_with_the_radio_command(station: Any) -
     removed = radio(running, "shows", "remove", str(show_id))
     assert removed.returncode == 0, removed.stderr
     assert "Drive Time" not in radio(running, "shows", "list").stdout
+
+
+def test_the_push_channel_tells_players_of_a_new_show_at_once(
+    launch: Callable[..., RunningStation],
+) -> None:
+    running = launch(timezone=TIMEZONE)
+    tone_library(running.media, [(440, 120, "Long")])  # one item on air throughout
+    running.post("/api/library/scan").raise_for_status()
+    running.wait_for_music()
+    events: queue.Queue[dict[str, Any]] = queue.Queue()
+
+    def read() -> None:
+        with (
+            contextlib.suppress(httpx.TransportError),
+            httpx.stream("GET", running.url + "/api/now-playing/events", timeout=None) as stream,
+        ):
+            for line in stream.iter_lines():
+                if line.startswith("data: "):
+                    events.put(json.loads(line.removeprefix("data: ")))
+
+    threading.Thread(target=read, daemon=True).start()
+    first = events.get(timeout=30)
+    assert first["show"] is None
+    on_air = first["current"]["started_at"]
+    now = datetime.now(UTC).astimezone(ZONE).replace(second=0, microsecond=0)
+    made = create(running, name="Breaking", slots=[_slot_at(now - timedelta(minutes=1), 30)])
+    assert made.status_code == 201, made.text
+    while True:
+        pushed = events.get(timeout=10)  # not the next item: the change itself is announced
+        if pushed["show"] is not None:
+            break
+    assert pushed["show"]["label"] == "On air: Breaking"
+    assert pushed["current"]["started_at"] == on_air
