@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 MINUTES_PER_DAY = 24 * 60
 MINUTES_PER_WEEK = 7 * MINUTES_PER_DAY
+DAYS_KEPT = 64  # days of occurrences a timetable keeps worked out
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -102,6 +103,7 @@ class Timetable:
         self.slots = tuple(sorted(slots, key=lambda s: s.week_start))
         self.zone = zone
         self._by_weekday: dict[int, list[WeeklySlot]] = {}
+        self._days: dict[date, tuple[ShowSlot, ...]] = {}  # see on_day
         for slot in self.slots:
             self._by_weekday.setdefault(slot.weekday, []).append(slot)
 
@@ -114,20 +116,34 @@ class Timetable:
         return ShowSlot(show.id, show.name, show.host_ids, show.host_names,
                         show.interrupt_news, show.record, starts, ends)  # fmt: skip
 
+    def on_day(self, day: date) -> tuple[ShowSlot, ...]:
+        """The occurrences that start on `day` (local), in order; kept for the days asked
+        most recently (the scheduler asks at every pick of a week's forecast)."""
+        found = self._days.get(day)
+        if found is None:
+            if len(self._days) >= DAYS_KEPT:
+                self._days.clear()
+            slots = self._by_weekday.get(day.weekday(), ())
+            found = self._days[day] = tuple(self.occurrence(slot, day) for slot in slots)
+        return found
+
     def between(self, start: datetime, end: datetime) -> Iterator[ShowSlot]:
         """The occurrences that overlap [start, end), in order."""
         day = start.astimezone(self.zone).date() - timedelta(days=1)  # one may run past midnight
         last = end.astimezone(self.zone).date()
         while day <= last:
-            for slot in self._by_weekday.get(day.weekday(), ()):
-                occurrence = self.occurrence(slot, day)
+            for occurrence in self.on_day(day):
                 if occurrence.starts < end and start < occurrence.ends:
                     yield occurrence
             day += timedelta(days=1)
 
     def current(self, at: datetime) -> ShowSlot | None:
         """The show on at `at` (its slot holds `at`), if any."""
-        return next(self.between(at, at + timedelta(microseconds=1)), None)
+        day = at.astimezone(self.zone).date()
+        for occurrence in (*self.on_day(day - timedelta(days=1)), *self.on_day(day)):
+            if occurrence.starts <= at < occurrence.ends:
+                return occurrence
+        return None
 
     def next_change(self, at: datetime, within: timedelta = timedelta(days=8)) -> datetime | None:
         """The first time after `at` when a show starts or ends."""
