@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, status
@@ -159,7 +159,7 @@ def list_shows(db: DbDep) -> list[ShowOut]:
 @router.get("/on-air")
 def on_air(station: StationDep) -> OnAirOut:
     """The show whose slot is on now (from the station's memory)."""
-    slot = station.shows.current(datetime.now().astimezone())
+    slot = station.shows.current(datetime.now(UTC))
     return OnAirOut(show=slot.to_json() if slot else None,
                     require_slot=station.shows.require_slot)  # fmt: skip
 
