@@ -168,6 +168,10 @@ class Settings(BaseSettings):
     relay_queue_seconds: float = Field(10.0, ge=1, le=120)  # audio queued before dropping
     relay_retry_max_seconds: float = Field(60.0, ge=1, le=3600)  # backoff's cap
 
+    # Shows (app/shows/): whether a host may go live only inside a weekly slot of one of
+    # their shows (false: any time).
+    live_require_slot: bool = False
+
     ffmpeg: str = ""  # path to ffmpeg; empty: ffmpeg on PATH, else the bundled one
 
     # The log: "plain" lines for people, or "json" lines for log collectors (app/logs.py).

@@ -613,3 +613,48 @@ class RequestRules(Base):
     per_address_hour: Mapped[int | None] = mapped_column(Integer)
     max_pending: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+# --- Shows: named programmes with hosts and weekly slots (app/shows/) ----------------------
+
+
+class Show(Base):
+    """A show: its hosts go live in its weekly slots; during a slot the programme is
+    labelled with it. `interrupt_news`: the hourly news airs during it; `record`: a live
+    show in it is recorded."""
+
+    __tablename__ = "shows"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    interrupt_news: Mapped[bool] = mapped_column(Boolean, default=True)
+    record: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class ShowHost(Base):
+    """A host of a show (many-to-many)."""
+
+    __tablename__ = "show_hosts"
+
+    show_id: Mapped[int] = mapped_column(
+        ForeignKey("shows.id", ondelete="CASCADE"), primary_key=True
+    )
+    host_id: Mapped[int] = mapped_column(
+        ForeignKey("hosts.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class ShowTimeslot(Base):
+    """A weekly slot of a show, in wall-clock time of the station's zone: every `weekday`
+    (Monday is 0) from `start_minute` (minutes after midnight) for `minutes`."""
+
+    __tablename__ = "show_slots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    show_id: Mapped[int] = mapped_column(ForeignKey("shows.id", ondelete="CASCADE"), index=True)
+    weekday: Mapped[int] = mapped_column(Integer)
+    start_minute: Mapped[int] = mapped_column(Integer)
+    minutes: Mapped[int] = mapped_column(Integer)

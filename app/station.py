@@ -35,6 +35,8 @@ from app.outputs import DEFAULT_MOUNT, MountSpec, mount_path
 from app.problems import Problems
 from app.scheduler.planner import Planner, PlannerBusy
 from app.scheduler.playlists import sync_playlists_at_startup
+from app.shows import Shows
+from app.shows.segment import LiveShow
 from app.stream.archive import Archive
 from app.stream.hls import Hls
 from app.stream.hub import Listener, StreamHub, count_listeners
@@ -58,6 +60,7 @@ FIRST_ITEM_WAIT_SECONDS = 60.0
 # database or a busy queue: the playout's lead (4 s) must outlast it. The safety source
 # covers, and the playout asks again every second.
 NEXT_ITEM_WAIT_SECONDS = 2.0
+SHOW_CHECK_SECONDS = 60.0  # a show's start or end is announced within this of a change
 UPCOMING_WAIT_SECONDS = 0.5  # refreshing "next" gives up on a locked database this soon
 TRACK_PROBLEM = "track:"  # + the track's id: a track that failed on air
 BEHIND_LIVE = "You are listening behind live: go back to live to vote on the song on air."
@@ -72,9 +75,15 @@ class Station:
         # Name, tagline, logo, accent and public URL: read once, kept here, replaced on change.
         self.identity = IdentityStore(sessions, settings)
         self.identity.on_change.append(self._identity_changed)
-        # The programme's segments besides the library's tracks: news bulletins.
-        bulletins = Bulletins(settings, identity=lambda: self.identity.current)
-        self.planner = Planner(sessions, settings, segments=[bulletins])
+        # Shows and their weekly slots (app/shows/), kept in memory: station.shows.
+        self.shows = Shows(sessions, settings)
+        # The programme's segments besides the library's tracks: news bulletins (held while a
+        # show the news does not interrupt is on) and the shows' slots.
+        bulletins = Bulletins(settings, identity=lambda: self.identity.current,
+                              holds_news=self.shows.holds_news)  # fmt: skip
+        segments = [bulletins, LiveShow(self.shows.current)]
+        self.planner = Planner(sessions, settings, segments=segments)
+        self.shows.on_change.append(self._shows_changed)
         self.planner.on_air_until = self._on_air_until
         self.listener_keys = ListenerKeys.load(settings.state_dir)  # signs listener cookies
         self._library_ready = threading.Event()  # the first scan is done
@@ -113,6 +122,7 @@ class Station:
             record=self._record_in_background,
             skip_votes=self._skip_tally,
             mount_listeners=lambda: {p: m.hub.listeners_now() for p, m in self.mounts.items()},
+            show=self._show_on_air,
         )
         # The votes start over before now-playing announces the new item with their tally.
         self.hub.on_item_live.append(lambda item, _stream_at: self.skip_votes.on_item(item))
@@ -144,7 +154,7 @@ class Station:
         # Live shows: a host's live input through one door (app/live), Icecast or browser.
         self.live = Live(self.playout, self.problems, silence_seconds=settings.live_silence_seconds,
                          max_kbps=settings.live_max_kbps,
-                         shows=lambda: getattr(self, "shows", None))  # fmt: skip
+                         shows=self.shows)  # fmt: skip
         self._scan_lock = threading.Lock()
         self.jobs = JobRegistry()  # long work (analysis of uploads, ...) with progress
         self.news = NewsDesk(settings, sessions, self.ffmpeg, self.jobs, self.problems)
@@ -158,11 +168,13 @@ class Station:
         self._library_task: asyncio.Task[None] | None = None
         self._news_task: asyncio.Task[None] | None = None
         self._next_up_task: asyncio.Task[None] | None = None
+        self._shows_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.started_at = datetime.now(UTC)
         await asyncio.to_thread(self.identity.load)  # the name the relays give Icecast
+        await asyncio.to_thread(self.shows.load)
         # Before the rest: an output naming a mount the station lacks stops the start-up.
         self.relays.start(self.mount_hub, list(self.mounts))
         await asyncio.to_thread(self.listening.close_open_sessions)  # left open by a crash
@@ -178,9 +190,10 @@ class Station:
         await self.playout.start()  # its first item waits for the library (see _next_item)
         self._news_task = asyncio.create_task(self._run_news_desk())
         self._next_up_task = asyncio.create_task(self._keep_next_up_fresh())
+        self._shows_task = asyncio.create_task(self._announce_shows())
 
     async def stop(self) -> None:
-        for task in (self._library_task, self._news_task, self._next_up_task):
+        for task in (self._library_task, self._news_task, self._next_up_task, self._shows_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -325,6 +338,11 @@ class Station:
     def _skip_tally(self) -> dict[str, Any]:
         return asdict(self.skip_votes.tally(self.live_listeners_now()))
 
+    def _show_on_air(self) -> dict[str, Any] | None:
+        """The show whose slot is on (for now-playing; from memory)."""
+        slot = self.shows.current(datetime.now(UTC))
+        return slot.to_json() if slot is not None else None
+
     def upcoming(self) -> Item | None:
         """What follows the item on air. Read on the event loop (now-playing), so it never
         waits for the planner or the database: the playout's prepared item, else the
@@ -380,6 +398,23 @@ class Station:
         if prepared is not None and prepared is not current.item and prepared.duration is not None:
             end += timedelta(seconds=max(prepared.duration - crossfade, 0.0))
         return max(now, end)
+
+    def _shows_changed(self) -> None:
+        """A show changed (on the thread that changed it): plan the programme with the new
+        slots, and tell listeners at once if the show on air is another now."""
+        self.planner.library_changed()
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.now_playing.announce)
+
+    async def _announce_shows(self) -> None:
+        """Now-playing names the show on air: announce it when a slot begins or ends."""
+        while True:
+            now = datetime.now(UTC)
+            change = self.shows.timetable.next_change(now)
+            wait = SHOW_CHECK_SECONDS if change is None else (change - now).total_seconds()
+            await asyncio.sleep(min(max(wait, 0.0), SHOW_CHECK_SECONDS))
+            if change is not None and datetime.now(UTC) >= change:
+                self.now_playing.announce()
 
     async def _keep_next_up_fresh(self) -> None:
         """Hosts' playlist edits can change what follows the item on air without a new item

@@ -25,6 +25,7 @@ from app.api import (
     queue,
     relays,
     requests,
+    shows,
     skip,
     static,
 )
@@ -46,6 +47,7 @@ router.include_router(problems.router)
 router.include_router(relays.router)
 router.include_router(live.router)
 router.include_router(live.icecast)
+router.include_router(shows.router)
 router.include_router(covers.router)
 router.include_router(player.router)
 router.include_router(dashboard.router)

@@ -53,7 +53,7 @@ def host_page(
                            refused.status_code if refused else 200, host=host,
                            csrf_header=CSRF_HEADER, upload_max_mb=settings.upload_max_mb,
                            error=refused.detail if refused else None,
-                           username=username)  # fmt: skip
+                           username=username, timezone=settings.timezone)  # fmt: skip
     if refused is not None and refused.headers:
         response.headers.update(refused.headers)
     # The page carries the session's CSRF token: never keep it in a shared cache.

@@ -7,6 +7,7 @@ channel (/api/now-playing/events) and runs the audio element."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from html import escape
 from typing import Any
@@ -26,6 +27,7 @@ from app.config import Settings
 from app.listeners.identity import issue_identity, listener_hash, listener_id, remember_listener
 from app.models import Playlist, PlaylistRule, utcnow
 from app.scheduler.dayparts import in_dayparts, parse_dayparts
+from app.shows import ShowSlot
 from app.station import Station
 
 router = APIRouter(tags=["player"])
@@ -72,16 +74,24 @@ def _front_page_data(
             .limit(PROGRAMME_PLAYLISTS)
         ).all()  # fmt: skip
         clock_items = [(p.name, p.minute or 0, p.schedule) for p in hourly]
-    programme = todays_programme(station.settings, clock_items, utcnow())
+    now = utcnow()
+    programme = todays_programme(station.settings, clock_items, now,
+                                 station.shows.today(now), station.shows.holds_news)  # fmt: skip
     return stories, board_standings(station, you), programme
 
 
 def todays_programme(
-    settings: Settings, clock_items: list[tuple[str, int, Any]], now: datetime
+    settings: Settings,
+    clock_items: list[tuple[str, int, Any]],
+    now: datetime,
+    shows: Sequence[ShowSlot] = (),
+    holds_news: Callable[[datetime], bool] = lambda at: False,
 ) -> list[dict[str, Any]]:
-    """What the clock brings for the rest of the station's day: the news bulletins at their
-    minute, and the hourly playlists at theirs (inside their dayparts), soonest first, at
-    most PROGRAMME_SLOTS. `clock_items` are (playlist name, minute, dayparts)."""
+    """What the clock brings for the rest of the station's day: the shows in their slots
+    (the one on now first), the news bulletins at their minute (unless a show the news does
+    not interrupt holds them), and the hourly playlists at theirs (inside their dayparts),
+    soonest first, at most PROGRAMME_SLOTS. `clock_items` are (playlist name, minute,
+    dayparts); `shows` the slots on now or later today."""
     zone = ZoneInfo(settings.timezone)
     local = now.astimezone(zone)
     hour = local.replace(minute=0, second=0, microsecond=0)
@@ -90,7 +100,8 @@ def todays_programme(
         start = hour + timedelta(hours=step)
         if start.date() != local.date():
             break  # the station's day is over
-        if settings.bulletin_minute >= 0:
+        news_at = start.replace(minute=max(settings.bulletin_minute, 0))
+        if settings.bulletin_minute >= 0 and not holds_news(news_at):
             slots.append({"at": start.replace(minute=settings.bulletin_minute),
                           "title": "News bulletin", "kind": "news", "label": "News"})  # fmt: skip
         for name, minute, dayparts in clock_items:
@@ -99,8 +110,12 @@ def todays_programme(
                 slots.append({"at": at, "title": name, "kind": "music", "label": "On the hour"})
         if sum(slot["at"] > local for slot in slots) >= PROGRAMME_SLOTS:
             break
-    upcoming = sorted((s for s in slots if s["at"] > local), key=lambda s: s["at"])
-    return upcoming[:PROGRAMME_SLOTS]
+    on_now = [{"at": show.starts.astimezone(zone), "title": show.label, "kind": "show",
+               "label": "On now"} for show in shows if show.starts <= now]  # fmt: skip
+    later = [{"at": show.starts.astimezone(zone), "title": show.label, "kind": "show",
+              "label": "Live"} for show in shows if show.starts > now]  # fmt: skip
+    upcoming = sorted((s for s in slots + later if s["at"] > local), key=lambda s: s["at"])
+    return (on_now + upcoming)[:PROGRAMME_SLOTS]
 
 
 @router.get("/embed", response_class=HTMLResponse)

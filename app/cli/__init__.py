@@ -10,11 +10,11 @@ import argparse
 import logging
 import sys
 
-from app.cli import backup, feeds, hosts, library, news, playlists, queue, station
+from app.cli import backup, feeds, hosts, library, news, playlists, queue, shows, station
 from app.logs import configure as configure_logging
 from app.logs import log_format_from_env
 
-COMMAND_MODULES = [station, queue, playlists, library, hosts, news, feeds, backup]
+COMMAND_MODULES = [station, queue, playlists, library, hosts, news, feeds, shows, backup]
 
 
 def main(argv: list[str] | None = None) -> int:

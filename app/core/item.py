@@ -14,7 +14,7 @@ class ItemKind(enum.StrEnum):
     jingle = "jingle"
     news = "news"  # a story, or the spoken opening of a bulletin
     safety = "safety"  # the fallback that plays when nothing else can
-    live = "live"  # a host on air from their own software or the browser (app/live)
+    live = "live"  # a host on air from their software or the browser (app/live, app/shows)
 
 
 @dataclass(frozen=True)

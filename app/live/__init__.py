@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -51,6 +51,22 @@ class Playout(Protocol):
     def live_end(self, reason: str) -> None: ...
     @property
     def pipe_backlog(self) -> int: ...
+
+
+class Slot(Protocol):
+    """A show's slot on air now (app/shows/)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def host_names(self) -> Sequence[str]: ...
+
+
+class ShowRules(Protocol):
+    """What the live door asks of the station's shows (app/shows/)."""
+
+    def may_go_live(self, host_id: int, at: datetime) -> str | None: ...
+    def current(self, at: datetime) -> Slot | None: ...
 
 
 @dataclass
@@ -140,7 +156,7 @@ class LiveFeed:
 
 class Live:
     def __init__(self, playout: Playout, problems: Problems, *, silence_seconds: float,
-                 max_kbps: int, shows: Callable[[], Any] = lambda: None) -> None:  # fmt: skip
+                 max_kbps: int, shows: ShowRules | None = None) -> None:  # fmt: skip
         self.playout = playout
         self.problems = problems
         self.silence_seconds = silence_seconds
@@ -162,7 +178,7 @@ class Live:
         if current is not None:
             self.refuse(host_name, via, 403, f"Mountpoint in use: {current.host_name} is live "
                         f"(via {current.via}) until they end")  # fmt: skip
-        shows = self._shows()
+        shows = self._shows
         if shows is not None:
             sentence = shows.may_go_live(host_id, datetime.now(UTC))
             if sentence:

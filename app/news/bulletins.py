@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import mutagen
@@ -39,8 +40,18 @@ from app.news.feeds import article_url
 from app.news.listen_again import Kept
 from app.news.speakable import opening_text
 from app.scheduler.queue import HOST, QueueError
-from app.scheduler.rules import EverySongs, Hourly, Precedence, Rule, TriggeredRule
+from app.scheduler.rules import (
+    EverySongs,
+    Hourly,
+    Moment,
+    Precedence,
+    Rule,
+    Source,
+    Trigger,
+    TriggeredRule,
+)
 from app.scheduler.segments import last_at_minute
+from app.scheduler.state import SchedulerState
 from app.scheduler.types import Pick
 
 log = logging.getLogger(__name__)
@@ -60,15 +71,38 @@ def _after_songs(_context: object, _reason: str) -> Pick:
     return Pick(track_id=0, playlist_id=None, reason="interval", kind=KIND)
 
 
-def bulletin_rules(settings: Settings) -> list[Rule]:
-    """News at clock times and/or every N songs, with the precedence of clock items."""
+@dataclass(frozen=True)
+class HeldBy:
+    """A trigger that is not due while `holds(at)` says the news must wait (a show that
+    the news does not interrupt is on air): at the minute it would have fired, the hourly
+    news is passed over; the news after N songs comes after the show."""
+
+    trigger: Trigger
+    holds: Callable[[datetime], bool]
+
+    def due(self, now: Moment, memory: Mapping[str, Any], state: SchedulerState) -> bool:
+        return self.trigger.due(now, memory, state) and not self.holds(
+            datetime.fromtimestamp(now.ts, UTC)
+        )
+
+    def fired(self, now: Moment, memory: dict[str, Any], state: SchedulerState) -> None:
+        self.trigger.fired(now, memory, state)
+
+
+def bulletin_rules(settings: Settings, holds: Callable[[datetime], bool] | None = None
+                   ) -> list[Rule]:  # fmt: skip
+    """News at clock times and/or every N songs, with the precedence of clock items; not
+    while `holds(at)` (a show the news does not interrupt)."""
     rules: list[Rule] = []
+    triggers: list[tuple[str, Trigger, Source]] = []
     if settings.bulletin_minute >= 0:
-        trigger = Hourly(settings.bulletin_minute, settings.bulletin_window_minutes)
-        rules.append(TriggeredRule("news-hourly", Precedence.CLOCK, trigger, _on_the_hour))
+        hourly = Hourly(settings.bulletin_minute, settings.bulletin_window_minutes)
+        triggers.append(("news-hourly", hourly, _on_the_hour))
     if settings.bulletin_every_songs > 0:
-        every = EverySongs(settings.bulletin_every_songs)
-        rules.append(TriggeredRule("news-songs", Precedence.CLOCK, every, _after_songs))
+        triggers.append(("news-songs", EverySongs(settings.bulletin_every_songs), _after_songs))
+    for key, trigger, source in triggers:
+        held = trigger if holds is None else HeldBy(trigger, holds)
+        rules.append(TriggeredRule(key, Precedence.CLOCK, held, source))
     return rules
 
 
@@ -210,15 +244,17 @@ class Bulletins:
     kind = KIND
     parts = PARTS
 
-    def __init__(self, settings: Settings, identity: Callable[[], Identity] | None = None
-                 ) -> None:  # fmt: skip
+    def __init__(self, settings: Settings, identity: Callable[[], Identity] | None = None,
+                 holds_news: Callable[[datetime], bool] | None = None) -> None:  # fmt: skip
         self._settings = settings
+        # Whether the news must wait at a moment (the station's shows say: app/shows/).
+        self._holds_news = holds_news
         self._zone = ZoneInfo(settings.timezone)
         # The station's name and public URL as hosts set them (app.identity), for news items.
         self._identity = identity or (lambda: Identity.of(None, settings))
 
     def rules(self) -> Sequence[Rule]:
-        return bulletin_rules(self._settings)
+        return bulletin_rules(self._settings, self._holds_news)
 
     def due_at(self, at: datetime) -> datetime:
         return last_at_minute(at, self._settings.bulletin_minute, self._zone)
@@ -226,7 +262,7 @@ class Bulletins:
     def expected_seconds(self, session: Session, at: datetime) -> float:
         return estimated_seconds(session, at, self._settings)
 
-    def placeholder(self, duration: float | None) -> Item:
+    def placeholder(self, duration: float | None, at: datetime | None = None) -> Item:
         # In the queue and the forecast: the bulletin before it airs and opens up.
         return Item(kind=ItemKind.news, title="News bulletin", duration=duration)
 

@@ -265,7 +265,7 @@ class Planner:
             track = tracks.get(pick.track_id)
             segment = self._segments.get(pick.kind)
             if segment is not None:
-                item: Item | None = segment.placeholder(None)
+                item: Item | None = segment.placeholder(None, at)
             else:
                 item = self._item(track, pick.is_jingle) if track is not None else None
             if item is not None:
@@ -483,9 +483,10 @@ class Planner:
         if segment is None:
             raise queue.QueueError(f"this station airs no {kind}")
         with self._lock, self._sessions.begin() as session:
-            entry = QueueEntry(kind=kind, title=segment.placeholder(None).title,
+            now = self._now()
+            entry = QueueEntry(kind=kind, title=segment.placeholder(None, now).title,
                                reason=queue.HOST, added_by=host_id,
-                               duration=segment.expected_seconds(session, self._now()))  # fmt: skip
+                               duration=segment.expected_seconds(session, now))  # fmt: skip
             queue.insert(session, [entry], position)
 
     def remove(self, entry_id: int) -> None:
@@ -591,7 +592,7 @@ class Planner:
         due = self._clock_due(pick, at) if pick.reason == "clock" else None
         segment = self._segments.get(pick.kind)
         if segment is not None:
-            return QueueEntry(kind=pick.kind, title=segment.placeholder(None).title,
+            return QueueEntry(kind=pick.kind, title=segment.placeholder(None, due or at).title,
                               reason=pick.reason, due_at=due,
                               duration=segment.expected_seconds(session, at))  # fmt: skip
         return QueueEntry(track_id=pick.track_id, playlist_id=pick.playlist_id,
@@ -601,7 +602,7 @@ class Planner:
         """What the playout plays for a queue entry (None: its track is gone)."""
         segment = self._segments.get(entry.kind)
         if segment is not None:
-            return segment.placeholder(entry.duration)
+            return segment.placeholder(entry.duration, entry.due_at)
         if entry.track_id is None:
             maker = self._part_of.get(entry.kind)
             return maker.item(session, entry) if maker is not None else None

@@ -41,8 +41,9 @@ class Segment(Protocol):
         """How long it would probably last if it aired at `at` (for expected start times)."""
         ...
 
-    def placeholder(self, duration: float | None) -> Item:
-        """What it shows in the queue, the forecast and as next up until it airs."""
+    def placeholder(self, duration: float | None, at: datetime | None = None) -> Item:
+        """What it shows in the queue, the forecast and as next up until it airs; `at`: the
+        time it is planned for, when known (a show's slot names it)."""
         ...
 
     def open(

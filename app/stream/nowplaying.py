@@ -56,7 +56,9 @@ class NowPlaying:
         clock: Callable[[], float] = time.time,
         skip_votes: Callable[[], dict[str, Any]] = lambda: NO_SKIP_VOTES,
         mount_listeners: Callable[[], dict[str, int]] = dict,
+        show: Callable[[], dict[str, Any] | None] = lambda: None,
     ) -> None:
+        self._show = show  # the show whose slot is on (app/shows/), or None
         self._upcoming = upcoming
         self._listener_count = listener_count
         self._mount_listeners = mount_listeners  # live listeners by mount path
@@ -120,6 +122,7 @@ class NowPlaying:
             "listeners": self._listener_count(),
             "mounts": self._mount_listeners(),
             "skip": self._skip_votes(),
+            "show": self._show(),
         }
 
     def announced(self) -> dict[str, Any]:
@@ -129,12 +132,12 @@ class NowPlaying:
         snapshot = self._announced
         if snapshot is None:
             return {"current": None, "next": None, "history": [], "listeners": 0,
-                    "mounts": {}, "skip": NO_SKIP_VOTES}  # fmt: skip
+                    "mounts": {}, "skip": NO_SKIP_VOTES, "show": self._show()}  # fmt: skip
         current = snapshot["current"]
         if current is not None:
             started = datetime.fromisoformat(current["started_at"]).timestamp()
             current = {**current, "elapsed": round(self._clock() - started, 3)}
-        return {**snapshot, "current": current}
+        return {**snapshot, "current": current, "show": self._show()}
 
     @contextlib.asynccontextmanager
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:

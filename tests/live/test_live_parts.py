@@ -111,7 +111,7 @@ def test_a_second_source_is_refused_and_shown_to_hosts() -> None:
 
 def test_the_shows_decide_who_may_go_live_now() -> None:
     playout, shows = Playout(), Shows()
-    live = Live(playout, Problems(), silence_seconds=15, max_kbps=128, shows=lambda: shows)
+    live = Live(playout, Problems(), silence_seconds=15, max_kbps=128, shows=shows)
     with pytest.raises(LiveRefused) as refused:
         live.begin(3, "cy", "audio/mpeg", "PUT /live")
     assert refused.value.status == 403
@@ -120,7 +120,7 @@ def test_the_shows_decide_who_may_go_live_now() -> None:
     live.begin(7, "dee", "audio/mpeg", "PUT /live")
     assert [host for host, _ in shows.asked] == [3, 7]
     assert playout.calls[0][0] == "begin"
-    # Without shows (no `station.shows`), any host may go live.
+    # Without shows, any host may go live.
     assert Live(Playout(), Problems(), silence_seconds=15, max_kbps=128).begin(3, "cy", "", "x")
 
 

@@ -1196,6 +1196,95 @@
     }, PROBLEMS_EVERY_MS);
   }
 
+  // --- Shows: weekly slots, hosts, news and recording -------------------------------------
+
+  const WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+
+  function slotText(slot) {
+    return `${WEEKDAYS[slot.weekday]} ${slot.start}–${slot.end}`;
+  }
+
+  function showRow(show) {
+    const admin = pageData.admin === "true";
+    const hosts = show.hosts.map((host) => host.display_name || host.username).join(", ") || "no hosts";
+    const slots = show.slots.map((slot) => h("li", {},
+      slotText(slot),
+      admin ? [" ", button("Remove", async () => {
+        await api("DELETE", `/api/shows/${show.id}/slots/${slot.id}`);
+        say(`${show.name}: ${slotText(slot)} removed.`);
+        await loadShows();
+      }, { "aria-label": `Remove the slot ${slotText(slot)} of ${show.name}` })] : null));
+    return listRow([
+      h("span", { class: "title" }, show.name), " ",
+      h("span", { class: "muted" }, `with ${hosts}`), " ",
+      h("span", { class: "badge" }, show.interrupt_news ? "news on the hour" : "no news"), " ",
+      show.record ? h("span", { class: "badge" }, "recorded") : null,
+      show.description ? h("p", { class: "muted" }, show.description) : null,
+      slots.length ? h("ul", { class: "slots", "aria-label": `Slots of ${show.name}` }, slots)
+        : h("p", { class: "muted" }, "No slots yet."),
+    ], admin ? [button("Delete", async () => {
+      if (!window.confirm(`Delete the show ${show.name} and its slots?`)) return;
+      await api("DELETE", `/api/shows/${show.id}`);
+      say(`${show.name} deleted.`);
+      await loadShows();
+    }, { "aria-label": `Delete ${show.name}`, class: "danger" })] : [], { dataset: { show: show.name } });
+  }
+
+  async function loadShows() {
+    const [shows, onAir] = await Promise.all([api("GET", "/api/shows"), api("GET", "/api/shows/on-air")]);
+    $("#show-on-air").textContent = (onAir.show ? `${onAir.show.label}, until ${clock(onAir.show.ends)}.` : "No show is on now.")
+      + (onAir.require_slot ? " Hosts may go live only in a slot of one of their shows." : " Hosts may go live any time.");
+    fillList($("#show-list"), shows.map(showRow), "No shows yet.");
+    const select = $("#slot-show");
+    if (select) {
+      const chosen = select.value;
+      select.replaceChildren(...shows.map((show) => h("option", { value: String(show.id) }, show.name)));
+      if (chosen) select.value = chosen;
+    }
+    const hostBoxes = $("#show-hosts");
+    if (hostBoxes && !hostBoxes.querySelector("input")) {
+      const hosts = await api("GET", "/api/hosts");
+      hostBoxes.append(...hosts.map((host) => {
+        const box = h("input", { type: "checkbox", name: "host_ids", value: String(host.id), id: `show-host-${host.id}` });
+        return h("p", {}, box, " ", h("label", { for: box.id }, host.username));
+      }));
+    }
+  }
+
+  function setUpShows() {
+    loaders.shows = loadShows;
+    const form = $("#show-form");
+    if (form) {
+      form.addEventListener("submit", act(async () => {
+        const fields = new FormData(form);
+        const show = await api("POST", "/api/shows", {
+          name: fields.get("name").trim(),
+          description: fields.get("description"),
+          host_ids: fields.getAll("host_ids").map(Number),
+          interrupt_news: fields.get("interrupt_news") === "on",
+          record: fields.get("record") === "on",
+        });
+        form.reset();
+        say(`${show.name} created: add its weekly slots below.`);
+        await loadShows();
+        $("#slot-show").value = String(show.id);
+      }));
+    }
+    const slotForm = $("#slot-form");
+    if (slotForm) {
+      slotForm.addEventListener("submit", act(async () => {
+        const fields = new FormData(slotForm);
+        const show = await api("POST", `/api/shows/${fields.get("show")}/slots`, {
+          weekday: Number(fields.get("weekday")),
+          start: fields.get("start"),
+          minutes: Number(fields.get("minutes")),
+        });
+        say(`${show.name} now airs ${show.slots.map(slotText).join(", ")}.`);
+        await loadShows();
+      }));
+    }
+  }
+
   // --- Relays: pushes to Icecast servers --------------------------------------------------
 
   const RELAYS_EVERY_MS = 5000;
@@ -1463,6 +1552,7 @@
     setUpLibrary();
     setUpPlaylists();
     setUpNews();
+    setUpShows();
     setUpListeners();
     setUpProblems();
     setUpStation();

@@ -484,6 +484,11 @@
       || snapshot.current.started_at !== latest.current.started_at;
     latest = snapshot;
     setText("listeners-now", String(snapshot.listeners));
+    // The show whose slot is on: "On air: Morning Show with Ann".
+    for (const id of ["hero-show", "now-show"]) {
+      const line = $(id);
+      if (line) { line.textContent = snapshot.show ? snapshot.show.label : ""; line.hidden = !snapshot.show; }
+    }
     if (shiftAt !== null) {
       if (changed) loadArchive().then(() => { showHeard(); showLists(); });
     } else {
