@@ -27,6 +27,7 @@ from app.library.uploads import format_size, sweep_stale_uploads
 from app.listeners.identity import COOKIE_NAME, ListenerKeys, listener_hash
 from app.listeners.sessions import SessionRecorder
 from app.listeners.skipvotes import SkipVotes, VoteResult
+from app.live_standin import StandinLive  # STAND-IN until the live branch: drop on merge
 from app.models import Play, Track, TrackKind, TrackStatus
 from app.news.bulletins import Bulletins
 from app.news.desk import NewsDesk
@@ -147,6 +148,7 @@ class Station:
         self.relays = Relays(settings.relay_targets, public=settings.station_public,
                              queue_seconds=settings.relay_queue_seconds,
                              retry_max_seconds=settings.relay_retry_max_seconds)  # fmt: skip
+        self.live = StandinLive()  # STAND-IN for the live branch's station.live: drop on merge
         self._loop: asyncio.AbstractEventLoop | None = None
         self.started_at = datetime.now(UTC)
         self._library_task: asyncio.Task[None] | None = None

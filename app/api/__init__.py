@@ -14,6 +14,7 @@ from app.api import (
     identity,
     library,
     listeners,
+    live_ws,
     news,
     news_pages,
     observe,
@@ -43,6 +44,7 @@ router.include_router(skip.router)
 router.include_router(requests.router)
 router.include_router(problems.router)
 router.include_router(relays.router)
+router.include_router(live_ws.router)
 router.include_router(covers.router)
 router.include_router(player.router)
 router.include_router(dashboard.router)
