@@ -15,6 +15,7 @@ from app.api import (
     library,
     listeners,
     live,
+    live_ws,
     news,
     news_pages,
     observe,
@@ -48,6 +49,7 @@ router.include_router(relays.router)
 router.include_router(live.router)
 router.include_router(live.icecast)
 router.include_router(shows.router)
+router.include_router(live_ws.router)
 router.include_router(covers.router)
 router.include_router(player.router)
 router.include_router(dashboard.router)

@@ -81,13 +81,27 @@ def authenticate(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     csrf: Annotated[str | None, Depends(presented_csrf)],
 ) -> Authenticated:
-    sessions: SessionFactory = request.state.station.sessions
+    token = credentials.credentials if credentials is not None else None
+    auth = identify(request.state.station.sessions, token, request.cookies.get(COOKIE_NAME))
+    cookie_request = auth.session is not None and request.method not in SAFE_METHODS
+    if cookie_request and not csrf_matches(auth.session, csrf):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"missing or wrong CSRF token: send it in the {CSRF_HEADER} header "
+            f"or the {CSRF_FIELD} form field",
+        )
+    return auth
+
+
+def identify(sessions: SessionFactory, token: str | None, cookie: str | None) -> Authenticated:
+    """The host behind a personal token, else behind a session cookie; 401 saying why when
+    neither names a live one. The CSRF check is the caller's: it depends on what is asked
+    (a WebSocket, app/api/live_ws.py, has it in its first message)."""
     now = datetime.now(UTC)
-    cookie = request.cookies.get(COOKIE_NAME)
-    if credentials is not None:
+    if token is not None:
         with sessions() as db:
             try:
-                live = authenticate_token(db, credentials.credentials, now)
+                live = authenticate_token(db, token, now)
             except TokenExpired as expired:
                 raise unauthenticated(
                     f"this token expired at {expired.expired_at:%Y-%m-%d %H:%M} UTC: create "
@@ -97,20 +111,14 @@ def authenticate(
             _note_use(db, live)
         if live is None:
             raise unauthenticated("invalid or revoked token", "invalid_token")
-        token, host = live
-        return Authenticated(host, token_id=token.id)
+        row, host = live
+        return Authenticated(host, token_id=row.id)
     if cookie:
         with sessions() as db:
             found = find_session(db, cookie, now)
         if found is None:
             raise unauthenticated("your session has ended: sign in again")
         session, host = found
-        if request.method not in SAFE_METHODS and not csrf_matches(session, csrf):
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                f"missing or wrong CSRF token: send it in the {CSRF_HEADER} header "
-                f"or the {CSRF_FIELD} form field",
-            )
         return Authenticated(host, session=session)
     raise unauthenticated("sign in, or send a personal API token as 'Authorization: Bearer …'")
 

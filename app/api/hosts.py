@@ -197,7 +197,7 @@ def _is_json(request: Request) -> bool:
     return request.headers.get("content-type", "").startswith("application/json")
 
 
-def _from_this_site(request: Request, settings: Settings) -> bool:
+def from_this_site(request: Request, settings: Settings) -> bool:
     """Whether a browser says the post comes from one of the station's pages. Browsers name
     the page's origin in Origin on every POST (else the page in Referer, which the station's
     Referrer-Policy keeps for its own pages); a request with neither is not from a browser,
@@ -234,7 +234,7 @@ async def sign_in(request: Request, settings: SettingsDep, throttle: Throttle) -
     if _is_json(request):
         return await _sign_in(request, settings, throttle)
     try:
-        if not _from_this_site(request, settings):
+        if not from_this_site(request, settings):
             raise HTTPException(status.HTTP_403_FORBIDDEN,
                                 "sign in from this station's own sign-in page")  # fmt: skip
         return await _sign_in(request, settings, throttle)

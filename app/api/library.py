@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Select, delete, func, or_, select
 
@@ -198,6 +198,33 @@ def _escape_like(text: str) -> str:
 def get_track(track_id: RowId, station: StationDep) -> TrackOut:
     with station.sessions() as session:
         return TrackOut.model_validate(_track_or_404(session.get(Track, track_id), track_id))
+
+
+# A track's file as its format says (by the name the library gave it; its content was
+# checked when it came in), for the dashboard's "Go live" panel to play under the microphone.
+AUDIO_TYPES = {".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".opus": "audio/ogg",
+               ".oga": "audio/ogg", ".flac": "audio/flac", ".m4a": "audio/mp4",
+               ".mp4": "audio/mp4", ".aac": "audio/aac", ".wav": "audio/wav"}  # fmt: skip
+OTHER_AUDIO = "application/octet-stream"
+
+
+@router.get(
+    "/tracks/{track_id}/audio",
+    response_class=FileResponse,
+    responses={
+        200: {"description": "the track's file (Range requests work)",
+              "content": {kind: {} for kind in [*AUDIO_TYPES.values(), OTHER_AUDIO]}},
+        409: {"description": "the track's file is outside media/"},
+    },
+)  # fmt: skip
+def track_audio(track_id: RowId, station: StationDep) -> FileResponse:
+    """The track's audio file, to play in the dashboard (under the microphone when live)."""
+    with station.sessions() as session:
+        track = _track_or_404(session.get(Track, track_id), track_id)
+        path = _file_of(station, track)
+    if not path.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"the file of track {track_id} is gone")
+    return FileResponse(path, media_type=AUDIO_TYPES.get(path.suffix.lower(), OTHER_AUDIO))
 
 
 @router.patch("/tracks/{track_id}", responses={409: {"description": "the file cannot be written"}})

@@ -66,6 +66,7 @@ def _serve(args: argparse.Namespace) -> int:
 
         import uvicorn
 
+        from app.api.live_ws import MAX_MESSAGE_BYTES
         from app.main import create_app
         from app.stream.http import KEEP_ALIVE_SECONDS, StationHttpProtocol
 
@@ -77,6 +78,11 @@ def _serve(args: argparse.Namespace) -> int:
             log_level="info",
             timeout_keep_alive=KEEP_ALIVE_SECONDS,  # the head's own limits: StationHttpProtocol
             timeout_graceful_shutdown=3,
+            # The one WebSocket, going live from the browser: compressed audio in frames of
+            # bounded size: the route refuses one over MAX_MESSAGE_BYTES with a sentence, the server
+            # closes at twice that before reading it whole. Deflate would gain nothing.
+            ws_max_size=2 * MAX_MESSAGE_BYTES,
+            ws_per_message_deflate=False,
         )
         uvicorn.Server(config).run(sockets=[sock])
     return 0

@@ -175,6 +175,10 @@ class Live:
         LiveRefused: another live input is on (403, Icecast's "Mountpoint in use"), or the
         station's shows allow this host no live input now (403)."""
         current = self.feed
+        if current is not None and current.state == "ending":
+            self.refuse(host_name, via, 403, f"Mountpoint in use: {current.host_name}'s live "
+                        "input is ending (the programme fades back in); go live again in a "
+                        "moment")  # fmt: skip
         if current is not None:
             self.refuse(host_name, via, 403, f"Mountpoint in use: {current.host_name} is live "
                         f"(via {current.via}) until they end")  # fmt: skip

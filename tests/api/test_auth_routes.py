@@ -80,6 +80,10 @@ PUBLIC = {
 }
 PUBLIC_PREFIXES = ("/stream",)  # the live stream (served below the router, listed for safety)
 
+# WebSocket routes, all for hosts: each accepts the handshake and then refuses a client
+# without credentials with a sentence (app/api/live_ws.py; its own tests go further).
+WEBSOCKETS = {"/api/live/ws"}
+
 ADMIN_ONLY = {
     ("GET", "/api/hosts"),
     ("POST", "/api/hosts"),
@@ -98,6 +102,8 @@ def endpoints(routes: list[BaseRoute]) -> list[tuple[str, str, RouteContext]]:
     """(method, path, route) for every route, with included routers flattened."""
     found = []
     for route in iter_route_contexts(routes):
+        if route.methods is None and route.path in WEBSOCKETS:
+            continue  # no method to walk: test_every_websocket_needs_credentials
         assert route.methods, f"{route!r}: not a plain HTTP route; decide its access"
         found.extend((method, route.path, route) for method in sorted(route.methods))
     return found
@@ -168,3 +174,13 @@ def test_admin_only_routes_refuse_a_host(client: TestClient) -> None:
     assert client.post("/api/queue/skip", headers=bearer(token)).status_code == 200
     assert client.put("/api/hosts/1/password", headers=bearer(token),
                       json={"password": "taken over!!"}).status_code == 403  # fmt: skip
+
+
+def test_every_websocket_needs_credentials(client: TestClient) -> None:
+    for path in sorted(WEBSOCKETS):
+        for headers in ({}, bearer("radio_not-a-token-of-anyone")):
+            with client.websocket_connect(path, headers=headers) as socket:
+                socket.send_json({"type": "start"})
+                answer = socket.receive_json()
+            assert answer["type"] == "refused", (path, headers, answer)
+            assert answer["status"] == 401, (path, headers, answer)

@@ -420,6 +420,7 @@ def test_library_routes_need_a_host(launch: Launch, tmp_path: Path) -> None:
         ("GET", "/api/tracks/1"),
         ("PATCH", "/api/tracks/1"),
         ("DELETE", "/api/tracks/1"),
+        ("GET", "/api/tracks/1/audio"),
         ("POST", "/api/tracks/upload"),
         ("GET", "/api/jobs/abc"),
     ]
@@ -452,3 +453,22 @@ def test_hosts_can_rescan_the_library_over_http(launch: Launch, tmp_path: Path) 
     assert job["progress"] == 1.0
     assert {t["title"] for t in wait_ready(station, 2)} == {"Old", "New"}
     assert call(station, "POST", "/api/library/scan", token=None).status_code == 401
+
+
+def test_a_tracks_audio_is_its_file_for_hosts(launch: Launch, tmp_path: Path) -> None:
+    """What the dashboard's Go live panel plays under the microphone: the file itself, with
+    its type and Range requests (the browser's audio element seeks with them)."""
+    files = tone_library(tmp_path / "media", [(440, 3, "Under"), (550, 3, "Other")])
+    station = launch()
+    track = next(t for t in wait_ready(station, 2) if t["title"] == "Under")
+    whole = call(station, "GET", f"/api/tracks/{track['id']}/audio")
+    assert whole.status_code == 200, whole.text
+    assert whole.headers["content-type"] == "audio/mpeg"
+    assert whole.content == files["Under"].read_bytes()
+    part = call(station, "GET", f"/api/tracks/{track['id']}/audio",
+                headers={"Range": "bytes=100-199"})  # fmt: skip
+    assert part.status_code == 206
+    assert part.content == files["Under"].read_bytes()[100:200]
+    missing = call(station, "GET", "/api/tracks/999999/audio")
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "no track 999999"

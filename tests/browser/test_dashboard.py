@@ -31,12 +31,15 @@ SECTIONS = [
     "News desk",
     "Listeners",
     "Problems",
+    "Shows",
     "Hosts and tokens",
 ]
 # Every section of the navigation, each with what shows its data has arrived.
 DARK_SECTIONS = {name: ".rows, table, figure" for name in SECTIONS} | {
     "Requests": "#requests-list li",
     "Station": "#identity-accent-check:not(:empty)",
+    "Go live": "#live-indicator",
+    "Relays": ".rows, table, p",
 }
 ANALYSIS_MS = 60_000
 
