@@ -15,6 +15,7 @@ from app.accounts.ratelimit import LoginThrottle
 from app.accounts.tokens import TokenExpired, authenticate_token
 from app.api.auth import CurrentHost, HostDep
 from app.api.deps import StationDep
+from app.api.errors import error
 from app.db import SessionFactory
 from app.live.icecast import AuthRefused, SourceHost, basic_credentials
 
@@ -72,7 +73,7 @@ def live_status(station: StationDep) -> dict[str, Any]:
     return station.live.status()  # type: ignore[no-any-return]
 
 
-@router.post("/live/end")
+@router.post("/live/end", responses={409: error("nobody is live")})
 def live_end(station: StationDep, host: CurrentHost) -> dict[str, Any]:
     """Hand the air back to the programme (it returns with a fade)."""
     if not station.live.hand_back(host.display_name or host.username):

@@ -10,6 +10,7 @@ import json
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -204,12 +205,25 @@ def test_an_oversized_message_is_refused_with_a_sentence_and_a_huge_one_is_cut_o
         assert socket.close_code == 1009
 
 
-def test_audio_faster_than_a_live_show_needs_is_refused(station: RunningStation) -> None:
+def test_audio_faster_than_a_live_show_needs_is_refused(
+    station: RunningStation, tmp_path: Path
+) -> None:
+    # Real audio (garbage would be refused as undecodable first): 30 s of Opus at 510 kbps,
+    # about 2 MB, sent at once.
+    path = tmp_path / "loud.webm"
+    subprocess.run(
+        [ffmpeg_path(), "-nostdin", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+         "anoisesrc=duration=30", "-ac", "2", "-c:a", "libopus", "-b:a", "510k", "-vbr", "off",
+         str(path)],
+        check=True,
+    )  # fmt: skip
+    audio = path.read_bytes()
+    assert len(audio) > 1_500_000, len(audio)
     with open_socket(station) as socket:
         go_live(socket)
         try:
-            for _ in range(20):  # 2 MB at once: over 500 kbps for half a minute
-                socket.send(bytes(100_000))
+            for start in range(0, len(audio), 100_000):
+                socket.send(audio[start : start + 100_000])
         except ConnectionClosed:
             pass
         status, message, _ = refusal(socket)
