@@ -23,10 +23,11 @@ ifeq ($(filter $(DB),sqlite postgres),)
 $(error DB must be sqlite or postgres, not "$(DB)")
 endif
 export RADIO_TEST_DATABASE := $(DB)
-UNIT_TESTS := $(BIN)/pytest -n 6 --dist loadgroup -m "not realtime and not browser"
-REALTIME_TESTS := $(BIN)/pytest -n 6 --dist loadgroup -m "realtime and not browser and not alone"
+# Each phase names its slowest tests at the end (where the suite's time goes).
+UNIT_TESTS := $(BIN)/pytest --durations=15 -n 6 --dist loadgroup -m "not realtime and not browser"
+REALTIME_TESTS := $(BIN)/pytest --durations=15 -n 6 --dist loadgroup -m "realtime and not browser and not alone"
 ALONE_TESTS := $(BIN)/pytest -m alone
-BROWSER_TESTS := $(BIN)/pytest -n 3 --dist loadgroup -m browser
+BROWSER_TESTS := $(BIN)/pytest --durations=10 -n 3 --dist loadgroup -m browser
 test: $(VENV)/.installed-dev chromium $(if $(filter-out 0,$(HOGS)),stress-ng) \
 		$(if $(filter postgres,$(DB)),postgresql)
 	@echo "== database: $(DB)"; hogs=""; trap 'kill $$hogs 2>/dev/null; wait' EXIT; trap 'exit 130' INT TERM; \
