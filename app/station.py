@@ -489,6 +489,7 @@ class Station:
         with self._scan_lock:
             add_file(self.settings.media_dir, path, self.sessions, self.ffmpeg,
                      self.settings.silence_threshold_db)  # fmt: skip
+        self.planner.library_changed()  # (the scheduler leaves recordings out of rotation)
 
     def _clear_mended_tracks(self) -> None:
         """Tracks that failed on air and are playable again (their file was put right and
