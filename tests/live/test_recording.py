@@ -62,12 +62,14 @@ def call(station: RunningStation, method: str, path: str, **kwargs: Any) -> Any:
 
 def go_live_with_a_tone(station: RunningStation) -> dict:
     """ffmpeg sends the source's tone for TONE_SECONDS and hangs up; returns /api/live once
-    the programme is back."""
+    the programme is back on the stream."""
     sender = source(station, f"sine=f={SOURCE_TONE}:r=44100:d={TONE_SECONDS}")
     try:
         wait_live(station, "on_air", timeout=30)
         assert sender.wait(timeout=TONE_SECONDS + 30) == 0
-        return wait_live(station, "off", timeout=30)
+        ended = wait_live(station, "off", timeout=30)
+        station.wait_for_music()  # on the stream again: a recording is finished
+        return ended
     finally:
         if sender.poll() is None:
             sender.kill()
@@ -130,14 +132,15 @@ def test_a_show_with_record_on_is_in_the_library_with_its_tags_and_in_the_podcas
 
     # Record off: the show airs, no file is made.
     go_live_with_a_tone(station)
-    assert recordings(station) == []
+    folder = station.media / "recordings"
+    assert not folder.exists() or list(folder.iterdir()) == []  # nor a recording in progress
 
     # Record on: the host goes live again, the tone is heard on the stream and recorded.
     call(station, "PATCH", f"/api/shows/{show['id']}", json={"record": True})
     capture = StreamCapture(station.port)
     try:
-        ended = go_live_with_a_tone(station)
         started = datetime.now(ZONE)
+        ended = go_live_with_a_tone(station)
         [path] = wait_until(lambda: recordings(station), "no recording in media/recordings")
         music_back = capture.bytes_at(time.monotonic())
         wait_until(lambda: capture.bytes_at(time.monotonic()) > music_back + 32_000,
@@ -182,6 +185,7 @@ def test_a_show_with_record_on_is_in_the_library_with_its_tags_and_in_the_podcas
         host,
         "Night Shift",
     )
+    assert recordings(station) == [path], "the show with record off was recorded too"
     everything = call(station, "GET", "/api/tracks", params={"limit": 100})["items"]
     assert [t["kind"] for t in everything if t["id"] == track["id"]] == ["recording"]
     preview = call(station, "GET", "/api/schedule/preview", params={"hours": 2})["items"]
@@ -303,11 +307,12 @@ def test_a_disk_that_fails_ends_the_recording_as_a_problem_never_on_the_stream(
     problems = Problems()
     saved: list[Path] = []
     rec, hub = recorder(media, problems, saved)
-    record(rec, hub, b"\xff" * 2_000_000)  # two minutes of audio: no write raises
+    record(rec, hub, mp3(3))  # no write raises
     assert saved == []
     [problem] = problems.snapshot()
     assert problem.what == ("The live show “Live with Ann” could not be recorded; the air was "
                             "not touched"), problem  # fmt: skip
+    assert problem.cause == "File exists", problem  # the folder could not be made
     assert problem.cleared_at is None
     # The next recording that works clears it.
     (media / "recordings").unlink()
