@@ -224,6 +224,13 @@ def test_a_show_with_record_on_is_in_the_library_with_its_tags_and_in_the_podcas
     music = next(t for t in everything if t["kind"] == "music")
     assert station.get(f"/recordings/{music['id']}.mp3").status_code == 404
 
+    # Recordings are the station's own: an upload as one is refused, saying what may be.
+    upload = httpx.post(f"{station.url}/api/tracks/upload", params={"kind": "recording"},
+                        headers=station.auth(), files={"file": ("show.mp3", audio)},
+                        timeout=60)  # fmt: skip
+    assert upload.status_code == 400, upload.text
+    assert upload.json()["detail"] == "kind must be music or jingle, not 'recording'"
+
     # An admin deletes it: the file, the track and the episode go.
     call(station, "DELETE", f"/api/tracks/{track['id']}")
     assert not path.exists()
