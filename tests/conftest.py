@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
 from app.config import Settings
 from app.db import SessionFactory, make_engine, make_sessions, upgrade
@@ -71,6 +72,14 @@ def launch(tmp_path: Path) -> Iterator[Callable[..., RunningStation]]:
     yield launch
     for station in started:
         station.stop()
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """An empty database (no tables at all) on the database the tests run on, for migrations."""
+    engine = make_engine(database.empty_url(tmp_path))
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture

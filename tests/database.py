@@ -29,6 +29,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine
+
+from app.db import MIGRATIONS
+
 KINDS = ("sqlite", "postgres")
 KIND = os.environ.get("RADIO_TEST_DATABASE", "sqlite").strip().lower() or "sqlite"
 if KIND not in KINDS:
@@ -226,6 +232,15 @@ def empty_url(folder: Path) -> str:
     name = cluster().create(template=None)
     _made.append(name)
     return cluster().url(name)
+
+
+def migrate(engine: Engine, direction: str, revision: str) -> None:
+    """Alembic's `upgrade` or `downgrade` to `revision` of the station's migrations."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        getattr(command, direction)(config, revision)
 
 
 def _name(url: str) -> str:

@@ -5,36 +5,17 @@ kept through a down and up of the latest migration. On the database the tests ru
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 
-from app.db import MIGRATIONS, make_engine, make_sessions, upgrade
+from app.db import MIGRATIONS, make_sessions, upgrade
 from app.models import Article, ArticleStatus, Base, ListeningSession, Track, TrackKind
 from tests import database
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(database.empty_url(tmp_path))
-    yield engine
-    engine.dispose()
-
-
-def _migrate(engine: Engine, direction: str, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        getattr(command, direction)(config, revision)
 
 
 def _revisions() -> list[str]:
@@ -62,15 +43,15 @@ def test_every_migration_goes_up_and_down_and_the_top_is_the_models(engine: Engi
     assert _schema_differences(engine) == []
     assert _tables(engine) == set(Base.metadata.tables)
 
-    _migrate(engine, "downgrade", "base")
+    database.migrate(engine, "downgrade", "base")
     assert _tables(engine) == set()
 
     # Stairs: each migration up, down and up again, so every downgrade runs against the
     # schema its upgrade made, and the upgrade after it finds what it expects.
     for revision in revisions:
-        _migrate(engine, "upgrade", revision)
-        _migrate(engine, "downgrade", "-1")
-        _migrate(engine, "upgrade", revision)
+        database.migrate(engine, "upgrade", revision)
+        database.migrate(engine, "downgrade", "-1")
+        database.migrate(engine, "upgrade", revision)
     assert _schema_differences(engine) == []
     assert _tables(engine) == set(Base.metadata.tables)
 
@@ -88,8 +69,8 @@ def test_data_survives_a_down_and_up_through_the_totals_migration(engine: Engine
 
     # Down below the migration that builds the listening totals (0007), and up again
     # through it and every one after it.
-    _migrate(engine, "downgrade", "0006")
-    _migrate(engine, "upgrade", "head")
+    database.migrate(engine, "downgrade", "0006")
+    database.migrate(engine, "upgrade", "head")
 
     assert _rows(engine) == before
     # The totals it adds are built from the sessions already there: an hour for h1.

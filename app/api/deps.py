@@ -1,10 +1,12 @@
 """Named dependencies, shared parameter types and body parsing for the routers."""
 
 import json
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from pydantic import Field
+from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import MAX_INTEGER
@@ -27,8 +29,14 @@ def _settings(request: Request) -> Settings:
     return request.state.settings  # type: ignore[no-any-return]
 
 
+def _database(request: Request) -> Iterator[Session]:
+    with request.state.station.sessions() as db:
+        yield db
+
+
 StationDep = Annotated[Station, Depends(_station)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+DbDep = Annotated[Session, Depends(_database)]  # a session for the request, closed after it
 
 
 def loads_json(body: bytes) -> Any:

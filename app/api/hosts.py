@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -34,7 +33,7 @@ from app.accounts.tokens import (
 )
 from app.api.auth import AdminDep, AuthDep, CurrentHost, HostDep, unauthenticated
 from app.api.dashboard import host_page
-from app.api.deps import RowId, SettingsDep, loads_json
+from app.api.deps import DbDep, RowId, SettingsDep, loads_json
 from app.api.errors import error, retry_later
 from app.api.limits import BODY_LIMIT
 from app.api.templating import public_base_url
@@ -116,15 +115,6 @@ def _token_out(token: ApiToken) -> TokenOut:
 
 
 # --- Dependencies ---------------------------------------------------------------------------
-
-
-def _database(request: Request) -> Iterator[Session]:
-    sessions: SessionFactory = request.state.station.sessions
-    with sessions() as db:
-        yield db
-
-
-Database = Annotated[Session, Depends(_database)]
 
 
 def _throttle(request: Request) -> LoginThrottle:
@@ -320,7 +310,7 @@ def who_am_i(auth: AuthDep) -> SessionOut:
 
 
 @guarded.delete("/session", status_code=status.HTTP_204_NO_CONTENT)
-def sign_out(auth: AuthDep, db: Database, response: Response) -> None:
+def sign_out(auth: AuthDep, db: DbDep, response: Response) -> None:
     """Sign out this browser. (A personal token stays valid: revoke it instead.)"""
     if auth.session is not None:
         end_session(db, auth.session.id)
@@ -334,13 +324,13 @@ LAST_ADMIN = {409: error("the station's last admin stays an admin")}
 
 
 @guarded.get("/hosts", dependencies=[AdminDep])
-def hosts(db: Database) -> list[HostOut]:
+def hosts(db: DbDep) -> list[HostOut]:
     return [_host_out(host) for host in accounts.list_hosts(db)]
 
 
 @guarded.post("/hosts", dependencies=[AdminDep], status_code=status.HTTP_201_CREATED,
               responses={409: error("a host with this name exists")})  # fmt: skip
-def add_host(new: NewHost, db: Database) -> HostOut:
+def add_host(new: NewHost, db: DbDep) -> HostOut:
     try:
         host = accounts.create_host(db, new.username, new.password, new.role)
     except (accounts.AccountError, WeakPassword) as error:
@@ -350,7 +340,7 @@ def add_host(new: NewHost, db: Database) -> HostOut:
 
 
 @guarded.patch("/hosts/{host_id}", dependencies=[AdminDep], responses=LAST_ADMIN)
-def change_role(host_id: RowId, change: RoleChange, db: Database) -> HostOut:
+def change_role(host_id: RowId, change: RoleChange, db: DbDep) -> HostOut:
     host = _host_by_id(db, host_id)
     try:
         accounts.set_role(db, host, change.role)
@@ -362,7 +352,7 @@ def change_role(host_id: RowId, change: RoleChange, db: Database) -> HostOut:
 
 @guarded.delete("/hosts/{host_id}", dependencies=[AdminDep], responses=LAST_ADMIN,
                 status_code=status.HTTP_204_NO_CONTENT)  # fmt: skip
-def remove_host(host_id: RowId, db: Database, settings: SettingsDep) -> None:
+def remove_host(host_id: RowId, db: DbDep, settings: SettingsDep) -> None:
     """The host's stories stay, without the link to them; their picture goes."""
     host = _host_by_id(db, host_id)
     picture = host.picture_path
@@ -378,7 +368,7 @@ def remove_host(host_id: RowId, db: Database, settings: SettingsDep) -> None:
 @guarded.put("/hosts/{host_id}/password", status_code=status.HTTP_204_NO_CONTENT,
              responses={429: retry_later("too many wrong current passwords")})  # fmt: skip
 def change_password(
-    host_id: RowId, change: PasswordChange, auth: AuthDep, db: Database, throttle: Throttle,
+    host_id: RowId, change: PasswordChange, auth: AuthDep, db: DbDep, throttle: Throttle,
     request: Request,
 ) -> None:  # fmt: skip
     """An admin sets anyone's password; a host changes their own with the current one.
@@ -413,7 +403,7 @@ def _check_current_password(
 
 
 @guarded.post("/tokens", status_code=status.HTTP_201_CREATED)
-def create_token(new: NewToken, host: CurrentHost, db: Database) -> IssuedTokenOut:
+def create_token(new: NewToken, host: CurrentHost, db: DbDep) -> IssuedTokenOut:
     """A new personal token for the signed-in host. The secret is in this answer only."""
     try:
         lifetime = parse_lifetime(new.expires_in) if new.expires_in is not None else None
@@ -425,14 +415,14 @@ def create_token(new: NewToken, host: CurrentHost, db: Database) -> IssuedTokenO
 
 
 @guarded.get("/tokens")
-def tokens(host: CurrentHost, db: Database) -> list[TokenOut]:
+def tokens(host: CurrentHost, db: DbDep) -> list[TokenOut]:
     """Your tokens (an admin sees everyone's), revoked ones included; never the secrets."""
     mine = None if host.role == HostRole.admin else host
     return [_token_out(token) for token in list_tokens(db, mine)]
 
 
 @guarded.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke(token_id: RowId, host: CurrentHost, db: Database) -> None:
+def revoke(token_id: RowId, host: CurrentHost, db: DbDep) -> None:
     """Revoke a token: it stops working at once. Admins may revoke anyone's."""
     token = db.get(ApiToken, token_id)
     if token is None or (token.host_id != host.id and host.role != HostRole.admin):
@@ -476,13 +466,13 @@ def _me(db: Session, host: Host) -> Host:
 
 
 @guarded.get("/profile")
-def my_profile(host: CurrentHost, db: Database) -> ProfileOut:
+def my_profile(host: CurrentHost, db: DbDep) -> ProfileOut:
     """Your public profile: what listeners see in the "Written by" box and on your page."""
     return _profile_out(_me(db, host))
 
 
 @guarded.put("/profile", responses={422: error("the display name or the bio is too long")})
-def set_my_profile(change: ProfileIn, host: CurrentHost, db: Database) -> ProfileOut:
+def set_my_profile(change: ProfileIn, host: CurrentHost, db: DbDep) -> ProfileOut:
     me = _me(db, host)
     try:
         me.display_name = profiles.validate_display_name(change.display_name)
@@ -532,7 +522,7 @@ def _store_picture(request: Request, host_id: int, data: bytes, settings: Settin
 
 
 @guarded.delete("/profile/picture")
-def remove_my_picture(host: CurrentHost, db: Database, settings: SettingsDep) -> ProfileOut:
+def remove_my_picture(host: CurrentHost, db: DbDep, settings: SettingsDep) -> ProfileOut:
     me = _me(db, host)
     profiles.remove_picture(me, settings.media_dir)
     db.commit()

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Select, and_, func, or_, select
@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.api.auth import HostDep
-from app.api.deps import MAX_SQL_INT, StationDep
+from app.api.deps import MAX_SQL_INT, DbDep, StationDep
 from app.api.errors import error
 from app.listeners.accounting import week_start
 from app.listeners.identity import issue_identity, listener_hash, listener_id, remember_listener
@@ -51,14 +51,6 @@ CSV_COLUMNS = ["id", "listener", "name", "client", "user_agent", "started_at", "
 
 class NameIn(BaseModel):
     name: str = Field(max_length=NAME_MAX * 4)  # spaces are trimmed before the real check
-
-
-def _database(station: StationDep) -> Iterator[Session]:
-    with station.sessions() as session:
-        yield session
-
-
-DbDep = Annotated[Session, Depends(_database)]
 
 
 # The board.

@@ -15,13 +15,13 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Body, HTTPException, Query, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.api.auth import CurrentHost, HostDep
-from app.api.deps import MAX_SQL_INT, RowId, StationDep
+from app.api.deps import MAX_SQL_INT, DbDep, RowId, StationDep
 from app.api.errors import error
 from app.api.limits import LARGE_BODY_LIMIT
 from app.models import (
@@ -156,14 +156,6 @@ class QueuedOut(BaseModel):
 
 
 # --- Dependencies and helpers ---------------------------------------------------------------
-
-
-def _database(station: StationDep) -> Iterator[Session]:
-    with station.sessions() as session:
-        yield session
-
-
-DbDep = Annotated[Session, Depends(_database)]
 
 
 @contextmanager

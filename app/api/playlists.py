@@ -16,14 +16,14 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from app.api.auth import HostDep
-from app.api.deps import MAX_SQL_INT, RowId, SettingsDep, SqlInt, StationDep
+from app.api.deps import MAX_SQL_INT, DbDep, RowId, SettingsDep, SqlInt, StationDep
 from app.api.errors import error
 from app.api.limits import LARGE_BODY_LIMIT
 from app.config import Settings
@@ -144,12 +144,6 @@ class SyncOut(BaseModel):
 # --- Dependencies and errors --------------------------------------------------------------
 
 
-def _database(station: StationDep) -> Iterator[Session]:
-    with station.sessions() as session:
-        yield session
-
-
-DbDep = Annotated[Session, Depends(_database)]
 WriteBack = Annotated[
     bool | None,
     Query(description="write playlists/ too: default only for playlists synced from a file"),

@@ -8,15 +8,14 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.api.auth import AdminDep, HostDep
-from app.api.deps import RowId, StationDep
+from app.api.deps import DbDep, RowId, StationDep
 from app.api.errors import error
 from app.models import Show
 from app.shows import store
@@ -109,14 +108,6 @@ class OnAirOut(BaseModel):
 
 
 # --- Dependencies ---------------------------------------------------------------------------
-
-
-def _database(station: StationDep) -> Iterator[Session]:
-    with station.sessions() as session:
-        yield session
-
-
-DbDep = Annotated[Session, Depends(_database)]
 
 
 @contextmanager

@@ -1,7 +1,8 @@
 """A host goes live with real ffmpeg as an Icecast source on /live: the stream becomes the
 source's tone (decoded from the captured /stream by FFT), its title reaches ICY and the push
 channel, and the programme returns on disconnect and on silence; wrong credentials and a
-second source are refused without touching the air."""
+second source are refused without touching the air, and with slots required, a source outside
+its show's slot."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -268,3 +270,54 @@ def test_a_source_that_sends_nothing_is_dropped_without_touching_the_air(
     assert status["refusals"][0]["status"] == 415
     assert "no audio could be decoded" in status["refusals"][0]["message"]
     assert station.now_playing()["current"]["kind"] == "music"
+
+
+def test_with_slots_required_a_source_goes_live_only_in_a_slot_of_its_hosts_show(
+    tmp_path: Path,
+) -> None:
+    """RADIO_LIVE_REQUIRE_SLOT: outside a slot of their show a host's source is refused (403,
+    the sentence naming their next slot), the air untouched; inside it, it takes over and
+    now playing says the show and its host."""
+    tone_library(tmp_path / "media", MUSIC)
+    station = start_station(tmp_path, live_require_slot=True, timezone="UTC")
+    try:
+        station.wait_for_music()
+        me = station.get("/api/session", headers=station.auth()).json()["host"]
+        now = datetime.now(UTC)
+        later = {"weekday": (now.weekday() + 3) % 7, "start": "12:00", "minutes": 60}
+        created = station.post("/api/shows", json={"name": "Night Owls", "host_ids": [me["id"]],
+                                                   "slots": [later]})  # fmt: skip
+        assert created.status_code == 201, created.text
+        show = created.json()["id"]
+        host = created.json()["hosts"][0]
+
+        answer = raw_source(station, "PUT", f"{ADMIN_NAME}:{ADMIN_PASSWORD}")
+        assert answer.startswith(b"HTTP/1.0 403"), answer
+        assert "Your next slot: “Night Owls”".encode() in answer, answer
+        refused = source(station)
+        try:
+            refused.wait(30)
+        finally:
+            refused.kill()
+        assert refused.returncode != 0  # ffmpeg was refused too
+        status = live_state(station)
+        assert status["state"] == "off"
+        assert "Night Owls" in status["refusals"][-1]["message"], status
+        assert station.now_playing()["current"]["kind"] == "music"
+
+        # The slot now (this hour, two hours long: across midnight too): on air as the show.
+        this_hour = {"weekday": now.weekday(), "start": f"{now.hour:02d}:00", "minutes": 120}
+        moved = httpx.patch(f"{station.url}/api/shows/{show}", headers=station.auth(),
+                            json={"slots": [this_hour]}, timeout=10)  # fmt: skip
+        assert moved.status_code == 200, moved.text
+        sender = source(station)
+        try:
+            wait_live(station, "on_air")
+            current = station.wait_for(lambda np: np["current"]["kind"] == "live", timeout=15)
+            assert current["current"]["title"] == "Night Owls", current["current"]
+            assert current["current"]["artist"] == (host["display_name"] or host["username"])
+        finally:
+            sender.kill()
+            sender.wait()
+    finally:
+        station.stop()

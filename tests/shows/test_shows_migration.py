@@ -5,36 +5,15 @@ deletions cascading."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
-from app.db import MIGRATIONS, make_engine, upgrade
+from app.db import upgrade
 from app.models import Base
 from tests import database
 
 SHOW_TABLES = {"shows", "show_hosts", "show_slots"}
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(database.empty_url(tmp_path))
-    yield engine
-    engine.dispose()
-
-
-def _migrate(engine: Engine, direction: str, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        getattr(command, direction)(config, revision)
 
 
 def _tables(engine: Engine) -> set[str]:
@@ -74,12 +53,12 @@ def test_the_shows_migration_goes_down_and_up(engine: Engine) -> None:
         assert db.execute(text("SELECT count(*) FROM show_slots")).scalar() == 0
         assert db.execute(text("SELECT count(*) FROM show_hosts")).scalar() == 0
 
-    _migrate(engine, "downgrade", "0013")
+    database.migrate(engine, "downgrade", "0013")
     assert not SHOW_TABLES & _tables(engine)
     with engine.connect() as db:  # the rest stays
         assert db.execute(text("SELECT username FROM hosts")).scalars().all() == ["ann"]
 
-    _migrate(engine, "upgrade", "head")
+    database.migrate(engine, "upgrade", "head")
     assert _tables(engine) >= SHOW_TABLES
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
