@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 RECORDING_PROBLEM = "recording"
 QUEUE_SECONDS = 60.0  # of audio the writer may fall behind by before the recording ends
+HUB_WRITE_SECONDS = 0.4  # of audio in one of the hub's writes (at most; less at an item start)
 MAX_NAME_CHARS = 60  # of the show's name in the file name
 MAX_SUFFIX = 100  # names tried when one is taken (two recordings in a minute)
 
@@ -115,7 +116,7 @@ class RecordingSink:
         self.failed = ""  # why the recording was abandoned
         self.at_limit = False  # stopped at RADIO_RECORDING_MAX_MINUTES
         self.path: Path | None = None  # the finished file
-        chunks = max(16, int(QUEUE_SECONDS * byte_rate / 4096))
+        chunks = round(QUEUE_SECONDS / HUB_WRITE_SECONDS)  # at most QUEUE_SECONDS of audio
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=chunks)
         self._thread = threading.Thread(target=self._run, name="recording", daemon=True)
         self._thread.start()
