@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     # off above `live_max_kbps` (measured over LIVE_RATE_WINDOW_SECONDS).
     live_silence_seconds: float = Field(15.0, ge=1.0, le=600.0)
     live_max_kbps: int = Field(512, ge=16, le=10_000)
+    # Recording live shows (app/live/recording.py) to media/recordings/: a show's own
+    # "record" flag decides inside its slot; `live_record` decides for a live input outside
+    # any show's slot. A recording stops at `recording_max_minutes` (the file is kept).
+    live_record: bool = False
+    recording_max_minutes: int = Field(360, ge=1, le=24 * 60)
 
     # Listeners' skip votes: the item on air is skipped when
     # max(skip_vote_minimum, ceil(skip_vote_share * listeners now)) listeners have voted.

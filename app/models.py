@@ -53,6 +53,7 @@ class Base(DeclarativeBase):
 class TrackKind(enum.StrEnum):
     music = "music"
     jingle = "jingle"
+    recording = "recording"  # a live show as it aired (media/recordings/): never rotation
 
 
 class TrackStatus(enum.StrEnum):

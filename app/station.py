@@ -8,6 +8,7 @@ import logging
 import threading
 from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -22,12 +23,13 @@ from app.files import sweep_temp_files
 from app.identity import Identity, IdentityStore
 from app.library import ScanReport, scan
 from app.library.encode import synthesize_in_child
-from app.library.scanner import Progress, has_music_files
+from app.library.scanner import Progress, add_file, has_music_files
 from app.library.uploads import format_size, sweep_stale_uploads
 from app.listeners.identity import COOKIE_NAME, ListenerKeys, listener_hash
 from app.listeners.sessions import SessionRecorder
 from app.listeners.skipvotes import SkipVotes, VoteResult
 from app.live import Live
+from app.live.recording import Recorder
 from app.models import Play, Track, TrackKind, TrackStatus
 from app.news.bulletins import Bulletins
 from app.news.desk import NewsDesk
@@ -60,6 +62,7 @@ FIRST_ITEM_WAIT_SECONDS = 60.0
 # database or a busy queue: the playout's lead (4 s) must outlast it. The safety source
 # covers, and the playout asks again every second.
 NEXT_ITEM_WAIT_SECONDS = 2.0
+RECORDING_FINISH_SECONDS = 30.0  # a recording's file is finished within this as the station stops
 SHOW_CHECK_SECONDS = 60.0  # a show's start or end is announced within this of a change
 UPCOMING_WAIT_SECONDS = 0.5  # refreshing "next" gives up on a locked database this soon
 TRACK_PROBLEM = "track:"  # + the track's id: a track that failed on air
@@ -155,6 +158,15 @@ class Station:
         self.live = Live(self.playout, self.problems, silence_seconds=settings.live_silence_seconds,
                          max_kbps=settings.live_max_kbps,
                          shows=self.shows)  # fmt: skip
+        # Live shows recorded as they aired, from the default mount (app/live/recording.py).
+        self.recorder = Recorder(
+            self.hub, settings.media_dir, self.problems, current_show=self.shows.current,
+            live_host=lambda: self.live.feed.host_name if self.live.feed else None,
+            record_outside_shows=settings.live_record, byte_rate=settings.bitrate_kbps * 125,
+            max_seconds=settings.recording_max_minutes * 60, timezone=settings.timezone,
+            station_name=lambda: self.identity.current.name,
+            on_saved=self._add_recording)  # fmt: skip
+        self.hub.on_item_live.append(self.recorder.on_item_live)
         self._scan_lock = threading.Lock()
         self.jobs = JobRegistry()  # long work (analysis of uploads, ...) with progress
         self.news = NewsDesk(settings, sessions, self.ffmpeg, self.jobs, self.problems)
@@ -200,6 +212,8 @@ class Station:
                     await task
         await self.relays.stop()
         await self.playout.stop()
+        self.recorder.stop()  # a live show on air as the station stops: its file is kept
+        await asyncio.to_thread(self.recorder.join, RECORDING_FINISH_SECONDS)
         self.jobs.shutdown(wait=False)
         for mount in self.mounts.values():
             mount.hub.close()
@@ -469,6 +483,13 @@ class Station:
             self.planner.library_changed()
         self._clear_mended_tracks()
         return report
+
+    def _add_recording(self, path: Path) -> None:
+        """A live show's recording is finished (on its writer's thread): into the library."""
+        with self._scan_lock:
+            add_file(self.settings.media_dir, path, self.sessions, self.ffmpeg,
+                     self.settings.silence_threshold_db)  # fmt: skip
+        self.planner.library_changed()  # (the scheduler leaves recordings out of rotation)
 
     def _clear_mended_tracks(self) -> None:
         """Tracks that failed on air and are playable again (their file was put right and

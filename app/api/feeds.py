@@ -3,9 +3,11 @@ import stories from (host routes under /api/feeds)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +18,7 @@ from app.api.deps import RowId, SettingsDep, StationDep
 from app.api.errors import error
 from app.api.templating import public_base_url, station_identity
 from app.config import Settings
-from app.models import Feed
+from app.models import Feed, Track
 from app.news import feeds
 from app.news.feed_import import ImportReport, is_web_url, refresh_feed
 
@@ -49,6 +51,26 @@ def podcast(request: Request, station: StationDep, settings: SettingsDep) -> Res
         site, name, tagline, image = _channel(request, settings)
         body = feeds.podcast_feed(episodes, site, name, tagline, image)
     return Response(body, media_type=RSS_TYPE)
+
+
+@public.get("/recordings/{track_id}.mp3", response_class=FileResponse,
+            responses={200: {"content": {"audio/mpeg": {}}},
+                       404: error("no such recorded live show")})  # fmt: skip
+@public.head("/recordings/{track_id}.mp3", include_in_schema=False)
+def recording_audio(track_id: str, station: StationDep, settings: SettingsDep) -> FileResponse:
+    """A live show as it aired, the podcast's episode (Range requests work). Only tracks of
+    kind recording, inside media/recordings/."""
+    # A string checked here, not an int parameter: a HEAD would get FastAPI's 422 bodiless.
+    missing = HTTPException(status.HTTP_404_NOT_FOUND, f"no recorded live show {track_id}")
+    if not re.fullmatch(r"[0-9]{1,18}", track_id):
+        raise missing
+    with station.sessions() as session:
+        track = session.get(Track, int(track_id))
+        path = feeds.recording_file(track, settings.media_dir) if track is not None else None
+    if path is None:
+        raise missing
+    return FileResponse(path, media_type="audio/mpeg", content_disposition_type="inline",
+                        filename=path.name)  # fmt: skip
 
 
 def _channel(request: Request, settings: Settings) -> tuple[str, str, str, str | None]:

@@ -354,6 +354,8 @@ async def upload_track(
                             "X-CSRF-Token header, not as a form field") from exc  # fmt: skip
     try:
         kind = kind or _kind_field(received.fields.get("kind"))
+        if kind not in UPLOAD_DIRS:  # recordings are made by the station, never uploaded
+            raise UploadRefused(f"kind must be music or jingle, not {kind.value!r}")
         audio = await asyncio.to_thread(sniff_audio, received.path, station.ffmpeg)
         name = audio_filename(received.filename, audio)
         target = settings.media_dir / UPLOAD_DIRS[kind]

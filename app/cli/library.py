@@ -28,7 +28,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     listing.add_argument("--artist", help="exactly this artist (any case)")
     listing.add_argument("--album", help="exactly this album (any case)")
     listing.add_argument("--playlist", type=int, help="tracks of this playlist id, in order")
-    listing.add_argument("--kind", choices=["music", "jingle"])
+    listing.add_argument("--kind", choices=["music", "jingle", "recording"])
     listing.add_argument("--status", choices=["new", "ready", "unplayable"])
     listing.add_argument("--limit", type=int, default=100)
     listing.add_argument("--offset", type=int, default=0)

@@ -28,6 +28,7 @@ from app.text import clean_tag
 AUDIO_EXTENSIONS = frozenset({".mp3", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".aac", ".wav"})
 JINGLES_DIR = "jingles"
 NEWS_DIR = "news"  # generated speech, owned by the news desk, not the library
+RECORDINGS_DIR = "recordings"  # live shows as they aired (app/live/recording.py): not music
 COMMIT_EVERY = 200
 
 log = logging.getLogger(__name__)
@@ -160,10 +161,11 @@ def count_ready(sessions: SessionFactory) -> int:
 
 
 def has_music_files(media_dir: Path) -> bool:
-    """Whether media_dir holds any music file (jingles, generated news and hidden files aside)."""
+    """Whether media_dir holds any music file (jingles, generated news, recordings and hidden
+    files aside)."""
     if not media_dir.is_dir():
         return False
-    skipped = {JINGLES_DIR, NEWS_DIR}
+    skipped = {JINGLES_DIR, NEWS_DIR, RECORDINGS_DIR}
     for path in media_dir.rglob("*"):
         parts = path.relative_to(media_dir).parts
         if parts[0] in skipped or any(part.startswith(".") for part in parts):
@@ -173,8 +175,12 @@ def has_music_files(media_dir: Path) -> bool:
     return False
 
 
+TOP_DIR_KINDS = {JINGLES_DIR: TrackKind.jingle, RECORDINGS_DIR: TrackKind.recording}
+
+
 def track_kind(relative: str) -> TrackKind:
-    return TrackKind.jingle if relative.split("/", 1)[0] == JINGLES_DIR else TrackKind.music
+    """By the top folder under media/: jingles/, recordings/, else music."""
+    return TOP_DIR_KINDS.get(relative.split("/", 1)[0], TrackKind.music)
 
 
 def _audio_files(media_dir: Path) -> Iterator[_File]:

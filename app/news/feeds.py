@@ -14,7 +14,8 @@ from pathlib import Path
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.models import Article, ArticleStatus, Speech, SpeechStatus
+from app.library.scanner import RECORDINGS_DIR
+from app.models import Article, ArticleStatus, Speech, SpeechStatus, Track, TrackKind, TrackStatus
 from app.news import listen_again
 
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
@@ -46,9 +47,33 @@ class BulletinEpisode:
     length: int  # bytes of the MP3 served
 
 
-def _episode_date(episode: Episode | BulletinEpisode) -> datetime:
+@dataclass(frozen=True)
+class RecordingEpisode:
+    """A live show as it aired (app/live/recording.py): a library track of kind recording,
+    its MP3 at /recordings/<track id>.mp3."""
+
+    track_id: int
+    title: str  # "<show> – <date>"
+    show: str
+    host: str
+    recorded_at: datetime  # when it was added to the library, as the show ended
+    duration: float  # seconds
+    length: int  # bytes of the MP3 served
+
+
+AnyEpisode = Episode | BulletinEpisode | RecordingEpisode
+
+
+def recording_url(track_id: int) -> str:
+    return f"/recordings/{track_id}.mp3"
+
+
+def _episode_date(episode: AnyEpisode) -> datetime:
     if isinstance(episode, BulletinEpisode):
         return episode.started_at.astimezone(UTC)
+    if isinstance(episode, RecordingEpisode):
+        when = episode.recorded_at
+        return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
     return _published(episode.article)
 
 
@@ -65,11 +90,11 @@ def rss_feed(articles: Sequence[Article], site_url: str, station_name: str,
     return _serialise(rss)
 
 
-def podcast_feed(episodes: Sequence[Episode | BulletinEpisode], site_url: str,
+def podcast_feed(episodes: Sequence[AnyEpisode], site_url: str,
                  station_name: str, description: str = "",
                  image_url: str | None = None) -> bytes:  # fmt: skip
-    """RSS 2.0 with the iTunes namespace: one episode per story with ready speech, and one
-    per bulletin kept as it aired."""
+    """RSS 2.0 with the iTunes namespace: one episode per story with ready speech, one per
+    bulletin kept as it aired, and one per live show recorded."""
     ET.register_namespace("itunes", ITUNES)  # so the tags read itunes:..., not ns0:...
     rss, channel = _channel(site_url, f"{station_name} News", description, "/news/podcast.xml",
                             image_url)  # fmt: skip
@@ -82,6 +107,9 @@ def podcast_feed(episodes: Sequence[Episode | BulletinEpisode], site_url: str,
     for episode in episodes:
         if isinstance(episode, BulletinEpisode):
             _bulletin_item(channel, episode, site_url, station_name)
+            continue
+        if isinstance(episode, RecordingEpisode):
+            _recording_item(channel, episode, site_url)
             continue
         item = _item(channel, episode.article, site_url)
         url = f"{article_url(site_url, episode.article.slug)}.mp3"
@@ -106,6 +134,22 @@ def _bulletin_item(channel: ET.Element, episode: BulletinEpisode, site_url: str,
     _sub(item, "category", "Bulletins")
     ET.SubElement(item, "enclosure", url=url, length=str(episode.length), type="audio/mpeg")
     _sub(item, f"{{{ITUNES}}}author", station_name)
+    _sub(item, f"{{{ITUNES}}}summary", summary)
+    _sub(item, f"{{{ITUNES}}}explicit", "false")
+    _sub(item, f"{{{ITUNES}}}duration", _duration(episode.duration))
+
+
+def _recording_item(channel: ET.Element, episode: RecordingEpisode, site_url: str) -> None:
+    item = ET.SubElement(channel, "item")
+    url = f"{site_url.rstrip('/')}{recording_url(episode.track_id)}"
+    summary = f"{episode.show} with {episode.host}, recorded live."
+    _sub(item, "title", episode.title)
+    ET.SubElement(item, "guid", isPermaLink="true").text = url
+    _sub(item, "pubDate", format_datetime(_episode_date(episode), usegmt=True))
+    _sub(item, "description", summary)
+    _sub(item, "category", "Shows")
+    ET.SubElement(item, "enclosure", url=url, length=str(episode.length), type="audio/mpeg")
+    _sub(item, f"{{{ITUNES}}}author", episode.host)
     _sub(item, f"{{{ITUNES}}}summary", summary)
     _sub(item, f"{{{ITUNES}}}explicit", "false")
     _sub(item, f"{{{ITUNES}}}duration", _duration(episode.duration))
@@ -192,9 +236,10 @@ def published_articles(session: Session, now: datetime, limit: int = FEED_LIMIT)
 
 
 def podcast_episodes(session: Session, media_dir: Path, now: datetime,
-                     limit: int = FEED_LIMIT) -> list[Episode | BulletinEpisode]:  # fmt: skip
-    """Published stories whose speech is ready as an MP3 file on disk, and the bulletins
-    kept as they aired: the newest `limit` of them together, newest first."""
+                     limit: int = FEED_LIMIT) -> list[AnyEpisode]:  # fmt: skip
+    """Published stories whose speech is ready as an MP3 file on disk, the bulletins kept
+    as they aired, and the recorded live shows: the newest `limit` of them together, newest
+    first."""
     query = (
         _published_query(now)
         .add_columns(Speech)
@@ -208,8 +253,9 @@ def podcast_episodes(session: Session, media_dir: Path, now: datetime,
         if path.suffix.lower() != ".mp3" or not path.is_file():
             continue  # the enclosure's length must be the bytes really served
         episodes.append(Episode(article, speech.duration or 0.0, path.stat().st_size))
-    both = [*episodes, *bulletin_episodes(session, media_dir, limit)]
-    return sorted(both, key=_episode_date, reverse=True)[:limit]
+    every: list[AnyEpisode] = [*episodes, *bulletin_episodes(session, media_dir, limit),
+                               *recording_episodes(session, media_dir, limit)]  # fmt: skip
+    return sorted(every, key=_episode_date, reverse=True)[:limit]
 
 
 def bulletin_episodes(session: Session, media_dir: Path,
@@ -227,4 +273,35 @@ def bulletin_episodes(session: Session, media_dir: Path,
                                         bulletin.title or "News", bulletin.started_at,
                                         titles, bulletin.duration or 0.0,
                                         path.stat().st_size))  # fmt: skip
+    return episodes
+
+
+def recording_file(track: Track, media_dir: Path) -> Path | None:
+    """A recording's MP3, only inside media/recordings/ (the path comes from the database)."""
+    if track.kind is not TrackKind.recording or track.status is TrackStatus.unplayable:
+        return None
+    folder = (media_dir / RECORDINGS_DIR).resolve()
+    path = (media_dir / track.path).resolve()
+    if path.suffix.lower() != ".mp3" or not path.is_relative_to(folder) or not path.is_file():
+        return None
+    return path
+
+
+def recording_episodes(session: Session, media_dir: Path,
+                       limit: int = FEED_LIMIT) -> list[RecordingEpisode]:  # fmt: skip
+    """The newest recorded live shows whose MP3 is on disk (not the unplayable)."""
+    tracks = session.scalars(
+        select(Track)
+        .where(Track.kind == TrackKind.recording, Track.status != TrackStatus.unplayable)
+        .order_by(Track.added_at.desc(), Track.id.desc())
+        .limit(limit)
+    )
+    episodes = []
+    for track in tracks:
+        path = recording_file(track, media_dir)
+        if path is None:
+            continue
+        episodes.append(RecordingEpisode(track.id, track.title, track.album or track.title,
+                                         track.artist, track.added_at, track.duration or 0.0,
+                                         path.stat().st_size))  # fmt: skip
     return episodes

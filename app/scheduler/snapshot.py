@@ -48,7 +48,8 @@ def load_scheduler(
             select(
                 Track.id, Track.kind, Track.artist, Track.title,
                 Track.duration, Track.cue_in, Track.cue_out,
-            ).where(Track.status == TrackStatus.ready)
+            ).where(Track.status == TrackStatus.ready,
+                    Track.kind != TrackKind.recording)  # a show as it aired: never rotation
         ).all()  # fmt: skip
         playlists = session.scalars(
             select(Playlist).where(Playlist.enabled).order_by(Playlist.id)

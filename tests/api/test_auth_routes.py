@@ -48,6 +48,7 @@ PUBLIC = {
     ("GET", "/news/feed.xml"),  # RSS of the articles
     ("GET", "/news/podcast.xml"),  # the spoken news as a podcast
     ("GET", "/news/bulletins/{bulletin_id}.mp3"),  # past bulletins, to listen again
+    ("GET", "/recordings/{track_id}.mp3"),  # recorded live shows, the podcast's episodes
     ("GET", "/hosts/{ref}"),  # hosts' public profiles, and their pictures
     ("GET", "/hosts/{host_id}/picture/{name}"),
     # The top-listeners board: listeners see it and pick a name without an account.
