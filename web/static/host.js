@@ -219,13 +219,23 @@
   // A row being dragged stays where the host holds it: the queue moving on with the air
   // (a background reload) waits for the drop.
   const queueDrag = { row: null, stale: false };
+  let queueAsked = 0; // the queue shown is the answer to the latest request, never an older one
+
+  // Every request whose answer is the queue goes through here: an answer that comes after
+  // a later request was sent (a reload that crossed a move) is not shown.
+  async function askQueue(method, path, body) {
+    const asked = ++queueAsked;
+    const view = await api(method, path, body);
+    return { view, latest: asked === queueAsked };
+  }
 
   async function loadQueue() {
     if (queueDrag.row) {
       queueDrag.stale = true;
       return;
     }
-    renderQueue((await api("GET", "/api/queue")).items);
+    const { view, latest } = await askQueue("GET", "/api/queue");
+    if (latest) renderQueue(view.items);
   }
 
   function renderQueue(items, focus) {
@@ -277,20 +287,21 @@
   }
 
   async function moveEntry(id, position, action) {
-    const view = await api("POST", `/api/queue/${id}/move`, { position: Number(position) });
-    renderQueue(view.items, action ? { id, action } : null);
+    const { view, latest } = await askQueue("POST", `/api/queue/${id}/move`, { position: Number(position) });
+    if (latest) renderQueue(view.items, action ? { id, action } : null);
     say("Moved.");
   }
 
   async function addToQueue(body, message) {
-    const view = await api("POST", "/api/queue", body);
-    renderQueue(view.items);
+    const { view, latest } = await askQueue("POST", "/api/queue", body);
+    if (latest) renderQueue(view.items);
     say(message);
     if (view.warning) showError(`Added, but note: ${view.warning}`);
   }
 
   async function removeEntry(id) {
-    renderQueue((await api("DELETE", `/api/queue/${id}`)).items);
+    const { view, latest } = await askQueue("DELETE", `/api/queue/${id}`);
+    if (latest) renderQueue(view.items);
     say("Removed from the queue.");
   }
 
@@ -382,7 +393,8 @@
     ));
     $("#queue-clear").addEventListener("click", act(async () => {
       if (!window.confirm("Clear the whole queue? The scheduler plans it anew.")) return;
-      renderQueue((await api("DELETE", "/api/queue")).items);
+      const { view, latest } = await askQueue("DELETE", "/api/queue");
+      if (latest) renderQueue(view.items);
       say("The queue was cleared and planned anew.");
     }));
     loaders.queue = async () => {
