@@ -99,6 +99,7 @@ class Events(threading.Thread):
         super().__init__(daemon=True)
         self.url = f"{station.url}/api/now-playing/events"
         self.titles: list[str] = []
+        self.items: list[dict] = []  # every event's current item, whole
         self.start()
 
     def run(self) -> None:
@@ -107,6 +108,7 @@ class Events(threading.Thread):
                 for line in response.iter_lines():
                     if line.startswith("data:"):
                         current = json.loads(line[5:]).get("current") or {}
+                        self.items.append(current)
                         self.titles.append(str(current.get("title")))
         except httpx.HTTPError:
             return  # the station stopped
