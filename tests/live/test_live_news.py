@@ -19,7 +19,10 @@ import numpy as np
 import pytest
 
 from app.core.item import Item, ItemKind
+from app.ffmpeg import ffmpeg_path
+from app.playout.live import LiveSource
 from app.playout.sequencer import Sequencer
+from tests.audio import write_tone
 from tests.conftest import tone_library
 from tests.listen import BYTES_PER_SECOND, RATE, FfmpegTitles, StreamCapture, decode
 from tests.listen import longest_quiet_run as quiet_seconds
@@ -166,7 +169,9 @@ def test_the_news_takes_the_air_from_a_live_show_at_its_minute_and_gives_it_back
         remaining = (id_due - datetime.now(UTC)).total_seconds()
         ident = station.wait_for(lambda now: now["current"]["title"] == "Station ID",
                                  timeout=max(remaining, 0) + ID_LATE_SECONDS + 10)  # fmt: skip
-        time.sleep(3)  # its tone in the captured stream
+        # ... and what follows it: the programme, not the news again (its hour has fired).
+        following = station.wait_for(lambda now: now["current"]["title"] != "Station ID",
+                                     timeout=30)["current"]  # fmt: skip
     finally:
         sender.kill()
         capture.stop()
@@ -200,6 +205,7 @@ def test_the_news_takes_the_air_from_a_live_show_at_its_minute_and_gives_it_back
     assert live_title in titles[story:], titles
     assert any(events.items[story]["title"] in t for t in icy.titles), icy.titles
     # Once: no news after the live show ended (the bulletin fired while it was on air).
+    assert following["kind"] == "music", following
     again = [item for item in events.items if item.get("kind") == "news"
              and datetime.fromisoformat(item["started_at"]) > ended]  # fmt: skip
     assert not again, again
@@ -318,3 +324,29 @@ def test_the_sequencer_airs_a_clock_item_over_a_live_input_then_gives_the_air_ba
 
 def news_item(title: str) -> Item:
     return Item(kind=ItemKind.news, title=title)
+
+
+def test_a_live_input_that_waited_comes_back_at_its_live_point(tmp_path: Path) -> None:
+    """Real ffmpeg decoding real MP3: what the host sent while the news had the air is
+    dropped (about what a live input starts with is kept)."""
+    data = write_tone(tmp_path / "in.mp3", 8, 660).read_bytes()
+    item = Item(kind=ItemKind.live, title="Live")
+    live = LiveSource(item, ffmpeg_path(), RATE, "audio/mpeg", -16.0, silence_seconds=2,
+                      fade_seconds=1)  # fmt: skip
+    try:
+        live.feed(data)  # seconds of it at once, unread: the news had the air
+        deadline = time.monotonic() + 30
+        while live.buffered_seconds < 2.5:
+            assert time.monotonic() < deadline, f"decoded only {live.buffered_seconds} s"
+            time.sleep(0.05)
+        live.catch_up()
+        assert live.buffered_seconds <= 0.45, live.buffered_seconds
+        assert not live.ending
+        block = live.read(RATE // 5)
+        assert float(np.max(np.abs(block))) > 0.1  # the host, not silence
+        # A live input ended while it waited, never read again: it says why it ended.
+        live.end("the source disconnected")
+        assert live.ending
+    finally:
+        live.close()
+    assert live.end_reason == "the source disconnected"
