@@ -82,6 +82,10 @@ LIVE_FADE_SECONDS = 1.0  # the crossfade into a live input, and its fade-out at 
 # How long the reading thread waits for the answer to BREAK (a clock item due during a live
 # input); the lead airs meanwhile, and an answer that comes later is taken at the next ask.
 BREAK_WAIT_SECONDS = 1.0
+# While a live input is on the clock reads ahead no further than this (the live input keeps
+# about LIVE_PRIME_SECONDS ahead itself; the news it makes way for is read this far ahead, so
+# the live input comes back at most this much later than its live point).
+LIVE_LEAD_SECONDS = 1.5
 
 
 class ParentGone(Exception):
@@ -147,6 +151,7 @@ class PlayoutChild:
         self._problems_lock = threading.Lock()
         self._stats_due = 0.0
         self._ffmpeg, self._rate = ffmpeg, rate
+        self._lead_seconds = float(config.get("lead_seconds", LEAD_SECONDS))
         self._loudness_target = float(config.get("loudness_target_lufs", -16.0))
         self._live: LiveSource | None = None
         self._live_since = 0.0  # monotonic time the live input began
@@ -178,7 +183,7 @@ class PlayoutChild:
             self._publish,
             rate,
             float(config["block_seconds"]),
-            lead_seconds=float(config.get("lead_seconds", LEAD_SECONDS)),
+            lead_seconds=self._lead_seconds,
             skip_fade_seconds=float(config["skip_fade_seconds"]),
             max_lag_seconds=float(config["max_lag_seconds"]),
             wait=self._serve,
@@ -430,6 +435,7 @@ class PlayoutChild:
         if not self._live_on_air:
             if live.buffered_seconds >= LIVE_PRIME_SECONDS:
                 self._live_on_air = True
+                self.clock.set_lead(min(self._lead_seconds, LIVE_LEAD_SECONDS))
                 self.sequencer.go_live(live)
                 self.clock.interrupt(LIVE_FADE_SECONDS)
                 self._send_live("on_air", "")
@@ -446,6 +452,7 @@ class PlayoutChild:
         if live.closed:  # the sequencer has moved on from it: the programme is back
             self._live, self._live_on_air, self._live_asked = None, False, False
             self._live_news = False
+            self.clock.set_lead(self._lead_seconds)
             self._send_live("ended", live.end_reason or "ended")
         elif live.end_reason is not None and not self._live_asked:
             self._live_asked = True

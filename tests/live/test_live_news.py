@@ -45,6 +45,9 @@ LIVE_BEFORE_SECONDS = 25  # the host goes live this long before the bulletin's m
 NEWS_LATE_SECONDS = 4.0  # the news is heard at most this late after its minute
 ID_LATE_SECONDS = 25.0  # a clock item starts at the first item boundary after its minute
 PURITY = 0.8
+# The host's audio airs about this late after the news at most: the live input's own start
+# (0.4 s), the playout's read-ahead while a live input is on (1.5 s), its fade-out (1 s).
+LIVE_END_SECONDS = 3.5
 GAP_WINDOWS = 10  # the live tone missing for a second: something else has the air
 
 
@@ -162,7 +165,7 @@ def test_the_news_takes_the_air_from_a_live_show_at_its_minute_and_gives_it_back
             time.sleep(0.2)
         sender.kill()
         sender.wait()
-        ended = datetime.now(UTC)
+        hung_up, ended = time.monotonic(), datetime.now(UTC)
         wait_live(station, "off")
         # The programme's next clock item, the station ID a minute after the news: on time.
         id_due = due + timedelta(minutes=1)
@@ -197,6 +200,12 @@ def test_the_news_takes_the_air_from_a_live_show_at_its_minute_and_gives_it_back
     # Back to the live tone while the source still sends, and it stays until it hangs up.
     assert at[back] < ended
     assert all(t == SOURCE_TONE for t in found[back + 10 : back + 40]), found[back : back + 40]
+    # ... near its live point: when the host hangs up, their audio ends on air soon after.
+    gone = first_gap(found, SOURCE_TONE, back, run=5)
+    late = arrival(capture, round(gone * WINDOW * BYTES_PER_SECOND)) - hung_up
+    assert late < LIVE_END_SECONDS, f"the host's tone went on {late:.2f} s after they hung up"
+    print(f"the news took the air {(at[news] - due).total_seconds():.2f} s after its minute; "
+          f"the host's tone ended {late:.2f} s after they hung up")  # fmt: skip
     # Listeners' titles: the live show, the story, the live show again.
     titles = [item.get("title") for item in events.items]
     story = next(i for i, item in enumerate(events.items) if item.get("kind") == "news"
