@@ -153,6 +153,7 @@ class Station:
             on_problem=self._report_problem,
             publish_mount=self._publish_mount,
             on_live=lambda state, reason: self.live.on_playout(state, reason),
+            break_item=self._news_over_live,
         )
         # Live shows: a host's live input through one door (app/live), Icecast or browser.
         self.live = Live(self.playout, self.problems, silence_seconds=settings.live_silence_seconds,
@@ -384,6 +385,17 @@ class Station:
             return None
         self.problems.clear("scheduler", "the queue answers again")
         return item
+
+    def _news_over_live(self, by: float) -> Item | None:
+        """While a host is live (the playout's question, on its own thread): the hourly news
+        due by `by` (POSIX seconds) takes the air, or its next part; none while a show the
+        news does not interrupt is on (the bulletin's rules hold it)."""
+        at = datetime.fromtimestamp(by, UTC)
+        try:
+            return self.planner.take_clock_item(at, {Bulletins.kind}, wait=NEXT_ITEM_WAIT_SECONDS)
+        except (OperationalError, PlannerBusy) as error:
+            log.warning("the news due during a live show could not be taken: %s", error)
+            return None
 
     def _report_problem(self, key: str, what: str, cause: str | None) -> None:
         """Faults of the playout process (a decoder, the encoder) and the archive's writer,

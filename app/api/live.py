@@ -68,8 +68,9 @@ def _check(sessions: SessionFactory, username: str, password: str) -> SourceHost
 
 @router.get("/live")
 def live_status(station: StationDep) -> dict[str, Any]:
-    """The live input: off, starting (decoding), on_air or ending; who, since when, its
-    title; the latest refusals (wrong credentials aside, which the sign-in throttle counts)."""
+    """The live input: off, starting (decoding), on_air, news (the hourly news has the air
+    from it: `news` is its title) or ending; who, since when, its title; the latest
+    refusals (wrong credentials aside, which the sign-in throttle counts)."""
     return station.live.status()  # type: ignore[no-any-return]
 
 

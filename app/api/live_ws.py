@@ -9,6 +9,8 @@ The conversation, JSON text frames for control and binary frames for audio:
     station -> {"type": "accepted"}            binary chunks may follow, the first holding
                                                the WebM header
     station -> {"type": "on_air"}              once the station says the takeover happened
+    station -> {"type": "news", "title": "…"}  the hourly news has the air (the host waits;
+                                               "on_air" again when it is theirs again)
     browser -> {"type": "title", "text": "…"}  now playing, while live
     browser -> {"type": "stop"}                (or just closing) hands back to the programme
     station -> {"type": "refused", "status": 409, "message": "…"}, then closes (code
@@ -191,14 +193,16 @@ async def _relay(websocket: WebSocket, feed: Any) -> None:
 
 
 async def _tell_on_air(websocket: WebSocket, feed: Any) -> None:
-    """Tell the browser when the station has taken over the air (and if it gives it back)."""
-    said = False
+    """Tell the browser when the station has taken over the air (and if it gives it back),
+    and while the news has the air from the live show."""
+    said = "off_air"
     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
         while True:
-            on_air = bool(feed.on_air)
-            if on_air != said:
-                await _send(websocket, {"type": "on_air" if on_air else "off_air"})
-                said = on_air
+            news = feed.news if feed.on_air else None
+            state = "news" if news is not None else "on_air" if feed.on_air else "off_air"
+            if state != said:
+                await _send(websocket, {"type": state, **({"title": news} if news else {})})
+                said = state
             await asyncio.sleep(ON_AIR_POLL_SECONDS)
 
 

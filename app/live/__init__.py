@@ -5,7 +5,9 @@ app/live/icecast.py) or from the browser, through one door: `station.live`.
 station has shows) and hands the playout process a live input; `LiveFeed.feed` passes the
 encoded audio on, bounded by the bitrate limit. The playout decodes it and takes over the
 air only once its audio decodes (app/playout/live.py), and returns to the programme with a
-fade when the feed ends, falls silent, or a host hands back. Every refusal is logged once
+fade when the feed ends, falls silent, or a host hands back. When the hourly news is due
+during a live show (unless the show holds the news) the playout airs it over the live input
+and then gives the air back: `status()` says "news" meanwhile. Every refusal is logged once
 and shown to hosts (the Problems list, and `status()` at GET /api/live). All of it runs on
 the event loop.
 """
@@ -90,6 +92,7 @@ class LiveFeed:
     item: Item
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     state: str = "starting"  # starting, on_air, ending, ended
+    news: str | None = None  # while on air: the news that has the air from it (its title)
     ended_reason: str = ""
     on_end: list[Callable[[str], None]] = field(default_factory=list)
     _sent: deque[tuple[float, int]] = field(default_factory=deque)
@@ -214,9 +217,14 @@ class Live:
         return True
 
     def status(self) -> dict[str, Any]:
+        """The live input as hosts see it; its state is "news" while the news has the air
+        from it (`news`: its title)."""
         feed = self.feed
+        state = feed.state if feed is not None else "off"
+        news = feed.news if feed is not None and state == "on_air" else None
         return {
-            "state": feed.state if feed is not None else "off",
+            "state": "news" if news is not None else state,
+            "news": news,
             "host": feed.host_name if feed is not None else None,
             "via": feed.via if feed is not None else None,
             "since": feed.started_at.isoformat() if feed is not None else None,
@@ -243,8 +251,14 @@ class Live:
         if feed is None:
             return
         if state == "on_air":
-            feed.state = "on_air"
-            log.info("live: %s is on air", feed.host_name)
+            if feed.news is not None:
+                log.info("live: %s has the air back after the news", feed.host_name)
+            else:
+                log.info("live: %s is on air", feed.host_name)
+            feed.state, feed.news = "on_air", None
+        elif state == "news":
+            feed.news = reason or "News"
+            log.info("live: the news (%s) has the air from %s", feed.news, feed.host_name)
         elif state == "refused":
             self.feed = None
             self._finish(feed, reason)

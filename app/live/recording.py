@@ -260,7 +260,9 @@ class Recorder:
         if item.kind is ItemKind.live:
             if self.recording is None:
                 self._start(item)
-        elif self.recording is not None:
+        elif self.recording is not None and self.live_host() is None:
+            # The programme is back. (Not while the host is still live: the news that
+            # interrupts a live show is part of the show as it aired.)
             self.stop()
 
     def stop(self) -> None:

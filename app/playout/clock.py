@@ -108,6 +108,14 @@ class PlayoutClock:
         with self._lock:
             return [item for block in self._lead for _, item in block.starts]
 
+    def set_lead(self, seconds: float) -> None:
+        """Read at most this far ahead from now on (while a live input is on: what follows
+        it, the news, is read no further ahead than the live input itself, so that when it
+        comes back its audio airs near its live point)."""
+        with self._lock:
+            self._lead_frames = max(self._frames, round(seconds * self._rate))
+            self._lock.notify_all()
+
     def air_time(self) -> float:
         """When the next block airs (monotonic seconds); now before the first."""
         if self._anchor is None:

@@ -55,5 +55,9 @@ class Deck:
             out = np.concatenate([out, silence(frames - len(out))])
         return out
 
+    def drop_buffer(self) -> None:
+        """Forget what was read ahead (a live input going back to its live point)."""
+        self._buffer = silence(0)
+
     def close(self) -> None:
         self.source.close()

@@ -9,6 +9,9 @@ loudness estimate towards the target, and is lowered at once when a block would 
 
 It ends (a short read) after `end(reason)` with a fade-out of what it has, or by itself when
 the host's audio is silent (or missing) for `silence_seconds`, or when the decoder stops.
+
+While a clock item (the hourly news) has the air it is not read; `catch_up` then brings it
+back at its live point (what the host sent meanwhile is dropped, and is no silence).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ GAIN_RANGE_DB = 20.0  # the levelling never changes the level by more than this
 GAIN_STEP_DB = 0.5  # per second: how fast the levelling follows
 LOUDNESS_SECONDS = 3.0  # the running estimate's time constant
 CEILING = 0.95  # peaks are kept under this (about -0.4 dBFS)
+LIVE_POINT_SECONDS = 0.4  # what `catch_up` keeps: about what a live input starts with
 
 # What ffmpeg is told the input is, by the Content-Type the host's software sends; anything
 # else is probed.
@@ -121,6 +125,21 @@ class LiveSource:
             return self._buffered / self._rate
 
     @property
+    def ending(self) -> bool:
+        """It was ended, or its decoder stopped with nothing left: it would only fade out."""
+        with self._lock:
+            return self._ending is not None or (self._decoder_done and self._buffered == 0)
+
+    def catch_up(self) -> None:
+        """Back to the live point after it waited (a clock item had the air): the audio
+        buffered beyond LIVE_POINT_SECONDS is dropped, and the silence count starts over."""
+        keep = round(LIVE_POINT_SECONDS * self._rate)
+        with self._lock:
+            if self._buffered > keep:
+                self._take(self._buffered - keep)
+            self._quiet = 0
+
+    @property
     def decoder_ended(self) -> bool:
         """The decoder exited: the input ended, or it could not be decoded."""
         with self._lock:
@@ -161,6 +180,10 @@ class LiveSource:
         return pcm
 
     def close(self) -> None:
+        with self._lock:
+            if self.end_reason is None:  # one that ended unheard (while a clock item aired)
+                done = "the source's audio ended" if self._decoder_done else None
+                self.end_reason = self._ending or done
         self.closed = True
         with contextlib.suppress(queue.Full):
             self._input.put_nowait(None)

@@ -3,6 +3,12 @@
 Transitions belong here: a natural end overlaps the next item for the crossfade time, a
 skip fades the current item out quickly, and when no item can play the safety source
 takes over until one can. A failing item is reported and passed over, never aired.
+
+A live input takes over at the next cut (`go_live`). While it is on air the programme's
+clock items that interrupt it (the hourly news, `break_item`) are asked for every
+BREAK_CHECK_SECONDS: one that comes takes the air with the usual crossfade, its parts follow
+one another, and when no part is left the live input takes the air back, at its live point
+(what the host sent meanwhile is dropped: they hear the air and wait).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8  # failing items tried in a row before the safety source covers
 PREFETCH_SECONDS = 0.5  # an ending track is noticed this long before its crossfade
 RETRY_SECONDS = 1.0  # how often the safety source asks the scheduler again
+BREAK_CHECK_SECONDS = 1.0  # how often a live input on air asks for a clock item due
 
 
 class Sequencer:
@@ -35,6 +42,7 @@ class Sequencer:
         skip_fade_seconds: float,
         on_failure: Callable[[Item, str], None] = lambda item, reason: None,
         clock: Callable[[], float] = time.monotonic,
+        break_item: Callable[[], Item | None] = lambda: None,
     ) -> None:
         self._next_item = next_item
         self._open_source = open_source
@@ -55,6 +63,11 @@ class Sequencer:
         self._announce: list[Item] = []  # items to report as starting at the next read
         self._announcing = threading.Lock()
         self._live: Deck | None = None  # a live input that takes over at the next cut
+        # While a live input is on air: the clock item due that takes the air from it now,
+        # or the next part of the one on air; None: the live input keeps (or takes back) the air.
+        self._break_item = break_item
+        self._breaking = False  # a clock item is on air over the live input, which waits
+        self._last_break_check = -BREAK_CHECK_SECONDS
 
     @property
     def current(self) -> Item | None:
@@ -84,18 +97,25 @@ class Sequencer:
         """A live input is what is being read."""
         return self._live is not None and self._deck is self._live
 
+    @property
+    def breaking(self) -> bool:
+        """A clock item is being read in place of the live input, which waits for it."""
+        return self._breaking
+
     def go_live(self, source: Source) -> None:
         """A live input takes over at the next cut (the clock's `interrupt`). What was lined
         up to follow is dropped: after the live input the scheduler is asked afresh."""
         self._live = Deck(source)
+        self._breaking = False
 
     def retitle(self, item: Item) -> None:
         """The live input's new title, announced at the next read."""
         live = self._live
         if live is not None:
             live.item = item
-            with self._announcing:
-                self._announce.append(item)
+            if self._deck is live:  # (during a clock item, it is announced on its return)
+                with self._announcing:
+                    self._announce.append(item)
 
     def skip(self) -> None:
         """Ask for the next item; takes effect at the next read. Safe from any thread."""
@@ -135,6 +155,9 @@ class Sequencer:
             if deck is self._safety and self._music_available():
                 self._transition(self._crossfade, block, pos)
                 continue
+            if deck is self._live and not _ending(deck) and self._break_due():
+                self._transition(self._crossfade, block, pos)
+                continue
             run = self._frames_before_tail(deck, frames - pos)
             if run == 0:
                 self._transition(min(self._crossfade, deck.buffered), block, pos)
@@ -170,7 +193,8 @@ class Sequencer:
         """Fade out what plays over `overlap` frames while the next item fades in."""
         overlap = max(overlap, len(self._tail) - self._tail_pos)
         outgoing = self._play(overlap) * fade_out(overlap) if overlap else silence(0)
-        if self._deck is not None and self._deck is not self._safety:
+        waits = self._deck is self._live and self._breaking  # for the clock item to end
+        if self._deck is not None and self._deck is not self._safety and not waits:
             self._deck.close()
         self._tail, self._tail_pos, self._fade_in = outgoing, 0, fade_in(overlap)
         previous, self._deck = self._deck, self._take_next()
@@ -181,6 +205,15 @@ class Sequencer:
         """The live input when one waits, else the next deck that really produces audio,
         else the safety source."""
         live = self._live
+        if live is not None and self._breaking:
+            deck = self._take_break_part()
+            if deck is not None:
+                return deck
+            self._breaking = False  # no part is left: back to the live input, if it is still on
+            if _ending(live):  # it ended while it waited (the host hung up): never heard again
+                live.close()
+            else:
+                _catch_up(live)
         if live is not None and not live.ended and not live.source_closed:
             if self._deck is not live and self._prepared is not None:
                 self._prepared.close()  # planned before the live input: asked afresh after
@@ -200,9 +233,38 @@ class Sequencer:
         self._last_retry = self._clock()
         return self._safety
 
-    def _open_next(self) -> Deck | None:
+    def _break_due(self) -> bool:
+        """While the live input is on air: is a clock item due that takes the air from it
+        (asked every BREAK_CHECK_SECONDS)? If so it is lined up to follow at once."""
+        now = self._clock()
+        if now - self._last_break_check < BREAK_CHECK_SECONDS or self._prepared is not None:
+            return False
+        self._last_break_check = now
+        self._breaking = True  # _open_next asks for the clock item
+        self._prepared = self._open_next()
+        if self._prepared is None:
+            self._breaking = False
+        return self._breaking
+
+    def _take_break_part(self) -> Deck | None:
+        """The clock item's part lined up to follow (one that really produces audio)."""
         for _ in range(MAX_ATTEMPTS):
-            item = self._next_item()
+            deck = self._prepared
+            self._prepared = None
+            if deck is None:
+                return None
+            deck.fill(1)
+            if not deck.failed:
+                return deck
+            self._fail(deck.item, _reason(deck))
+            deck.close()
+            self._prepared = self._open_next()
+        return None
+
+    def _open_next(self) -> Deck | None:
+        ask = self._break_item if self._breaking else self._next_item
+        for _ in range(MAX_ATTEMPTS):
+            item = ask()
             if item is None:
                 return None
             try:
@@ -238,6 +300,20 @@ class Sequencer:
             self._on_failure(item, reason)
         except Exception:
             log.exception("failure callback raised")
+
+
+def _ending(deck: Deck) -> bool:
+    """A live input that has ended, or is ending (it would only fade out)."""
+    return deck.ended or deck.source_closed or bool(getattr(deck.source, "ending", False))
+
+
+def _catch_up(deck: Deck) -> None:
+    """A live input back on air after a clock item: from its live point, not from where it
+    was left (the host heard the air and waited)."""
+    deck.drop_buffer()
+    catch_up = getattr(deck.source, "catch_up", None)
+    if callable(catch_up):
+        catch_up()
 
 
 def _reason(deck: Deck) -> str:

@@ -15,7 +15,7 @@ import logging
 import math
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -55,6 +55,11 @@ REPLAN_DRIFT = timedelta(seconds=30)
 # up to PREVIEW_WAIT_SECONDS, then are told the station is busy.
 PREVIEWS_AT_ONCE = 2
 PREVIEW_WAIT_SECONDS = 20.0
+
+# While a live input has the air, a clock segment (the hourly news) takes it from the live
+# input at its time; one whose time passed longer ago than this (before the live input
+# began, waiting for a long item to end) waits for the live input to end instead.
+LIVE_BREAK_GRACE = timedelta(seconds=60)
 
 
 class PreviewBusy(Exception):
@@ -106,6 +111,7 @@ class Planner:
         self._previous_take: datetime | None = None  # None after a restart
         self._plans: dict[int, _Plan] = {}  # by queue entry id; empty after a restart
         self._next_up: Item | None = None  # see next_up
+        self._breaking: set[int] = set()  # queue entries of the segment airing over a live input
         # When the item on air ends, as far as the playout knows: planning starts there.
         self.on_air_until: Callable[[], datetime] = self._now
         # What next_item() handed out, by (item kind, why: the queue entry's reason), and
@@ -136,6 +142,69 @@ class Planner:
         """The queue's first item as last planned (by next_item, upcoming or peek). It never
         waits for the planner or the database: now-playing reads it on the event loop."""
         return self._next_up
+
+    def take_clock_item(self, by: datetime, kinds: Collection[str], wait: float | None = None
+                        ) -> Item | None:  # fmt: skip
+        """While a live input has the air: the first item of a clock segment of `kinds` (the
+        hourly news) due by `by`, or the next part of the one airing; None when there is none
+        (the live input keeps the air, or takes it back). What it takes leaves the queue, as
+        next_item's items do; the rest of the queue waits for the live input to end. A
+        segment the rules hold (a show the news does not interrupt) is never due. `wait`: as
+        next_item's."""
+        if not self._lock.acquire(timeout=-1 if wait is None else wait):
+            raise PlannerBusy(f"the queue was busy with another request for {wait:.0f} s")
+        try:
+            with self._sessions.begin() as session:
+                if wait is not None:
+                    wait_for_locks(session, wait)
+                entry = self._next_break_part(session) or self._open_break(session, by, kinds)
+                while entry is not None:
+                    queue.remove(session, entry.id)
+                    self._breaking.discard(entry.id)
+                    item = self._entry_item(session, entry)
+                    if item is not None:
+                        self.decisions[item.kind.value, entry.reason] += 1
+                        return item
+                    entry = self._next_break_part(session)
+                return None
+        finally:
+            self._lock.release()
+
+    def _next_break_part(self, session: Session) -> QueueEntry | None:
+        return next((e for e in queue.entries(session) if e.id in self._breaking), None)
+
+    def _open_break(self, session: Session, by: datetime, kinds: Collection[str]
+                    ) -> QueueEntry | None:  # fmt: skip
+        """The clock segment of `kinds` due by `by`, opened up into its parts: the first."""
+        self._breaking.clear()
+        if by >= self._planned_horizon(session):
+            # Nothing is taken while a live input has the air: the plan ran out; plan on.
+            self._replan(session)
+            self._top_up(session, by)
+        entry = next((e for e in queue.entries(session) if e.kind in kinds and e.reason == "clock"
+                      and e.due_at is not None and by - LIVE_BREAK_GRACE <= e.due_at <= by),
+                     None)  # fmt: skip
+        if entry is None:
+            return None
+        queue.remove(session, entry.id)
+        if self._plans.pop(entry.id, None) is not None:
+            # What follows is planned anew (when the live input ends), the segment fired.
+            self._replan(session, fired=entry.id)
+        parts = self._segments[entry.kind].open(session, by, entry.due_at, entry.reason)
+        queue.insert(session, parts, 0)
+        session.flush()
+        self._breaking = {part.id for part in parts}
+        log.info("%s due at %s takes the air from the live input (%d parts)", entry.kind,
+                 entry.due_at.isoformat(), len(parts))  # fmt: skip
+        return parts[0] if parts else None
+
+    def _planned_horizon(self, session: Session) -> datetime:
+        """Where the queue's plan runs out (as planned: it is stale while nothing is taken)."""
+        entries = queue.entries(session)
+        first = next((self._plans[e.id].at for e in entries if e.id in self._plans), None)
+        if first is None:
+            return datetime.min.replace(tzinfo=UTC)  # nothing planned: plan now
+        return self._planned_until(session, first)
 
     def _next_item(self, wait: float | None) -> Item | None:
         now = self._now()

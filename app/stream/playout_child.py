@@ -79,6 +79,13 @@ STATS_SECONDS = 1.0  # how often the station is sent the playout's counters
 LIVE_PRIME_SECONDS = 0.4
 LIVE_DECODE_SECONDS = 5.0
 LIVE_FADE_SECONDS = 1.0  # the crossfade into a live input, and its fade-out at the end
+# How long the reading thread waits for the answer to BREAK (a clock item due during a live
+# input); the lead airs meanwhile, and an answer that comes later is taken at the next ask.
+BREAK_WAIT_SECONDS = 1.0
+# While a live input is on the clock reads ahead no further than this (the live input keeps
+# about LIVE_PRIME_SECONDS ahead itself; the news it makes way for is read this far ahead, so
+# the live input comes back at most this much later than its live point).
+LIVE_LEAD_SECONDS = 1.5
 
 
 class ParentGone(Exception):
@@ -144,11 +151,15 @@ class PlayoutChild:
         self._problems_lock = threading.Lock()
         self._stats_due = 0.0
         self._ffmpeg, self._rate = ffmpeg, rate
+        self._lead_seconds = float(config.get("lead_seconds", LEAD_SECONDS))
         self._loudness_target = float(config.get("loudness_target_lufs", -16.0))
         self._live: LiveSource | None = None
         self._live_since = 0.0  # monotonic time the live input began
         self._live_on_air = False
         self._live_asked = False  # the next item was asked for as the live input ends
+        self._live_news = False  # a clock item (the news) has the air from the live input
+        self._break_answers: list[Item | None] = []  # answers to BREAK (under _answered)
+        self._break_asked = False
         self.sequencer = Sequencer(
             next_item=self._next_item,
             open_source=lambda item: DecoderSource(item, ffmpeg, rate, self._problem),
@@ -157,6 +168,7 @@ class PlayoutChild:
             crossfade_seconds=float(config["crossfade_seconds"]),
             skip_fade_seconds=float(config["skip_fade_seconds"]),
             on_failure=self._failed,
+            break_item=self._break_item,
         )
         self._encoding = (int(config["bitrate_kbps"]), rate, int(config["mp3_quality"]))
         self._encoder: Mp3Encoder | None = Mp3Encoder(*self._encoding)
@@ -171,7 +183,7 @@ class PlayoutChild:
             self._publish,
             rate,
             float(config["block_seconds"]),
-            lead_seconds=float(config.get("lead_seconds", LEAD_SECONDS)),
+            lead_seconds=self._lead_seconds,
             skip_fade_seconds=float(config["skip_fade_seconds"]),
             max_lag_seconds=float(config["max_lag_seconds"]),
             wait=self._serve,
@@ -222,6 +234,23 @@ class PlayoutChild:
                     self._answered.wait(0.1)
             return self._answers.pop(0) if self._answers else None
 
+    def _break_item(self) -> Item | None:
+        """The sequencer's question while a live input is on air (on the reading thread): the
+        clock item due by the air time of what is being read, or the next part of the one
+        airing. Waited for BREAK_WAIT_SECONDS; an answer that comes later is the next one's."""
+        with self._answered:
+            if not self._break_answers and not self._break_asked:
+                self._break_asked = True
+                by = time.time() + self.clock.lead
+                self._link.send(wire.pack_json(wire.BREAK, {"by": by}))
+            deadline = time.monotonic() + BREAK_WAIT_SECONDS
+            while not self._break_answers and not self._closing:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._answered.wait(left)
+            return self._break_answers.pop(0) if self._break_answers else None
+
     def _encode(self, pcm: Pcm) -> bytes:
         """MP3 for a block at its air time. An encoder that fails is reported once and
         dropped; the safety source, encoded in advance, stands in until a fresh one works."""
@@ -265,6 +294,8 @@ class PlayoutChild:
                 starts = [(0, self.clock.heard)]
         elif self._on_fallback:
             starts = []
+        if self._live_on_air:
+            self._tell_news(starts)
         if DECODER_PROBLEM in self._open_problems and any(
             item.kind is not ItemKind.safety for _, item in starts
         ):
@@ -278,6 +309,17 @@ class PlayoutChild:
         if now >= self._stats_due:
             self._stats_due = now + STATS_SECONDS
             self._link.send(wire.pack_json(wire.STATS, self.stats()))
+
+    def _tell_news(self, starts: list[tuple[int, Item]]) -> None:
+        """Tell the station when a clock item takes the air from the live input, and when
+        the live input has it back (as listeners hear it)."""
+        for _, item in starts:
+            if item.kind in (ItemKind.news, ItemKind.jingle) and not self._live_news:
+                self._live_news = True
+                self._send_live("news", item.display_title)
+            elif item.kind is ItemKind.live and self._live_news:
+                self._live_news = False
+                self._send_live("on_air", "")
 
     def _send_mount(self, path: str, data: bytes, starts: list[tuple[int, Item]],
                     headers: bytes | None, sample: int) -> None:  # fmt: skip
@@ -310,7 +352,9 @@ class PlayoutChild:
     def _serve(self, timeout: float) -> None:
         """Wait up to `timeout` for the station's messages, and act on them."""
         remaining = self.sequencer.remaining_seconds
-        if remaining is not None and remaining < ASK_AHEAD_SECONDS:
+        # (During a live input the next item is asked for as it ends: not while the news
+        # has the air from it.)
+        if remaining is not None and remaining < ASK_AHEAD_SECONDS and not self._live_on_air:
             with self._answered:
                 if not self._answers:
                     self._ask()
@@ -332,6 +376,14 @@ class PlayoutChild:
                     self._answers.append(item)
                     self._answered.notify_all()
                 self._tell_next()
+            elif kind == wire.BREAK_ITEM:
+                item = wire.item_from_json(message["item"]) if message["item"] else None
+                with self._answered:
+                    self._break_asked = False
+                    if item is not None:
+                        self._remember(message["token"], item)
+                    self._break_answers.append(item)
+                    self._answered.notify_all()
             elif kind == wire.SKIP:
                 if self._live_on_air:
                     continue  # a live input ends by LIVE_END, not by a skip
@@ -351,6 +403,7 @@ class PlayoutChild:
                                     self._loudness_target, float(message["silence_seconds"]),
                                     LIVE_FADE_SECONDS)  # fmt: skip
             self._live_since, self._live_on_air = time.monotonic(), False
+            self._live_news = False
         elif kind == wire.LIVE_TITLE and self._live is not None:
             item = wire.item_from_json(message["item"])
             with self._answered:
@@ -382,6 +435,7 @@ class PlayoutChild:
         if not self._live_on_air:
             if live.buffered_seconds >= LIVE_PRIME_SECONDS:
                 self._live_on_air = True
+                self.clock.set_lead(min(self._lead_seconds, LIVE_LEAD_SECONDS))
                 self.sequencer.go_live(live)
                 self.clock.interrupt(LIVE_FADE_SECONDS)
                 self._send_live("on_air", "")
@@ -397,6 +451,8 @@ class PlayoutChild:
             return
         if live.closed:  # the sequencer has moved on from it: the programme is back
             self._live, self._live_on_air, self._live_asked = None, False, False
+            self._live_news = False
+            self.clock.set_lead(self._lead_seconds)
             self._send_live("ended", live.end_reason or "ended")
         elif live.end_reason is not None and not self._live_asked:
             self._live_asked = True

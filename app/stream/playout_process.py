@@ -50,6 +50,7 @@ class PlayoutProcess:
         on_problem: Callable[[str, str, str | None], None] = lambda key, what, cause: None,
         publish_mount: PublishMount | None = None,
         on_live: Callable[[str, str], None] = lambda state, reason: None,
+        break_item: Callable[[float], Item | None] = lambda by: None,
     ) -> None:
         self._config = config
         self._next_item = next_item
@@ -58,8 +59,12 @@ class PlayoutProcess:
         self._on_problem = on_problem  # (key, what, cause): a fault; cause None: it is over
         # An extra mount's audio: (path, data, starts, headers or None, programme sample).
         self._publish_mount = publish_mount
-        # The live input's steps: ("on_air" | "refused" | "ended", reason), on the event loop.
+        # The live input's steps: ("on_air" | "news" | "refused" | "ended", reason), on the
+        # event loop.
         self._on_live = on_live
+        # While a live input is on air: the clock item due by a time (POSIX seconds) that
+        # takes the air from it, or the next part of the one airing (on the scheduler's thread).
+        self._break_item = break_item
         self._live = False  # a live input was begun in this process and has not ended
         self._items: dict[int, Item] = {wire.SAFETY_TOKEN: safety_item}
         self._tokens: dict[int, int] = {id(safety_item): wire.SAFETY_TOKEN}
@@ -216,12 +221,17 @@ class PlayoutProcess:
             assert self._loop is not None
             future = self._loop.run_in_executor(self._scheduler, self._next_item)
             future.add_done_callback(lambda f: self._answer(generation, f))
+        elif kind == wire.BREAK:
+            assert self._loop is not None
+            by = float(json.loads(payload)["by"])
+            future = self._loop.run_in_executor(self._scheduler, self._break_item, by)
+            future.add_done_callback(lambda f: self._answer(generation, f, wire.BREAK_ITEM))
         elif kind == wire.STATE:
             token = json.loads(payload)["next"]
             self.upcoming = self._items.get(token) if token is not None else None
         elif kind == wire.LIVE_STATE:
             message = json.loads(payload)
-            if message["state"] != "on_air":
+            if message["state"] in ("refused", "ended"):
                 self._live = False
             self._on_live(str(message["state"]), str(message["reason"]))
         elif kind == wire.STATS:
@@ -239,7 +249,8 @@ class PlayoutProcess:
         else:
             log.warning("unknown message %r from the playout process", kind)
 
-    def _answer(self, generation: int, future: asyncio.Future[Item | None]) -> None:
+    def _answer(self, generation: int, future: asyncio.Future[Item | None],
+                kind: bytes = wire.ITEM) -> None:  # fmt: skip
         if future.cancelled() or generation != self._generation:
             return
         try:
@@ -248,7 +259,7 @@ class PlayoutProcess:
             log.exception("the scheduler failed to pick the next item; the safety source covers")
             item = None
         token = self._token_for(item) if item is not None else None
-        self._send(wire.pack_json(wire.ITEM, {"token": token, "item": item and
+        self._send(wire.pack_json(kind, {"token": token, "item": item and
                                               wire.item_to_json(item)}))  # fmt: skip
 
     def _token_for(self, item: Item) -> int:

@@ -27,8 +27,12 @@ STATE = b"S"  # {"next": token or null}: what follows the item listeners hear
 PROBLEM = b"P"  # {"key", "what", "cause"}: a fault it lives with; cause null: it is over
 STATS = b"M"  # {name: number}: the playout's counters and gauges (PLAYOUT_STATS), each second
 LIVE_STATE = b"L"  # {"state": "on_air" | "refused" | "ended", "reason"}: the live input
+# ... and "news" (reason: its title) when a clock item takes the air from it, "on_air" again
+# when it is back.
+BREAK = b"C"  # {"by": POSIX seconds}: a clock item due by then, to air over the live input?
 # From the station to the playout process.
 ITEM = b"I"  # {"token", "item"}: the answer to NEXT; item null when nothing can play
+BREAK_ITEM = b"J"  # {"token", "item"}: the answer to BREAK; item null: the live input keeps on
 SKIP = b"K"  # {"token": token or null}: skip what listeners hear (if it is still that item)
 # A live input (app/playout/live.py): it takes over once its audio decodes, and ends with a
 # fade on LIVE_END, when it ends or falls silent; LIVE_STATE tells the station each step.

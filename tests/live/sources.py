@@ -31,9 +31,11 @@ def live_state(station: RunningStation) -> dict:
     return station.get("/api/live", headers=station.auth()).json()
 
 
-def wait_live(station: RunningStation, state: str, timeout: float = 20) -> dict:
+def wait_live(station: RunningStation, state: str | tuple[str, ...], timeout: float = 20) -> dict:
+    """The live input's status once its state is `state` (or one of them)."""
+    states = (state,) if isinstance(state, str) else state
     deadline = time.monotonic() + timeout
-    while (status := live_state(station))["state"] != state:
+    while (status := live_state(station))["state"] not in states:
         assert time.monotonic() < deadline, f"live never became {state!r}: {status}"
         time.sleep(0.05)
     return status

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -70,6 +71,7 @@ class Events(threading.Thread):
         super().__init__(daemon=True)
         self.url = f"{station.url}/api/now-playing/events"
         self.titles: list[str] = []
+        self.items: list[dict] = []  # every event's current item, whole
         self.start()
 
     def run(self) -> None:
@@ -78,6 +80,7 @@ class Events(threading.Thread):
                 for line in response.iter_lines():
                     if line.startswith("data:"):
                         current = json.loads(line[5:]).get("current") or {}
+                        self.items.append(current)
                         self.titles.append(str(current.get("title")))
         except httpx.HTTPError:
             return  # the station stopped
@@ -105,11 +108,13 @@ def test_a_source_takes_over_titles_and_hands_back_on_disconnect_and_silence(
     capture = StreamCapture(station.port)
     events = Events(station)
     titles = FfmpegTitles(f"{station.url}/stream")
+    sender: subprocess.Popen[bytes] | None = None
     try:
         time.sleep(2)
         spawned = time.monotonic()
         sender = source(station)
-        began = wait_live(station, "starting", timeout=20) and time.monotonic()  # audio flows
+        # The station let it in (starting: its audio decodes; on air at once on a fast box).
+        began = wait_live(station, ("starting", "on_air"), timeout=20) and time.monotonic()
         wait_live(station, "on_air")
 
         # A second source while one is on air: Icecast's "Mountpoint in use".
@@ -140,6 +145,9 @@ def test_a_source_takes_over_titles_and_hands_back_on_disconnect_and_silence(
         assert now["current"]["title"] in ("Low Tone", "Other Tone")
         time.sleep(3)
     finally:
+        if sender is not None and sender.poll() is None:
+            sender.kill()
+            sender.wait()
         capture.stop()
         titles.stop()
     found = tones(capture)

@@ -255,12 +255,18 @@ LIVE = Item(kind=ItemKind.live, title="Live with Ann")
 SONG = Item(kind=ItemKind.music, title="Song")
 
 
+class Door:
+    """Who is live (station.live's feed): the host while their live input is on, else None."""
+
+    host: str | None = None
+
+
 def recorder(media: Path, problems: Problems, saved: list[Path], *, outside: bool = True,
              slot: object = None,
              max_seconds: float = 3600) -> tuple[Recorder, StandInHub]:  # fmt: skip
     hub = StandInHub()
     made = Recorder(hub, media, problems, current_show=lambda _at: slot,
-                    live_host=lambda: "Ann", record_outside_shows=outside, byte_rate=16_000,
+                    live_host=lambda: Door.host, record_outside_shows=outside, byte_rate=16_000,
                     max_seconds=max_seconds, timezone="UTC", station_name=lambda: "Test FM",
                     on_saved=saved.append)  # fmt: skip
     return made, hub
@@ -275,14 +281,40 @@ def mp3(seconds: float) -> bytes:
 
 
 def record(rec: Recorder, hub: StandInHub, audio: bytes) -> None:
-    """A live item airs with `audio`, then a song: the recording is finished."""
+    """A live item airs with `audio`, the host hangs up, a song airs: the recording is
+    finished."""
+    Door.host = "Ann"
     rec.on_item_live(LIVE, 0.0)
     [sink] = hub.sinks
     for start in range(0, len(audio), 6400):  # the hub's writes: 0.4 s at 128 kbps
         sink.write(audio[start : start + 6400])
+    Door.host = None
     rec.on_item_live(SONG, 0.0)
     assert hub.sinks == []
     rec.join(30)
+
+
+def test_the_news_inside_a_live_show_is_part_of_its_recording(tmp_path: Path) -> None:
+    """The hourly news that interrupts a live show (the host still live) airs inside the
+    show: one file, with the news in it, finished once the programme is back."""
+    saved: list[Path] = []
+    rec, hub = recorder(tmp_path / "media", Problems(), saved)
+    Door.host = "Ann"
+    rec.on_item_live(LIVE, 0.0)
+    [sink] = hub.sinks
+    audio = mp3(3)
+    sink.write(audio[: len(audio) // 2])
+    rec.on_item_live(Item(kind=ItemKind.news, title="The news"), 0.0)
+    assert hub.sinks == [sink], "the news inside the show ended its recording"
+    sink.write(audio[len(audio) // 2 :])
+    rec.on_item_live(LIVE, 0.0)  # the host again, after the news
+    assert hub.sinks == [sink]
+    Door.host = None
+    rec.on_item_live(SONG, 0.0)
+    assert hub.sinks == []
+    rec.join(30)
+    [path] = saved
+    assert 2.5 <= probe(path)[1] <= 3.2
 
 
 def test_outside_a_show_only_with_radio_live_record_and_bounded_by_its_limit(

@@ -14,7 +14,7 @@
   const BITS_PER_SECOND = 128000;
   const METER_MS = 100;
   const TOO_FAR_BEHIND_BYTES = 1024 * 1024; // about a minute of audio the network has not taken
-  const START_PHASES = new Set(["connecting", "waiting", "on-air"]);
+  const START_PHASES = new Set(["connecting", "waiting", "on-air", "news"]);
 
   const indicator = $("live-indicator");
   const startButton = $("live-start");
@@ -174,6 +174,9 @@
       setState("waiting", "Waiting for the station to take over…");
     } else if (message.type === "on_air") {
       setState("on-air", "On air");
+    } else if (message.type === "news") {
+      // The hourly news has the air; what the host says meanwhile is not heard.
+      setState("news", "News on air: you are back on air when it ends");
     } else if (message.type === "off_air") {
       setState("waiting", "Off air: the station has the air back.");
     } else if (message.type === "refused") {
