@@ -292,7 +292,17 @@ def write_lock(state: Path) -> Iterator[None]:
     with psycopg.connect(host=str(cluster().folder), user=PG_USER, dbname=name) as db:
         tables = [row[0] for row in db.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]  # fmt: skip
-        db.execute(f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE")
+        db.commit()
+        for attempt in range(10):
+            try:
+                db.execute(f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE")
+                break
+            except psycopg.errors.DeadlockDetected:
+                # The tables are locked one by one: a station's transaction that holds one
+                # and waits for another deadlocks with us, and the server picked us to undo.
+                db.rollback()
+                if attempt == 9:
+                    raise
         try:
             yield
         finally:
