@@ -13,19 +13,11 @@ from sqlalchemy import event
 
 from app.config import Settings
 from app.db import SessionFactory
-from app.models import Host, HostRole, Show
+from app.models import Show
 from app.shows import Shows, store
+from tests.shows.hosts import add_host
 
 ZONE = ZoneInfo("Europe/Berlin")
-
-
-def _host(sessions: SessionFactory, name: str) -> int:
-    with sessions.begin() as db:
-        host = Host(username=name.lower(), password_hash="x", role=HostRole.host,
-                    display_name=name)  # fmt: skip
-        db.add(host)
-        db.flush()
-        return host.id
 
 
 def _at(day: int, hour: int, minute: int = 0) -> datetime:
@@ -44,7 +36,7 @@ def _shows(sessions: SessionFactory, tmp_path: Path, require: bool) -> Shows:
 def test_a_host_goes_live_only_in_a_slot_of_their_own_show(
     tmp_path: Path, sessions: SessionFactory
 ) -> None:
-    ann, bo, cy = (_host(sessions, n) for n in ("Ann", "Bo", "Cy"))
+    ann, bo, cy = (add_host(sessions, n) for n in ("Ann", "Bo", "Cy"))
     with sessions.begin() as db:
         # Tuesday 07:00-09:00 (wall clock), and Thursday 22:00 for 3 hours, past midnight.
         store.create_show(db, "Morning Show", [ann], [store.SlotSpec(1, 7 * 60, 120),
@@ -88,7 +80,7 @@ def test_a_host_goes_live_only_in_a_slot_of_their_own_show(
 def test_the_questions_are_answered_from_memory_without_a_query(
     tmp_path: Path, sessions: SessionFactory
 ) -> None:
-    ann = _host(sessions, "Ann")
+    ann = add_host(sessions, "Ann")
     with sessions.begin() as db:
         store.create_show(db, "Morning Show", [ann], [store.SlotSpec(1, 7 * 60, 120)],
                           interrupt_news=False, record=True)  # fmt: skip

@@ -16,27 +16,18 @@ from zoneinfo import ZoneInfo
 
 from app.config import Settings
 from app.db import SessionFactory
-from app.models import Host, HostRole
 from app.news.bulletins import Bulletins
 from app.scheduler.planner import Planner
 from app.shows import Shows, store
 from app.shows.segment import LiveShow
 from tests.scheduler.test_planner import add_playlist, add_track
+from tests.shows.hosts import add_host
 
 ZONE = ZoneInfo("Europe/Berlin")
 START = datetime(2025, 3, 24, 0, 5, tzinfo=ZONE)
 END = datetime(2025, 3, 31, 0, 0, tzinfo=ZONE)
 NEWS_MINUTE = 15
 WINDOW = timedelta(minutes=10)  # an item starts at most this late after its time (songs <= 4.5 min)
-
-
-def _host(sessions: SessionFactory, name: str) -> int:
-    with sessions.begin() as db:
-        host = Host(username=name.lower(), password_hash="x", role=HostRole.host,
-                    display_name=name)  # fmt: skip
-        db.add(host)
-        db.flush()
-        return host.id
 
 
 def _show(sessions: SessionFactory, name: str, hosts: list[int], slots: list[tuple[int, str, int]],
@@ -59,7 +50,7 @@ def test_a_week_of_shows_across_summer_time_with_the_news_held_or_aired_per_show
     songs = [add_track(sessions, f"Song {i}", 2.5 + (i % 5) * 0.5, artist=f"A{i}")
              for i in range(80)]  # fmt: skip
     add_playlist(sessions, "Music", songs)
-    ann, bo = _host(sessions, "Ann"), _host(sessions, "Bo")
+    ann, bo = add_host(sessions, "Ann"), add_host(sessions, "Bo")
     # Every morning, not interrupted by the news; weekday lunches and a Sunday night across
     # the jump to summer time (01:00-04:00 wall clock), both with the news.
     _show(sessions, "Morning Show", [ann], [(d, "07:00", 120) for d in range(7)], False)
