@@ -139,10 +139,14 @@ def test_a_host_signs_in_uploads_a_file_and_reorders_the_queue(
     down = page.get_by_role("button", name=f"Move {name} down").first
     down.focus()
     page.keyboard.press("Enter")
+    # Moved (the row below is above it now), and the focus is on its Down button again.
     page.wait_for_function(
-        "id => document.activeElement?.closest('li')?.dataset.id === String(id) && "
-        "document.activeElement.dataset.action === 'down'",
-        arg=ids[2],
+        "([id, below]) => { const ids = [...document.querySelectorAll('#queue-list li[data-id]')]"
+        ".map(r => Number(r.dataset.id)); return ids.indexOf(below) >= 0 && "
+        "ids.indexOf(below) < ids.indexOf(id) && "
+        "document.activeElement?.closest('li')?.dataset.id === String(id) && "
+        "document.activeElement.dataset.action === 'down'; }",
+        arg=[ids[2], ids[3]],
     )
     assert before(api_queue_ids(station), ids[3], ids[2])
 

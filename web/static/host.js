@@ -216,31 +216,41 @@
 
   // --- Queue ------------------------------------------------------------------------------
 
+  // For requests whose answers all show in the same place (the queue, the profile): the
+  // caller shows an answer only if it is `newest`, so a slow answer to an older request (a
+  // reload that crossed a change) never puts back what was there before.
+  function newestOnly() {
+    let asked = 0;
+    return async (request) => {
+      const mine = ++asked;
+      const view = await request();
+      return { view, latest: mine === asked };
+    };
+  }
+
   // A row being dragged stays where the host holds it: the queue moving on with the air
   // (a background reload) waits for the drop.
   const queueDrag = { row: null, stale: false };
-  let queueAsked = 0; // the queue shown is the answer to the latest request, never an older one
-
-  // Every request whose answer is the queue goes through here: an answer that comes after
-  // a later request was sent (a reload that crossed a move) is not shown.
-  async function askQueue(method, path, body) {
-    const asked = ++queueAsked;
-    const view = await api(method, path, body);
-    return { view, latest: asked === queueAsked };
-  }
+  const askQueue = newestOnly();
 
   async function loadQueue() {
     if (queueDrag.row) {
       queueDrag.stale = true;
       return;
     }
-    const { view, latest } = await askQueue("GET", "/api/queue");
+    const { view, latest } = await askQueue(() => api("GET", "/api/queue"));
     if (latest) renderQueue(view.items);
   }
 
-  function renderQueue(items, focus) {
+  // The button a keyboard move was made with: focused again in the next rendering, whichever
+  // answer brings it (the move's, or a reload that came after it).
+  let queueFocus = null;
+
+  function renderQueue(items) {
     const list = $("#queue-list");
     fillList(list, items.map(queueRow), "The queue is empty.");
+    const focus = queueFocus;
+    queueFocus = null;
     if (focus) {
       const target = list.querySelector(`li[data-id="${focus.id}"] [data-action="${focus.action}"]`);
       if (target && !target.disabled) target.focus();
@@ -287,20 +297,21 @@
   }
 
   async function moveEntry(id, position, action) {
-    const { view, latest } = await askQueue("POST", `/api/queue/${id}/move`, { position: Number(position) });
-    if (latest) renderQueue(view.items, action ? { id, action } : null);
+    queueFocus = action ? { id, action } : null;
+    const { view, latest } = await askQueue(() => api("POST", `/api/queue/${id}/move`, { position: Number(position) }));
+    if (latest) renderQueue(view.items);
     say("Moved.");
   }
 
   async function addToQueue(body, message) {
-    const { view, latest } = await askQueue("POST", "/api/queue", body);
+    const { view, latest } = await askQueue(() => api("POST", "/api/queue", body));
     if (latest) renderQueue(view.items);
     say(message);
     if (view.warning) showError(`Added, but note: ${view.warning}`);
   }
 
   async function removeEntry(id) {
-    const { view, latest } = await askQueue("DELETE", `/api/queue/${id}`);
+    const { view, latest } = await askQueue(() => api("DELETE", `/api/queue/${id}`));
     if (latest) renderQueue(view.items);
     say("Removed from the queue.");
   }
@@ -393,7 +404,7 @@
     ));
     $("#queue-clear").addEventListener("click", act(async () => {
       if (!window.confirm("Clear the whole queue? The scheduler plans it anew.")) return;
-      const { view, latest } = await askQueue("DELETE", "/api/queue");
+      const { view, latest } = await askQueue(() => api("DELETE", "/api/queue"));
       if (latest) renderQueue(view.items);
       say("The queue was cleared and planned anew.");
     }));
@@ -1485,15 +1496,19 @@
     else picture.removeAttribute("src");
   }
 
+  const askProfile = newestOnly();
+
   async function loadProfile() {
-    showProfile(await api("GET", "/api/profile"));
+    const { view, latest } = await askProfile(() => api("GET", "/api/profile"));
+    if (latest) showProfile(view);
   }
 
   function setUpProfile() {
     const form = $("#profile-form");
     form.addEventListener("submit", act(async () => {
       const fields = Object.fromEntries(new FormData(form));
-      showProfile(await api("PUT", "/api/profile", fields));
+      const { view, latest } = await askProfile(() => api("PUT", "/api/profile", fields));
+      if (latest) showProfile(view);
       say("Your profile is saved.");
     }));
     const pictureForm = $("#picture-form");
@@ -1501,17 +1516,21 @@
       const file = $("#profile-picture-file").files[0];
       if (!file) return;
       // The image itself is the body; the station checks its bytes, not its name.
-      const response = await fetch("/api/profile/picture", {
-        method: "PUT", credentials: "same-origin", body: file,
-        headers: unsafeHeaders({ Accept: "application/json", "Content-Type": file.type || "application/octet-stream" }),
+      const { view, latest } = await askProfile(async () => {
+        const response = await fetch("/api/profile/picture", {
+          method: "PUT", credentials: "same-origin", body: file,
+          headers: unsafeHeaders({ Accept: "application/json", "Content-Type": file.type || "application/octet-stream" }),
+        });
+        if (!response.ok) throw await errorOf(response);
+        return response.json();
       });
-      if (!response.ok) throw await errorOf(response);
-      showProfile(await response.json());
+      if (latest) showProfile(view);
       pictureForm.reset();
       say("Your picture is saved.");
     }));
     $("#profile-picture-remove").addEventListener("click", act(async () => {
-      showProfile(await api("DELETE", "/api/profile/picture"));
+      const { view, latest } = await askProfile(() => api("DELETE", "/api/profile/picture"));
+      if (latest) showProfile(view);
       say("Your picture is removed.");
     }));
   }
