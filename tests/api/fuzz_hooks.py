@@ -12,7 +12,9 @@ rules (tests/api/test_security_headers.py): whatever the status, method and cred
 
 from __future__ import annotations
 
+import ast
 import os
+import threading
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,25 @@ FUZZER = "fuzzer"
 FUZZER_PASSWORD = "the fuzzer's long password"
 FUZZER_TOKEN = "radio_fuzzer-token-of-the-schemathesis-run"
 STATE_ENV = "FUZZ_STATE_DIR"
+
+
+def _one_ast_parse_at_a_time() -> None:
+    """CPython 3.11 keeps the AST constructor's recursion depth per interpreter, not per
+    thread: two threads parsing at once (Hypothesis describes the lambdas in Schemathesis's
+    strategies with `ast.parse`, and the run has two workers) can fail with "AST constructor
+    recursion depth mismatch" (python/cpython#106905), an error of the tool, not of the
+    station. The run's parses take turns."""
+    parse = ast.parse
+    turn = threading.RLock()
+
+    def parse_in_turn(*args: Any, **kwargs: Any) -> Any:
+        with turn:
+            return parse(*args, **kwargs)
+
+    ast.parse = parse_in_turn  # type: ignore[assignment]
+
+
+_one_ast_parse_at_a_time()
 
 
 @cache

@@ -71,6 +71,22 @@ def api_queue_ids(station: RunningStation) -> list[int]:
     return [item["id"] for item in response.json()["items"] if item["id"] is not None]
 
 
+def queue_by_host(station: RunningStation, titles: list[str]) -> list[int]:
+    """Queue the library's tracks of these titles at the end, as a host; their entries' ids.
+    The first of them airs first if the station plans its own rows anew: the rest stay."""
+    tracks = station.get("/api/tracks?limit=100", headers=station.auth()).json()["items"]
+    by_title = {track["title"]: track["id"] for track in tracks}
+    entries: list[int] = []
+    for title in titles:
+        known = set(api_queue_ids(station))
+        response = station.post("/api/queue", json={"track_id": by_title[title]})
+        response.raise_for_status()
+        entries += [item["id"] for item in response.json()["items"]
+                    if item["reason"] == "host" and item["id"] not in known]  # fmt: skip
+    assert len(entries) == len(titles), entries
+    return entries
+
+
 def before(ids: list[int], first: int, second: int) -> bool:
     return ids.index(first) < ids.index(second)
 
@@ -117,11 +133,15 @@ def test_a_host_signs_in_uploads_a_file_and_reorders_the_queue(
     found = station.get("/api/tracks?q=Uploaded", headers=station.auth()).json()["items"]
     assert [(t["title"], t["status"]) for t in found] == [("Uploaded Tone", "ready")]
 
-    # Drag the fourth row of the queue above the second (by id: the queue moves on with the air).
+    # A host's own rows, dragged and moved by keyboard. (Rows the station planned are planned
+    # anew whenever the library changes, as after the upload: their ids do not last.)
+    mine = queue_by_host(station, [title for _, _, title in TONES])[1:]
     open_section(page, "Queue")
-    ids = queue_ids(page)
-    dragged, target = ids[3], ids[1]
     row = '#queue-list li[data-id="{}"]'.format
+    for entry in mine:
+        expect(page.locator(row(entry))).to_be_visible()
+    # Drag the third of them above the first.
+    dragged, target = mine[2], mine[0]
     page.locator(row(dragged)).drag_to(page.locator(row(target)))
     page.wait_for_function(
         "([a, b]) => { const ids = [...document.querySelectorAll('#queue-list li[data-id]')]"
@@ -134,21 +154,21 @@ def test_a_host_signs_in_uploads_a_file_and_reorders_the_queue(
     assert before(api_queue_ids(station), dragged, target)
 
     # The move buttons do the same from the keyboard, and keep the focus on the row.
-    ids = queue_ids(page)
-    name = page.locator(f'#queue-list li[data-id="{ids[2]}"] .title').inner_text()
-    down = page.get_by_role("button", name=f"Move {name} down").first
-    down.focus()
+    moved, above = mine[1], mine[0]  # (the dragged row is above both now)
+    title = page.locator(f"{row(moved)} .title").inner_text()
+    up = page.locator(row(moved)).get_by_role("button", name=f"Move {title} up")
+    up.focus()
     page.keyboard.press("Enter")
-    # Moved (the row below is above it now), and the focus is on its Down button again.
+    # Moved (the row above is below it now), and the focus is on its Up button again.
     page.wait_for_function(
-        "([id, below]) => { const ids = [...document.querySelectorAll('#queue-list li[data-id]')]"
-        ".map(r => Number(r.dataset.id)); return ids.indexOf(below) >= 0 && "
-        "ids.indexOf(below) < ids.indexOf(id) && "
+        "([id, above]) => { const ids = [...document.querySelectorAll('#queue-list li[data-id]')]"
+        ".map(r => Number(r.dataset.id)); return ids.indexOf(id) >= 0 && "
+        "ids.indexOf(id) < ids.indexOf(above) && "
         "document.activeElement?.closest('li')?.dataset.id === String(id) && "
-        "document.activeElement.dataset.action === 'down'; }",
-        arg=[ids[2], ids[3]],
+        "document.activeElement.dataset.action === 'up'; }",
+        arg=[moved, above],
     )
-    assert before(api_queue_ids(station), ids[3], ids[2])
+    assert before(api_queue_ids(station), moved, above)
 
     assert_accessible(page)
     save_screenshot(page, "dashboard-desktop")

@@ -251,9 +251,12 @@
     fillList(list, items.map(queueRow), "The queue is empty.");
     const focus = queueFocus;
     queueFocus = null;
-    if (focus) {
-      const target = list.querySelector(`li[data-id="${focus.id}"] [data-action="${focus.action}"]`);
-      if (target && !target.disabled) target.focus();
+    const row = focus && list.querySelector(`li[data-id="${focus.id}"]`);
+    if (row) {
+      // The same button again; at the top or the bottom (it is disabled there) the other one.
+      const buttons = [...row.querySelectorAll("button[data-action]")].filter((b) => !b.disabled);
+      const target = buttons.find((b) => b.dataset.action === focus.action) || buttons[0];
+      if (target) target.focus();
     }
   }
 
@@ -1481,9 +1484,17 @@
   }
 
   // Your public profile: the name, bio and picture listeners see under your stories.
-  function showProfile(profile) {
-    $("#profile-name").value = profile.display_name;
-    $("#profile-bio").value = profile.bio;
+  // What the host has typed and not yet saved is theirs: an answer that arrives while they
+  // type (the section's load, a picture's upload) leaves those fields alone; a save shows
+  // what was saved.
+  const profileEdits = new Set();
+
+  function showProfile(profile, { saved = false } = {}) {
+    if (saved) profileEdits.clear();
+    const fields = { "profile-name": profile.display_name, "profile-bio": profile.bio };
+    for (const [id, value] of Object.entries(fields)) {
+      if (!profileEdits.has(id)) $(`#${id}`).value = value;
+    }
     const link = $("#profile-link");
     link.hidden = !profile.url;
     if (profile.url) link.href = profile.url;
@@ -1505,10 +1516,13 @@
 
   function setUpProfile() {
     const form = $("#profile-form");
+    for (const id of ["profile-name", "profile-bio"]) {
+      $(`#${id}`).addEventListener("input", () => profileEdits.add(id));
+    }
     form.addEventListener("submit", act(async () => {
       const fields = Object.fromEntries(new FormData(form));
       const { view, latest } = await askProfile(() => api("PUT", "/api/profile", fields));
-      if (latest) showProfile(view);
+      if (latest) showProfile(view, { saved: true });
       say("Your profile is saved.");
     }));
     const pictureForm = $("#picture-form");
