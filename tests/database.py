@@ -248,6 +248,14 @@ def _name(url: str) -> str:
     return url.split("@/")[1].split("?")[0]
 
 
+def postgres_connection(state: Path) -> Any:
+    """A psycopg connection of its own to the PostgreSQL database of the station keeping its
+    state in `state` (as the cluster's superuser; the caller closes it)."""
+    import psycopg
+
+    return psycopg.connect(host=str(cluster().folder), user=PG_USER, dbname=_name(url_for(state)))
+
+
 def tables(url: str) -> list[str]:
     """The tables in the PostgreSQL database at `url` (read with psycopg)."""
     import psycopg
@@ -288,8 +296,7 @@ def write_lock(state: Path) -> Iterator[None]:
         return
     import psycopg
 
-    name = _name(url_for(state))
-    with psycopg.connect(host=str(cluster().folder), user=PG_USER, dbname=name) as db:
+    with postgres_connection(state) as db:
         tables = [row[0] for row in db.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]  # fmt: skip
         db.commit()

@@ -14,11 +14,13 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy.exc import OperationalError
 
 from app.api.auth import HostDep
 from app.api.deps import MAX_SQL_INT, RowId, StationDep
 from app.api.limits import STREAMED_BODY_LIMIT
 from app.core.jobs import Job, JobContext, JobRegistry, JobState
+from app.db import deadlocked
 from app.library.errors import UnreadableAudio
 from app.library.scanner import JINGLES_DIR, add_file
 from app.library.tags import read_tags, write_tags
@@ -42,6 +44,7 @@ DISK_PROBLEM = "disk:media"  # uploads cannot be written
 UPLOAD_DIRS = {TrackKind.music: "music/uploads", TrackKind.jingle: JINGLES_DIR}
 # Room for the multipart boundaries and headers around the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
+DELETE_ATTEMPTS = 3  # a deleted track meeting a deadlock (PostgreSQL) is deleted again
 
 
 # --- Schemas -----------------------------------------------------------------------------
@@ -256,17 +259,32 @@ def edit_track(track_id: RowId, edit: TagEdit, station: StationDep) -> TrackOut:
                responses={409: {"description": "the file cannot be deleted"}})  # fmt: skip
 def delete_track(track_id: RowId, station: StationDep) -> None:
     """Delete the file and the track; its queue and playlist entries go with it."""
+    for attempt in range(DELETE_ATTEMPTS):
+        try:
+            _delete_track(station, track_id)
+            break
+        except OperationalError as error:
+            # Deleting a track the playout is just taking from the queue: each holds a row
+            # the other's cascade or key check waits for, and PostgreSQL undoes one of them.
+            if not deadlocked(error) or attempt == DELETE_ATTEMPTS - 1:
+                raise
+            log.info("deleting track %d met a deadlock; trying again", track_id)
+    _library_changed(station)
+
+
+def _delete_track(station: Station, track_id: int) -> None:
+    """The row, then the file before the row's deletion is committed: a file that cannot
+    be deleted keeps its row, and a failed transaction keeps the file."""
     with station.sessions() as session:
         track = _track_or_404(session.get(Track, track_id), track_id)
         path = _file_of(station, track)
+        session.execute(delete(Track).where(Track.id == track_id))
         try:
             path.unlink(missing_ok=True)
         except OSError as exc:
             raise HTTPException(status.HTTP_409_CONFLICT,
                                 f"cannot delete {track.path}: {_reason(exc)}") from exc  # fmt: skip
-        session.execute(delete(Track).where(Track.id == track_id))
         session.commit()
-    _library_changed(station)
 
 
 def _track_or_404(track: Track | None, track_id: int) -> Track:

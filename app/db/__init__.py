@@ -67,6 +67,13 @@ def wait_for_locks(session: Session, seconds: float) -> None:
         session.connection().exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")
 
 
+def deadlocked(error: BaseException) -> bool:
+    """Whether the database undid this transaction to break a deadlock with another one
+    (PostgreSQL's 40P01; SQLite has one writer at a time and never does): nothing of it was
+    kept, and running it again is safe."""
+    return getattr(getattr(error, "orig", None), "sqlstate", None) == "40P01"
+
+
 def _usual_wait(dbapi_connection: Any, _record: Any) -> None:
     if dbapi_connection is not None:  # None: invalidated, never used again
         dbapi_connection.execute(f"PRAGMA busy_timeout = {round(BUSY_SECONDS * 1000)}")

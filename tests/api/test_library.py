@@ -6,6 +6,7 @@ import json
 import socket
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from app.db import SessionFactory, make_engine, make_sessions
 from app.ffmpeg import ffmpeg_path
 from app.library import scan
 from app.models import Playlist, PlaylistEntry, Track
+from tests import database
 from tests.audio import write_tone
 from tests.conftest import tone_library
 from tests.station import ADMIN_TOKEN, RunningStation
@@ -365,6 +367,45 @@ def test_delete_removes_the_file_the_row_and_its_playlist_entries(
     with db() as session:
         assert session.scalars(select(PlaylistEntry)).all() == []
     assert [t["title"] for t in tracks(station)["items"]] == ["Two"]
+
+
+@pytest.mark.skipif(not database.POSTGRES, reason="SQLite has one writer at a time: no deadlock")
+def test_a_delete_that_meets_a_deadlock_is_done_again(
+    launch: Launch, tmp_path: Path, db: SessionFactory
+) -> None:
+    """As when the playout takes the very track being deleted from the queue: another
+    transaction holds a row the delete's cascade needs, and then waits for the track row
+    the delete holds. PostgreSQL undoes one of the two; the host's delete still succeeds."""
+    paths = tone_library(tmp_path / "media", [(440, 60, "One"), (550, 60, "Two")])
+    station = launch()
+    wait_ready(station, 2)
+    one = tracks(station, q="One")["items"][0]["id"]
+    with db.begin() as session:
+        playlist = Playlist(name="Held")
+        session.add(playlist)
+        session.flush()
+        session.add(PlaylistEntry(playlist_id=playlist.id, position=0, track_id=one))
+    with database.postgres_connection(station.state) as other:
+        other.execute("SELECT 1 FROM playlist_entries WHERE track_id = %s FOR UPDATE", (one,))
+        with ThreadPoolExecutor(1) as pool:
+            deleting = pool.submit(call, station, "DELETE", f"/api/tracks/{one}")
+            deadline = time.monotonic() + 30
+            while other.execute("SELECT pg_stat_clear_snapshot()") and not other.execute(
+                # (the activity is read anew: within a transaction it is read once)
+                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE 'DELETE FROM tracks%%'").fetchall():  # fmt: skip
+                assert time.monotonic() < deadline, "the delete never waited for the held entry"
+                assert not deleting.done(), deleting.result().text
+                time.sleep(0.02)
+            # Now wait for the track row the delete holds (what a new play's key check does).
+            try:
+                other.execute("SELECT 1 FROM tracks WHERE id = %s FOR KEY SHARE", (one,))
+            finally:
+                other.rollback()
+            response = deleting.result(timeout=60)
+    assert response.status_code == 204, response.text
+    assert not paths["One"].exists()
+    assert call(station, "GET", f"/api/tracks/{one}").status_code == 404
 
 
 def test_search_filters_and_pages(launch: Launch, tmp_path: Path, db: SessionFactory) -> None:
