@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.audio import write_tone
 from tests.browser.checks import assert_accessible
@@ -103,8 +103,22 @@ def test_the_playlist_form_shows_only_the_chosen_rules_fields(
     station: RunningStation, new_page: PageFactory
 ) -> None:
     page = signed_in(new_page, station)
-    playlists = open_section(page, "Playlists")
+    # The host picks a rule while the section is still loading: the load, held back until
+    # then, must not put the form back as it was.
+    held: list[Route] = []
+    page.route("**/api/playlists", lambda route: held.append(route)
+               if route.request.method == "GET" and not held else route.continue_())  # fmt: skip
+    with page.expect_request(lambda r: r.url.endswith("/api/playlists") and r.method == "GET"):
+        playlists = open_section(page, "Playlists")
     rule = playlists.get_by_label("Rule")
+    rule.select_option("every_songs")
+    assert held, "the playlists' load was not held back"
+    with page.expect_response("**/api/playlists") as loaded:
+        held[0].continue_()
+    assert loaded.value.ok
+    expect(page.locator("#playlist-list")).not_to_be_empty()
+    expect(rule).to_have_value("every_songs")
+    expect(playlists.get_by_label("Every N songs")).to_be_visible()
     fields = {
         "Weight": playlists.get_by_label("Weight"),
         "Every N songs": playlists.get_by_label("Every N songs"),

@@ -731,9 +731,14 @@
     $("#pl-every-label").textContent = rule === "every_minutes" ? "Every N minutes" : "Every N songs";
   }
 
+  // Whether the host has changed the playlist form since it was last filled: the section's
+  // reload (opening it again, a load that answers late) then leaves their work alone.
+  let playlistFormEdited = false;
+
   function fillPlaylistForm(playlist) {
     const form = $("#playlist-form");
     openPlaylist = playlist;
+    playlistFormEdited = false;
     form.elements.id.value = playlist ? playlist.id : "";
     form.elements.name.value = playlist ? playlist.name : "";
     form.elements.description.value = playlist ? playlist.description : "";
@@ -831,6 +836,7 @@
 
   function setUpPlaylists() {
     const form = $("#playlist-form");
+    for (const kind of ["input", "change"]) form.addEventListener(kind, () => { playlistFormEdited = true; });
     form.addEventListener("submit", act(async () => {
       const fields = playlistFields(form);
       const id = form.elements.id.value;
@@ -850,6 +856,7 @@
     $("#playlist-add-tracks").addEventListener("submit", act(findTracksForPlaylist));
     loaders.playlists = async () => {
       await loadPlaylists();
+      if (playlistFormEdited) return;
       if (openPlaylist) await editPlaylist(openPlaylist.id);
       else newPlaylist();
     };
