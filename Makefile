@@ -95,6 +95,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m tests.bench.speech
 	$(BIN)/python -m tests.bench.board
 	$(BIN)/python -m tests.bench.soak --minutes 30
+	RADIO_ARCHIVE_AGO=600 $(BIN)/pytest -m realtime tests/stream/test_archive_ten_minutes.py
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
