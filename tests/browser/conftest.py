@@ -7,12 +7,21 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Error, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Error,
+    Page,
+    Playwright,
+    Route,
+    sync_playwright,
+)
 
 from tests.conftest import tone_library
 from tests.station import RunningStation
@@ -55,6 +64,35 @@ def on_air(launch: Callable[..., RunningStation], tones: Tones, **settings: Any)
     station.post("/api/library/scan").raise_for_status()
     station.wait_for_music()
     return station
+
+
+class HeldLoad:
+    """The page's first GET of `path` (an API path) is held back until `release()`: what the
+    test does meanwhile happens before that load answers, as on a slow connection. Start it
+    before the page asks (before opening a dashboard section)."""
+
+    def __init__(self, page: Page, path: str) -> None:
+        self.page, self.path = page, path
+        self.held: list[Route] = []
+        page.route(f"**{path}", self._route)
+
+    def _route(self, route: Route) -> None:
+        if route.request.method == "GET" and not self.held:
+            self.held.append(route)
+        else:
+            route.continue_()
+
+    def release(self) -> None:
+        """Let the held load go on, and wait until the page has its answer."""
+        deadline = time.monotonic() + 30
+        while not self.held:  # (the route's handler runs while Playwright waits for events)
+            assert time.monotonic() < deadline, f"the page never loaded {self.path}"
+            self.page.wait_for_timeout(20)
+        with self.page.expect_response(lambda r: r.url.split("?")[0].endswith(self.path)
+                                       and r.request.method == "GET") as answered:  # fmt: skip
+            self.held[0].continue_()
+        assert answered.value.ok, answered.value.status
+        self.page.unroute(f"**{self.path}", self._route)
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests import database
 from tests.browser.checks import assert_accessible, assert_fits_width, save_screenshot
-from tests.browser.conftest import DESKTOP, PHONE, PageFactory, on_air
+from tests.browser.conftest import DESKTOP, PHONE, HeldLoad, PageFactory, on_air
 from tests.news.test_article_parts import PNG
 from tests.station import RunningStation
 
@@ -196,18 +196,12 @@ def test_a_host_sets_their_profile_in_the_dashboard(
     sign_in(page)
     # The host types while the section's profile is still loading: its answer, held back
     # until they have typed, must not write over what they typed.
-    held: list[Route] = []
-    page.route("**/api/profile", lambda route: held.append(route)
-               if route.request.method == "GET" and not held else route.continue_())  # fmt: skip
-    with page.expect_request(lambda r: r.url.endswith("/api/profile") and r.method == "GET"):
-        section = open_section(page, "Hosts and tokens")
+    load = HeldLoad(page, "/api/profile")
+    section = open_section(page, "Hosts and tokens")
     expect(section.get_by_role("heading", name="Your profile")).to_be_visible()
     section.get_by_label("Display name").fill("Mara Lindqvist")
     section.get_by_label("Short bio").fill("Covers the harbour.")
-    assert held, "the profile's load was not held back"
-    with page.expect_response("**/api/profile") as loaded:
-        held[0].continue_()
-    assert loaded.value.ok
+    load.release()
     expect(section.get_by_label("Display name")).to_have_value("Mara Lindqvist")
     section.get_by_role("button", name="Save profile").click()
     expect(page.locator("#status")).to_have_text("Your profile is saved.")

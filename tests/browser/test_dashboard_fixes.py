@@ -11,11 +11,11 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Page, expect
 
 from tests.audio import write_tone
 from tests.browser.checks import assert_accessible
-from tests.browser.conftest import PageFactory
+from tests.browser.conftest import HeldLoad, PageFactory
 from tests.browser.test_dashboard import ANALYSIS_MS, open_section, sign_in
 from tests.conftest import tone_library
 from tests.station import RunningStation, start_station
@@ -105,17 +105,11 @@ def test_the_playlist_form_shows_only_the_chosen_rules_fields(
     page = signed_in(new_page, station)
     # The host picks a rule while the section is still loading: the load, held back until
     # then, must not put the form back as it was.
-    held: list[Route] = []
-    page.route("**/api/playlists", lambda route: held.append(route)
-               if route.request.method == "GET" and not held else route.continue_())  # fmt: skip
-    with page.expect_request(lambda r: r.url.endswith("/api/playlists") and r.method == "GET"):
-        playlists = open_section(page, "Playlists")
+    load = HeldLoad(page, "/api/playlists")
+    playlists = open_section(page, "Playlists")
     rule = playlists.get_by_label("Rule")
     rule.select_option("every_songs")
-    assert held, "the playlists' load was not held back"
-    with page.expect_response("**/api/playlists") as loaded:
-        held[0].continue_()
-    assert loaded.value.ok
+    load.release()
     expect(page.locator("#playlist-list")).not_to_be_empty()
     expect(rule).to_have_value("every_songs")
     expect(playlists.get_by_label("Every N songs")).to_be_visible()

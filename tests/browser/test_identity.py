@@ -17,7 +17,7 @@ from playwright.sync_api import Frame, Page, expect
 
 from app.ffmpeg import ffmpeg_path
 from tests.browser.checks import assert_accessible, assert_fits_width, save_screenshot
-from tests.browser.conftest import PHONE, PageFactory, on_air
+from tests.browser.conftest import PHONE, HeldLoad, PageFactory, on_air
 from tests.browser.test_dashboard import open_section, sign_in
 from tests.station import RunningStation
 
@@ -80,10 +80,16 @@ def test_a_host_names_the_station_and_a_listener_sees_it(
     station = on_air(launch, TONES)
     host = new_page(station.url, PHONE)
     sign_in(host)
+    # The host types while the section is still loading: the load, held back until they
+    # have typed, must not put the stored values back over theirs.
+    load = HeldLoad(host, "/api/station/identity")
     section = open_section(host, "Station")
     section.get_by_label("Name").fill("Harbour Radio")
     section.get_by_label("Tagline").fill("Sea shanties, around the clock")
     section.get_by_label("Accent colour").fill(ACCENT)
+    load.release()
+    expect(section.get_by_label("Name")).to_have_value("Harbour Radio")
+    expect(section.locator("#identity-accent-check")).not_to_be_empty()  # the load is shown
     section.get_by_role("button", name="Save").click()
     expect(host.locator("#status")).to_contain_text("Saved")
     # The contrast check: text on this green is white, and says how readable it is.

@@ -89,6 +89,15 @@
     if (!rows.length) list.append(h("li", { class: "empty" }, emptyText));
   }
 
+  // What the host has changed in a form and not yet saved is theirs: a load that answers
+  // while they type (the section opened, a reload, another form's answer) leaves the form
+  // alone while `edited`; what a save answers fills it again (`filled`).
+  function formEdits(form) {
+    let edited = false;
+    for (const kind of ["input", "change"]) form.addEventListener(kind, () => { edited = true; });
+    return { get edited() { return edited; }, filled() { edited = false; } };
+  }
+
   const itemName = (item) => (item.artist ? `${item.artist} – ${item.title}` : item.title);
 
   // --- Messages ---------------------------------------------------------------------------
@@ -731,14 +740,12 @@
     $("#pl-every-label").textContent = rule === "every_minutes" ? "Every N minutes" : "Every N songs";
   }
 
-  // Whether the host has changed the playlist form since it was last filled: the section's
-  // reload (opening it again, a load that answers late) then leaves their work alone.
-  let playlistFormEdited = false;
+  let playlistEdits = null; // formEdits of the playlist form
 
   function fillPlaylistForm(playlist) {
     const form = $("#playlist-form");
     openPlaylist = playlist;
-    playlistFormEdited = false;
+    playlistEdits.filled();
     form.elements.id.value = playlist ? playlist.id : "";
     form.elements.name.value = playlist ? playlist.name : "";
     form.elements.description.value = playlist ? playlist.description : "";
@@ -836,7 +843,7 @@
 
   function setUpPlaylists() {
     const form = $("#playlist-form");
-    for (const kind of ["input", "change"]) form.addEventListener(kind, () => { playlistFormEdited = true; });
+    playlistEdits = formEdits(form);
     form.addEventListener("submit", act(async () => {
       const fields = playlistFields(form);
       const id = form.elements.id.value;
@@ -856,7 +863,7 @@
     $("#playlist-add-tracks").addEventListener("submit", act(findTracksForPlaylist));
     loaders.playlists = async () => {
       await loadPlaylists();
-      if (playlistFormEdited) return;
+      if (playlistEdits.edited) return;
       if (openPlaylist) await editPlaylist(openPlaylist.id);
       else newPlaylist();
     };
@@ -1348,15 +1355,17 @@
 
   const IDENTITY_FIELDS = { name: "#identity-name", tagline: "#identity-tagline", public_url: "#identity-public-url" };
   let identity = null;
+  let identityEdits = null; // formEdits of the name, tagline, public URL and accent
 
-  function showIdentity(shown) {
+  function showIdentity(shown, { saved = false } = {}) {
     identity = shown;
+    if (saved) identityEdits.filled();
     for (const [field, selector] of Object.entries(IDENTITY_FIELDS)) {
       const input = $(selector);
-      input.value = shown.stored.includes(field) ? shown[field] : "";
+      if (!identityEdits.edited) input.value = shown.stored.includes(field) ? shown[field] : "";
       input.placeholder = field === "public_url" ? shown.public_base : shown.defaults[field];
     }
-    $("#identity-accent").value = shown.accent;
+    if (!identityEdits.edited) $("#identity-accent").value = shown.accent;
     const sample = $("#identity-accent-sample");
     sample.style.background = shown.accent;
     sample.style.color = shown.accent_text;
@@ -1389,6 +1398,7 @@
 
   function setUpStation() {
     const form = $("#identity-form");
+    identityEdits = formEdits(form);
     form.addEventListener("submit", act(async () => {
       const change = {};
       for (const [field, selector] of Object.entries(IDENTITY_FIELDS)) {
@@ -1397,11 +1407,12 @@
       }
       const accent = $("#identity-accent").value;
       if (!identity || accent !== identity.accent) change.accent = accent;
-      showIdentity(await api("PATCH", "/api/station/identity", change));
+      showIdentity(await api("PATCH", "/api/station/identity", change), { saved: true });
       say("Saved: the pages, feeds and new stream connections show it now.");
     }));
     $("#identity-defaults").addEventListener("click", act(async () => {
-      showIdentity(await api("PATCH", "/api/station/identity", { name: null, tagline: null, accent: null, public_url: null }));
+      const defaults = { name: null, tagline: null, accent: null, public_url: null };
+      showIdentity(await api("PATCH", "/api/station/identity", defaults), { saved: true });
       say("Back to the defaults from the settings.");
     }));
     const logoForm = $("#logo-form");
@@ -1491,16 +1502,13 @@
   }
 
   // Your public profile: the name, bio and picture listeners see under your stories.
-  // What the host has typed and not yet saved is theirs: an answer that arrives while they
-  // type (the section's load, a picture's upload) leaves those fields alone; a save shows
-  // what was saved.
-  const profileEdits = new Set();
+  let profileEdits = null; // formEdits of the name and bio
 
   function showProfile(profile, { saved = false } = {}) {
-    if (saved) profileEdits.clear();
-    const fields = { "profile-name": profile.display_name, "profile-bio": profile.bio };
-    for (const [id, value] of Object.entries(fields)) {
-      if (!profileEdits.has(id)) $(`#${id}`).value = value;
+    if (saved) profileEdits.filled();
+    if (!profileEdits.edited) {
+      $("#profile-name").value = profile.display_name;
+      $("#profile-bio").value = profile.bio;
     }
     const link = $("#profile-link");
     link.hidden = !profile.url;
@@ -1523,9 +1531,7 @@
 
   function setUpProfile() {
     const form = $("#profile-form");
-    for (const id of ["profile-name", "profile-bio"]) {
-      $(`#${id}`).addEventListener("input", () => profileEdits.add(id));
-    }
+    profileEdits = formEdits(form);
     form.addEventListener("submit", act(async () => {
       const fields = Object.fromEntries(new FormData(form));
       const { view, latest } = await askProfile(() => api("PUT", "/api/profile", fields));
