@@ -22,6 +22,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
+LOG_TAIL = 80  # lines of each station's log shown under a failed test
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed test's report ends with the last lines of the logs of the stations it
+    started (requests left out), so a failure in CI shows what the station said."""
+    report = yield
+    tmp = getattr(item, "funcargs", {}).get("tmp_path")
+    if report.failed and call.when == "call" and isinstance(tmp, Path):
+        for log in sorted(tmp.rglob("station.log")):
+            lines = [line for line in log.read_text(errors="replace").splitlines()
+                     if "uvicorn.access" not in line]  # fmt: skip
+            report.sections.append((f"{log.relative_to(tmp)}, its last {LOG_TAIL} lines "
+                                    "but requests", "\n".join(lines[-LOG_TAIL:])))  # fmt: skip
+    return report
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """The PostgreSQL cluster of this process (if any) goes when the run ends."""
     database.stop_cluster()
