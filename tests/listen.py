@@ -68,7 +68,10 @@ class StreamCapture(threading.Thread):
             except OSError:
                 data = b""
             if not data:
-                self.closed_at = time.monotonic()
+                # Closed by the station, not by stop() (whose close can meet this thread
+                # between its check of _stopping and its recv: that is no drop).
+                if not self._stopping.is_set():
+                    self.closed_at = time.monotonic()
                 return
             if not self.head:
                 buffer += data
