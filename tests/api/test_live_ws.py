@@ -33,16 +33,20 @@ def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStation
     running.stop()
 
 
-@pytest.fixture(scope="module")
-def webm(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+def tone_webm(folder: Path) -> bytes:
     """Five seconds of a 660 Hz tone as WebM/Opus, as MediaRecorder records it."""
-    path = tmp_path_factory.mktemp("webm") / "tone.webm"
+    path = folder / "tone.webm"
     subprocess.run(
         [ffmpeg_path(), "-nostdin", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
          "sine=frequency=660:duration=5", "-c:a", "libopus", "-b:a", "128k", str(path)],
         check=True,
     )  # fmt: skip
     return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def webm(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    return tone_webm(tmp_path_factory.mktemp("webm"))
 
 
 @pytest.fixture(autouse=True)
