@@ -251,17 +251,21 @@ def _name(url: str) -> str:
 def postgres_connection(state: Path) -> Any:
     """A psycopg connection of its own to the PostgreSQL database of the station keeping its
     state in `state` (as the cluster's superuser; the caller closes it)."""
+    return _connect_to(url_for(state))
+
+
+def _connect_to(url: str) -> Any:
+    """A psycopg connection to the database a URL of Cluster.url() names; in UTC like the
+    station's connections (a date without a zone is UTC, as on SQLite)."""
     import psycopg
 
-    return psycopg.connect(host=str(cluster().folder), user=PG_USER, dbname=_name(url_for(state)))
+    return psycopg.connect(host=str(cluster().folder), user=PG_USER, dbname=_name(url),
+                           options="-c timezone=UTC")  # fmt: skip
 
 
 def tables(url: str) -> list[str]:
     """The tables in the PostgreSQL database at `url` (read with psycopg)."""
-    import psycopg
-
-    name = _name(url)
-    with psycopg.connect(host=str(cluster().folder), user=PG_USER, dbname=name) as db:
+    with _connect_to(url) as db:
         found = db.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         return sorted(row[0] for row in found)
 
@@ -348,12 +352,7 @@ def _run(state: Path, sql: str, params: list[tuple[Any, ...]], many: bool) -> li
             found = cursor.fetchall()
             db.commit()
             return found
-    import psycopg
-
-    name = _name(url_for(state))
-    # UTC like the station's connections: a date without a zone is UTC, as on SQLite.
-    with psycopg.connect(host=str(cluster().folder), user=PG_USER, dbname=name,
-                         options="-c timezone=UTC") as db:  # fmt: skip
+    with postgres_connection(state) as db:
         statement = sql.replace("?", "%s")
         cursor = db.cursor()
         if many:
