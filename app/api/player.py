@@ -126,16 +126,28 @@ async def embed_page(request: Request, station: StationDep, settings: SettingsDe
     return await _player(request, station, settings, "embed.html")
 
 
+JOINED_WAIT_SECONDS = 3.0  # `?wait=true`: how long to wait for the connection to arrive
+JOINED_POLL_SECONDS = 0.05
+
+
 @router.get("/api/stream/joined/{tag}")
-async def stream_joined(tag: str, station: StationDep) -> dict[str, float]:
+async def stream_joined(tag: str, station: StationDep, wait: bool = False) -> dict[str, float]:
     """Where the audio of the open stream connection requested as `/stream?sync=<tag>` began,
     in seconds of the stream (the scale of now-playing's `stream_at`). A player adds its
     audio clock to it to know which item its listener hears (on whichever mount it plays). On
-    the event loop, with the hubs."""
-    joined = next((at for hub in station.hubs if (at := hub.joined_at(tag)) is not None), None)
-    if joined is None:
+    the event loop, with the hubs. `wait=true`: a connection not open yet is waited for (up
+    to JOINED_WAIT_SECONDS), so a player can ask as it opens the stream, not after."""
+    if len(tag) > 64:
         raise HTTPException(404, "No open stream connection has this sync tag.")
-    return {"stream_seconds": joined}
+    deadline = asyncio.get_running_loop().time() + (JOINED_WAIT_SECONDS if wait else 0)
+    while True:
+        joined = next((at for hub in station.hubs if (at := hub.joined_at(tag)) is not None),
+                      None)  # fmt: skip
+        if joined is not None:
+            return {"stream_seconds": joined}
+        if asyncio.get_running_loop().time() >= deadline:
+            raise HTTPException(404, "No open stream connection has this sync tag.")
+        await asyncio.sleep(JOINED_POLL_SECONDS)
 
 
 def embed_snippet(request: Request, settings: Settings) -> str:

@@ -271,6 +271,10 @@ def test_the_title_changes_when_the_listener_hears_the_change(
     launch: Callable[..., RunningStation], new_page: PageFactory
 ) -> None:
     station = on_air(launch, PITCHES, crossfade_seconds=0)
+    # Listen once a whole tone has aired: the burst a new listener gets (~4 s) then holds
+    # tones only, never the safety source that played before the library was scanned (the
+    # ear would name its chord a tone, heard under a tone's title).
+    station.wait_for(lambda s: any(e.get("kind") == "music" for e in s["history"]))
     title_of = {pitch: title for pitch, _, title in PITCHES}
     page = new_page(station.url)
     page.goto("/")

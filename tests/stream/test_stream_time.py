@@ -4,6 +4,9 @@ listener hears. A real station, a raw socket, the real ffmpeg."""
 
 from __future__ import annotations
 
+import json
+import select
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +20,7 @@ PITCHES = [(300.0, 4.0, "Low Tone"), (600.0, 4.0, "Middle Tone"), (1200.0, 4.0, 
 WINDOW = 0.01  # s: the decoded audio is read in windows this long
 IN_PLACE = 0.04  # s: a stamp is within this of where its item starts in the decoded audio
 TAG = "a-test-connection"
+NOT_YET_SECONDS = 0.5  # a station answering a question it should wait on does it by then
 
 
 def pitch_changes(samples: np.ndarray) -> list[tuple[float, float]]:
@@ -64,3 +68,31 @@ def test_each_item_is_stamped_where_a_listener_hears_it_start(
         assert abs(near[0] - at) <= IN_PLACE, (
             f"{title_of[pitch]} is stamped at {near[0]:.2f} s, heard from {at:.2f} s"
         )
+
+
+def test_a_player_may_ask_where_its_audio_began_before_its_connection_arrives(
+    launch: Callable[..., RunningStation],
+) -> None:
+    """The player asks as it opens the stream (`?wait=true`): the station waits for that
+    connection instead of answering "no such connection" to a question asked too early."""
+    station = launch()
+    tag = "asked-before-it-connects"
+    assert station.get(f"/api/stream/joined/{tag}").status_code == 404  # no wait: not known
+    with socket.create_connection(("127.0.0.1", station.port), timeout=30) as question:
+        question.sendall(f"GET /api/stream/joined/{tag}?wait=true HTTP/1.1\r\n"
+                         "Host: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())  # fmt: skip
+        # A station that does not wait answers 404 at once: give it the time to.
+        early, _, _ = select.select([question], [], [], NOT_YET_SECONDS)
+        assert not early, f"answered before the connection opened: {question.recv(4096)!r}"
+        client = StreamCapture(station.port, path=f"/stream?sync={tag}")
+        try:
+            answer = b""
+            while chunk := question.recv(4096):
+                answer += chunk
+        finally:
+            client.stop()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), answer
+    assert json.loads(body)["stream_seconds"] >= 0
+    never = station.get("/api/stream/joined/never-opened", params={"wait": "true"})
+    assert never.status_code == 404  # waited for a while, then told

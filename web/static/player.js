@@ -110,9 +110,16 @@
   const newTag = () => Array.from(crypto.getRandomValues(new Uint8Array(12)),
     (byte) => byte.toString(16).padStart(2, "0")).join("");
 
-  // The station tells where the audio of this page's connection began (its burst).
+  // The station tells where the audio of this page's connection began (its burst). Asked
+  // as the connection is opened (the station waits for it to arrive), so the answer is
+  // there before the burst's audio plays even on a slow machine and the screen follows the
+  // ear from the first second. Asked once per connection ("playing" asks only if the
+  // opening did not).
+  let locating = "";
   const locate = async (tag, attempt = 0) => {
-    const response = await fetch(`/api/stream/joined/${tag}`).catch(() => null);
+    if (attempt === 0 && locating === tag) return;
+    locating = tag;
+    const response = await fetch(`/api/stream/joined/${tag}?wait=true`).catch(() => null);
     if (tag !== syncTag) return;
     if (response && response.ok) {
       joinedAt = (await response.json()).stream_seconds;
@@ -169,6 +176,7 @@
     } else {
       // A fresh request each time: a radio resumes at the live point, never where it paused.
       audio.src = liveSource();
+      if (syncTag) locate(syncTag);
     }
     audio.play().catch((error) => {
       if (error.name === "NotAllowedError") {
