@@ -215,6 +215,7 @@ class Station:
         await self.playout.stop()
         self.recorder.stop()  # a live show on air as the station stops: its file is kept
         await asyncio.to_thread(self.recorder.join, RECORDING_FINISH_SECONDS)
+        await asyncio.to_thread(self.speech.stop)  # renders under way end, leaving no file
         self.jobs.shutdown(wait=False)
         for mount in self.mounts.values():
             mount.hub.close()

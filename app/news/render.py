@@ -24,7 +24,7 @@ from app.library.errors import LibraryError
 from app.models import Article, ArticleStatus, Speech, SpeechStatus, utcnow
 from app.news.speakable import speakable_text
 from app.news.speech import RenderedSpeech, SpeechEngine
-from app.news.speech.worker import check_engine, render_in_child
+from app.news.speech.worker import SpeechChildren, check_engine, render_in_child
 from app.problems import Problems
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,7 @@ class SpeechRenderer:
         self._lock = threading.Lock()
         self._running: set[int] = set()
         self._again: set[int] = set()  # edited while rendering: render once more afterwards
+        self.children = SpeechChildren()
 
     @property
     def rendering(self) -> int:
@@ -109,6 +110,11 @@ class SpeechRenderer:
                 retried += self._request(article_id)
         return retried
 
+    def stop(self) -> None:
+        """The station stops: end the renders under way (blocking, a few seconds at most).
+        Their stories keep their state and are rendered at the next start."""
+        self.children.stop()
+
     def render_now(self, article_id: int) -> Speech:
         """Render in this thread (tests, the CLI); returns the article's Speech row."""
         self._render(article_id, lambda fraction, message: None)
@@ -121,7 +127,7 @@ class SpeechRenderer:
         in one child process that exits when done. Yields per item, as it is ready, its
         result or why it failed; raises SpeechError when the engine cannot start."""
         if self.engine is None:
-            yield from render_in_child(items, self.settings, self.ffmpeg)
+            yield from render_in_child(items, self.settings, self.ffmpeg, self.children)
             return
         from app.news.speech.audio import render_speech
 
@@ -185,7 +191,7 @@ class SpeechRenderer:
                 again = article_id in self._again
                 self._again.discard(article_id)
                 self._running.discard(article_id)
-            if again:
+            if again and not self.children.stopped:
                 self.request(article_id)
 
     def _render(self, article_id: int, progress: Progress) -> str:
@@ -215,6 +221,8 @@ class SpeechRenderer:
             if isinstance(rendered, Exception):
                 raise rendered
         except Exception as exc:  # any failure: recorded for the host, the bulletin goes on
+            if self.children.stopped:  # cut short by the station stopping: not a failure
+                return "stopped with the station: rendered at the next start"
             reason = exc.reason if isinstance(exc, LibraryError) else str(exc) or type(exc).__name__
             what = (
                 f"The speech of story {article_id} ({title!r}) could not be rendered: "

@@ -5,11 +5,17 @@ library, the news stings) is made in children that exit."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from app.files import TEMP_PREFIX
+from tests import database
 from tests.station import start_station
 
 PLAYOUT = "app.stream.playout_child"
@@ -77,3 +83,45 @@ def test_an_unknown_voice_stops_the_station_at_start_up_with_the_reason(
 ) -> None:
     with pytest.raises(RuntimeError, match="no voice 'xx-none'"):
         start_station(tmp_path, tts_voice="xx-none")
+
+
+STOP_SECONDS = 10  # a station asked to stop while it speaks has stopped within this
+
+
+def test_a_station_stopped_while_it_speaks_stops_at_once_and_leaves_no_file(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM mid-render: the station does not wait for the render (a minute or more for
+    an hour of speech), its speech child removes the file it was writing, and the story is
+    not marked failed: the next start renders it (`render_pending`, as after a crash)."""
+    sentences = [f"Sentence {n} of the long report tells what the council said about the "
+                 f"{n}th road, its bridges and its {n + 7} lamps." for n in range(600)]  # fmt: skip
+    body = " ".join(sentences)  # about 60 000 characters: an hour of speech
+    station = start_station(tmp_path, own_group=True)
+    news = station.media / "news"
+    try:
+        created = station.post("/api/articles", json={"title": "The Long Report", "body": body})
+        assert created.status_code == 201, created.text
+        article = created.json()["id"]
+        station.post(f"/api/articles/{article}/publish", json={}).raise_for_status()
+        deadline = time.monotonic() + 180
+        while not list(news.glob(f"{TEMP_PREFIX}*")):  # the child is writing the file
+            assert time.monotonic() < deadline, "the render never began writing its file"
+            time.sleep(0.05)
+        asked = time.monotonic()
+        station.process.terminate()
+        try:
+            station.process.wait(STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the station was still speaking {STOP_SECONDS} s after it was asked "
+                        "to stop")  # fmt: skip
+        stopped_in = time.monotonic() - asked
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(station.process.pid, signal.SIGKILL)  # whatever is left of its group
+        station.stop()
+    left = list(news.glob(f"{TEMP_PREFIX}*"))
+    assert left == [], f"stopped in {stopped_in:.1f} s and left {left}"
+    # Cut short, not failed: the story keeps a state the next start renders again.
+    [(status, error)] = database.rows(station.state, "SELECT status, error FROM speech")
+    assert status in ("pending", "rendering"), error

@@ -7,7 +7,10 @@ engine and the audio take is given back as soon as the job ends.
 
 Protocol: stdin `{"settings": {...}, "ffmpeg": path, "items": [{"text", "path"}, ...]}`;
 stdout first `{"engine": name}` (or `{"error": reason}` and exit 2 when the engine cannot
-start), then per item `{"duration", "loudness_lufs"}` or `{"failed": reason}`.
+start), then per item `{"duration", "loudness_lufs"}` or `{"failed": reason}`. SIGTERM
+ends the child at once, removing the file it was writing (a station that stops does not
+wait for its renders: `SpeechChildren.stop`; what was cut short is rendered at the next
+start).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -35,6 +39,44 @@ SETTINGS_FIELDS = frozenset(
 )  # fmt: skip
 START_SECONDS = 60.0  # for the child to load the engine and say its name
 ITEM_SECONDS = 600.0  # for each text (the render's own ffmpeg runs have the same limit)
+STOP_SECONDS = 5.0  # for a child told to stop to remove its unfinished file and exit
+
+
+class SpeechChildren:
+    """The speech children a station runs. `stop()` (the station stopping) ends each (it
+    removes the file it was writing) and refuses new ones: renders cut short fail with
+    SpeechError, and `stopped` tells their callers not to record that as a failure."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen[bytes]] = set()
+        self.stopped = False
+
+    def started(self, process: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._running.add(process)
+            if not self.stopped:
+                return
+        process.terminate()  # started as the station stopped
+
+    def ended(self, process: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._running.discard(process)
+
+    def stop(self) -> None:
+        """End every running child (blocking, up to STOP_SECONDS, then they are killed)."""
+        with self._lock:
+            self.stopped = True
+            running = list(self._running)
+        for process in running:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+        for process in running:
+            try:
+                process.wait(STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def check_engine(settings: Settings) -> str:
@@ -45,14 +87,16 @@ def check_engine(settings: Settings) -> str:
 
 
 def render_in_child(
-    items: Sequence[tuple[str, Path]], settings: Settings, ffmpeg: str
-) -> Iterator[RenderedSpeech | SpeechError]:
-    """Speak each (text, path) into an MP3 at path, all in one child process; yields, in
-    order and as each is ready, its RenderedSpeech or the SpeechError saying why it failed.
-    Raises SpeechError when the engine cannot start or the child dies."""
+    items: Sequence[tuple[str, Path]], settings: Settings, ffmpeg: str,
+    children: SpeechChildren | None = None,
+) -> Iterator[RenderedSpeech | SpeechError]:  # fmt: skip
+    """Speak each (text, path) into an MP3 at path, all in one child process (one of
+    `children`); yields, in order and as each is ready, its RenderedSpeech or the SpeechError
+    saying why it failed. Raises SpeechError when the engine cannot start or the child
+    dies (or was stopped)."""
     if not items:
         return
-    with _Child(settings, ffmpeg, items) as child:
+    with _Child(settings, ffmpeg, items, children) as child:
         for _ in items:
             line = child.read_line(ITEM_SECONDS)
             if "failed" in line:
@@ -62,7 +106,9 @@ def render_in_child(
 
 
 class _Child:
-    def __init__(self, settings: Settings, ffmpeg: str, items: Sequence[tuple[str, Path]]) -> None:
+    def __init__(self, settings: Settings, ffmpeg: str, items: Sequence[tuple[str, Path]],
+                 children: SpeechChildren | None = None) -> None:  # fmt: skip
+        self._children = children
         self._request = json.dumps({
             "settings": settings.model_dump(include=set(SETTINGS_FIELDS), mode="json"),
             "ffmpeg": ffmpeg,
@@ -71,11 +117,15 @@ class _Child:
         self.engine = ""
 
     def __enter__(self) -> _Child:
+        if self._children is not None and self._children.stopped:
+            raise SpeechError("the station is stopping")
         self._stderr = tempfile.TemporaryFile()
         self._process = subprocess.Popen(
             [sys.executable, "-m", "app.news.speech.worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
         )  # fmt: skip
+        if self._children is not None:
+            self._children.started(self._process)
         assert self._process.stdin is not None
         assert self._process.stdout is not None
         self._stdout = self._process.stdout
@@ -116,6 +166,8 @@ class _Child:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+        if self._children is not None:
+            self._children.ended(self._process)
         self._stdout.close()
         self._stderr.close()
 
@@ -154,7 +206,12 @@ def _serve(request: dict[str, Any], out: IO[str]) -> int:
     return 0
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds the render: its unfinished file is removed
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop)
     request = json.load(sys.stdin)
     # Our answers get a stdout of their own: whatever a C library prints goes to stderr.
     out = os.fdopen(os.dup(1), "w")
