@@ -68,6 +68,8 @@ class NewsDesk:
                 done += 1
                 context.progress(done / len(texts), text)
         except Exception as error:
+            if self.speech.children.stopped:  # cut short by the station stopping
+                return "stopped with the station: the next start renders the rest"
             log.warning("news: cannot render the openings: %s", error)
         return f"{len(texts)} openings ready"
 
