@@ -41,7 +41,7 @@ from app.shows import Shows
 from app.shows.segment import LiveShow
 from app.stream.archive import Archive
 from app.stream.hls import Hls
-from app.stream.hub import Listener, StreamHub, count_listeners
+from app.stream.hub import Listener, StreamHub
 from app.stream.mounts import Mount
 from app.stream.mp3 import HEARD_DELAY_FRAMES, LAME_HELD_FRAMES
 from app.stream.nowplaying import HISTORY_SIZE, Aired, NowPlaying
@@ -64,6 +64,9 @@ FIRST_ITEM_WAIT_SECONDS = 60.0
 NEXT_ITEM_WAIT_SECONDS = 2.0
 RECORDING_FINISH_SECONDS = 30.0  # a recording's file is finished within this as the station stops
 SHOW_CHECK_SECONDS = 60.0  # a show's start or end is announced within this of a change
+# Listeners leaving while votes stand are counted again together this soon after: a crowd
+# leaving costs one recount and one push, not one each.
+RECOUNT_SECONDS = 0.2
 UPCOMING_WAIT_SECONDS = 0.5  # refreshing "next" gives up on a locked database this soon
 TRACK_PROBLEM = "track:"  # + the track's id: a track that failed on air
 BEHIND_LIVE = "You are listening behind live: go back to live to vote on the song on air."
@@ -182,6 +185,7 @@ class Station:
         self._news_task: asyncio.Task[None] | None = None
         self._next_up_task: asyncio.Task[None] | None = None
         self._shows_task: asyncio.Task[None] | None = None
+        self._recount: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -219,6 +223,8 @@ class Station:
         self.jobs.shutdown(wait=False)
         for mount in self.mounts.values():
             mount.hub.close()
+        if self._recount is not None:
+            self._recount.cancel()
         self.timeshift.close()
         if self.hls is not None:
             self.hls.stop()
@@ -276,7 +282,11 @@ class Station:
     def live_listeners_now(self) -> int:
         """Live listeners on every mount: a browser with two tabs (or on two mounts) once,
         every cookieless client once."""
-        return count_listeners(listener for hub in self.hubs for listener in hub.listeners)
+        hubs = self.hubs
+        if len(hubs) == 1:
+            return hubs[0].listeners_now()
+        ids = set().union(*(hub.listener_ids() for hub in hubs))
+        return len(ids) + sum(hub.anonymous for hub in hubs)
 
     def is_listening(self, listener_id: str) -> bool:
         """Whether this listener has a live stream connection open, on any mount."""
@@ -329,6 +339,12 @@ class Station:
         gone = listener.listener_id
         if gone and not self.is_listening(gone):
             self.skip_votes.withdraw(listener_hash(gone))
+        if self._recount is None:
+            loop = asyncio.get_running_loop()
+            self._recount = loop.call_later(RECOUNT_SECONDS, self._recount_now)
+
+    def _recount_now(self) -> None:
+        self._recount = None
         voted_on = self.skip_votes.item
         if self.skip_votes.recheck(self.live_listeners_now()):
             self._skip_voted(voted_on)

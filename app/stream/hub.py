@@ -26,7 +26,7 @@ import sys
 import termios
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, KeysView
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qs
@@ -104,6 +104,11 @@ class StreamHub:
         self._title = (info.name, "")  # the title in force, and its page
         self._sinks: list[Sink] = []
         self._tagged: dict[str, Listener] = {}  # by the `sync` tag of their stream request
+        # Who is connected, kept as they come and go so that counting them, or asking
+        # whether one listens, costs the same with 10 000 listeners (votes ask on every
+        # leave): connections per listener cookie, and those without one.
+        self._ids: Counter[str] = Counter()
+        self.anonymous = 0
         self._write_bytes = max(1, round(write_seconds * info.bitrate_kbps * 1000 / 8))
         self._pending: list[bytes] = []  # blocks taken but not yet written
         self._pending_bytes = 0
@@ -145,11 +150,23 @@ class StreamHub:
 
     def listeners_now(self) -> int:
         """Connected listeners, a browser with two tabs once; every cookieless client once."""
-        return count_listeners(self.listeners)
+        return len(self._ids) + self.anonymous
+
+    def listener_ids(self) -> KeysView[str]:
+        """The listener cookies of the open connections (each once)."""
+        return self._ids.keys()
 
     def is_listening(self, listener_id: str) -> bool:
         """Whether a stream connection carrying this listener cookie is open right now."""
-        return any(listener.listener_id == listener_id for listener in self.listeners)
+        return listener_id in self._ids
+
+    def _counted(self, listener: Listener, step: int) -> None:
+        if not listener.listener_id:
+            self.anonymous += step
+            return
+        self._ids[listener.listener_id] += step
+        if self._ids[listener.listener_id] <= 0:
+            del self._ids[listener.listener_id]
 
     def heard_seconds(self, listener_id: str) -> float | None:
         """How much of the stream past the live point where it joined the best open connection
@@ -309,6 +326,7 @@ class StreamHub:
         listener.first_at = burst[0].at if burst else None
         listener.joined = self._end
         self.listeners.add(listener)
+        self._counted(listener, 1)
         self.joined_total += 1
         self.listener_peak = max(self.listener_peak, len(self.listeners))
         tell_listeners(self.on_listener, listener, "joined")
@@ -355,6 +373,7 @@ class StreamHub:
         self._half_closed.discard(listener)
         if listener in self.listeners:  # a dropped listener's connection_lost comes after
             self.listeners.discard(listener)
+            self._counted(listener, -1)
             self._bytes_sent_by_gone += listener.bytes_sent  # (counts its cursor, once gone)
             if listener.tag and self._tagged.get(listener.tag) is listener:
                 del self._tagged[listener.tag]
@@ -458,18 +477,6 @@ class Listener(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.hub.detach(self)
-
-
-def count_listeners(listeners: Iterable[Listener]) -> int:
-    """Listeners, a browser with two tabs (or on two mounts) once; every cookieless client once."""
-    ids: set[str] = set()
-    anonymous = 0
-    for listener in listeners:
-        if listener.listener_id:
-            ids.add(listener.listener_id)
-        else:
-            anonymous += 1
-    return len(ids) + anonymous
 
 
 def tell_listeners(callbacks: list[Callable[[Any, str], None]], listener: object, event: str
