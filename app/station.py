@@ -186,6 +186,7 @@ class Station:
         self._next_up_task: asyncio.Task[None] | None = None
         self._shows_task: asyncio.Task[None] | None = None
         self._recount: asyncio.TimerHandle | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -210,6 +211,9 @@ class Station:
         self._shows_task = asyncio.create_task(self._announce_shows())
 
     async def stop(self) -> None:
+        self._stopping = True  # listeners leaving from now on change no vote
+        if self._recount is not None:
+            self._recount.cancel()
         for task in (self._library_task, self._news_task, self._next_up_task, self._shows_task):
             if task is not None:
                 task.cancel()
@@ -223,8 +227,6 @@ class Station:
         self.jobs.shutdown(wait=False)
         for mount in self.mounts.values():
             mount.hub.close()
-        if self._recount is not None:
-            self._recount.cancel()
         self.timeshift.close()
         if self.hls is not None:
             self.hls.stop()
@@ -334,7 +336,7 @@ class Station:
     def _recount_votes(self, listener: Listener, event: str) -> None:
         """The hub's callback: a listener who leaves takes their vote along (unless another
         tab of theirs still listens), and with fewer listeners fewer votes may be enough."""
-        if event != "left" or not self.skip_votes.has_votes:
+        if event != "left" or not self.skip_votes.has_votes or self._stopping:
             return
         gone = listener.listener_id
         if gone and not self.is_listening(gone):
