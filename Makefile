@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test screenshots lint format bench clean chromium stress-ng postgresql
+.PHONY: run test screenshots lint format bench clean chromium debian-ffmpeg stress-ng postgresql
 
 run: $(VENV)/.installed
 	$(BIN)/radio serve
@@ -28,7 +28,7 @@ UNIT_TESTS := $(BIN)/pytest --durations=15 -n 6 --dist loadgroup -m "not realtim
 REALTIME_TESTS := $(BIN)/pytest --durations=15 -n 6 --dist loadgroup -m "realtime and not browser and not alone"
 ALONE_TESTS := $(BIN)/pytest -m alone
 BROWSER_TESTS := $(BIN)/pytest --durations=10 -n 3 --dist loadgroup -m browser
-test: $(VENV)/.installed-dev chromium $(if $(filter-out 0,$(HOGS)),stress-ng) \
+test: $(VENV)/.installed-dev chromium debian-ffmpeg $(if $(filter-out 0,$(HOGS)),stress-ng) \
 		$(if $(filter postgres,$(DB)),postgresql)
 	@echo "== database: $(DB)"; hogs=""; trap 'kill $$hogs 2>/dev/null; wait' EXIT; trap 'exit 130' INT TERM; \
 	for i in $$(seq 1 $(HOGS)); do \
@@ -63,6 +63,14 @@ chromium:
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; }
+
+# Debian's ffmpeg and ffprobe: the tests' second reader of what the station writes (HLS
+# segments, recordings), independent of the bundled ffmpeg the station itself runs.
+debian-ffmpeg:
+	@{ [ -x /usr/bin/ffmpeg ] && [ -x /usr/bin/ffprobe ]; } || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq ffmpeg >/dev/null; }
 
 # PostgreSQL for `make test DB=postgres` (only its programs: the tests run their own server).
 postgresql:
