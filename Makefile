@@ -57,34 +57,27 @@ screenshots: $(VENV)/.installed-dev chromium
 	mkdir -p docs/screenshots
 	cp build/screenshots/*.png docs/screenshots/
 
+# $(call apt-install,PACKAGES): Debian's packages the tests need, installed with apt (after
+# `sudo` when not root) by the targets below, each only when its check finds them missing.
+apt-install = { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); $$SUDO apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(1) >/dev/null; }
+
 # The browser tests drive Debian's Chromium; Playwright never downloads a browser here.
 chromium:
-	@command -v chromium >/dev/null || { \
-		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; }
+	@command -v chromium >/dev/null || $(call apt-install,chromium fonts-dejavu-core)
 
 # Debian's ffmpeg and ffprobe: the tests' second reader of what the station writes (HLS
 # segments, recordings), independent of the bundled ffmpeg the station itself runs.
 debian-ffmpeg:
-	@{ [ -x /usr/bin/ffmpeg ] && [ -x /usr/bin/ffprobe ]; } || { \
-		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq ffmpeg >/dev/null; }
+	@{ [ -x /usr/bin/ffmpeg ] && [ -x /usr/bin/ffprobe ]; } || $(call apt-install,ffmpeg)
 
 # PostgreSQL for `make test DB=postgres` (only its programs: the tests run their own server).
 postgresql:
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
-		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || $(call apt-install,postgresql)
 
 # CPU hogs for `make test HOGS=N`.
 stress-ng:
-	@command -v stress-ng >/dev/null || { \
-		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq stress-ng >/dev/null; }
+	@command -v stress-ng >/dev/null || $(call apt-install,stress-ng)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
