@@ -104,6 +104,20 @@ class RunningStation:
     def wait_for_music(self, timeout: float = 60) -> dict[str, Any]:
         return self.wait_for(lambda s: (s["current"] or {}).get("kind") == "music", timeout)
 
+    def wait_for_tracks(self, count: int, timeout: float = 60) -> dict[str, int]:
+        """{title: id} of the ready tracks, once there are `count` (the scan runs in the
+        background and analyses the files in any order)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            response = self.get("/api/tracks", params={"limit": 100, "status": "ready"},
+                                headers=self.auth())  # fmt: skip
+            response.raise_for_status()
+            titles = {t["title"]: t["id"] for t in response.json()["items"]}
+            if len(titles) >= count:
+                return titles
+            assert time.monotonic() < deadline, f"only {sorted(titles)} are ready after the scan"
+            time.sleep(0.2)
+
     def wait_for_speech(self, timeout: float = STARTUP_SECONDS) -> dict[str, str]:
         """{title: slug} of the published stories, once every one has its speech ready.
         Renders finish in any order: wait for all of them, never for the first few."""

@@ -20,10 +20,20 @@ def radio(
 
 
 def test_hosts_run_the_queue_from_the_command_line(tmp_path: Path) -> None:
-    tone_library(tmp_path / "media", [(300 + 50 * i, 20, f"Tone {i}") for i in range(12)])
+    tones = [(300 + 50 * i, 20, f"Tone {i}") for i in range(12)]
+    tone_library(tmp_path / "media", [*tones, (1000, 240, "Long")])
     station = start_station(tmp_path)
     try:
         station.wait_for_music()
+        # The steps below take a few command starts: on a busy machine longer than a 20 s
+        # tone, which could end on its own before `queue skip`. With the long tone on air,
+        # what follows the skip is what the host queued, however slow the machine.
+        long_id = station.wait_for_tracks(len(tones) + 1)["Long"]
+        station.post(
+            "/api/queue", json={"track_id": long_id, "position": "next"}
+        ).raise_for_status()
+        station.post("/api/queue/skip").raise_for_status()
+        station.wait_for(lambda s: s["current"]["title"] == "Long")
         listed = radio(station, "queue", "list")
         assert listed.returncode == 0, listed.stderr
         rows = listed.stdout.splitlines()

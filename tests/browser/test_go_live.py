@@ -92,6 +92,7 @@ class Wire:
     def _route(self, route: WebSocketRoute) -> None:
         self.route = route
         station = route.connect_to_server()
+        station_gone = False  # once the station closed its side, page messages go nowhere
 
         def from_page(message: str | bytes) -> None:
             if isinstance(message, bytes):
@@ -99,7 +100,8 @@ class Wire:
                     self.audio.append(message)
             else:
                 self.from_page.append(json.loads(message))
-            station.send(message)
+            if not station_gone:  # sent on a closed socket, Chrome logs a console error
+                station.send(message)
 
         def from_station(message: str | bytes) -> None:
             said = json.loads(message)
@@ -110,6 +112,8 @@ class Wire:
             route.send(message)
 
         def station_closed(code: int | None, reason: str | None) -> None:
+            nonlocal station_gone
+            station_gone = True
             # Passed on here, after the messages before it: left to Playwright, the page's
             # side closed at once, and a message still on its way through this relay (the
             # station's "off_air" before its close) met a closed socket in the page.

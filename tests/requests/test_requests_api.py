@@ -4,7 +4,6 @@ and hosts see, reorder and remove them."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from tests.station import RunningStation, start_station
 pytestmark = pytest.mark.realtime
 
 # Two songs by one artist (artist separation), the others each by their own.
-SONGS = [(300 + 37 * i, 25, f"Artist {i}", f"Song {i}") for i in range(10)]
+SONGS = [(300 + 37 * i, 60, f"Artist {i}", f"Song {i}") for i in range(10)]
 # Only ever on air by request (added after the rotation playlist): for artist separation.
 DUO = [(900, 25, "Duo", "Duo One"), (950, 25, "Duo", "Duo Two")]
 
@@ -28,19 +27,6 @@ def library(media: Path, songs: list[tuple[int, int, str, str]]) -> None:
     for freq, seconds, artist, title in songs:
         write_tone(music / f"{title}.mp3", seconds, freq,
                    tags={"artist": artist, "title": title, "album": "Requests"})  # fmt: skip
-
-
-def wait_for_tracks(station: RunningStation, count: int) -> dict[str, int]:
-    """{title: id} once `count` tracks are ready (a scan runs in the background)."""
-    deadline = time.monotonic() + 60
-    while True:
-        ready = station.get("/api/tracks", params={"limit": 100, "status": "ready"},
-                            headers=station.auth()).json()  # fmt: skip
-        titles = {t["title"]: t["id"] for t in ready["items"]}
-        if len(titles) >= count:
-            return titles
-        assert time.monotonic() < deadline, f"only {titles} after the scan"
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +43,7 @@ def station(tmp_path_factory: pytest.TempPathFactory) -> Any:
     assert rotation.status_code == 201, rotation.text
     library(running.media, DUO)
     running.post("/api/library/scan").raise_for_status()
-    wait_for_tracks(running, len(SONGS) + len(DUO))
+    running.wait_for_tracks(len(SONGS) + len(DUO))
     yield running
     running.stop()
 
@@ -126,6 +112,10 @@ def test_every_limit_refuses_with_a_reason_and_hosts_manage_requests(
     station: RunningStation,
 ) -> None:
     titles = ids(station)
+    # The first requests are planned right after the song on air and must still be waiting
+    # when hosts look at them below: start with half a minute of it left, more than the
+    # steps between take on a busy machine.
+    station.wait_for(lambda s: s["current"]["duration"] - s["current"]["elapsed"] > 30, 90)
     ann, bob, cat = Listener(station), Listener(station), Listener(station)
     named = httpx.post(station.url + "/api/listeners/me/name", json={"name": "Ann"},
                        cookies=ann.cookies, timeout=10)  # fmt: skip

@@ -170,7 +170,9 @@
     if (message.type === "accepted") {
       record(session);
       const title = $("live-title").value.trim();
-      if (title) session.socket.send(JSON.stringify({ type: "title", text: title }));
+      if (title && session.socket.readyState === WebSocket.OPEN) {
+        session.socket.send(JSON.stringify({ type: "title", text: title }));
+      }
       setState("waiting", "Waiting for the station to take over…");
     } else if (message.type === "on_air") {
       setState("on-air", "On air");
