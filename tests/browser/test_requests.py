@@ -16,7 +16,6 @@ from tests.audio import write_tone
 from tests.browser.conftest import WATCH_CSP, on_air
 from tests.browser.test_player import press_play
 from tests.listen import BYTES_PER_SECOND, FfmpegTitles, StreamCapture, decode, dominant_tone
-from tests.requests.test_requests_api import wait_for_tracks
 from tests.station import RunningStation
 
 ROTATION = [(300.0 + 50 * i, 6.0, f"Tone {i}") for i in range(4)]
@@ -38,7 +37,7 @@ def test_a_listener_requests_a_song_hears_it_and_a_second_is_refused(
     write_tone(station.media / "music" / "requested.mp3", 10.0, REQUESTED_HZ,
                tags={"artist": "Special", "title": REQUESTED, "album": "Requests"})  # fmt: skip
     station.post("/api/library/scan").raise_for_status()
-    wait_for_tracks(station, len(ROTATION) + 1)
+    station.wait_for_tracks(len(ROTATION) + 1)
 
     titles = FfmpegTitles(station.url + "/stream")
     capture = StreamCapture(station.port)
