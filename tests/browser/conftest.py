@@ -24,7 +24,7 @@ from playwright.sync_api import (
 )
 
 from tests.conftest import tone_library
-from tests.station import RunningStation
+from tests.station import STARTUP_SECONDS, RunningStation
 
 CHROMIUM = "/usr/bin/chromium"
 # As root in a sandboxed machine with no network beyond loopback: no sandbox, no GPU, and no
@@ -58,11 +58,14 @@ Tones = list[tuple[float, float, str]]
 
 
 def on_air(launch: Callable[..., RunningStation], tones: Tones, **settings: Any) -> RunningStation:
-    """A station playing `tones` (frequency, seconds, title) from its library."""
+    """A station playing `tones` (frequency, seconds, title) from its library, every one of
+    them analysed and ready (music starts with the first; on a busy machine the last can be
+    most of a minute later, and a test may search or queue any of them)."""
     station = launch(**settings)
     tone_library(station.media, tones)
     station.post("/api/library/scan").raise_for_status()
     station.wait_for_music()
+    station.wait_for_tracks(len({title for _, _, title in tones}), timeout=STARTUP_SECONDS)
     return station
 
 
