@@ -206,14 +206,18 @@ class PlayoutChild:
         try:
             self.clock.run()
         finally:
-            with self._answered:
-                self._closing = True
-                self._answered.notify_all()
+            self._close_answers()
             self.sequencer.close()
             for mount in self.mounts:
                 mount.close()
 
     # -- what the sequencer and the clock call -------------------------------------------------
+
+    def _close_answers(self) -> None:
+        """No answer will come: a question being waited for ends now, with none."""
+        with self._answered:
+            self._closing = True
+            self._answered.notify_all()
 
     def _next_item(self) -> Item | None:
         """The sequencer's question, on the reading thread (the lead airs meanwhile). The
@@ -359,7 +363,12 @@ class PlayoutChild:
                 if not self._answers:
                     self._ask()
         self._check_live()
-        for kind, payload in self._link.poll(timeout):
+        try:
+            messages = self._link.poll(timeout)
+        except ParentGone:  # the reading thread may be waiting for an answer: end that
+            self._close_answers()  # first, or the clock waits for it as it stops
+            raise
+        for kind, payload in messages:
             if kind == wire.LIVE_DATA:
                 if self._live is not None:
                     self._live.feed(payload)

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 PIPE_BYTES = 1 << 20  # a minute of audio: a stalled event loop does not stall the playout
 RESTART_DELAYS = (0.1, 0.5, 2.0, 5.0)  # after the child dies, and again if it keeps dying
 STABLE_SECONDS = 30.0  # a child that lived this long starts the delays over
+STOP_SECONDS = 5.0  # a child told to stop (EOF) that has not ended by then is killed
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 PLAYOUT_PROBLEM = "playout"
 PublishMount = Callable[[str, bytes, list[tuple[int, Item]], bytes | None, int], None]
@@ -118,8 +119,10 @@ class PlayoutProcess:
             self._writer.close()  # EOF: the child ends itself
         if process is not None:
             try:
-                await asyncio.to_thread(process.wait, 5)
+                await asyncio.to_thread(process.wait, STOP_SECONDS)
             except subprocess.TimeoutExpired:
+                log.warning("the playout process %d did not end within %.0f s of the stop: killed",
+                            process.pid, STOP_SECONDS)  # fmt: skip
                 process.kill()
                 await asyncio.to_thread(process.wait)
         if self._reader is not None:
