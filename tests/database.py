@@ -215,6 +215,37 @@ def url_for(state: Path) -> str:
     return _by_state[state]
 
 
+_sqlite_template: Path | None = None
+
+
+def migrated_url(state: Path) -> str:
+    """url_for(state), with the schema in place: on PostgreSQL url_for's copy of the template;
+    on SQLite, when the state folder has no database yet, a copy of a file migrated once per
+    process (as the template is on PostgreSQL), instead of running every migration again."""
+    url = url_for(state)
+    if POSTGRES:
+        return url
+    target = state / "radio.sqlite3"
+    if not target.exists():
+        global _sqlite_template
+        if _sqlite_template is None:
+            from app.db import make_engine, upgrade
+
+            made = Path(tempfile.mkdtemp(prefix="radio-sqlite-template-")) / "radio.sqlite3"
+            atexit.register(shutil.rmtree, made.parent, True)
+            engine = make_engine(f"sqlite:///{made}")
+            try:
+                upgrade(engine)
+            finally:
+                engine.dispose()
+            _sqlite_template = made
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with (contextlib.closing(sqlite3.connect(_sqlite_template)) as source,
+              contextlib.closing(sqlite3.connect(target)) as copy):  # fmt: skip
+            source.backup(copy)
+    return url
+
+
 def env_for(state: Path, *, empty: bool = False) -> dict[str, str]:
     """RADIO_STATE_DIR and, on PostgreSQL, RADIO_DATABASE_URL for a `radio` command on the
     station keeping its state in `state` (`empty`: an empty database, as a new SQLite file)."""

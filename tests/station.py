@@ -204,7 +204,7 @@ def bootstrap_admin(state: Path, database_url: str = "") -> None:
     from app.db import make_engine, make_sessions, upgrade
     from app.models import HostRole
 
-    engine = make_engine(database_url or database.url_for(state))
+    engine = make_engine(database_url or database.migrated_url(state))
     try:
         upgrade(engine)
         with make_sessions(engine)() as db:
