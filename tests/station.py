@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -148,13 +151,18 @@ def end_process(process: subprocess.Popen[Any]) -> None:
         process.wait()
 
 
-def start_station(root: Path, *, own_group: bool = False, **settings: Any) -> RunningStation:
+def start_station(
+    root: Path, *, own_group: bool = False, seed_stings: bool = True, **settings: Any
+) -> RunningStation:
     """Start `radio serve` on a free port with media/ and state/ under `root`, and return once
     it is on air. `port=` puts it back on the port of an earlier station (a restart).
     `own_group`: the station and its children (playout, decoders, speech) get a process group
-    of their own, so a test can kill them all at once (`os.killpg`), as a crash would."""
+    of their own, so a test can kill them all at once (`os.killpg`), as a crash would.
+    `seed_stings=False`: media/ is left as the test made it (see `seed_news_stings`)."""
     media, state = root / "media", root / "state"
     media.mkdir(parents=True, exist_ok=True)
+    if seed_stings:
+        seed_news_stings(media)
     listening = reserve_port(int(settings.pop("port", 0)))
     port = int(listening.getsockname()[1])
     nonce = secrets.token_hex(8)
@@ -169,6 +177,28 @@ def start_station(root: Path, *, own_group: bool = False, **settings: Any) -> Ru
     station = RunningStation(f"http://127.0.0.1:{port}", port, media, state, process, log, nonce)
     wait_until_on_air(station)
     return station
+
+
+_stings: Path | None = None  # a media folder holding only the news stings, made once
+
+
+def seed_news_stings(media: Path) -> None:
+    """The news stings (app/news/stings.py) that a station synthesizes at start when media/
+    has none, copied in from a set made once per test process: a child with numpy and two
+    encodes cost every station about a second of CPU. Tests of what a fresh station makes
+    start theirs with `seed_stings=False`."""
+    from app.ffmpeg import ffmpeg_path
+    from app.news.bulletins import STINGS_DIR
+    from app.news.stings import ensure_stings_in_child
+
+    global _stings
+    if _stings is None:
+        made = Path(tempfile.mkdtemp(prefix="radio-stings-"))
+        atexit.register(shutil.rmtree, made, True)
+        ensure_stings_in_child(made, ffmpeg_path())
+        _stings = made
+    if not (media / STINGS_DIR).exists():
+        shutil.copytree(_stings / STINGS_DIR, media / STINGS_DIR)
 
 
 def station_env(root: Path, **settings: Any) -> dict[str, str]:

@@ -86,7 +86,9 @@ def test_make_run_puts_music_a_jingle_and_the_clock_bulletin_on_air(tmp_path: Pa
     due = (datetime.now(UTC) + timedelta(minutes=BULLETIN_AHEAD_MINUTES)).replace(
         second=0, microsecond=0
     )
-    station = start_station(tmp_path, **SHIPPED | {"bulletin_minute": due.minute})
+    station = start_station(
+        tmp_path, seed_stings=False, **SHIPPED | {"bulletin_minute": due.minute}
+    )
     listener = Listener(station)
     try:
         station.wait_for_music(timeout=STARTUP_SECONDS)

@@ -11,7 +11,7 @@ from typing import Any
 
 from app.config import Settings
 from app.main import create_app
-from tests.station import ADMIN_TOKEN, bootstrap_admin
+from tests.station import ADMIN_TOKEN, bootstrap_admin, seed_news_stings
 
 with warnings.catch_warnings():
     # Starlette's TestClient prefers httpx2, which is not installed; httpx works the same.
@@ -34,6 +34,7 @@ def settings_for(root: Path, **overrides: Any) -> Settings:
 @contextmanager
 def running_app(root: Path, admin: bool = True, **overrides: Any) -> Iterator[TestClient]:
     settings = settings_for(root, **overrides)
+    seed_news_stings(settings.media_dir)
     if admin:
         bootstrap_admin(settings.state_dir)
     with TestClient(create_app(settings)) as client:

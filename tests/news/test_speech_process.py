@@ -53,7 +53,9 @@ def python_children(pid: int) -> list[str]:
 
 
 def test_the_serving_process_never_loads_the_speech_engine_or_numpy(tmp_path: Path) -> None:
-    station = start_station(tmp_path, sample_news="true", demo_library=None)  # made at start
+    station = start_station(
+        tmp_path, seed_stings=False, sample_news="true", demo_library=None
+    )  # made at start
     try:
         station.wait_for_music()  # the demo library was made, scanned and is on air
         # The sample stories are written at start-up, all in one transaction.
