@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import socket
 import subprocess
@@ -16,16 +18,23 @@ from app.ffmpeg import ffmpeg_path
 
 RATE = 44100
 BYTES_PER_SECOND = 16000  # 128 kbps CBR
+TIMELY_NICE = -10  # a timely capture's reading thread: with the station's playout, ahead of hogs
 
 
 class StreamCapture(threading.Thread):
-    """Reads /stream on a raw socket, keeping every byte and when it arrived."""
+    """Reads /stream on a raw socket, keeping every byte and when it arrived.
+
+    `timely`: the reading thread runs at nice TIMELY_NICE when allowed (as root), ahead of CPU
+    hogs: a listener on another machine does not share the station's CPU, so when arrival
+    times are the oracle, they measure the station rather than this thread's own wait."""
 
     def __init__(self, port: int, *, icy: bool = False, path: str = "/stream",
                  extra_headers: str = "", rcvbuf: int | None = None,
                  read_size: int = 65536, reading: bool = True,
-                 http_version: str = "1.1", source: str | None = None) -> None:  # fmt: skip
+                 http_version: str = "1.1", source: str | None = None,
+                 timely: bool = False) -> None:  # fmt: skip
         super().__init__(daemon=True)
+        self._timely = timely
         self.sock = socket.socket()
         if rcvbuf is not None:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -61,6 +70,9 @@ class StreamCapture(threading.Thread):
         }
 
     def run(self) -> None:
+        if self._timely:
+            with contextlib.suppress(PermissionError):  # Linux: nice is per thread
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), TIMELY_NICE)
         buffer = b""
         while not self._stopping.is_set():
             try:

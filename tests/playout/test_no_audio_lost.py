@@ -157,7 +157,7 @@ def test_a_listener_gets_every_byte_while_the_station_works_on_a_busy_machine(
     load.run("export", export)
     load.run("scan", scan, pause=3.0)
     load.run("speech", speech, pause=2.0)
-    listener = StreamCapture(station.port)
+    listener = StreamCapture(station.port, timely=True)
     try:
         time.sleep(61)
     finally:
@@ -200,7 +200,7 @@ def test_a_stopped_process_catches_up_and_the_listener_misses_nothing(
     tone_library(tmp_path / "media", [(440, 60, "Long")])
     station = launch()
     station.wait_for_music()
-    listener = StreamCapture(station.port)
+    listener = StreamCapture(station.port, timely=True)
     time.sleep(3)
     start = time.monotonic()
     before = listener.bytes_at(start)
@@ -232,7 +232,7 @@ def test_a_playout_process_that_dies_is_started_again_and_listeners_stay(
     tone_library(tmp_path / "media", [(440, 30, "A"), (660, 30, "B")])
     station = launch()
     station.wait_for_music()
-    listener = StreamCapture(station.port)
+    listener = StreamCapture(station.port, timely=True)
     time.sleep(3)
     first = playout_pid(station)
     os.kill(first, signal.SIGKILL)
