@@ -121,6 +121,13 @@ class RunningStation:
             assert time.monotonic() < deadline, f"only {sorted(titles)} are ready after the scan"
             time.sleep(0.2)
 
+    def air_now(self, track_id: int) -> None:
+        """Put a track on air as a host would (queued next, then a skip), once it is."""
+        queued = self.post("/api/queue", json={"track_id": track_id, "position": "next"})
+        queued.raise_for_status()
+        self.post("/api/queue/skip").raise_for_status()
+        self.wait_for(lambda s: (s["current"] or {}).get("track_id") == track_id)
+
     def wait_for_speech(self, timeout: float = STARTUP_SECONDS) -> dict[str, str]:
         """{title: slug} of the published stories, once every one has its speech ready.
         Renders finish in any order: wait for all of them, never for the first few."""

@@ -28,12 +28,7 @@ def test_hosts_run_the_queue_from_the_command_line(tmp_path: Path) -> None:
         # The steps below take a few command starts: on a busy machine longer than a 20 s
         # tone, which could end on its own before `queue skip`. With the long tone on air,
         # what follows the skip is what the host queued, however slow the machine.
-        long_id = station.wait_for_tracks(len(tones) + 1)["Long"]
-        station.post(
-            "/api/queue", json={"track_id": long_id, "position": "next"}
-        ).raise_for_status()
-        station.post("/api/queue/skip").raise_for_status()
-        station.wait_for(lambda s: s["current"]["title"] == "Long")
+        station.air_now(station.wait_for_tracks(len(tones) + 1)["Long"])
         listed = radio(station, "queue", "list")
         assert listed.returncode == 0, listed.stderr
         rows = listed.stdout.splitlines()

@@ -49,10 +49,13 @@ def test_the_queue_shows_what_comes_next_and_when(tmp_path: Path) -> None:
 
 
 def test_hosts_insert_move_remove_and_clear(tmp_path: Path) -> None:
-    tone_library(tmp_path / "media", TONES)
+    tone_library(tmp_path / "media", [*TONES, (1000, 240, "Long")])
     station = start_station(tmp_path)
     try:
         station.wait_for_music()
+        # With a 4-minute tone on air, nothing the steps below read changes by itself on a
+        # busy machine (a 20 s tone could end between reading the queue and a skip).
+        station.air_now(station.wait_for_tracks(len(TONES) + 1)["Long"])
         items = queue(station)
         last = items[-1]
         # Play the last one next.
