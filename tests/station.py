@@ -10,9 +10,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,23 @@ ADMIN_TOKEN = "radio_test-admin-token-of-the-harness"
 # A bound on start-up for a station that is stuck, not a measure of a quiet machine: the
 # harness waits for the station to say it is on air, and fails at once if it exits.
 STARTUP_SECONDS = 180.0
+
+_clients = threading.local()
+
+
+def http() -> httpx.Client:
+    """This thread's HTTP client for talking to stations, as `httpx.get` would but made once:
+    every new httpx client loads the CA bundle (30-40 ms of CPU), which a poll every 0.1 s
+    paid each time. No connection is kept alive (a restarted or closing station never meets
+    a stale one) and no cookie is kept (each request is on its own, as with `httpx.get`)."""
+    client = getattr(_clients, "client", None)
+    if client is None:
+        client = _clients.client = httpx.Client(
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+            limits=httpx.Limits(max_keepalive_connections=0),
+        )
+    return client
+
 
 # Listening sockets the harness made for its stations, by port. The station serves on an
 # inherited copy (`radio serve --fd`); the harness keeps its own until release_ports(), so
@@ -67,14 +86,18 @@ class RunningStation:
     nonce: str = ""  # this launch's RADIO_LAUNCH_NONCE, echoed by its /api/health
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.get(self.url + path, timeout=10, **kwargs)
+        return self._request("GET", path, **kwargs)
 
     def post(self, path: str, token: str | None = ADMIN_TOKEN, **kwargs: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.post(self.url + path, headers=headers, timeout=10, **kwargs)
+        return self._request("POST", path, headers=self.auth(token), **kwargs)
 
     def delete(self, path: str, token: str | None = ADMIN_TOKEN, **kwargs: Any) -> httpx.Response:
-        return httpx.delete(self.url + path, headers=self.auth(token), timeout=10, **kwargs)
+        return self._request("DELETE", path, headers=self.auth(token), **kwargs)
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        if "cookies" in kwargs:  # a client takes no cookies per request: one of its own
+            return httpx.request(method, self.url + path, timeout=10, **kwargs)
+        return http().request(method, self.url + path, timeout=10, **kwargs)
 
     def auth(self, token: str | None = ADMIN_TOKEN) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"} if token else {}
