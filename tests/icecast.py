@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from tests.station import end_process
+from tests.station import end_process, http
 
 PASSWORD = "icecast-test-password"
 ADMIN_PASSWORD = "icecast-admin-password"
@@ -131,7 +131,7 @@ class Icecast:
         while True:
             assert self.process.poll() is None, f"icecast2 exited: {self.log()}"
             try:
-                if httpx.get(self.url + "/status-json.xsl", timeout=2).status_code == 200:
+                if http().get(self.url + "/status-json.xsl", timeout=2).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass

@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import tone_library
 from tests.listen import dominant_tone
 from tests.listeners.test_board import board, set_name, wait_until_closed
-from tests.station import RunningStation
+from tests.station import RunningStation, http
 
 pytestmark = [pytest.mark.realtime, pytest.mark.xdist_group("hls")]
 
@@ -146,7 +146,7 @@ def test_hls_plays_in_ffmpeg_advances_in_real_time_and_carries_titles(
     while len(arrivals) < 4:
         assert time.monotonic() < deadline, f"only {len(arrivals)} new segments in 90 s"
         time.sleep(0.25)
-        now = parse(httpx.get(url, timeout=10).text)
+        now = parse(http().get(url, timeout=10).text)
         for segment in now.segments:
             if segment.uri not in seen:
                 seen[segment.uri] = segment
@@ -261,7 +261,7 @@ def test_hls_playlist_goes_on_after_a_restart(launch: Launch, tmp_path: Path) ->
     station.post("/api/library/scan").raise_for_status()
     station.wait_for_music()
     url = media_playlist_url(station)
-    while len((before := parse(httpx.get(url, timeout=10).text)).segments) < 3:
+    while len((before := parse(http().get(url, timeout=10).text)).segments) < 3:
         time.sleep(0.5)
     station.stop()
     # The old station may finish a segment after `before` was read (the one it was cutting
@@ -270,7 +270,7 @@ def test_hls_playlist_goes_on_after_a_restart(launch: Launch, tmp_path: Path) ->
     again = launch(port=station.port, hls_segment_seconds=2)
     deadline = time.monotonic() + 60
     while True:
-        after = parse(httpx.get(media_playlist_url(again), timeout=10).text)
+        after = parse(http().get(media_playlist_url(again), timeout=10).text)
         new = [segment for segment in after.segments if segment.date >= stopped_at]
         if new:
             break
