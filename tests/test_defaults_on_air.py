@@ -20,7 +20,7 @@ from tests import database
 from tests.listen import RATE, IcyStream, StreamCapture, decode, split_icy, whole_frames
 from tests.station import STARTUP_SECONDS, RunningStation, start_station
 
-pytestmark = [pytest.mark.realtime, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.realtime, pytest.mark.long, pytest.mark.timeout(1200)]
 
 # Left unset, as `make run` leaves them: the station's shipped defaults.
 SHIPPED: dict[str, Any] = {"demo_library": None, "sample_news": None, "jingle_every": None,

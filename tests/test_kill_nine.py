@@ -42,7 +42,7 @@ LISTENERS = 3
 # What the station writes as temp files, whichever layer writes them.
 TEMP_MARKS = (".radio-tmp-", ".upload-")
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.long, pytest.mark.timeout(900)]
 
 
 @dataclass

@@ -10,7 +10,7 @@ import pytest
 
 from tests.bench.soak import Plan, report, run_soak
 
-pytestmark = [pytest.mark.realtime, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.realtime, pytest.mark.long, pytest.mark.timeout(900)]
 
 PLAN = Plan(
     minutes=2,

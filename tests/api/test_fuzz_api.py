@@ -42,7 +42,11 @@ HOOKS = fuzz_hooks.__name__  # a module: the command imports it from the checkou
 ROOT = Path(__file__).parents[2]
 CONFIG = Path(__file__).with_name("schemathesis.toml")  # the 5xx answers the schema documents
 
-pytestmark = [pytest.mark.xdist_group("fuzz_api"), pytest.mark.timeout(900)]
+# The two runs are the unit phase's longest tests: handed out first (`long`), and to two
+# workers (a station each: the module's fixtures are per worker), not one after the other.
+pytestmark = [pytest.mark.long, pytest.mark.timeout(900)]
+LISTENER_RUN = pytest.mark.xdist_group("fuzz_listener")  # with the event channel's check
+HOST_RUN = pytest.mark.xdist_group("fuzz_host")
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +116,7 @@ def summary(report: str) -> str:
             f"({', '.join(f'{name} {took}' for name, took in phases)})")  # fmt: skip
 
 
+@LISTENER_RUN
 def test_the_api_answers_a_listener_as_its_schema_says(
     station: RunningStation, story: dict[str, str]
 ) -> None:
@@ -119,6 +124,7 @@ def test_the_api_answers_a_listener_as_its_schema_says(
     print("listener:", summary(report))
 
 
+@HOST_RUN
 def test_the_api_answers_a_host_as_its_schema_says(
     station: RunningStation, story: dict[str, str]
 ) -> None:
@@ -134,6 +140,7 @@ def test_the_api_answers_a_host_as_its_schema_says(
     assert station.get("/api/session", headers=fuzzer).json()["host"]["username"] == "fuzzer"
 
 
+@LISTENER_RUN
 def test_the_event_channel_answers_as_documented(station: RunningStation) -> None:
     schema = station.get("/openapi.json").json()
     documented = schema["paths"][EVENTS]["get"]["responses"]["200"]["content"]

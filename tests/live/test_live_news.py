@@ -31,7 +31,7 @@ from tests.playout.test_sequencer import RATE as RATE_UNIT
 from tests.playout.test_sequencer import EndlessSource, Programme, ToneSource, play
 from tests.station import RunningStation, start_station
 
-pytestmark = [pytest.mark.realtime, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.realtime, pytest.mark.long, pytest.mark.timeout(600)]
 
 SOURCE_TONE = 880.0  # what tests.live.test_icecast_source.source sends
 MUSIC = [(440, 20, "Low Tone"), (550, 20, "Other Tone"), (330, 6, "Station ID")]
