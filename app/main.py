@@ -36,7 +36,13 @@ from app.metrics import Histogram, Labels, RequestMetrics
 from app.news import ratings
 from app.statelock import StateLock
 from app.station import Station
-from app.stream.http import HUB_STATE_KEY, LIVE_STATE_KEY, MOUNTS_STATE_KEY, SHIFT_STATE_KEY
+from app.stream.http import (
+    HUB_STATE_KEY,
+    LIVE_STATE_KEY,
+    MOUNTS_STATE_KEY,
+    SHIFT_STATE_KEY,
+    STOPPING_STATE_KEY,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +84,7 @@ def create_app(settings: Settings | None = None, lock: StateLock | None = None) 
                 HUB_STATE_KEY: station.hub,
                 MOUNTS_STATE_KEY: {p.encode(): m.hub for p, m in station.mounts.items()},
                 SHIFT_STATE_KEY: station.timeshift,
+                STOPPING_STATE_KEY: station.now_playing.close,
                 LATENCY_KEY: latency,
                 STATUSES_KEY: statuses,
             }

@@ -15,6 +15,7 @@ from app.api.templating import public_base_url, station_identity
 from app.config import Settings
 from app.outputs import DEFAULT_MOUNT
 from app.station import Station
+from app.stream.nowplaying import CLOSED
 from app.stream.playlists import m3u, pls
 
 router = APIRouter(tags=["listeners"])
@@ -48,6 +49,8 @@ async def now_playing_events(request: Request, station: StationDep) -> Streaming
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
+                if snapshot is CLOSED:  # the station is stopping: the player reconnects
+                    return
                 yield _sse(snapshot)
 
     return StreamingResponse(

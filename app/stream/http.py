@@ -33,6 +33,9 @@ SHIFT_STATE_KEY = "stream_timeshift"  # ...and the time-shifted listening (`/str
 # ...and the live input (app/live/icecast.py's IcecastIngest): `PUT` and `SOURCE` on /live
 # are Icecast sources, whose body (no length, no chunks) is read raw until they hang up.
 LIVE_STATE_KEY = "live_ingest"
+# ...and what to call when the server starts to stop, before it waits for the responses under
+# way: the push channels end then (NowPlaying.close), not at the end of the server's grace.
+STOPPING_STATE_KEY = "stream_stopping"
 LIVE_PATHS = frozenset({b"/live"})
 SOURCE_STARTS = (b"SOURCE ", b"PUT /live")
 
@@ -62,6 +65,13 @@ class StationHttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm_head_timer()  # a connection that never sends a byte is closed too
+
+    def shutdown(self) -> None:
+        """The server is stopping (uvicorn calls this for each open connection first)."""
+        stopping = self.app_state.get(STOPPING_STATE_KEY)
+        if stopping is not None:
+            stopping()
+        super().shutdown()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()

@@ -17,6 +17,8 @@ from app.library.artwork import cover_url
 HISTORY_SIZE = 10
 SUBSCRIBER_QUEUE = 16
 NO_SKIP_VOTES: dict[str, Any] = {"votes": 0, "needed": 0, "votable": False}
+# A push channel's last update (by identity): the station is stopping, the channel ends.
+CLOSED: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class NowPlaying:
         self.history: deque[Aired] = deque(history[:HISTORY_SIZE], maxlen=HISTORY_SIZE)
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._announced: dict[str, Any] | None = None  # the latest pushed snapshot
+        self._closed = False
 
     def on_item_live(self, item: Item, stream_at: float | None = None) -> None:
         """The first audio of `item` has just reached the live point, at `stream_at`."""
@@ -141,9 +144,27 @@ class NowPlaying:
 
     @contextlib.asynccontextmanager
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        """A queue of the snapshots pushed from now on, and CLOSED when the station stops (at
+        once, if it is stopping already): nothing after it is read."""
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(SUBSCRIBER_QUEUE)
         self._subscribers.add(queue)
+        if self._closed:
+            _end(queue)
         try:
             yield queue
         finally:
             self._subscribers.discard(queue)
+
+    def close(self) -> None:
+        """The station is stopping (on the event loop): every push channel ends now, rather
+        than hold the server's stop until its grace runs out. Players reconnect."""
+        self._closed = True
+        for queue in self._subscribers:
+            _end(queue)
+
+
+def _end(queue: asyncio.Queue[dict[str, Any]]) -> None:
+    """CLOSED is next in `queue`, full or not: what it holds is stale."""
+    while not queue.empty():
+        queue.get_nowait()
+    queue.put_nowait(CLOSED)
