@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from app.scheduler.planner import PREVIEW_MAX_ITEMS
+from app.stream.nowplaying import HISTORY_SIZE
 from tests.conftest import tone_library
 from tests.station import ADMIN_TOKEN, RunningStation, start_station
 
@@ -34,7 +36,13 @@ def test_hosts_run_the_queue_from_the_command_line(tmp_path: Path) -> None:
         rows = listed.stdout.splitlines()
         assert rows[0].split()[:3] == ["ID", "POSITION", "STARTS"]
         assert len(rows) >= 11
-        last_title = rows[-1].split("Tones")[1].strip().split("  ")[0]
+        # The last planned tone that has not aired: the long one on air, or a tone that aired
+        # before it, would warn that it played minutes ago, not that it is queued already.
+        aired = station.now_playing()
+        assert len(aired["history"]) < HISTORY_SIZE, "too slow to know what aired"
+        played = {a["title"] for a in [aired["current"], *aired["history"]]}
+        titles = [row.split("Tones")[1].strip().split("  ")[0] for row in rows[1:]]
+        last_title = [title for title in titles if title not in played][-1]
         track_id = next(
             i["track_id"]
             for i in station.get("/api/queue", headers=station.auth()).json()["items"]
@@ -53,6 +61,13 @@ def test_hosts_run_the_queue_from_the_command_line(tmp_path: Path) -> None:
         preview = radio(station, "queue", "preview", "--hours", "1")
         assert preview.returncode == 0
         assert len(preview.stdout.splitlines()) > len(rows)
+        assert "forecast stops" not in preview.stdout
+        week = radio(station, "queue", "preview", "--hours", "168")  # 20 s tones: too many
+        assert week.returncode == 0, week.stderr
+        lines = week.stdout.splitlines()
+        assert len(lines) == 1 + PREVIEW_MAX_ITEMS + 1  # the heading, the items, the note
+        assert lines[-1] == (f"(the forecast stops after {PREVIEW_MAX_ITEMS} items, "
+                             "before the 168 hours asked for)")  # fmt: skip
         assert radio(station, "queue", "clear").returncode == 0
         refused = radio(station, "queue", "list", token="not-a-token")
         assert refused.returncode != 0

@@ -12,7 +12,7 @@ from app.api.auth import HostDep
 from app.api.deps import MAX_SQL_INT, RowId, SqlInt, StationDep
 from app.api.errors import retry_later
 from app.news import bulletins
-from app.scheduler.planner import PreviewBusy, Upcoming
+from app.scheduler.planner import PREVIEW_MAX_ITEMS, PreviewBusy, Upcoming
 from app.scheduler.queue import QueueError
 
 router = APIRouter(prefix="/api", dependencies=[HostDep], tags=["queue"])
@@ -41,6 +41,12 @@ class QueueView(BaseModel):
     )
 
 
+class ForecastView(QueueView):
+    cut_short: bool = Field(
+        description=f"the forecast stopped at {PREVIEW_MAX_ITEMS} items, before the hours asked for"
+    )
+
+
 class QueueAdd(BaseModel):
     track_id: RowId | None = None
     playlist_id: RowId | None = None
@@ -61,14 +67,18 @@ class QueueMove(BaseModel):
 
 
 def _view(upcoming: list[Upcoming]) -> QueueView:
-    return QueueView(items=[
+    return QueueView(items=_items(upcoming))
+
+
+def _items(upcoming: list[Upcoming]) -> list[QueueItem]:
+    return [
         QueueItem(id=u.entry_id, position=u.position, track_id=u.item.track_id,
                   artist=u.item.artist, title=u.item.title, album=u.item.album,
                   duration=u.item.duration, kind=u.item.kind.value, reason=u.reason,
                   playlist_id=u.playlist_id, article_id=u.item.article_id,
                   url=u.item.url or None, expected_start=u.expected_start)
         for u in upcoming
-    ])  # fmt: skip
+    ]  # fmt: skip
 
 
 def _bad_request(error: QueueError) -> HTTPException:
@@ -138,13 +148,16 @@ def clear_queue(station: StationDep) -> QueueView:
 @router.get(
     "/schedule/preview", responses={503: retry_later("two forecasts are being computed; try again")}
 )
-def preview(station: StationDep, hours: Annotated[float, Query(gt=0, le=24 * 7)] = 24) -> QueueView:
+def preview(
+    station: StationDep, hours: Annotated[float, Query(gt=0, le=24 * 7)] = 24
+) -> ForecastView:
     """Simulate the coming programme from the current state, without changing anything.
 
     A few forecasts run at once (on worker threads, never on the event loop); beyond that a
     request waits its turn, and after a while gets 503 with Retry-After."""
     try:
-        return _view(station.planner.preview(hours))
+        forecast = station.planner.preview(hours)
+        return ForecastView(items=_items(forecast.items), cut_short=forecast.cut_short)
     except PreviewBusy as error:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error),
                             headers={"Retry-After": "5"}) from error  # fmt: skip

@@ -80,4 +80,9 @@ def _clear(args: argparse.Namespace) -> int:
 
 
 def _preview(args: argparse.Namespace) -> int:
-    return _show(api(args, "GET", "/api/schedule/preview", params={"hours": args.hours}))
+    forecast = api(args, "GET", "/api/schedule/preview", params={"hours": args.hours})
+    _show(forecast)
+    if forecast["cut_short"]:
+        print(f"(the forecast stops after {len(forecast['items'])} items, "
+              f"before the {args.hours:g} hours asked for)")  # fmt: skip
+    return 0

@@ -116,13 +116,15 @@ class Scheduler:
         )
 
     def simulate(
-        self, start: datetime, until: datetime, state: SchedulerState, crossfade: float = 0.0
-    ) -> list[tuple[datetime, Pick]]:
+        self, start: datetime, until: datetime, state: SchedulerState, crossfade: float = 0.0,
+        limit: int | None = None,
+    ) -> list[tuple[datetime, Pick]]:  # fmt: skip
         """Picks from `start` until `until` (UTC start times), each item followed by the next
-        after its duration less the crossfade. Updates `state` like the live station would."""
+        after its duration less the crossfade; at most `limit` of them. Updates `state` like
+        the live station would."""
         plan: list[tuple[datetime, Pick]] = []
         at, end = start.astimezone(UTC), until.astimezone(UTC)
-        while at < end:
+        while at < end and (limit is None or len(plan) < limit):
             pick = self.next(at, state)
             if pick is None:
                 break

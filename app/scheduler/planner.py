@@ -55,6 +55,10 @@ REPLAN_DRIFT = timedelta(seconds=30)
 # up to PREVIEW_WAIT_SECONDS, then are told the station is busy.
 PREVIEWS_AT_ONCE = 2
 PREVIEW_WAIT_SECONDS = 20.0
+# A forecast holds at most this many items: a week of three-minute songs with jingles and
+# hourly news is about 4500. A station of shorter items gets fewer hours than it asked for,
+# not an answer of megabytes that takes a busy machine half a minute.
+PREVIEW_MAX_ITEMS = 5000
 
 # While a live input has the air, a clock segment (the hourly news) takes it from the live
 # input at its time; one whose time passed longer ago than this (before the live input
@@ -85,6 +89,12 @@ class Upcoming:
     reason: str
     expected_start: datetime
     playlist_id: int | None
+
+
+@dataclass(frozen=True)
+class Forecast:
+    items: list[Upcoming]
+    cut_short: bool  # PREVIEW_MAX_ITEMS were reached before the hours asked for
 
 
 class Planner:
@@ -300,8 +310,9 @@ class Planner:
                 self._next_up = out[0].item if out else None
             return out
 
-    def preview(self, hours: float) -> list[Upcoming]:
-        """The coming programme: the queue, then what the scheduler would pick, untouched.
+    def preview(self, hours: float) -> Forecast:
+        """The coming programme: the queue, then what the scheduler would pick, untouched;
+        at most PREVIEW_MAX_ITEMS of it.
 
         At most PREVIEWS_AT_ONCE run at once (PreviewBusy when none is free in time), and
         the simulation runs outside the planner's lock, so the playout's questions for its
@@ -314,7 +325,7 @@ class Planner:
         finally:
             self._previews.release()
 
-    def _preview(self, hours: float) -> list[Upcoming]:
+    def _preview(self, hours: float) -> Forecast:
         upcoming = self.upcoming()
         start = (
             upcoming[-1].expected_start + self._air_time(upcoming[-1].item)
@@ -326,7 +337,8 @@ class Planner:
             scheduler = self._scheduler_for(session)
             state = copy.deepcopy(self._memory(session))
         # The scheduler is immutable; the copy of its memory is this forecast's own.
-        picks = scheduler.simulate(start, until, state, self._settings.crossfade_seconds)
+        room = max(PREVIEW_MAX_ITEMS + 1 - len(upcoming), 0)  # one more: cut short or not
+        picks = scheduler.simulate(start, until, state, self._settings.crossfade_seconds, room)
         with self._sessions() as session:
             tracks = self._tracks(session, [pick.track_id for _, pick in picks])
         position = len(upcoming)
@@ -340,7 +352,8 @@ class Planner:
             if item is not None:
                 upcoming.append(Upcoming(None, position, item, pick.reason, at, pick.playlist_id))
                 position += 1
-        return [u for u in upcoming if u.expected_start <= until]
+        items = [u for u in upcoming if u.expected_start <= until]
+        return Forecast(items[:PREVIEW_MAX_ITEMS], cut_short=len(items) > PREVIEW_MAX_ITEMS)
 
     def library_changed(self) -> None:
         """Tracks or playlists changed: reload the scheduler and plan the queue anew."""

@@ -98,6 +98,7 @@ def test_preview_simulates_the_coming_hours_without_changing_the_queue(tmp_path:
         preview = station.get("/api/schedule/preview", params={"hours": 2}, headers=station.auth())
         assert preview.status_code == 200
         items = preview.json()["items"]
+        assert preview.json()["cut_short"] is False
         starts = [datetime.fromisoformat(i["expected_start"]) for i in items]
         assert starts[-1] - starts[0] > timedelta(hours=1.9)
         assert [i["id"] for i in items[: len(before)]] == [i["id"] for i in before]

@@ -39,7 +39,7 @@ def test_a_week_brings_one_bulletin_every_hour_at_the_first_boundary_after_its_m
     planner._now = lambda: start  # type: ignore[method-assign]
     planner.on_air_until = lambda: start
 
-    week = planner.preview(hours=(end - start).total_seconds() / 3600)
+    week = planner.preview(hours=(end - start).total_seconds() / 3600).items
 
     assert week[-1].expected_start >= END - timedelta(minutes=10)  # the whole week is planned
     news = [i for i, u in enumerate(week) if u.item.kind.value == "news"]

@@ -17,7 +17,7 @@ from app.models import Playlist, PlaylistEntry, PlaylistRule, Track, TrackKind, 
 from app.news.bulletins import Bulletins
 from app.scheduler import planner as planner_module
 from app.scheduler.engine import Scheduler
-from app.scheduler.planner import PREVIEWS_AT_ONCE, Planner, PreviewBusy
+from app.scheduler.planner import PREVIEW_MAX_ITEMS, PREVIEWS_AT_ONCE, Planner, PreviewBusy
 
 START = datetime(2026, 3, 2, 10, 37, tzinfo=UTC)
 
@@ -147,8 +147,36 @@ def test_forecasts_are_bounded_and_never_hold_up_the_playout(
         assert item is not None
         release.set()
         weeks = [forecast.result(timeout=30) for forecast in forecasts]
-    assert all(len(week) > 1000 for week in weeks)
-    assert len(planner.preview(1)) > 10  # a slot is free again
+    assert all(len(week.items) > 1000 for week in weeks)
+    assert len(planner.preview(1).items) > 10  # a slot is free again
+
+
+def test_a_forecast_of_short_items_stops_at_its_item_limit_and_says_so(
+    tmp_path: Path, sessions: SessionFactory
+) -> None:
+    """Twenty-second items would make a week 30 000 items: the forecast stops at its limit."""
+    songs = [add_track(sessions, f"Short {i}", 1 / 3, artist=f"A{i}") for i in range(40)]
+    add_playlist(sessions, "Shorts", songs)
+    settings = Settings(media_dir=tmp_path, state_dir=tmp_path, crossfade_seconds=0,
+                        track_separation_hours=0, artist_separation_minutes=0)  # fmt: skip
+    planner = Planner(sessions, settings, segments=[Bulletins(settings)])
+    start = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)
+    planner._now = lambda: start  # type: ignore[method-assign]
+    planner.on_air_until = lambda: start
+
+    week = planner.preview(168)
+    assert week.cut_short
+    assert len(week.items) == PREVIEW_MAX_ITEMS
+    starts = [u.expected_start for u in week.items]
+    assert starts == sorted(starts)
+    assert timedelta(hours=20) < starts[-1] - start < timedelta(hours=167)  # not the week
+
+    hour = planner.preview(1)
+    assert not hour.cut_short
+    assert 150 < len(hour.items) < PREVIEW_MAX_ITEMS  # an hour of twenty-second items, whole
+    assert [u.item.track_id for u in hour.items] == [u.item.track_id for u in week.items][
+        : len(hour.items)
+    ]  # the same programme, only shorter
 
 
 @pytest.mark.parametrize("minutes_late", [0, 5, 9])

@@ -68,7 +68,7 @@ def test_a_week_of_shows_across_summer_time_with_the_news_held_or_aired_per_show
     planner._now = lambda: start  # type: ignore[method-assign]
     planner.on_air_until = lambda: start
 
-    week = planner.preview(hours=(end - start).total_seconds() / 3600)
+    week = planner.preview(hours=(end - start).total_seconds() / 3600).items
     assert week[-1].expected_start >= end - WINDOW  # the whole week is planned
 
     # -- the shows: one mark per slot, at the first boundary at or after its wall-clock start
