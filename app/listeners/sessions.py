@@ -149,14 +149,18 @@ class SessionRecorder:
             oldest, (joined, _, _) = next(iter(self._recent.items()))
             if (now - joined).total_seconds() < self.probe_seconds:
                 break
-            self._unfree(oldest)
-            del self._recent[oldest]
+            self._forget_young(oldest)
         free = self._free.get(who)
         return min(free, key=free.__getitem__) if free else None
 
     def _young_now(self, key: int, who: ClientKey, now: datetime) -> None:
         self._recent[key] = (now, who, next(self._joins))
         self._refree(key)
+
+    def _forget_young(self, key: int) -> None:
+        """`key` is young no more (aged out or left): no later connection may follow it."""
+        self._unfree(key)
+        self._recent.pop(key, None)
 
     def _refree(self, key: int) -> None:
         """`key` follows none and none follows it (any more): a later connection of its
@@ -185,16 +189,12 @@ class SessionRecorder:
             self._following.pop(follower, None)
             self._refree(follower)
         self._refree(probe)
-        listener = self._connected.get(follower) if follower is not None else None
-        if follower is not None and listener is not None:
-            with contextlib.suppress(RuntimeError):  # shut down meanwhile
-                self._writer.submit(self._logged, self._open, follower, listener,
-                                    self._joined_at[follower])  # fmt: skip
+        if follower is not None:
+            self._alone_now(follower)
 
     def _left(self, listener: Listener, now: datetime) -> None:
         key, who = id(listener), client_key(listener)
-        self._unfree(key)
-        self._recent.pop(key, None)
+        self._forget_young(key)
         self._connected.pop(key, None)
         joined = self._joined_at.pop(key, now)
         sent = listener.bytes_sent
@@ -224,10 +224,12 @@ class SessionRecorder:
             self._writer.submit(self._logged, self._close, key, now, sent)
 
     def _alone_now(self, follower: int) -> None:
+        """The follower is a session of its own, from when it joined (if still connected)."""
         listener = self._connected.get(follower)
         if listener is not None:
-            self._writer.submit(self._logged, self._open, follower, listener,
-                                self._joined_at[follower])  # fmt: skip
+            with contextlib.suppress(RuntimeError):  # shut down meanwhile
+                self._writer.submit(self._logged, self._open, follower, listener,
+                                    self._joined_at[follower])  # fmt: skip
 
     def _release(self, who: ClientKey, held: _Held) -> None:
         """No connection followed the short one: its session ended when it left."""

@@ -58,11 +58,13 @@ def connect(station: RunningStation, request: bytes, audio: int = 8192) -> socke
     return sock
 
 
-def listen_past_a_probe(sock: socket.socket) -> None:
-    """Keep reading until this connection has lasted longer than any probe."""
+def listen_past_a_probe(*socks: socket.socket) -> None:
+    """Keep reading, from each in turn, until these connections have lasted longer than any
+    probe."""
     until = time.monotonic() + PROBE_SECONDS + 1.0
     while time.monotonic() < until:
-        assert sock.recv(65536), "the station closed the stream"
+        for sock in socks:
+            assert sock.recv(65536), "the station closed the stream"
 
 
 def sessions_of(station: RunningStation, agents: set[str]) -> list[dict[str, Any]]:
@@ -118,6 +120,26 @@ def test_a_probe_closed_before_the_real_connection_opens_is_one_session(
     listen_past_a_probe(real)
     real.close()
     assert len(sessions_of(station, {agent})) == 1
+
+
+def test_two_players_of_one_client_that_both_stay_are_two_sessions(
+    launch: Callable[..., RunningStation],
+) -> None:
+    """The second connection waits to see whether the first was a probe; when the first
+    outlives a probe, the second is a session of its own, from when it joined."""
+    station = on_air(launch)
+    agent = "mpv/0.35.1"  # two players on one machine, no cookie: the same client
+    first = connect(station, play_request(host_of(station), agent))
+    second_began = time.time()
+    second = connect(station, play_request(host_of(station), agent))
+    listen_past_a_probe(first, second)
+    first.close()
+    second.close()
+
+    sessions = sessions_of(station, {agent})
+    assert len(sessions) == 2, sessions
+    assert all(s["seconds"] >= PROBE_SECONDS for s in sessions), sessions
+    assert abs(_epoch(sessions[1]["started_at"]) - second_began) < 1.0
 
 
 def test_no_one_joins_another_listeners_session_to_theirs(
