@@ -28,6 +28,7 @@ URL_SCHEMES = frozenset({"http", "https", "mailto"})
 # Text that looks like a tag, left in plain text by a body that typed HTML: not read aloud.
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 _SPACES = re.compile(r"[ \t]+")
+_BLANK_LINES = re.compile(r"\n\s*\n")  # within a paragraph (a code block's): one line break
 
 
 @cache
@@ -60,7 +61,7 @@ def plain_text(body: str) -> str:
             text = token.content
         else:
             continue
-        text = _SPACES.sub(" ", _TAG.sub("", text)).strip()
+        text = _BLANK_LINES.sub("\n", _SPACES.sub(" ", _TAG.sub("", text))).strip()
         if text:
             paragraphs.append(text)
     return "\n\n".join(paragraphs)
