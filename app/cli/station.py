@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import socket
 import sys
@@ -84,7 +85,9 @@ def _serve(args: argparse.Namespace) -> int:
             ws_max_size=2 * MAX_MESSAGE_BYTES,
             ws_per_message_deflate=False,
         )
-        uvicorn.Server(config).run(sockets=[sock])
+        # Ctrl-C: the server stops in order, then raises KeyboardInterrupt again once done.
+        with contextlib.suppress(KeyboardInterrupt):
+            uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 

@@ -35,6 +35,9 @@ PIPE_BYTES = 1 << 20  # a minute of audio: a stalled event loop does not stall t
 RESTART_DELAYS = (0.1, 0.5, 2.0, 5.0)  # after the child dies, and again if it keeps dying
 STABLE_SECONDS = 30.0  # a child that lived this long starts the delays over
 STOP_SECONDS = 5.0  # a child told to stop (EOF) that has not ended by then is killed
+# A child still starting when told to stop (not heard from yet: seconds on a busy machine)
+# ends as soon as it reads its pipe: it gets up to this long to come up, then STOP_SECONDS.
+STARTING_STOP_SECONDS = 30.0
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 PLAYOUT_PROBLEM = "playout"
 PublishMount = Callable[[str, bytes, list[tuple[int, Item]], bytes | None, int], None]
@@ -79,6 +82,7 @@ class PlayoutProcess:
         self._failures = 0
         self._restarted = False
         self._started_at = 0.0
+        self._heard = asyncio.Event()  # the current child sent something (it is up) or ended
         self._stopping = False
         self._restart_task: asyncio.Task[None] | None = None
         self.upcoming: Item | None = None  # what follows the item listeners hear, if known
@@ -118,6 +122,8 @@ class PlayoutProcess:
         if self._writer is not None:
             self._writer.close()  # EOF: the child ends itself
         if process is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._heard.wait(), STARTING_STOP_SECONDS)
             try:
                 await asyncio.to_thread(process.wait, STOP_SECONDS)
             except subprocess.TimeoutExpired:
@@ -176,6 +182,7 @@ class PlayoutProcess:
             self._stats_before[name] += self._stats.get(name, 0.0)
         self._stats = {}
         self._process = process
+        self._heard.clear()
         self._started_at = time.monotonic()
         self.upcoming = None
         generation = self._generation
@@ -187,12 +194,16 @@ class PlayoutProcess:
 
     def _start_process(self) -> subprocess.Popen[bytes]:
         # On the loop's thread, which lives as long as the station: the child's
-        # PR_SET_PDEATHSIG fires when the thread that started it ends.
+        # PR_SET_PDEATHSIG fires when the thread that started it ends. In a session of its
+        # own (its decoders with it): a signal for the station's process group (Ctrl-C in a
+        # terminal, a group kill) reaches the station alone, which stops the playout in order,
+        # instead of ending the playout under a running station, which would start it again.
         config = {**self._config, "parent_pid": os.getpid()}
         process = subprocess.Popen(
             [sys.executable, "-m", "app.stream.playout_child", json.dumps(config)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            start_new_session=True,
         )
         assert process.stdout is not None
         with contextlib.suppress(OSError):  # older kernels: the default 64 KiB
@@ -206,6 +217,7 @@ class PlayoutProcess:
     def _received(self, generation: int, kind: bytes, payload: bytes) -> None:
         if generation != self._generation:
             return
+        self._heard.set()
         if kind == wire.AUDIO:
             if self._restarted:
                 self._restarted = False
@@ -283,6 +295,8 @@ class PlayoutProcess:
 
     def _gone(self, generation: int) -> None:
         """The child's end of the pipe closed: it exited (or is about to)."""
+        if generation == self._generation:
+            self._heard.set()
         if generation != self._generation or self._stopping:
             return
         assert self._loop is not None
