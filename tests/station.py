@@ -7,6 +7,7 @@ import os
 import secrets
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -20,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from tests import database
+from tests import database, processes
 
 # start_station() puts this admin and their personal token into the station's database.
 ADMIN_NAME = "admin"
@@ -69,6 +70,27 @@ def reserve_port(port: int = 0) -> socket.socket:
     return sock
 
 
+def drop_waiting_connections(port: int) -> int:
+    """Reset the connections waiting on the harness's copy of `port`, not yet taken by the
+    station: what the kernel does when a killed station held the only copy. Otherwise a
+    request sent just after a kill waits there, and the next station runs it later. Returns
+    how many there were."""
+    sock = _sockets[port]
+    sock.setblocking(False)
+    dropped = 0
+    try:
+        while True:
+            try:
+                waiting, _ = sock.accept()
+            except BlockingIOError:
+                return dropped
+            waiting.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            waiting.close()  # with no linger: a reset, as from a listening socket closed
+            dropped += 1
+    finally:
+        sock.setblocking(True)
+
+
 def release_ports() -> None:
     """Close the harness's copies (after a test: its stations are stopped or keep serving)."""
     while _sockets:
@@ -98,6 +120,12 @@ class RunningStation:
         if "cookies" in kwargs:  # a client takes no cookies per request: one of its own
             return httpx.request(method, self.url + path, timeout=10, **kwargs)
         return http().request(method, self.url + path, timeout=10, **kwargs)
+
+    def playout_pid(self) -> int:
+        """The station's playout process (a child of its web process, by its command line)."""
+        pid = processes.playout_pid(self.process.pid)
+        assert pid is not None, "the station has no playout process"
+        return pid
 
     def auth(self, token: str | None = ADMIN_TOKEN) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"} if token else {}

@@ -30,7 +30,7 @@ import pytest
 from tests import database
 from tests.audio import write_tone
 from tests.conftest import tone_library
-from tests.station import ADMIN_TOKEN, RunningStation, start_station
+from tests.station import ADMIN_TOKEN, RunningStation, drop_waiting_connections, start_station
 
 SEED = 20261130
 KILLS = 20
@@ -270,7 +270,7 @@ def test_kill_nine_at_twenty_moments_of_a_day_loses_nothing_acknowledged(
         others = [i for i in range(len(steps)) if i not in uploads]
         kills = set(rng.sample(uploads, UPLOAD_KILLS) + rng.sample(others, KILLS - UPLOAD_KILLS))
         day = Day()
-        mid_upload = left_behind = restarts = 0
+        mid_upload = left_behind = restarts = waiting = 0
         client = Client(station, cookies, upload_file)
         aim = False
         for index, step in enumerate(steps):
@@ -296,6 +296,7 @@ def test_kill_nine_at_twenty_moments_of_a_day_loses_nothing_acknowledged(
                 continue
             killer.join()  # the kill may come after the answer, between two steps
             station.process.wait()
+            waiting += drop_waiting_connections(station.port)  # they die with the station
             restarts += 1
             client.close()
             temps = _temp_files(station)
@@ -308,7 +309,8 @@ def test_kill_nine_at_twenty_moments_of_a_day_loses_nothing_acknowledged(
         assert mid_upload >= 3, f"only {mid_upload} kills landed inside an upload's body"
         print(f"{restarts} kills, {mid_upload} inside an upload's body, {left_behind} temp files "
               f"left by the killed stations, all removed; {len(day.articles)} articles, "
-              f"{len(day.playlists)} playlists, {len(day.uploads)} uploads")  # fmt: skip
+              f"{len(day.playlists)} playlists, {len(day.uploads)} uploads; {waiting} requests "
+              "sent after a kill reset")  # fmt: skip
         assert _check(station, day, None, {}) == day
         station.wait_for_speech()  # renders in progress have temp files; let them finish
     finally:

@@ -8,14 +8,12 @@ import http.client
 import json
 import select
 import socket
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
+from tests.processes import peak_rss
 from tests.station import ADMIN_NAME, RunningStation, start_station
 
 pytestmark = pytest.mark.realtime
@@ -30,34 +28,6 @@ def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStation
     running = start_station(tmp_path_factory.mktemp("floods"))
     yield running
     running.stop()
-
-
-def rss(pid: int) -> int:
-    """Resident memory of the process, in bytes."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS for {pid}")
-
-
-@contextmanager
-def peak_rss(pid: int) -> Iterator[dict[str, int]]:
-    """Samples the RSS while the block runs: {"before": ..., "peak": ...} once it ends."""
-    seen = {"before": rss(pid), "peak": rss(pid)}
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.wait(0.01):
-            seen["peak"] = max(seen["peak"], rss(pid))
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
-        yield seen
-    finally:
-        done.set()
-        sampler.join()
-        seen["peak"] = max(seen["peak"], rss(pid))
 
 
 def answer(sock: socket.socket) -> http.client.HTTPResponse:

@@ -13,7 +13,6 @@ import pytest
 from tests import database
 from tests.conftest import tone_library
 from tests.listen import StreamCapture
-from tests.playout.test_no_audio_lost import playout_pid
 from tests.prometheus import parse, value
 from tests.station import RunningStation
 
@@ -54,7 +53,7 @@ def test_readyz_says_when_the_air_or_the_database_fails_and_healthz_stays_up(
     wait_for_status(station, "/readyz", 200)
 
     # The playout stops feeding the stream (its process stopped): not on air, not ready.
-    pid = playout_pid(station)
+    pid = station.playout_pid()
     os.kill(pid, signal.SIGSTOP)
     try:
         body = wait_for_status(station, "/readyz", 503, timeout=30)
@@ -162,7 +161,7 @@ def test_the_playout_counters_survive_a_restart_of_the_playout_process(
     while (blocks := value(scrape(station), "radio_playout_blocks_total")) < 100:
         assert time.monotonic() < deadline, "the playout reports no blocks"
         time.sleep(0.5)
-    first = playout_pid(station)
+    first = station.playout_pid()
     os.kill(first, signal.SIGKILL)
     deadline = time.monotonic() + 60
     while True:

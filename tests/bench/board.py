@@ -34,7 +34,6 @@ from app.db import MIGRATIONS, make_engine, upgrade
 from app.listeners.identity import COOKIE_NAME, listener_hash
 from tests.bench.common import (
     Processes,
-    descendants,
     machine_info,
     make_music_mp3,
     markdown_table,
@@ -42,6 +41,7 @@ from tests.bench.common import (
     terminate_on_sigterm,
     write_results,
 )
+from tests.processes import descendants
 
 REGULARS = 20_000
 NAMED_EVERY = 10  # every 10th regular listener has a name on the board: 2 000

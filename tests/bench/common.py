@@ -29,6 +29,7 @@ import numpy as np
 
 from app.ffmpeg import ffmpeg_path
 from tests import database
+from tests.processes import descendants
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -457,26 +458,6 @@ def _stat_fields(pid: int) -> list[str]:
     with open(f"/proc/{pid}/stat") as f:
         text = f.read()
     return text[text.rindex(")") + 2 :].split()  # fields from 3 (state) on
-
-
-def descendants(pid: int) -> list[int]:
-    found: list[int] = []
-    todo = [pid]
-    while todo:
-        parent = todo.pop()
-        try:
-            tasks = os.listdir(f"/proc/{parent}/task")
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                with open(f"/proc/{parent}/task/{task}/children") as f:
-                    children = [int(c) for c in f.read().split()]
-            except OSError:
-                continue
-            found.extend(children)
-            todo.extend(children)
-    return found
 
 
 def machine_busy_seconds() -> float:

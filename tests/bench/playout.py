@@ -45,7 +45,6 @@ from tests.bench.common import (
     children_rss_mb,
     cpu_percent,
     cpu_sample,
-    descendants,
     loudness_lufs,
     machine_busy_seconds,
     machine_line,
@@ -56,6 +55,7 @@ from tests.bench.common import (
     start_station,
     wait_until,
 )
+from tests.processes import playout_pid
 
 TRACKS = [  # (seconds, bpm, key Hz): different material, so different loudness and gains
     (30.0, 120.0, 220.0),
@@ -87,18 +87,6 @@ def make_tracks(directory: Path) -> list[Path]:
         make_music_mp3(directory / f"track{i + 1}.mp3", seconds, seed=10 + i, bpm=bpm, key_hz=key)
         for i, (seconds, bpm, key) in enumerate(TRACKS)
     ]
-
-
-def playout_pid(pid: int) -> int | None:
-    """The station's playout process, by its command line."""
-    for child in descendants(pid):
-        try:
-            with open(f"/proc/{child}/cmdline", "rb") as f:
-                if b"app.stream.playout_child" in f.read():
-                    return child
-        except OSError:
-            continue
-    return None
 
 
 def reaped_cpu_seconds(pid: int) -> float:

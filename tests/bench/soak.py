@@ -47,6 +47,7 @@ import httpx
 import numpy as np
 
 from app.ffmpeg import ffmpeg_path
+from app.stream.http import KEEP_ALIVE_SECONDS
 from tests import database
 from tests.bench.common import (
     BYTE_RATE,
@@ -63,6 +64,11 @@ from tests.bench.common import (
 )
 from tests.listen import StreamCapture, whole_frames
 from tests.station import ADMIN_TOKEN, bootstrap_admin
+
+# The soak's HTTP clients keep connections alive, as browsers do, but drop an idle one well
+# before the station does: with httpx's default (5 s, the station's own limit) a request could
+# go out on a connection the station was closing that instant and meet a reset.
+CLIENT_LIMITS = httpx.Limits(keepalive_expiry=KEEP_ALIVE_SECONDS / 2)
 
 SLOW_READ_BYTES = 2000  # a slow listener reads this much per second: an eighth of real time
 SILENCE_DB = -60  # a gap: the decoded stream under this level ...
@@ -156,7 +162,7 @@ class Voter:
     who votes to skip now and then."""
 
     def __init__(self, url: str, port: int, slug: str) -> None:
-        self.client = httpx.Client(base_url=url, timeout=30)
+        self.client = httpx.Client(base_url=url, timeout=30, limits=CLIENT_LIMITS)
         self.client.get(f"/news/{slug}").raise_for_status()
         cookie = self.client.cookies.get("radio_listener")
         assert cookie, "the article page gave no listener cookie"
@@ -208,7 +214,7 @@ def run_soak(plan: Plan, tmp: Path, say: Callable[[str], None] = print) -> dict[
             scan_interval_seconds=3600,
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
-        host = httpx.Client(base_url=url, timeout=60,
+        host = httpx.Client(base_url=url, timeout=60, limits=CLIENT_LIMITS,
                             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})  # fmt: skip
         tally = Tally()
         slugs = _wait_for_stories(host)

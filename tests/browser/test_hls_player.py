@@ -37,8 +37,9 @@ def test_the_player_uses_hls_where_the_browser_plays_it_and_the_mp3_stream_elsew
     page.get_by_role("button", name="Play").click()
     page.wait_for_function(f"() => {AUDIO}.currentTime > 1.5", timeout=30_000)
     start = page.evaluate(f"() => {AUDIO}.currentTime")
-    page.wait_for_timeout(2000)
-    assert page.evaluate(f"() => {AUDIO}.currentTime") > start + 1.5, "the audio stalled"
+    # It goes on playing: a stalled player never gets 1.5 s further. (Not in a fixed window:
+    # on a loaded machine Chromium's audio clock can run slower than the wall's.)
+    page.wait_for_function(f"() => {AUDIO}.currentTime > {start + 1.5}", timeout=30_000)
     expect(page.locator("#player-status")).to_have_text("Playing live.")
     source = page.evaluate(f"() => {AUDIO}.getAttribute('src')")
     live = [path for path in asked if not path.startswith("/stream?at=")]

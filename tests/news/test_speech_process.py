@@ -16,9 +16,8 @@ import pytest
 
 from app.files import TEMP_PREFIX
 from tests import database
+from tests.processes import PLAYOUT, command_line, descendants
 from tests.station import start_station
-
-PLAYOUT = "app.stream.playout_child"
 
 
 def mapped_files(pid: int) -> set[str]:
@@ -29,27 +28,10 @@ def mapped_files(pid: int) -> set[str]:
 def python_children(pid: int) -> list[str]:
     """Command lines of the live Python processes under `pid`: the workers that render and
     exit (its ffmpeg decoders and its playout process, which lives as long as it does, aside)."""
-    found, todo = [], [pid]
-    while todo:
-        parent = todo.pop()
-        try:
-            tasks = list(Path(f"/proc/{parent}/task").iterdir())
-        except OSError:
-            continue  # it exited meanwhile
-        for task in tasks:
-            try:
-                children = (task / "children").read_text().split()
-            except OSError:
-                continue  # the thread ended meanwhile
-            for child in children:
-                try:
-                    command = Path(f"/proc/{child}/cmdline").read_text().split("\0")
-                except OSError:
-                    continue
-                if "python" in Path(command[0]).name and PLAYOUT not in command:
-                    found.append(" ".join(command))
-                todo.append(int(child))
-    return found
+    commands = [command_line(child) for child in descendants(pid)]
+    return [b" ".join(command).decode() for command in commands
+            if command and b"python" in os.path.basename(command[0])
+            and PLAYOUT not in command]  # fmt: skip
 
 
 def test_the_serving_process_never_loads_the_speech_engine_or_numpy(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ from tests.listen import (
     tone_levels,
     whole_frames,
 )
-from tests.playout.test_no_audio_lost import playout_pid
+from tests.processes import children, command_line
 from tests.station import RunningStation
 
 pytestmark = pytest.mark.realtime
@@ -157,20 +157,11 @@ def assert_logged_once(station: RunningStation, problem: dict[str, Any]) -> None
         assert log.count(f"problem cleared: {problem['what']}") == 1
 
 
-def child_pids(pid: int) -> list[int]:
-    children = []
-    for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/children") as f:
-            children += [int(child) for child in f.read().split()]
-    return children
-
-
 def decoder_pid(station: RunningStation, path: Path) -> int:
     """The ffmpeg decoding `path` for the playout process."""
-    for child in child_pids(playout_pid(station)):
-        with contextlib.suppress(FileNotFoundError), open(f"/proc/{child}/cmdline", "rb") as f:
-            if str(path).encode() in f.read().split(b"\0"):
-                return child
+    for child in children(station.playout_pid()):
+        if str(path).encode() in command_line(child):
+            return child
     raise AssertionError(f"no decoder of {path} is running")
 
 

@@ -179,18 +179,6 @@ def test_a_listener_gets_every_byte_while_the_station_works_on_a_busy_machine(
     assert SKIPPED_AUDIO not in log
 
 
-def playout_pid(station: RunningStation) -> int:
-    """The station's playout process, found by its command line."""
-    pid = station.process.pid
-    for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/children") as f:
-            for child in f.read().split():
-                with open(f"/proc/{child}/cmdline", "rb") as cmd:
-                    if b"app.stream.playout_child" in cmd.read():
-                        return int(child)
-    raise AssertionError("the station has no playout process")
-
-
 @pytest.mark.parametrize("stopped", ["station", "playout"])
 def test_a_stopped_process_catches_up_and_the_listener_misses_nothing(
     tmp_path: Path, launch: Launch, stopped: str
@@ -204,7 +192,7 @@ def test_a_stopped_process_catches_up_and_the_listener_misses_nothing(
     time.sleep(3)
     start = time.monotonic()
     before = listener.bytes_at(start)
-    pid = station.process.pid if stopped == "station" else playout_pid(station)
+    pid = station.process.pid if stopped == "station" else station.playout_pid()
     os.kill(pid, signal.SIGSTOP)
     try:
         time.sleep(3)
@@ -234,14 +222,14 @@ def test_a_playout_process_that_dies_is_started_again_and_listeners_stay(
     station.wait_for_music()
     listener = StreamCapture(station.port, timely=True)
     time.sleep(3)
-    first = playout_pid(station)
+    first = station.playout_pid()
     os.kill(first, signal.SIGKILL)
     killed_at = time.monotonic()
     deadline = killed_at + 20
     second = first
     while second == first and time.monotonic() < deadline:
         with contextlib.suppress(AssertionError, FileNotFoundError):
-            second = playout_pid(station)
+            second = station.playout_pid()
         time.sleep(0.1)
     assert second != first, "no new playout process"
     at_restart = listener.bytes_at(time.monotonic())

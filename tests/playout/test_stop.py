@@ -1,6 +1,7 @@
 """A station that stops ends its playout process by telling it to (EOF on its pipe): the
-process ends by itself, whether it was still waiting for the station's first item or airing
-music, and the station is not left waiting out the grace it gives before a kill."""
+process ends by itself, whether it was still waiting for the station's first item (or still
+starting, on a busy machine) or airing music, and the station is not left waiting out the
+grace it gives before a kill."""
 
 from __future__ import annotations
 

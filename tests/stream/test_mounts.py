@@ -21,6 +21,7 @@ import pytest
 from app.ffmpeg import ffmpeg_path
 from tests.conftest import tone_library
 from tests.listen import FfmpegTitles, StreamCapture, dominant_tone, longest_quiet_run, split_icy
+from tests.processes import children, command_line
 from tests.station import RunningStation, start_station
 
 pytestmark = [pytest.mark.realtime, pytest.mark.xdist_group("mounts")]
@@ -294,19 +295,8 @@ def test_a_failed_encoder_is_reported_and_restarted_while_the_default_mount_play
 
 
 def _encoder_pid(station: RunningStation, muxer: str, missing_ok: bool = False) -> int | None:
-    """The station's ffmpeg encoder writing `muxer`: a grandchild of the station process."""
-    children = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-                args = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            children[int(entry.name)] = (int(stat.rsplit(")", 1)[1].split()[1]), args)
-    playout = [pid for pid, (ppid, _) in children.items() if ppid == station.process.pid]
-    found = [pid for pid, (ppid, args) in children.items()
-             if ppid in playout and muxer.encode() in args]  # fmt: skip
+    """The station's ffmpeg encoder writing `muxer`: a child of its playout process."""
+    found = [pid for pid in children(station.playout_pid()) if muxer.encode() in command_line(pid)]
     if not found and missing_ok:
         return None
     assert len(found) == 1, found

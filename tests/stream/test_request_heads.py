@@ -10,12 +10,12 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import tone_library
 from tests.listen import BYTES_PER_SECOND, StreamCapture
+from tests.processes import peak_rss
 from tests.station import RunningStation, start_station
 
 pytestmark = [pytest.mark.realtime, pytest.mark.xdist_group("request-heads")]
@@ -159,13 +159,6 @@ def test_an_idle_kept_alive_connection_is_closed(station: RunningStation) -> Non
     assert answer.count(b"HTTP/1.1") == 1  # closed quietly, without an unasked answer
 
 
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS for process {pid}")
-
-
 def flood(station: RunningStation, outcome: dict[int, str], index: int) -> None:
     """Send a head of FLOOD_BYTES of header lines; record how the station ended it."""
     line = b"X-Pad: " + b"p" * 1000 + b"\r\n"
@@ -192,19 +185,16 @@ def flood(station: RunningStation, outcome: dict[int, str], index: int) -> None:
 def test_header_floods_are_refused_and_the_station_stays_small(
     station: RunningStation, listener: StreamCapture
 ) -> None:
-    pid = station.process.pid
-    before = rss_bytes(pid)
-    peak = before
     outcome: dict[int, str] = {}
     started = time.monotonic()
     floods = [threading.Thread(target=flood, args=(station, outcome, i), daemon=True)
               for i in range(FLOOD_SOCKETS)]  # fmt: skip
-    for thread in floods:
-        thread.start()
-    while any(thread.is_alive() for thread in floods):
-        peak = max(peak, rss_bytes(pid))
-        time.sleep(0.02)
-    peak = max(peak, rss_bytes(pid))
+    with peak_rss(station.process.pid) as memory:
+        for thread in floods:
+            thread.start()
+        for thread in floods:
+            thread.join()
+    before, peak = memory["before"], memory["peak"]
     refused = {"cut off while sending", "HTTP/1.1 431 Request Header Fields Too Large",
                "closed without an answer"}  # fmt: skip
     assert set(outcome.values()) <= refused, outcome
