@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test screenshots lint format bench clean chromium debian-ffmpeg stress-ng postgresql
+.PHONY: run test screenshots lint format bench clean chromium debian-ffmpeg stress-ng postgresql icecast2
 
 run: $(VENV)/.installed
 	$(BIN)/radio serve
@@ -28,7 +28,7 @@ UNIT_TESTS := $(BIN)/pytest --durations=15 -n 6 --dist loadgroup -m "not realtim
 REALTIME_TESTS := $(BIN)/pytest --durations=15 -n 6 --dist loadgroup -m "realtime and not browser and not alone"
 ALONE_TESTS := $(BIN)/pytest -m alone
 BROWSER_TESTS := $(BIN)/pytest --durations=10 -n 3 --dist loadgroup -m browser
-test: $(VENV)/.installed-dev chromium debian-ffmpeg $(if $(filter-out 0,$(HOGS)),stress-ng) \
+test: $(VENV)/.installed-dev chromium debian-ffmpeg icecast2 $(if $(filter-out 0,$(HOGS)),stress-ng) \
 		$(if $(filter postgres,$(DB)),postgresql)
 	@echo "== database: $(DB)"; hogs=""; trap 'kill $$hogs 2>/dev/null; wait' EXIT; trap 'exit 130' INT TERM; \
 	for i in $$(seq 1 $(HOGS)); do \
@@ -70,6 +70,12 @@ chromium:
 # segments, recordings), independent of the bundled ffmpeg the station itself runs.
 debian-ffmpeg:
 	@{ [ -x /usr/bin/ffmpeg ] && [ -x /usr/bin/ffprobe ]; } || $(call apt-install,ffmpeg)
+
+# Debian's icecast2 for the relay and live-input tests, installed before the suite starts
+# (tests/icecast.py's install, which the tests fall back on when run on their own).
+icecast2: $(VENV)/.installed-dev
+	@command -v icecast2 >/dev/null || $(BIN)/python -c \
+		"from tests.icecast import icecast_binary; print('icecast2:', icecast_binary())"
 
 # PostgreSQL for `make test DB=postgres` (only its programs: the tests run their own server).
 postgresql:

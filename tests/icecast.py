@@ -1,8 +1,9 @@
 """A real Icecast 2 server for tests: Debian's icecast2 (installed with apt-get when missing,
-as the Makefile's chromium target does), with its own config on a free loopback port."""
+one test process at a time), with its own config on a free loopback port."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -67,24 +68,34 @@ CONFIG = """<icecast>
 """
 
 
+# Test processes (xdist workers) that find icecast2 missing install it one at a time: apt
+# holds the dpkg lock (a second apt-get fails at once), and the install's `init.d stop` ends
+# every icecast2 running, a test's too. The check is made under the lock, so no worker uses
+# the binary before the install that unpacked it is done.
+INSTALL_LOCK = Path(tempfile.gettempdir()) / "radio-tests-icecast2-install.lock"
+
+
 def icecast_binary() -> str:
-    """The icecast2 binary, installed from Debian's package first if it is missing."""
-    found = shutil.which("icecast2")
-    if found:
+    """The icecast2 binary, installed from Debian's package first if it is missing (`make
+    test` does it before the suite: `make icecast2`)."""
+    with INSTALL_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = shutil.which("icecast2")
+        if found:
+            return found
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        # Its package asks whether to set up the system service: no (we never use it).
+        subprocess.run([*sudo, "debconf-set-selections"], input=b"icecast2 icecast2/icecast-"
+                       b"setup boolean false\n", check=False, env=env)  # fmt: skip
+        subprocess.run([*sudo, "apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", "--no-install-recommends",
+                        "icecast2"], check=True, env=env)  # fmt: skip
+        subprocess.run([*sudo, "/etc/init.d/icecast2", "stop"], check=False,
+                       capture_output=True)  # fmt: skip
+        found = shutil.which("icecast2")
+        assert found, "apt-get installed icecast2, but it is not on PATH"
         return found
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    # Its package asks whether to set up the system service: no (we never use it).
-    subprocess.run([*sudo, "debconf-set-selections"], input=b"icecast2 icecast2/icecast-setup "
-                   b"boolean false\n", check=False, env=env)  # fmt: skip
-    subprocess.run([*sudo, "apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", "--no-install-recommends",
-                    "icecast2"], check=True, env=env)  # fmt: skip
-    subprocess.run([*sudo, "/etc/init.d/icecast2", "stop"], check=False,
-                   capture_output=True)  # fmt: skip
-    found = shutil.which("icecast2")
-    assert found, "apt-get installed icecast2, but it is not on PATH"
-    return found
 
 
 def free_port() -> int:
