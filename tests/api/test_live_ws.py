@@ -52,6 +52,12 @@ def webm(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 @pytest.fixture(autouse=True)
 def off_air(station: RunningStation) -> None:
     """Each test starts with nobody live: the one before has handed back (its fade played)."""
+    wait_off_air(station)
+
+
+def wait_off_air(station: RunningStation) -> None:
+    """Until the live input that was on has ended: its fade back to the programme has played,
+    and until then the station (rightly) refuses the next host."""
     deadline = time.monotonic() + WAIT
     while (state := station.get("/api/live", headers=station.auth()).json()["state"]) != "off":
         assert time.monotonic() < deadline, state
@@ -201,6 +207,7 @@ def test_an_oversized_message_is_refused_with_a_sentence_and_a_huge_one_is_cut_o
         status, message, _ = refusal(socket)
     assert status == 413
     assert "at most 131072 bytes" in message
+    wait_off_air(station)
     with open_socket(station) as socket:
         go_live(socket)
         socket.send(bytes(1024 * 1024))  # the server closes before reading it whole
