@@ -19,6 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from app.ffmpeg import ffmpeg_path
+from tests.live.sources import wait_live
 from tests.station import ADMIN_NAME, ADMIN_PASSWORD, ADMIN_TOKEN, RunningStation, start_station
 
 PATH = "/api/live/ws"
@@ -52,16 +53,7 @@ def webm(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 @pytest.fixture(autouse=True)
 def off_air(station: RunningStation) -> None:
     """Each test starts with nobody live: the one before has handed back (its fade played)."""
-    wait_off_air(station)
-
-
-def wait_off_air(station: RunningStation) -> None:
-    """Until the live input that was on has ended: its fade back to the programme has played,
-    and until then the station (rightly) refuses the next host."""
-    deadline = time.monotonic() + WAIT
-    while (state := station.get("/api/live", headers=station.auth()).json()["state"]) != "off":
-        assert time.monotonic() < deadline, state
-        time.sleep(0.1)
+    wait_live(station, "off", timeout=WAIT)
 
 
 def ws_url(station: RunningStation) -> str:
@@ -207,7 +199,7 @@ def test_an_oversized_message_is_refused_with_a_sentence_and_a_huge_one_is_cut_o
         status, message, _ = refusal(socket)
     assert status == 413
     assert "at most 131072 bytes" in message
-    wait_off_air(station)
+    wait_live(station, "off", timeout=WAIT)  # the cut-off input's fade back has played
     with open_socket(station) as socket:
         go_live(socket)
         socket.send(bytes(1024 * 1024))  # the server closes before reading it whole
